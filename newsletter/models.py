@@ -1,0 +1,148 @@
+"""Core data types passed between pipeline stages.
+
+Every type is a small frozen dataclass: stages take and return these, never
+database rows or config objects, so each stage can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+FetchStatus = Literal["ok", "not_modified", "error"]
+SummaryKind = Literal["llm", "extractive"]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A source to poll: an http(s) URL or a local file path."""
+
+    url: str
+    name: str = ""
+    weight: float = 1.0
+    encoding: str | None = None
+    max_items_per_issue: int | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.url
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What we remember between polls of one feed (conditional GET validators)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Outcome of fetching one feed. ``body`` is set only when status is ``ok``."""
+
+    url: str
+    status: FetchStatus
+    body: bytes | None = None
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    final_url: str | None = None
+    permanent_redirect: bool = False
+    retry_after: float | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One normalized feed item. Text fields are already sanitized."""
+
+    id: str
+    feed_url: str
+    title: str
+    link: str
+    text: str
+    """Plain text of the summary/content, markup removed, whitespace collapsed."""
+    published: datetime
+    """Timezone-aware UTC."""
+    html: str = ""
+    """Sanitized HTML of the content (nh3), for display only."""
+    author: str = ""
+    source_name: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Relevance decision with the reasons an operator can read."""
+
+    relevant: bool
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A digest of one entry. ``kind`` says whether an LLM wrote it."""
+
+    text: str
+    kind: SummaryKind
+    model: str = ""
+    category: str = ""
+    key_facts: tuple[str, ...] = ()
+    error: str | None = None
+    """Why an LLM digest was not used (the fallback reason), if any."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class IssueItem:
+    entry: Entry
+    verdict: Verdict
+    summary: Summary
+    also: tuple[Entry, ...] = ()
+    """Other reports of the same story, shown as "also reported by"."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    title: str
+    created: datetime
+    window_start: datetime
+    window_end: datetime
+    items: tuple[IssueItem, ...]
+    intro: tuple[str, ...] = ()
+    intro_kind: SummaryKind = "extractive"
+    sections: tuple[tuple[str, tuple[IssueItem, ...]], ...] = field(default=())
+
+
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
+DeliveryStatus = Literal["queued", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str = ""
+    status: SubscriberStatus = "active"
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    issue_id: str
+    subscriber_id: int
+    email: str
+    status: DeliveryStatus
+    answer: str = ""
+    attempts: int = 0

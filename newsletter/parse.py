@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+import nh3
+
+from .models import Entry, Feed
 
 # Query parameters that only track the click, never select the content.
 _TRACKING_PREFIXES = ("utm_", "spm", "mc_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
 _TRACKING_NAMES = frozenset(
-    {"fbclid", "gclid", "yclid", "igshid", "from", "source", "share_token", "scene",
-     "clicktime", "enterid", "sessionid", "isappinstalled", "wxfrom", "ref", "ref_src"}
+    {
+        "fbclid",
+        "gclid",
+        "yclid",
+        "igshid",
+        "from",
+        "source",
+        "share_token",
+        "scene",
+        "clicktime",
+        "enterid",
+        "sessionid",
+        "isappinstalled",
+        "wxfrom",
+        "ref",
+        "ref_src",
+    }
 )
 
 
@@ -33,3 +59,145 @@ def canonical_url(url: str) -> str:
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
     return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+# Caps keep one giant feed from dominating memory or the LLM bill.
+MAX_ENTRIES_PER_FEED = 500
+MAX_TEXT_CHARS = 20_000
+MAX_TITLE_CHARS = 500
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+_WHITESPACE = re.compile(r"\s+")
+_XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>", re.S)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document held. ``error`` is set when it was not a usable feed."""
+
+    title: str
+    entries: tuple[Entry, ...]
+    error: str | None = None
+    encoding: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def html_to_text(fragment: str) -> str:
+    """Markup-free, whitespace-collapsed text of an HTML fragment (scripts and styles dropped)."""
+    if not fragment:
+        return ""
+    # Block-level tags become spaces so words on either side do not run together.
+    spaced = re.sub(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", " ", fragment)
+    cleaned = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
+    return _WHITESPACE.sub(" ", html.unescape(cleaned)).strip()
+
+
+def safe_html(fragment: str) -> str:
+    """Sanitized HTML for display: no scripts, handlers, styles or unsafe URL schemes."""
+    if not fragment:
+        return ""
+    return nh3.clean(
+        fragment,
+        url_schemes=_SAFE_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def safe_link(url: str) -> str:
+    """The link if it is http(s), else empty: a ``javascript:`` link must never be clickable."""
+    url = (url or "").strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+
+
+def _recode(body: bytes, encoding: str) -> bytes:
+    """Decode with an operator-chosen encoding and hand feedparser UTF-8 with a matching prolog."""
+    text = body.decode(encoding, errors="replace")
+    data = text.encode("utf-8")
+    data = _XML_DECL.sub(b"", data, count=1)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + data
+
+
+def _when(entry: Any, fallback: datetime) -> datetime:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return datetime(*value[:6], tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return fallback
+
+
+def _entry_text(entry: Any) -> tuple[str, str]:
+    """(plain text, raw html) from the richest of content / summary."""
+    contents = [c.get("value", "") for c in entry.get("content", []) or [] if c.get("value")]
+    raw = max(contents, key=len) if contents else ""
+    summary = entry.get("summary", "") or ""
+    if len(summary) > len(raw):
+        raw = summary
+    return html_to_text(raw)[:MAX_TEXT_CHARS], raw
+
+
+def entry_id(feed_url: str, guid: str, link: str, title: str, published: str) -> str:
+    """Stable identity: per-feed guid, else canonical link, else hash of title + date."""
+    key = guid.strip() or canonical_url(link) or f"{title}\x00{published}"
+    return hashlib.sha256(f"{feed_url}\x00{key}".encode()).hexdigest()[:20]
+
+
+def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFeed:
+    """Parse one feed document. Never raises for bad input: problems land in ``error``."""
+    now = now or datetime.now(UTC)
+    if feed.encoding:
+        body = _recode(body, feed.encoding)
+    try:
+        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser on hostile bytes can fail in many ways
+        return ParsedFeed("", (), error=f"parser failed: {type(exc).__name__}: {exc}"[:300])
+    version = parsed.get("version", "")
+    raw_entries = parsed.get("entries", [])
+    if not raw_entries and not version:
+        reason = "not a feed"
+        if parsed.get("bozo"):
+            exc = parsed.get("bozo_exception")
+            reason += f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})" if exc else ""
+        return ParsedFeed("", (), error=reason)
+    feed_title = html_to_text(parsed.feed.get("title", ""))[:MAX_TITLE_CHARS]
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for raw in raw_entries[:MAX_ENTRIES_PER_FEED]:
+        title = html_to_text(raw.get("title", ""))[:MAX_TITLE_CHARS]
+        link = canonical_url(safe_link(raw.get("link", "")))
+        text, raw_html = _entry_text(raw)
+        if not title and not text:
+            continue
+        published = _when(raw, now)
+        eid = entry_id(
+            feed.url,
+            str(raw.get("id", "") or ""),
+            link,
+            title,
+            str(raw.get("published", "") or raw.get("updated", "")),
+        )
+        if eid in seen:
+            continue
+        seen.add(eid)
+        entries.append(
+            Entry(
+                id=eid,
+                feed_url=feed.url,
+                title=title or text[:60],
+                link=link,
+                text=text,
+                published=published,
+                html=safe_html(raw_html)[: MAX_TEXT_CHARS * 2],
+                author=html_to_text(raw.get("author", ""))[:200],
+                source_name=feed.name or feed_title,
+            )
+        )
+    warnings = ()
+    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+        exc = parsed["bozo_exception"]
+        warnings = (f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",)
+    return ParsedFeed(
+        feed_title, tuple(entries), encoding=parsed.get("encoding"), warnings=warnings
+    )

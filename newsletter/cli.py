@@ -1,0 +1,310 @@
+"""Thin command line over the pipeline, the scheduler and the web app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import pipeline, relevance
+from .config import Config, load_config
+from .errors import NewsletterError
+from .store import Store
+
+app = typer.Typer(
+    help="RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="Config file (YAML).", show_default=True)
+]
+DEFAULT_CONFIG = Path("config.yaml")
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Build even with fewer than issue.min_items stories.")
+]
+STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests"}
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load(config_path: Path) -> Config:
+    try:
+        return load_config(config_path)
+    except NewsletterError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def opened(config: Config) -> Iterator[Store]:
+    try:
+        store = Store.open(config.database)
+    except NewsletterError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def progress_bars() -> Iterator[pipeline.Progress]:
+    """A rich progress bar per stage, fed by the pipeline's progress callback."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    ) as bars:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(STAGE_LABELS.get(stage, stage), total=total)
+            bars.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        yield update
+
+
+def _setup_logging(config: Config | None = None, fmt: str | None = None) -> None:
+    from .schedule import configure_logging
+
+    configure_logging(fmt or (config.log_format if config else "text"))
+
+
+def print_poll(report: pipeline.PollReport) -> None:
+    table = Table(title=f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
+    table.add_column("feed")
+    table.add_column("result")
+    table.add_column("new", justify="right")
+    table.add_column("relevant", justify="right")
+    table.add_column("reason / time")
+    for o in report.outcomes:
+        style = {"ok": "green", "not_modified": "cyan", "error": "red"}.get(o.status, "")
+        label = {"ok": "ok", "not_modified": "not modified", "error": "error"}.get(
+            o.status, o.status
+        )
+        table.add_row(
+            o.name,
+            f"[{style}]{label}[/{style}]",
+            str(o.new_entries),
+            str(o.relevant_new),
+            o.error or f"{o.elapsed:.2f}s",
+        )
+    console.print(table)
+    console.print(
+        f"{report.new_entries} new entries, {report.failed} feeds failed", highlight=False
+    )
+
+
+def print_build(report: pipeline.BuildReport) -> None:
+    if report.issue is None:
+        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        return
+    issue = report.issue
+    llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
+    console.print(
+        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
+        highlight=False,
+    )
+    console.print(f"  HTML: {report.html_path}\n  text: {report.text_path}", highlight=False)
+    usage = report.usage
+    if usage.get("calls"):
+        console.print(
+            f"  LLM this run: {usage['calls']} calls ({usage['failed']} fell back), "
+            f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion + "
+            f"{usage['reasoning_tokens']} reasoning tokens",
+            highlight=False,
+        )
+    for title, reason in report.fallbacks:
+        console.print(
+            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+        )
+
+
+@app.command()
+def poll(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Fetch all feeds once and store new entries."""
+    config = load(config_path)
+    _setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = pipeline.poll(config, store, progress=bars)
+    print_poll(report)
+
+
+@app.command()
+def build(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    force: Annotated[
+        bool, typer.Option(help="Build even with fewer than issue.min_items.")
+    ] = False,
+) -> None:
+    """Build the issue for the window since the previous issue (no polling)."""
+    config = load(config_path)
+    _setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = pipeline.build_issue(config, store, force=force, progress=bars)
+    print_build(report)
+    if report.issue is None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    force: Annotated[
+        bool, typer.Option(help="Build even with fewer than issue.min_items.")
+    ] = False,
+) -> None:
+    """Poll all feeds, then build the issue."""
+    config = load(config_path)
+    _setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = pipeline.poll(config, store, progress=bars)
+        print_poll(report)
+        built = pipeline.build_issue(config, store, force=force, progress=bars)
+    print_build(built)
+    if built.issue is None:
+        raise typer.Exit(1)
+    console.print(f"Archive: {config.output_path / 'index.html'}", highlight=False)
+
+
+@app.command()
+def classify(
+    file: Annotated[
+        Path, typer.Argument(help="JSONL: {id, title, summary|content, link?} per line.")
+    ],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Judge relevance of each JSONL entry; print one JSON line per entry."""
+    overrides: dict[str, object] = {}
+    lexicon_path: str | None = None
+    if config_path.exists() or config_path != DEFAULT_CONFIG:
+        config = load(config_path)
+        overrides, lexicon_path = config.relevance.overrides, config.relevance.lexicon
+    lexicon = relevance.load_lexicon(lexicon_path, overrides)
+    try:
+        handle = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{file}: cannot read ({exc.strerror})") from None
+    bad = 0
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                err.print(f"{file}:{number}: skipped, invalid JSON ({exc})", highlight=False)
+                bad += 1
+                continue
+            text = " ".join(
+                str(record.get(k) or "") for k in ("summary", "content") if record.get(k)
+            )
+            verdict = relevance.judge(str(record.get("title") or ""), text, lexicon)
+            print(
+                json.dumps(
+                    {
+                        "id": record.get("id", str(number)),
+                        "relevant": verdict.relevant,
+                        "score": round(verdict.score, 3),
+                        "reasons": list(verdict.reasons),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def explain(
+    entry_id: Annotated[str, typer.Argument(help="Entry id (or a unique prefix).")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Why an entry was kept or dropped: terms, rules, score."""
+    config = load(config_path)
+    with opened(config) as store:
+        found = store.get_entry(entry_id)
+    if found is None:
+        raise fail(f"no entry with id {entry_id!r}", 1)
+    entry, verdict = found
+    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(
+        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        highlight=False,
+    )
+    state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
+    console.print(f"{state} (score {verdict.score:g})")
+    for reason in verdict.reasons:
+        console.print(f"  - {reason}", highlight=False, markup=False)
+
+
+@app.command()
+def daemon(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    log_format: Annotated[str | None, typer.Option(help="text or json")] = None,
+) -> None:
+    """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
+    from .schedule import run_daemon
+
+    config = load(config_path)
+    _setup_logging(config, log_format)
+    try:
+        run_daemon(config)
+    except NewsletterError as exc:
+        raise fail(str(exc), 1) from None
+
+
+feeds_app = typer.Typer(help="Feeds and their health.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("list")
+def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Every feed with its last result, failures and last success."""
+    config = load(config_path)
+    with opened(config) as store:
+        store.sync_feeds(config.feed_list)
+        health = store.feed_health()
+    table = Table(title=f"{len(health)} feeds")
+    for column in ("feed", "origin", "last result", "new", "failures", "last success", "error"):
+        table.add_column(column)
+    for h in health:
+        table.add_row(
+            h.name or h.url,
+            h.origin,
+            ("disabled" if h.disabled else h.last_status or "never"),
+            str(h.last_new),
+            str(h.consecutive_failures),
+            f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
+            h.last_error or "",
+        )
+    console.print(table)
+
+
+def main() -> None:
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    app()

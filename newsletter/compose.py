@@ -1,0 +1,90 @@
+"""Choose, rank and group the stories of one issue."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .models import Entry, Feed, IssueItem, Summary, Verdict
+
+Cluster = Callable[[Sequence[Entry], Callable[[Entry], float]], list[tuple[Entry, ...]]]
+
+
+@dataclass(frozen=True)
+class Story:
+    """One story for the issue: the chosen report first, then the other reports."""
+
+    entry: Entry
+    verdict: Verdict
+    also: tuple[Entry, ...]
+    rank: float
+
+
+def window(
+    now: datetime, previous_end: datetime | None, first_window_days: int
+) -> tuple[datetime, datetime]:
+    """Everything since the previous issue; the first issue looks back ``first_window_days``."""
+    start = previous_end if previous_end is not None else now - timedelta(days=first_window_days)
+    return start, now
+
+
+def rank_value(entry: Entry, verdict: Verdict, weight: float, window_end: datetime) -> float:
+    """Relevance first, then freshness, scaled by how much the operator trusts the feed."""
+    age_days = max(0.0, (window_end - entry.published).total_seconds() / 86400)
+    freshness = max(0.0, 1.0 - age_days / 7.0)
+    return (min(verdict.score, 20.0) + 2.0 * freshness) * weight
+
+
+def select_stories(
+    pairs: Sequence[tuple[Entry, Verdict]],
+    feeds: Mapping[str, Feed],
+    *,
+    window_end: datetime,
+    max_items: int,
+    cluster: Cluster,
+) -> list[Story]:
+    """Group reports of one story, keep the best report of each, rank and cap.
+
+    ``cluster`` is the dedupe stage, passed in so this module stays free of it.
+    Per-feed ``max_items_per_issue`` limits count only the chosen reports.
+    """
+    verdicts = {e.id: v for e, v in pairs}
+    ranks = {
+        e.id: rank_value(e, v, feeds[e.feed_url].weight if e.feed_url in feeds else 1.0, window_end)
+        for e, v in pairs
+    }
+    groups = cluster([e for e, _ in pairs], lambda e: ranks[e.id])
+    stories = [
+        Story(group[0], verdicts[group[0].id], group[1:], ranks[group[0].id]) for group in groups
+    ]
+    stories.sort(key=lambda s: (-s.rank, -s.entry.published.timestamp(), s.entry.id))
+    per_feed: Counter[str] = Counter()
+    chosen: list[Story] = []
+    for story in stories:
+        feed = feeds.get(story.entry.feed_url)
+        cap = feed.max_items_per_issue if feed else None
+        if cap is not None and per_feed[story.entry.feed_url] >= cap:
+            continue
+        per_feed[story.entry.feed_url] += 1
+        chosen.append(story)
+        if len(chosen) >= max_items:
+            break
+    return chosen
+
+
+def sections(
+    items: Sequence[IssueItem], order: Sequence[str]
+) -> tuple[tuple[str, tuple[IssueItem, ...]], ...]:
+    """Items grouped by category in the fixed section order, rank order kept inside each."""
+    known = list(order)
+    grouped: dict[str, list[IssueItem]] = {name: [] for name in known}
+    for item in items:
+        name = item.summary.category if item.summary.category in grouped else known[-1]
+        grouped[name].append(item)
+    return tuple((name, tuple(grouped[name])) for name in known if grouped[name])
+
+
+def issue_items(stories: Sequence[Story], digests: Mapping[str, Summary]) -> tuple[IssueItem, ...]:
+    return tuple(IssueItem(s.entry, s.verdict, digests[s.entry.id], s.also) for s in stories)

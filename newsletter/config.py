@@ -1,0 +1,325 @@
+"""Load ``config.yaml``: ``${ENV}`` interpolation, validation, errors with key path and line.
+
+Relative paths (``database`` SQLite files, ``output_dir``, local feed paths, a custom
+lexicon) are resolved against the directory of the config file, so a config works
+from whatever directory the command is started in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+from .models import Feed
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Strict):
+    url: str
+    name: str = ""
+    weight: float = Field(1.0, ge=0)
+    encoding: str | None = None
+    max_items_per_issue: int | None = Field(None, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {value!r}") from exc
+        return value
+
+    def to_feed(self) -> Feed:
+        return Feed(
+            url=self.url,
+            name=self.name,
+            weight=self.weight,
+            encoding=self.encoding,
+            max_items_per_issue=self.max_items_per_issue,
+        )
+
+
+class FetchConfig(_Strict):
+    timeout: float = Field(20.0, gt=0, description="seconds for a whole fetch, body included")
+    max_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    concurrency: int = Field(32, ge=1)
+    per_host: int = Field(4, ge=1)
+    user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
+    max_redirects: int = Field(5, ge=0)
+
+
+class RelevanceConfig(_Strict):
+    lexicon: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    llm_judge: bool = False
+
+
+class LLMConfig(_Strict):
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    max_chars: int = Field(120, ge=20)
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    max_concurrency: int = Field(4, ge=1)
+    max_tokens_per_run: int | None = Field(None, ge=1)
+    json_mode: bool = True
+    temperature: float = Field(0.2, ge=0, le=2)
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model and self.api_key())
+
+
+class IssueConfig(_Strict):
+    max_items: int = Field(30, ge=1)
+    min_items: int = Field(1, ge=0)
+    first_window_days: int = Field(7, ge=1)
+    as_of: datetime | None = Field(
+        None, description="build as if it were this moment (reproducible demos and tests)"
+    )
+
+
+class SMTPConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username_env: str = "SMTP_USERNAME"
+    password_env: str = "SMTP_PASSWORD"
+    timeout: float = Field(30.0, gt=0)
+
+
+class EmailConfig(_Strict):
+    from_: str = Field("newsletter@localhost", alias="from")
+    reply_to: str | None = None
+    smtp: SMTPConfig = Field(default_factory=SMTPConfig)
+    max_per_second: float = Field(10.0, gt=0)
+    double_opt_in: bool = False
+    list_id: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ScheduleConfig(_Strict):
+    poll: str = "*/30 * * * *"
+    issue: str = "0 8 * * mon"
+    misfire_grace_seconds: int = Field(6 * 3600, ge=1)
+
+    @field_validator("poll", "issue")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a valid cron string ({exc})") from exc
+        return value
+
+
+class Config(_Strict):
+    database: str = "sqlite:///output/newsletter.db"
+    output_dir: str = "output"
+    title: str = "视频号与直播电商周报"
+    language: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_env: str = "NEWSLETTER_SECRET"
+    templates_dir: str | None = None
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    relevance: RelevanceConfig = Field(default_factory=RelevanceConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    issue: IssueConfig = Field(default_factory=IssueConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def feed_list(self) -> list[Feed]:
+        return [f.to_feed() for f in self.feeds]
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir)
+
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+
+        return _ENV_PATTERN.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _line_map(node: yaml.Node | None, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path to its 1-based line, so errors can point into the file."""
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is None:
+        return lines
+    lines[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[prefix + (key,)] = key_node.start_mark.line + 1
+            lines.update(_line_map(value_node, prefix + (key,)))
+            lines[prefix + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_line_map(item, prefix + (index,)))
+    return lines
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    def local(value: str) -> str:
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    out = dict(data)
+    db = out.get("database")
+    if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        target = db[len("sqlite:///") :]
+        if target and target != ":memory:":
+            out["database"] = "sqlite:///" + local(target)
+    for key in ("output_dir", "templates_dir"):
+        if isinstance(out.get(key), str):
+            out[key] = local(out[key])
+    feeds = out.get("feeds")
+    if isinstance(feeds, list):
+        resolved = []
+        for feed in feeds:
+            if isinstance(feed, dict) and isinstance(feed.get("url"), str):
+                url = feed["url"].strip()
+                if "://" not in url and url:
+                    feed = {**feed, "url": local(url)}
+            elif isinstance(feed, str):
+                feed = {"url": local(feed) if "://" not in feed else feed}
+            resolved.append(feed)
+        out["feeds"] = resolved
+    rel = out.get("relevance")
+    if isinstance(rel, dict) and isinstance(rel.get("lexicon"), str):
+        out["relevance"] = {**rel, "lexicon": local(rel["lexicon"])}
+    return out
+
+
+def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
+    """Validate YAML text into a :class:`Config`, raising :class:`ConfigError` on any problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
+        )
+    data = _interpolate(data, "")
+    # Bare strings in `feeds:` are a convenient shorthand for {url: ...}.
+    if isinstance(data.get("feeds"), list):
+        data["feeds"] = [{"url": f} if isinstance(f, str) else f for f in data["feeds"]]
+    data = _resolve_paths(data, base_dir)
+    lines = _line_map(node)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        line = None
+        for cut in range(len(loc), -1, -1):
+            line = lines.get(loc[:cut])
+            if line is not None:
+                break
+        key = _format_loc(loc)
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif first["type"] == "missing":
+            message = "required key is missing"
+        elif "input" in first and first["type"] not in ("value_error",):
+            message = f"{message} (got {first['input']!r})"
+        more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        where = f" line {line}" if line else ""
+        raise ConfigError(f"{source}:{where}: {key}: {message}{more}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; paths inside are relative to its directory."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config file ({exc})") from None
+    return parse_config(text, base_dir=file.resolve().parent, source=str(file))

@@ -1,0 +1,21 @@
+"""One exception tree for everything the package raises on purpose."""
+
+
+class NewsletterError(Exception):
+    """Base of all errors raised by newsletter."""
+
+
+class ConfigError(NewsletterError):
+    """The configuration file is missing, malformed or invalid (exit status 2)."""
+
+
+class StorageError(NewsletterError):
+    """The database cannot be opened or is at a schema version we do not know."""
+
+
+class LLMError(NewsletterError):
+    """An LLM call failed or returned something unusable; the caller falls back."""
+
+
+class DeliveryError(NewsletterError):
+    """Sending an email failed."""

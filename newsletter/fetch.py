@@ -1,0 +1,222 @@
+"""Fetch feeds over HTTP (or from local files) with hard limits on time, size and concurrency.
+
+Every fetch ends as a :class:`FetchResult`; nothing here raises for a bad feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .models import Feed, FetchResult, FetchState
+
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Limits for one poll. ``timeout`` bounds the whole fetch, redirects and body included."""
+
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 32
+    per_host: int = 4
+    user_agent: str = "newsletter/0.1"
+    max_redirects: int = 5
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def is_remote(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {text}"[:300] if text else name
+
+
+def _read_local(feed: Feed, options: FetchOptions) -> FetchResult:
+    started = time.monotonic()
+    path = Path(feed.url[len("file://") :] if feed.url.startswith("file://") else feed.url)
+    try:
+        size = path.stat().st_size
+        if size > options.max_bytes:
+            return FetchResult(
+                feed.url, "error", error=f"file is {size} bytes, over the {options.max_bytes} cap"
+            )
+        body = path.read_bytes()
+    except OSError as exc:
+        return FetchResult(feed.url, "error", error=f"cannot read file: {exc.strerror or exc}")
+    return FetchResult(feed.url, "ok", body=body, elapsed=time.monotonic() - started)
+
+
+async def _get(
+    client: httpx.AsyncClient, feed: Feed, state: FetchState, options: FetchOptions
+) -> FetchResult:
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    url = feed.url
+    seen = {url}
+    permanent = True
+    moved = False
+    for _ in range(options.max_redirects + 1):
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.is_redirect:
+                location = response.headers.get("location")
+                if not location:
+                    return FetchResult(
+                        feed.url,
+                        "error",
+                        http_status=response.status_code,
+                        error=f"HTTP {response.status_code} redirect without Location",
+                    )
+                permanent = permanent and response.status_code in (301, 308)
+                moved = True
+                url = urljoin(url, location)
+                if url in seen:
+                    return FetchResult(feed.url, "error", error=f"redirect loop at {url}")
+                seen.add(url)
+                continue
+            base = {
+                "url": feed.url,
+                "http_status": response.status_code,
+                "final_url": url if moved else None,
+                "permanent_redirect": moved and permanent,
+            }
+            if response.status_code == 304:
+                return FetchResult(status="not_modified", **base)  # type: ignore[arg-type]
+            if response.status_code >= 400:
+                retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+                reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                if retry_after is not None:
+                    reason += f" (retry after {retry_after:.0f}s)"
+                return FetchResult(
+                    status="error",
+                    error=reason,
+                    retry_after=retry_after,
+                    **base,  # type: ignore[arg-type]
+                )
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > options.max_bytes:
+                raise _TooLarge(f"Content-Length {declared} over the {options.max_bytes} byte cap")
+            chunks: list[bytes] = []
+            total = 0
+            # aiter_bytes yields *decoded* bytes, so a gzip bomb hits the cap too.
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > options.max_bytes:
+                    raise _TooLarge(f"body over the {options.max_bytes} byte cap")
+                chunks.append(chunk)
+            return FetchResult(
+                status="ok",
+                body=b"".join(chunks),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                content_type=response.headers.get("content-type"),
+                **base,  # type: ignore[arg-type]
+            )
+    return FetchResult(feed.url, "error", error=f"more than {options.max_redirects} redirects")
+
+
+async def _fetch_one(
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FetchState,
+    options: FetchOptions,
+    host_limits: dict[str, asyncio.Semaphore],
+    global_limit: asyncio.Semaphore,
+) -> FetchResult:
+    if not is_remote(feed.url):
+        if "://" in feed.url and not feed.url.startswith("file://"):
+            return FetchResult(feed.url, "error", error=f"unsupported URL scheme in {feed.url!r}")
+        return await asyncio.to_thread(_read_local, feed, options)
+    host = urlsplit(feed.url).netloc.lower()
+    async with global_limit, host_limits[host]:
+        started = time.monotonic()
+        try:
+            result = await asyncio.wait_for(_get(client, feed, state, options), options.timeout)
+        except TimeoutError:
+            result = FetchResult(feed.url, "error", error=f"timed out after {options.timeout:g}s")
+        except _TooLarge as exc:
+            result = FetchResult(feed.url, "error", error=str(exc))
+        except httpx.HTTPError as exc:
+            result = FetchResult(feed.url, "error", error=_one_line(exc))
+        except (OSError, ValueError, UnicodeError) as exc:
+            result = FetchResult(feed.url, "error", error=_one_line(exc))
+    return _with_elapsed(result, time.monotonic() - started)
+
+
+def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
+    from dataclasses import replace
+
+    return replace(result, elapsed=elapsed)
+
+
+async def fetch_all(
+    jobs: Sequence[tuple[Feed, FetchState]],
+    options: FetchOptions = FetchOptions(),
+    on_result: Callable[[Feed, FetchResult], None] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[FetchResult]:
+    """Fetch every feed concurrently; results come back in the order of ``jobs``.
+
+    ``on_result`` is called as each fetch finishes, so the caller can start parsing
+    while other feeds are still downloading and drop each body as soon as it is parsed.
+    """
+    global_limit = asyncio.Semaphore(options.concurrency)
+    host_limits: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(options.per_host)
+    )
+    limits = httpx.Limits(
+        max_connections=options.concurrency, max_keepalive_connections=options.concurrency
+    )
+    timeout = httpx.Timeout(options.timeout)
+    async with httpx.AsyncClient(
+        headers={"User-Agent": options.user_agent, "Accept": ACCEPT},
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        transport=transport,
+    ) as client:
+
+        async def run(feed: Feed, state: FetchState) -> FetchResult:
+            result = await _fetch_one(client, feed, state, options, host_limits, global_limit)
+            if on_result is not None:
+                on_result(feed, result)
+            return result
+
+        return list(await asyncio.gather(*(run(feed, state) for feed, state in jobs)))

@@ -1,0 +1,87 @@
+"""Jinja2 rendering: the issue as email-safe HTML (CSS inlined) and as plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import css_inline
+import jinja2
+
+from ._resources import templates_root
+from .models import Issue
+
+HTML_LANG = {"zh-CN": "zh-CN", "zh-TW": "zh-TW", "en": "en"}
+
+
+def template_env(
+    templates_dir: str | Path | None = None, *, html: bool = True
+) -> jinja2.Environment:
+    """Operator templates (if any) first, then the packaged ones; autoescape for HTML."""
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir:
+        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(templates_root())))
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=not html,
+        lstrip_blocks=not html,
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    text: str
+
+
+class Renderer:
+    """Renders issues and the archive page with one pair of template environments."""
+
+    def __init__(
+        self,
+        templates_dir: str | Path | None = None,
+        *,
+        timezone: str = "Asia/Shanghai",
+        language: str = "zh-CN",
+    ) -> None:
+        self._html = template_env(templates_dir, html=True)
+        self._text = template_env(templates_dir, html=False)
+        self.tz = ZoneInfo(timezone)
+        self.lang = HTML_LANG.get(language, language)
+        self._inliner = css_inline.CSSInliner(keep_style_tags=False)
+        for env in (self._html, self._text):
+            env.globals["local_date"] = self.local_date
+
+    def local_date(self, moment: datetime) -> str:
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d")
+
+    def window_label(self, issue: Issue) -> str:
+        return f"{self.local_date(issue.window_start)} 至 {self.local_date(issue.window_end)}"
+
+    def issue(self, issue: Issue, *, web_url: str = "", unsubscribe_url: str = "") -> Rendered:
+        """The issue as (inlined HTML, plain text); per-recipient links are optional."""
+        values: dict[str, Any] = {
+            "issue": issue,
+            "lang": self.lang,
+            "window_label": self.window_label(issue),
+            "any_llm": any(i.summary.kind == "llm" for i in issue.items),
+            "web_url": web_url,
+            "unsubscribe_url": unsubscribe_url,
+        }
+        page = self._html.get_template("issue.html.j2").render(**values)
+        text = self._text.get_template("issue.txt.j2").render(**values)
+        return Rendered(self._inliner.inline(page), text)
+
+    def archive(self, title: str, issues: Sequence[Any]) -> str:
+        """The list of all issues, newest first, linking to each issue's folder."""
+        page = self._html.get_template("archive.html.j2").render(
+            title=title, issues=issues, lang=self.lang
+        )
+        return self._inliner.inline(page)

@@ -1,0 +1,674 @@
+"""The only module that talks to the database (SQLAlchemy Core).
+
+SQLite file by default (WAL mode), PostgreSQL by URL. The schema carries a version
+number in ``meta``; :data:`MIGRATIONS` brings any older database up to date on open.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import StorageError
+from .models import (
+    Entry,
+    Feed,
+    FetchResult,
+    FetchState,
+    Issue,
+    IssueItem,
+    Subscriber,
+    Summary,
+    Verdict,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the engine keeps (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("origin", String(16), nullable=False, default="config"),
+    Column("title", Text, nullable=False, default=""),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_status", String(16)),
+    Column("last_error", Text),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("last_polled", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_poll_at", UTCDateTime),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("feed_url", String(2048), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("source_name", Text, nullable=False, default=""),
+    Column("published", UTCDateTime, nullable=False, index=True),
+    Column("fetched", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("relevant", Boolean, nullable=False, index=True),
+    Column("score", Float, nullable=False),
+    Column("reasons", Text, nullable=False, default="[]"),
+)
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("cache_key", String(128), primary_key=True),
+    Column("entry_id", String(64), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("model", Text, nullable=False, default=""),
+    Column("category", Text, nullable=False, default=""),
+    Column("key_facts", Text, nullable=False, default="[]"),
+    Column("error", Text),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("reasoning_tokens", Integer, nullable=False, default=0),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("purpose", String(32), nullable=False),
+    Column("entry_id", String(64)),
+    Column("model", Text, nullable=False, default=""),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("reasoning_tokens", Integer, nullable=False, default=0),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("entry_ids", Text, nullable=False, default="[]"),
+    Column("path", Text, nullable=False, default=""),
+    Column("data", Text, nullable=False, default="{}"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+
+def _create_v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Index i upgrades a database from version i to i + 1. Append, never edit.
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    url: str
+    name: str
+    origin: str
+    last_status: str | None
+    last_error: str | None
+    last_new: int
+    last_polled: datetime | None
+    last_success: datetime | None
+    consecutive_failures: int
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    id: str
+    title: str
+    created: datetime
+    window_start: datetime
+    window_end: datetime
+    item_count: int
+    entry_ids: tuple[str, ...]
+    path: str
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Every read and write of persistent state goes through here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating or migrating as needed) the database at a SQLAlchemy URL."""
+        try:
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, future=True)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            store._migrate()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open database {_redact(url)}: {exc}") from exc
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- schema -----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            meta.create(conn, checkfirst=True)
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+            row = found.first()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"database schema version {version} is newer than this program "
+                    f"({SCHEMA_VERSION}); upgrade newsletter"
+                )
+            for step in MIGRATIONS[version:]:
+                step(conn)
+            if row is None:
+                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif version != SCHEMA_VERSION:
+                conn.execute(
+                    update(meta)
+                    .where(meta.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
+
+    def schema_version(self) -> int:
+        with self._tx() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+            return int(value.scalar_one())
+
+    # -- feeds ------------------------------------------------------------------------
+    def sync_feeds(self, configured: Sequence[Feed], origin: str = "config") -> None:
+        """Make sure every configured feed has a row; names and weights follow the config."""
+        with self._tx() as conn:
+            existing = {r.url for r in conn.execute(select(feeds.c.url))}
+            for feed in configured:
+                values = {"name": feed.name, "weight": feed.weight}
+                if feed.url in existing:
+                    conn.execute(update(feeds).where(feeds.c.url == feed.url).values(**values))
+                else:
+                    conn.execute(feeds.insert().values(url=feed.url, origin=origin, **values))
+
+    def fetch_states(self, urls: Iterable[str]) -> dict[str, FetchState]:
+        wanted = list(urls)
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(feeds.c.url, feeds.c.etag, feeds.c.last_modified).where(
+                    feeds.c.url.in_(wanted)
+                )
+            )
+            return {r.url: FetchState(r.etag, r.last_modified) for r in rows}
+
+    def record_fetch(
+        self, result: FetchResult, new_entries: int = 0, error: str | None = None
+    ) -> None:
+        """Store one feed's outcome. ``error`` overrides the fetch's own (e.g. a parse error)."""
+        now = now_utc()
+        failed = result.status == "error" or error is not None
+        values: dict[str, Any] = {
+            "last_status": "error" if failed else result.status,
+            "last_error": (error or result.error) if failed else None,
+            "last_new": new_entries,
+            "last_polled": now,
+        }
+        if result.status == "ok" and not failed:
+            values.update(etag=result.etag, last_modified=result.last_modified)
+        with self._tx() as conn:
+            if failed:
+                values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+            else:
+                values["consecutive_failures"] = 0
+                values["last_success"] = now
+            conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
+
+    def feed_health(self) -> list[FeedHealth]:
+        with self._tx() as conn:
+            rows = conn.execute(select(feeds).order_by(feeds.c.url))
+            return [
+                FeedHealth(
+                    url=r.url,
+                    name=r.name,
+                    origin=r.origin,
+                    last_status=r.last_status,
+                    last_error=r.last_error,
+                    last_new=r.last_new,
+                    last_polled=r.last_polled,
+                    last_success=r.last_success,
+                    consecutive_failures=r.consecutive_failures,
+                    disabled=r.disabled,
+                )
+                for r in rows
+            ]
+
+    # -- entries ----------------------------------------------------------------------
+    def add_entries(self, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:
+        """Insert entries not seen before; returns the ids that were new."""
+        if not items:
+            return []
+        ids = [e.id for e, _ in items]
+        now = now_utc()
+        with self._tx() as conn:
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                known.update(
+                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
+                )
+            fresh = [(e, v) for e, v in items if e.id not in known]
+            if fresh:
+                conn.execute(
+                    entries.insert(),
+                    [
+                        {
+                            "id": e.id,
+                            "feed_url": e.feed_url,
+                            "title": e.title,
+                            "link": e.link,
+                            "text": e.text,
+                            "html": e.html,
+                            "author": e.author,
+                            "source_name": e.source_name,
+                            "published": e.published,
+                            "fetched": now,
+                            "content_hash": e.content_hash,
+                            "relevant": v.relevant,
+                            "score": v.score,
+                            "reasons": json.dumps(list(v.reasons), ensure_ascii=False),
+                        }
+                        for e, v in fresh
+                    ],
+                )
+        return [e.id for e, _ in fresh]
+
+    @staticmethod
+    def _entry_from_row(r: Any) -> tuple[Entry, Verdict]:
+        entry = Entry(
+            id=r.id,
+            feed_url=r.feed_url,
+            title=r.title,
+            link=r.link,
+            text=r.text,
+            published=r.published,
+            html=r.html,
+            author=r.author,
+            source_name=r.source_name,
+        )
+        verdict = Verdict(bool(r.relevant), float(r.score), tuple(json.loads(r.reasons)))
+        return entry, verdict
+
+    def entries_between(
+        self, start: datetime, end: datetime, *, relevant_only: bool = True
+    ) -> list[tuple[Entry, Verdict]]:
+        query = select(entries).where(entries.c.published > start, entries.c.published <= end)
+        if relevant_only:
+            query = query.where(entries.c.relevant.is_(True))
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(entries.c.published.desc(), entries.c.id))
+            return [self._entry_from_row(r) for r in rows]
+
+    def get_entry(self, entry_id: str) -> tuple[Entry, Verdict] | None:
+        with self._tx() as conn:
+            row = conn.execute(select(entries).where(entries.c.id == entry_id)).first()
+            if row is None:
+                # Let operators paste a unique prefix of the id.
+                rows = conn.execute(
+                    select(entries).where(entries.c.id.like(f"{entry_id}%")).limit(2)
+                ).all()
+                row = rows[0] if len(rows) == 1 else None
+            return None if row is None else self._entry_from_row(row)
+
+    def entry_count(self) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
+
+    # -- summaries and LLM usage ------------------------------------------------------
+    def get_summary(self, cache_key: str) -> Summary | None:
+        with self._tx() as conn:
+            r = conn.execute(select(summaries).where(summaries.c.cache_key == cache_key)).first()
+        if r is None:
+            return None
+        return Summary(
+            text=r.text,
+            kind=r.kind,
+            model=r.model,
+            category=r.category,
+            key_facts=tuple(json.loads(r.key_facts)),
+            error=r.error,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
+            reasoning_tokens=r.reasoning_tokens,
+        )
+
+    def put_summary(self, cache_key: str, entry_id: str, summary: Summary) -> None:
+        row = {
+            "entry_id": entry_id,
+            "text": summary.text,
+            "kind": summary.kind,
+            "model": summary.model,
+            "category": summary.category,
+            "key_facts": json.dumps(list(summary.key_facts), ensure_ascii=False),
+            "error": summary.error,
+            "prompt_tokens": summary.prompt_tokens,
+            "completion_tokens": summary.completion_tokens,
+            "reasoning_tokens": summary.reasoning_tokens,
+            "created": now_utc(),
+        }
+        with self._tx() as conn:
+            done = conn.execute(
+                update(summaries).where(summaries.c.cache_key == cache_key).values(**row)
+            )
+            if done.rowcount == 0:
+                conn.execute(summaries.insert().values(cache_key=cache_key, **row))
+
+    def record_llm_call(
+        self,
+        *,
+        run_id: str,
+        purpose: str,
+        entry_id: str | None,
+        model: str,
+        ok: bool,
+        error: str | None,
+        prompt_tokens: int,
+        completion_tokens: int,
+        reasoning_tokens: int,
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                llm_calls.insert().values(
+                    run_id=run_id,
+                    purpose=purpose,
+                    entry_id=entry_id,
+                    model=model,
+                    ok=ok,
+                    error=error,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    reasoning_tokens=reasoning_tokens,
+                    created=now_utc(),
+                )
+            )
+
+    def llm_usage(self, run_id: str | None = None) -> dict[str, int]:
+        """Token and call totals, for one run or for all time."""
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(llm_calls.c.prompt_tokens), 0),
+            func.coalesce(func.sum(llm_calls.c.completion_tokens), 0),
+            func.coalesce(func.sum(llm_calls.c.reasoning_tokens), 0),
+            func.coalesce(func.sum(func.cast(~llm_calls.c.ok, Integer)), 0),
+        )
+        if run_id is not None:
+            query = query.where(llm_calls.c.run_id == run_id)
+        with self._tx() as conn:
+            calls, prompt, completion, reasoning, failed = conn.execute(query).one()
+        return {
+            "calls": int(calls),
+            "failed": int(failed),
+            "prompt_tokens": int(prompt),
+            "completion_tokens": int(completion),
+            "reasoning_tokens": int(reasoning),
+        }
+
+    # -- subscribers ------------------------------------------------------------------
+    @staticmethod
+    def _subscriber(r: Any) -> Subscriber:
+        return Subscriber(email=r.email, name=r.name, status=r.status, id=r.id)
+
+    def add_subscriber(self, email: str, name: str = "", status: str = "active") -> Subscriber:
+        """Insert a subscriber, or return the existing one unchanged (idempotent)."""
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+            if row is None:
+                conn.execute(
+                    subscribers.insert().values(
+                        email=email, name=name, status=status, created=now, updated=now
+                    )
+                )
+                row = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
+            return self._subscriber(row)
+
+    def get_subscriber(
+        self, *, email: str | None = None, id: int | None = None
+    ) -> Subscriber | None:
+        query = select(subscribers)
+        query = (
+            query.where(subscribers.c.email == email)
+            if email
+            else query.where(subscribers.c.id == id)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._subscriber(row)
+
+    def set_subscriber_status(self, subscriber_id: int, status: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(status=status, updated=now_utc())
+            )
+
+    def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
+        query = select(subscribers).order_by(subscribers.c.id)
+        if status:
+            query = query.where(subscribers.c.status == status)
+        with self._tx() as conn:
+            return [self._subscriber(r) for r in conn.execute(query)]
+
+    # -- issues -----------------------------------------------------------------------
+    def save_issue(self, issue: Issue, path: str) -> None:
+        row = {
+            "title": issue.title,
+            "created": issue.created,
+            "window_start": issue.window_start,
+            "window_end": issue.window_end,
+            "item_count": len(issue.items),
+            "entry_ids": json.dumps([i.entry.id for i in issue.items]),
+            "path": path,
+            "data": issue_to_json(issue),
+        }
+        with self._tx() as conn:
+            done = conn.execute(update(issues).where(issues.c.id == issue.id).values(**row))
+            if done.rowcount == 0:
+                conn.execute(issues.insert().values(id=issue.id, **row))
+
+    @staticmethod
+    def _issue_from_row(r: Any) -> IssueRecord:
+        return IssueRecord(
+            id=r.id,
+            title=r.title,
+            created=r.created,
+            window_start=r.window_start,
+            window_end=r.window_end,
+            item_count=r.item_count,
+            entry_ids=tuple(json.loads(r.entry_ids)),
+            path=r.path,
+        )
+
+    def list_issues(self) -> list[IssueRecord]:
+        """All issues, newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(select(issues).order_by(issues.c.window_end.desc(), issues.c.id))
+            return [self._issue_from_row(r) for r in rows]
+
+    def load_issue(self, issue_id: str) -> Issue | None:
+        """The full issue as it was built (items, digests, intro), for re-rendering."""
+        with self._tx() as conn:
+            data = conn.execute(select(issues.c.data).where(issues.c.id == issue_id)).scalar()
+        return None if data is None else issue_from_json(data)
+
+    def get_issue(self, issue_id: str) -> IssueRecord | None:
+        with self._tx() as conn:
+            row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
+        return None if row is None else self._issue_from_row(row)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def issue_to_json(issue: Issue) -> str:
+    return json.dumps(_plain(dataclasses.asdict(issue)), ensure_ascii=False)
+
+
+def issue_from_json(text: str) -> Issue:
+    data = json.loads(text)
+
+    def entry(d: dict[str, Any]) -> Entry:
+        return Entry(**{**d, "published": datetime.fromisoformat(d["published"])})
+
+    def item(d: dict[str, Any]) -> IssueItem:
+        s = d["summary"]
+        return IssueItem(
+            entry=entry(d["entry"]),
+            verdict=Verdict(
+                d["verdict"]["relevant"], d["verdict"]["score"], tuple(d["verdict"]["reasons"])
+            ),
+            summary=Summary(**{**s, "key_facts": tuple(s["key_facts"])}),
+            also=tuple(entry(a) for a in d["also"]),
+        )
+
+    items = tuple(item(d) for d in data["items"])
+    by_id = {i.entry.id: i for i in items}
+    return Issue(
+        id=data["id"],
+        title=data["title"],
+        created=datetime.fromisoformat(data["created"]),
+        window_start=datetime.fromisoformat(data["window_start"]),
+        window_end=datetime.fromisoformat(data["window_end"]),
+        items=items,
+        intro=tuple(data["intro"]),
+        intro_kind=data["intro_kind"],
+        sections=tuple(
+            (name, tuple(by_id[i["entry"]["id"]] for i in group))
+            for name, group in data["sections"]
+        ),
+    )
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL we cannot even parse has nothing worth showing
+        return "<database url>"

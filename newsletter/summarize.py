@@ -1,0 +1,280 @@
+"""A digest per story: LLM-written when an endpoint is configured, extractive otherwise.
+
+LLM digests are checked before they are used: every figure must appear in the source,
+the text is stripped of markup and capped in length. A digest that fails is retried
+once with the problem stated, then replaced by the extractive digest; both outcomes
+are recorded in the :class:`Summary`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jinja2
+import nh3
+
+from ._extract import extract_digest
+from ._facts import cap_length, unsupported_facts
+from ._resources import templates_root
+from .errors import LLMError
+from .llm import LLMClient, TokenBudget, parse_json_object
+from .models import Entry, Summary
+
+CATEGORIES = ("平台政策", "数据财报", "商家与达人", "品牌案例", "行业观察")
+DEFAULT_CATEGORY = "行业观察"
+# Rough keyword cues so extractive digests still land in a sensible section.
+_CATEGORY_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "平台政策",
+        ("规则", "政策", "处罚", "监管", "规定", "整治", "新规", "罚", "公告", "上线", "调整"),
+    ),
+    ("数据财报", ("财报", "GMV", "gmv", "同比", "季度", "营收", "增长", "数据", "亿元")),
+    ("商家与达人", ("主播", "达人", "商家", "MCN", "mcn", "带货", "店播", "创作者")),
+    ("品牌案例", ("品牌", "案例", "旗舰店", "新品", "首发")),
+)
+LANGUAGE_NAMES = {
+    "zh-CN": "简体中文",
+    "zh-Hans": "简体中文",
+    "zh-TW": "繁體中文",
+    "zh-Hant": "繁體中文",
+    "en": "English",
+}
+MAX_SOURCE_CHARS = 6000
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_URL = re.compile(r"(?:https?|ftp|javascript|data):\S+", re.I)
+_MD_MARKS = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*>]\s+)", re.M)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The prompt templates and the version that enters every cache key."""
+
+    env: jinja2.Environment
+    version: str
+
+    def render(self, name: str, **values: object) -> str:
+        return self.env.get_template(f"prompts/{name}.j2").render(**values).strip()
+
+
+def load_prompts(templates_dir: str | Path | None = None) -> Prompts:
+    """Prompts from ``templates_dir/prompts`` if given there, else the packaged ones."""
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir:
+        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(templates_root())))
+    # Prompts are plain text for a model, not HTML: no autoescaping here.
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders), autoescape=False, keep_trailing_newline=True
+    )
+    digest = hashlib.sha256()
+    for name in ("summary_system", "summary_user", "intro_system", "intro_user"):
+        source, _, _ = env.loader.get_source(env, f"prompts/{name}.j2")  # type: ignore[union-attr]
+        digest.update(source.encode())
+    return Prompts(env, digest.hexdigest()[:12])
+
+
+def cache_key(entry: Entry, model: str, prompt_version: str, max_chars: int, language: str) -> str:
+    """Same content, model, prompt and limits → same key → no second LLM call."""
+    raw = f"{entry.content_hash}|{model}|{prompt_version}|{max_chars}|{language}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def guess_category(title: str, text: str) -> str:
+    haystack = f"{title} {title} {text[:400]}"
+    best, hits = DEFAULT_CATEGORY, 0
+    for category, cues in _CATEGORY_CUES:
+        count = sum(haystack.count(cue) for cue in cues)
+        if count > hits:
+            best, hits = category, count
+    return best
+
+
+def plain_text(text: str) -> str:
+    """Model output as plain text: no HTML, no Markdown, no links."""
+    text = nh3.clean(text, tags=set(), attributes={})
+    text = html.unescape(text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub("", text)
+    text = _MD_MARKS.sub("", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def extractive_summary(entry: Entry, max_chars: int, error: str | None = None) -> Summary:
+    """A digest made of the entry's own sentences, marked as extracted."""
+    text = extract_digest(entry.title, entry.text, max_chars=max_chars)
+    return Summary(
+        text=text,
+        kind="extractive",
+        category=guess_category(entry.title, entry.text),
+        error=error,
+    )
+
+
+def _source_text(entry: Entry) -> str:
+    return f"{entry.title}\n{entry.text}"
+
+
+def llm_summary(
+    entry: Entry,
+    client: LLMClient,
+    prompts: Prompts,
+    *,
+    max_chars: int = 120,
+    language: str = "zh-CN",
+    budget: TokenBudget | None = None,
+) -> Summary:
+    """An LLM digest of one entry, checked; falls back to extractive. Never raises."""
+    if budget is not None and budget.exhausted:
+        return extractive_summary(entry, max_chars, error="token budget for this run is spent")
+    system = prompts.render(
+        "summary_system",
+        max_chars=max_chars,
+        categories=CATEGORIES,
+        language_name=LANGUAGE_NAMES.get(language, language),
+    )
+    user = prompts.render(
+        "summary_user",
+        title=entry.title,
+        source=entry.source_name,
+        text=entry.text[:MAX_SOURCE_CHARS],
+    )
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    tokens = [0, 0, 0]
+    problem = ""
+    for attempt in range(2):
+        if attempt and budget is not None and budget.exhausted:
+            break
+        try:
+            completion = client.chat(messages, json_mode=True)
+        except LLMError as exc:
+            problem = str(exc)
+            break
+        tokens = [
+            tokens[0] + completion.prompt_tokens,
+            tokens[1] + completion.completion_tokens,
+            tokens[2] + completion.reasoning_tokens,
+        ]
+        if budget is not None:
+            budget.spend(
+                completion.prompt_tokens
+                + completion.completion_tokens
+                + completion.reasoning_tokens
+            )
+        correction = ""
+        try:
+            answer = parse_json_object(completion.content)
+            summary = plain_text(str(answer.get("summary", "")))
+            if not summary:
+                raise LLMError("answer has no summary")
+        except LLMError as exc:
+            problem = str(exc)
+            correction = (
+                "你的回答不是要求的 JSON 对象。"
+                "请只输出 JSON 对象，包含 summary、category、key_facts。"
+            )
+        else:
+            summary = cap_length(summary, max_chars)
+            invented = unsupported_facts(summary, _source_text(entry))
+            if not invented:
+                category = str(answer.get("category", "")).strip()
+                facts = answer.get("key_facts") or []
+                key_facts = tuple(
+                    plain_text(str(f))[:80]
+                    for f in (facts if isinstance(facts, list) else [])
+                    if str(f).strip() and not unsupported_facts(str(f), _source_text(entry))
+                )[:3]
+                return Summary(
+                    text=summary,
+                    kind="llm",
+                    model=client.model,
+                    category=category
+                    if category in CATEGORIES
+                    else guess_category(entry.title, entry.text),
+                    key_facts=key_facts,
+                    error=f"first answer rejected: {problem}" if problem else None,
+                    prompt_tokens=tokens[0],
+                    completion_tokens=tokens[1],
+                    reasoning_tokens=tokens[2],
+                )
+            problem = "figures not in the source: " + ", ".join(invented[:5])
+            correction = (
+                f"你的摘要里有资料中没有的数字或日期：{'、'.join(invented[:5])}。"
+                "请重写，只使用资料中原样出现的数字和日期，仍然只输出 JSON 对象。"
+            )
+        messages = messages[:2] + [
+            {"role": "assistant", "content": completion.content[:2000]},
+            {"role": "user", "content": correction},
+        ]
+    fallback = extractive_summary(entry, max_chars, error=f"LLM digest not used: {problem}")
+    return replace(
+        fallback,
+        model=client.model,
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+        reasoning_tokens=tokens[2],
+    )
+
+
+def write_intro(
+    items: list[tuple[str, str]],
+    client: LLMClient | None,
+    prompts: Prompts,
+    *,
+    language: str = "zh-CN",
+    budget: TokenBudget | None = None,
+) -> tuple[tuple[str, ...], Summary]:
+    """The issue's "本周要点" from (title, digest) pairs, in issue order.
+
+    Returns the bullets and a :class:`Summary` describing how they were made (kind,
+    tokens, fallback reason). Without an LLM, or when its bullets fail the figure
+    check, the bullets are the top headlines.
+    """
+    headlines = tuple(title for title, _ in items[:5])
+    if client is None or not items:
+        return headlines, Summary(text="", kind="extractive")
+    if budget is not None and budget.exhausted:
+        return headlines, Summary(text="", kind="extractive", error="token budget spent")
+    digests = [f"{title}：{digest}" for title, digest in items[:20]]
+    messages = [
+        {
+            "role": "system",
+            "content": prompts.render(
+                "intro_system", language_name=LANGUAGE_NAMES.get(language, language)
+            ),
+        },
+        {"role": "user", "content": prompts.render("intro_user", digests=digests)},
+    ]
+    source = "\n".join(digests)
+    try:
+        completion = client.chat(messages, json_mode=True)
+        if budget is not None:
+            budget.spend(
+                completion.prompt_tokens
+                + completion.completion_tokens
+                + completion.reasoning_tokens
+            )
+        raw = parse_json_object(completion.content).get("bullets")
+        if not isinstance(raw, list):
+            raise LLMError("answer has no bullets list")
+        bullets = tuple(cap_length(plain_text(str(b)), 60) for b in raw if str(b).strip())[:5]
+        if len(bullets) < 3 and len(items) >= 3:
+            raise LLMError(f"only {len(bullets)} bullets")
+        invented = [f for b in bullets for f in unsupported_facts(b, source)]
+        if invented:
+            raise LLMError("figures not in the digests: " + ", ".join(invented[:5]))
+    except LLMError as exc:
+        return headlines, Summary(text="", kind="extractive", error=str(exc))
+    usage = Summary(
+        text="",
+        kind="llm",
+        model=client.model,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        reasoning_tokens=completion.reasoning_tokens,
+    )
+    return bullets, usage

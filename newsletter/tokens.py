@@ -19,11 +19,10 @@ def secret_from_env(name: str) -> str:
     """The signing secret from the environment variable ``name`` (never from a file)."""
     value = os.environ.get(name, "")
     if len(value) < 16:
+        hint = "python -c 'import secrets; print(secrets.token_urlsafe())'"
         raise ConfigError(
-            f"environment variable {name} must hold a signing secret of at least 16 characters "
-            "(e.g. `export {name}=$(python -c 'import secrets; print(secrets.token_urlsafe())')`)".replace(
-                "{name}", name
-            )
+            f"environment variable {name} must hold a signing secret of at least 16 "
+            f"characters (e.g. export {name}=$({hint}))"
         )
     return value
 

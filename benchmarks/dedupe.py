@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
@@ -51,7 +52,7 @@ def load(path: Path) -> tuple[list[Entry], dict[str, str]]:
                 source_name=r.get("source", ""),
             )
         )
-        gold[r["id"]] = r["story"]
+        gold[r["id"]] = r.get("story", r["id"])
     return entries, gold
 
 
@@ -76,9 +77,32 @@ def score(
     return precision, recall, f1, predicted - truth, truth - predicted
 
 
+def workload(path: Path, n: int) -> list[Entry]:
+    """``n`` entries for timing: every labeled ``*.jsonl`` next to ``path``, then rewrites.
+
+    Rewrites (sentences reversed, first one dropped, new id and link) of those real items
+    fill the rest, so the batch looks like a busy week: each story reported ~3 times.
+    """
+    real: list[Entry] = []
+    for f in sorted(path.parent.glob("*.jsonl")):
+        real.extend(load(f)[0])
+    out = list(real[:n])
+    k = 0
+    while len(out) < n:
+        base = real[k % len(real)]
+        sentences = [s for s in re.split(r"(?<=[。！？.!?])\s*", base.text) if s]
+        text = " ".join(reversed(sentences[1:] or sentences))
+        out.append(replace(base, id=f"{base.id}-rw{k}", text=text,
+                           link=f"https://example.com/rewrite/{k}"))
+        k += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
+    ap.add_argument("--scale", type=int, default=1000,
+                    help="also time cluster() on this many entries (0: skip); see workload()")
     ap.add_argument("--repeat", type=int, default=5, help="timing runs (best is reported)")
     args = ap.parse_args(argv)
     if not args.file.exists():
@@ -109,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {a} {titles[a][:28]} | {b} {titles[b][:28]}")
     print(f"time: first run {first * 1000:.1f} ms (includes OpenCC load), "
           f"best of {args.repeat} {best * 1000:.1f} ms")
+    if args.scale:
+        big = workload(args.file, args.scale)
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            n_big = len(cluster(big))
+            times.append(time.perf_counter() - t0)
+        print(f"time for {len(big)} entries ({n_big} clusters): "
+              f"best {min(times) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms")
     met = p >= TARGET_PRECISION and r >= TARGET_RECALL
     print(f"targets (precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}): "
           f"{'met' if met else 'NOT met'}")

@@ -46,9 +46,9 @@ LSH_BANDS, LSH_ROWS = 64, 2
 permutations, fixed here because the optimiser itself costs ~30 ms per call. A pair
 becomes a candidate with probability 1-(1-J^2)^64: 0.47 at J=0.1, 0.93 at 0.2, >0.99 at
 0.3. Heavy rewrites of one story have 3-gram Jaccard as low as 0.13, so the net must be
-wide; the verification below supplies precision. On the labeled set this proposes about
-250 of 7,260 pairs and contains 97 of the 99 same-story pairs (transitivity recovers
-the other two)."""
+wide; the verification below supplies precision. On the labeled set this proposes
+236 of 7,260 pairs and contains 96 of the 99 same-story pairs (transitivity recovers
+the other three)."""
 
 LINK_COSINE = 0.30
 """TF-IDF cosine needed to link two candidates. With the figures guard on, every value
@@ -221,15 +221,6 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def same_story(a: Entry, b: Entry) -> bool:
-    """Whether two entries would be linked directly (without transitivity) by :func:`cluster`.
-
-    IDF weights come from the two entries alone, so this is stricter than a link inside
-    a week's batch; it is meant for spot checks.
-    """
-    return len(cluster([a, b])) == 1
 
 
 def _links(entries: Sequence[Entry]) -> _UnionFind:

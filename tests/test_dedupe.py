@@ -12,7 +12,7 @@ from types import ModuleType
 import opencc
 import pytest
 
-from newsletter.dedupe import cluster, same_story
+from newsletter.dedupe import cluster
 from newsletter.models import Entry
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -235,13 +235,6 @@ def test_deterministic_and_independent_of_input_order() -> None:
         shuffled = items[:]
         random.Random(seed).shuffle(shuffled)
         assert [[e.id for e in c] for c in cluster(shuffled)] == expected
-
-
-def test_same_story_helper() -> None:
-    a, b = week()[0], week()[1]
-    assert same_story(a, a)
-    assert not same_story(entry("x", KS_EARNINGS), entry("y", KS_MERCHANTS))
-    assert isinstance(same_story(a, b), bool)
 
 
 def _benchmark() -> ModuleType:

@@ -29,12 +29,12 @@ from datasketch import MinHash, MinHashLSH
 from newsletter.models import Entry
 from newsletter.parse import canonical_url
 
-# --- Parameters (measured on ../shared/corpus/labeled/stories.jsonl with
-# `python benchmarks/dedupe.py`; see the report in the commit that set them) ---
+# --- Parameters, measured on ../shared/corpus/labeled/stories.jsonl with
+# `python benchmarks/dedupe.py` (and a sweep of LINK_COSINE x FIGURES_AGREE x IDF_PRIOR_DOCS).
 
 NUM_PERM = 128
-"""MinHash permutations. 128 keeps the LSH bands fine enough for a 0.1 threshold;
-256 found no extra true pairs and doubles the hashing time."""
+"""MinHash permutations (datasketch's default): enough for 64 bands of 2 rows, the
+candidate curve below. Hashing time grows linearly with it."""
 
 SHINGLE_SIZE = 3
 """Character shingle length. 3-grams separate Chinese reports of different events

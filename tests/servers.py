@@ -191,6 +191,11 @@ def _send(
         h.wfile.write(body)
 
 
+def _headers(h: _Handler) -> dict[str, str]:
+    """Request headers with lower-cased names, so lookups do not depend on the client."""
+    return {k.lower(): v for k, v in h.headers.items()}
+
+
 def _read_body(h: _Handler) -> bytes:
     length = int(h.headers.get("Content-Length") or 0)
     return h.rfile.read(length) if length > 0 else b""
@@ -318,8 +323,9 @@ class FeedServer(_LoopbackServer):
 
     Every resource gets a strong ETag (hash of the body) and a Last-Modified date;
     ``If-None-Match`` / ``If-Modified-Since`` answer ``304 Not Modified``.  Requests are
-    recorded in ``requests`` as ``(method, path, headers)`` and counted per path (query
-    string excluded) in ``counts``.  ``latency`` (seconds) delays every response.
+    recorded in ``requests`` as ``(method, path, headers)`` (header names lower-cased; path
+    with its query string) and counted per path (query string excluded) in ``counts``.
+    ``latency`` (seconds) delays every response.
     """
 
     def __init__(self, root: Path | str | None = None, *, latency: float = 0.0) -> None:
@@ -433,7 +439,7 @@ class FeedServer(_LoopbackServer):
         _read_body(h)
         path = self._norm(h.path)
         with self._lock:
-            self.requests.append((h.command, h.path, dict(h.headers.items())))
+            self.requests.append((h.command, h.path, _headers(h)))
             self.counts[path] += 1
             fault = self._faults.get(path)
             route = self._routes.get(path)
@@ -625,6 +631,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    """Header names lower-cased."""
     json: Any
     """Parsed body, or None when the body was not JSON."""
 
@@ -762,7 +769,7 @@ class OpenAIServer(_LoopbackServer):
         except ValueError:
             req = None
         with self._lock:
-            self.requests.append(RecordedRequest(h.command, h.path, dict(h.headers.items()), req))
+            self.requests.append(RecordedRequest(h.command, h.path, _headers(h), req))
             behaviour = self._queue.popleft() if self._queue else self.default
         if not isinstance(req, dict):
             self._error(h, 400, "request body is not a JSON object", "invalid_request_error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import http.client
 import json
 import threading
@@ -345,3 +346,50 @@ def test_openai_api_key_and_streaming() -> None:
             usage = ch.usage or usage
         assert "".join(parts) in ARTICLE and "".join(parts)
         assert usage is not None and usage.total_tokens > 0
+
+
+# ------------------------------------------------------------------------- demo feeds
+
+
+def _expected_rows(demo_feeds_dir: Path) -> list[dict[str, str]]:
+    lines = (demo_feeds_dir / "EXPECTED.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| id | feed | published | relevant | story | title | why |")
+    cols = ["id", "feed", "published", "relevant", "story", "title", "why"]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append(dict(zip(cols, cells, strict=True)))
+    return rows
+
+
+def test_demo_feeds_served_over_http_match_expected(demo_feeds_dir: Path) -> None:
+    import feedparser  # the parser the pipeline uses; only to check the files themselves
+
+    rows = _expected_rows(demo_feeds_dir)
+    by_feed: dict[str, set[str]] = {}
+    for row in rows:
+        by_feed.setdefault(row["feed"].strip("`"), set()).add(row["title"])
+    assert len(rows) >= 30
+    assert 0.45 <= sum(row["relevant"] == "yes" for row in rows) / len(rows) <= 0.65
+    assert len({row["feed"] for row in rows if row["story"] == "S1"}) == 3
+    # The week ending 2026-11-25 in UTC+8, as UTC epoch seconds.
+    lo = calendar.timegm((2026, 11, 17, 16, 0, 0))
+    hi = calendar.timegm((2026, 11, 25, 16, 0, 0))
+    with FeedServer(demo_feeds_dir) as server, _client() as c:
+        for name, titles in sorted(by_feed.items()):
+            r = c.get(server.url("/" + name))
+            assert r.status_code == 200
+            parsed = feedparser.parse(r.content)
+            assert not parsed.bozo, (name, parsed.get("bozo_exception"))
+            assert {e.title for e in parsed.entries} == titles
+            for e in parsed.entries:
+                assert lo <= calendar.timegm(e.published_parsed) < hi, e.title
+            assert r.headers["etag"]
+            again = c.get(server.url("/" + name), headers={"If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304
+    gb = (demo_feeds_dir / "hangye-zixun-gb18030.xml").read_bytes()
+    assert gb.startswith(b'<?xml version="1.0" encoding="GB18030"?>')
+    with pytest.raises(UnicodeDecodeError):
+        gb.decode("utf-8")

@@ -657,7 +657,8 @@ def echo_digest(request: Mapping[str, Any]) -> tuple[str, list[str]]:
     """Summary and key facts taken verbatim from the last user message.
 
     The summary is the first sentence with at least 10 CJK characters that does not read like
-    an instruction (请/摘要/JSON/...), tags and a leading "标签：" removed, cut to 60 characters;
+    an instruction (请/摘要/JSON/...), tags and a leading "标签：" removed, cut to 60 characters
+    (without CJK: the first such sentence of at least 20 characters);
     key facts are up to three distinct numbers (with unit) that appear in that message.
     """
     messages = request.get("messages") or []
@@ -673,8 +674,10 @@ def echo_digest(request: Mapping[str, Any]) -> tuple[str, list[str]]:
         if len(_CJK.findall(s)) >= 10 and not _INSTRUCTION.search(s):
             chosen = s
             break
-    if not chosen:
-        chosen = (sentences[0] if sentences else last).strip()
+    if not chosen:  # e.g. an English article: first long non-instruction sentence
+        plain = [_LABEL.sub("", s).strip() for s in sentences]
+        chosen = next((s for s in plain if len(s) >= 20 and not _INSTRUCTION.search(s)),
+                      plain[0] if plain else last.strip())
     summary = chosen[:60]
     facts: list[str] = []
     for m in _FACT.finditer(last):

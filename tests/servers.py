@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "Behaviour",
@@ -480,7 +480,7 @@ class FeedServer(_LoopbackServer):
     def _file_route(self, path: str) -> _Route | None:
         if self.root is None:
             return None
-        target = (self.root / path.lstrip("/")).resolve()
+        target = (self.root / unquote(path).lstrip("/")).resolve()
         if not target.is_relative_to(self.root) or not target.is_file():
             return None
         data = target.read_bytes()

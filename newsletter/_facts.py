@@ -75,8 +75,8 @@ def char_len(text: str) -> int:
 
 # --- normalization ------------------------------------------------------------------------
 
-_MASK = "\ue000"
-_KEEP_WIDE = frozenset("，：；！？（）")  # private-use char: keeps offsets while hiding claimed or non-numeric text
+_MASK = "\ue000"  # private-use char: keeps offsets while hiding claimed or non-numeric text
+_KEEP_WIDE = frozenset("，：；！？（）")
 
 
 def _nfkc_with_map(text: str) -> tuple[str, list[int]]:
@@ -147,8 +147,8 @@ def _cn_integer(s: str) -> int | None:
 def _cn_number(s: str) -> Decimal | None:
     """Chinese numeral with an optional decimal part: 三点二亿 → 320000000."""
     if "点" not in s:
-        value = _cn_integer(s)
-        return None if value is None else Decimal(value)
+        integer = _cn_integer(s)
+        return None if integer is None else Decimal(integer)
     head, _, tail = s.partition("点")
     m = re.fullmatch(f"([{_CD}]+)([万亿]*)", tail)
     if not m:
@@ -156,8 +156,7 @@ def _cn_number(s: str) -> Decimal | None:
     whole = _cn_integer(head) if head else 0
     if whole is None:
         return None
-    frac = Decimal("0." + "".join(str(_CN_DIGITS[c]) for c in m.group(1)))
-    value = Decimal(whole) + frac
+    value = Decimal(whole) + Decimal("0." + "".join(str(_CN_DIGITS[c]) for c in m.group(1)))
     for ch in m.group(2):
         value *= _CN_BIG[ch]
     return value
@@ -202,7 +201,7 @@ _CUR_PREFIX = {
     "$": "USD", "¥": "CNY", "€": "EUR", "£": "GBP",
 }  # fmt: skip
 _CUR_SUFFIX = {
-    "人民币": "CNY", "块钱": "CNY", "元": "CNY", "块": "CNY", "yuan": "CNY", "RMB": "CNY",
+    "人民币": "CNY", "块钱": "CNY", "元": "CNY", "yuan": "CNY", "RMB": "CNY",
     "CNY": "CNY", "美元": "USD", "美金": "USD", "dollars": "USD", "dollar": "USD",
     "USD": "USD", "港元": "HKD", "港币": "HKD", "HKD": "HKD", "欧元": "EUR", "euros": "EUR",
     "EUR": "EUR", "英镑": "GBP", "日元": "JPY", "yen": "JPY", "韩元": "KRW",
@@ -263,7 +262,7 @@ def _suffix_kind(text: str, end: int) -> tuple[FactKind | None, str, int, Decima
         if stripped.startswith(word) and not stripped[len(word) : len(word) + 1].isalpha():
             return "percent", unit, end + gap + len(word), Decimal(1)
     m = re.match(rf"({_CUR_SUFFIX_RE})(?![A-Za-z])", stripped)
-    if m and not stripped.startswith(("元宇宙", "元旦", "元素", "块屏")):
+    if m and not stripped.startswith(("元宇宙", "元旦", "元素")):
         return "amount", _CUR_SUFFIX[m.group(1)], end + gap + len(m.group(1)), Decimal(1)
     return None, "", end, Decimal(1)
 
@@ -280,7 +279,9 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
     work = _NOT_NUMBERS.sub(lambda m: _MASK * len(m.group(0)), norm)
     found: list[tuple[NumberFact, int, int]] = []
 
-    def claim(start: int, end: int, value: float | DateValue, kind: FactKind, unit: str = "") -> None:
+    def claim(
+        start: int, end: int, value: float | DateValue, kind: FactKind, unit: str = ""
+    ) -> None:
         nonlocal work
         raw = text[index[start] : index[end - 1] + 1]
         found.append((NumberFact(raw, value, kind, unit), index[start], index[end - 1] + 1))
@@ -299,33 +300,32 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
         )
 
     for m in list(_ISO_DATE.finditer(work)):
-        y, mo, d = int(m.group(1)), int(m.group(3)), int(m.group(4))
-        if date_ok(y, mo, d):
-            claim(m.start(), m.end(), (y, mo, d), "date")
+        iso: DateValue = (int(m.group(1)), int(m.group(3)), int(m.group(4)))
+        if date_ok(*iso):
+            claim(m.start(), m.end(), iso, "date")
     for m in list(_CN_DATE.finditer(work)):
-        y, mo, d = num(m.group(1)), num(m.group(2)), num(m.group(3))
-        if date_ok(y, mo, d):
-            claim(m.start(), m.end(), (y, mo, d), "date")
+        cn: DateValue = (num(m.group(1)), num(m.group(2)), num(m.group(3)))
+        if cn[1] is not None and date_ok(*cn):
+            claim(m.start(), m.end(), cn, "date")
     for pattern, order in ((_EN_DATE_MD, "md"), (_EN_DATE_DM, "dm"), (_EN_DATE_MY, "my")):
         for m in list(pattern.finditer(work)):
+            en: DateValue
             if order == "my":
-                y, mo, d = int(m.group(2)), _MONTHS[m.group(1)[:3].lower()], None
+                en = (int(m.group(2)), _MONTHS[m.group(1)[:3].lower()], None)
             else:
                 mname, day = (m.group(1), m.group(2)) if order == "md" else (m.group(2), m.group(1))
-                y = int(m.group(3)) if m.group(3) else None
-                mo, d = _MONTHS[mname[:3].lower()], int(day)
-            if date_ok(y, mo, d):
-                claim(m.start(), m.end(), (y, mo, d), "date")
+                year = int(m.group(3)) if m.group(3) else None
+                en = (year, _MONTHS[mname[:3].lower()], int(day))
+            if date_ok(*en):
+                claim(m.start(), m.end(), en, "date")
     for m in list(_CN_DAY_ONLY.finditer(work)):
-        d = num(m.group(1))
-        if d is not None and date_ok(None, None, d):
-            claim(m.start(), m.end(), (None, None, d), "date")
+        day_only = num(m.group(1))
+        if day_only is not None and date_ok(None, None, day_only):
+            claim(m.start(), m.end(), (None, None, day_only), "date")
 
     for m in list(_PERCENT_WORD.finditer(work)):
         body = m.group(1)
-        value = (
-            Decimal(body.replace(",", "")) if body[0].isdigit() else _cn_number(body)
-        )
+        value = Decimal(body.replace(",", "")) if body[0].isdigit() else _cn_number(body)
         if value is not None:
             claim(m.start(), m.end(), _to_float(value), "percent")
 
@@ -412,9 +412,8 @@ def _years(facts: list[NumberFact]) -> set[int]:
     for f in facts:
         if f.kind == "date" and isinstance(f.value, tuple) and f.value[0] is not None:
             years.add(f.value[0])
-        elif f.kind in ("year", "count", "amount") and isinstance(f.value, float):
-            if f.value == int(f.value):
-                years.add(int(f.value))
+        elif isinstance(f.value, float) and f.kind != "percent" and f.value == int(f.value):
+            years.add(int(f.value))
     return years
 
 
@@ -475,7 +474,8 @@ _OPENERS = "“‘「『（([《【\"'"
 def _unbreakable(text: str) -> list[tuple[int, int]]:
     """Spans a cut must not fall inside: figures (3.2亿, 12万元) and Latin words/URLs."""
     spans = [(s, e) for _, s, e in _scan(text)]
-    spans += [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9][\w.'’/:@%+-]*\w", text, re.ASCII)]
+    words = re.finditer(r"[A-Za-z0-9][\w.'’/:@%+-]*\w", text, re.ASCII)
+    spans += [(m.start(), m.end()) for m in words]
     return spans
 
 

@@ -114,7 +114,8 @@ def _period_ends_sentence(text: str, i: int) -> bool:
     elif not _is_cjk(nxt):
         return False  # qq.com, U.S.A, 3.x
     word = _prev_word(text, i)
-    if i - len(word) > 0 and text[i - len(word) - 1].isalnum():
+    before = text[i - len(word) - 1] if i - len(word) > 0 else ""
+    if before.isascii() and before.isalnum():
         return True  # "$1.5M." is a number with a unit, not an initial
     if j - i > 1:
         return True  # an ellipsis "..." before a capital is a sentence end
@@ -334,6 +335,8 @@ def extract_digest(title: str, text: str, max_chars: int = 120) -> str:
     def idf(term: str) -> float:
         return math.log((n + 1) / (df.get(term, 0) + 1)) + 1.0
 
+    # Title terms the body never uses cannot tell its sentences apart: leave them out.
+    title_terms = {t for t in title_terms if t in df}
     title_weight = sum(idf(t) for t in title_terms) or 1.0
     title_key = "".join(title.split())
 

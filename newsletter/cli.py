@@ -489,21 +489,27 @@ def subscribers_import(
     if "email" not in fields:
         raise fail(f"{file}:1: the header row must name an 'email' column (and optionally 'name')")
     reader.fieldnames = fields
-    people: list[tuple[str, str]] = []
-    bad = 0
+    people: dict[str, str] = {}
+    bad = repeated = 0
     for row in reader:
         line = reader.line_num
         try:
             address = normalize_address(str(row.get("email") or ""))
         except AddressError as exc:
-            err.print(f"{file}:{line}: skipped, {exc}", highlight=False, markup=False)
+            err.print(
+                f"{file}:{line}: skipped, {exc}", highlight=False, markup=False, soft_wrap=True
+            )
             bad += 1
             continue
-        people.append((address, clean_header_text(str(row.get("name") or ""), 100)))
+        if address in people:
+            repeated += 1
+            continue
+        people[address] = clean_header_text(str(row.get("name") or ""), 100)
     with opened(config) as store:
-        added = store.import_subscribers(people)
+        added = store.import_subscribers(list(people.items()))
     console.print(
-        f"{len(added)} imported, {len(people) - len(added)} already known, {bad} invalid lines",
+        f"{len(added)} imported, {len(people) - len(added)} already known, "
+        f"{repeated} repeated in the file, {bad} invalid lines",
         highlight=False,
     )
     if bad:

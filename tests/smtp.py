@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import email
+import logging
 import ssl
 import threading
 import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+# aiosmtpd logs every connection at INFO under "mail.log"; the drops we cause are expected.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class _Handler:
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
             if s._tempfail_rcpt > 0:
                 s._tempfail_rcpt -= 1
-                return "451 4.7.1 <{}>: Greylisted, try again later".format(address)
+                return f"451 4.7.1 <{address}>: Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -162,10 +167,14 @@ class SMTPServer:
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and (
-            data.login.decode(),
-            data.password.decode(),
-        ) == self.login
+        ok = (
+            isinstance(data, LoginPassword)
+            and (
+                data.login.decode(),
+                data.password.decode(),
+            )
+            == self.login
+        )
         return AuthResult(success=ok)
 
     def start(self) -> SMTPServer:
@@ -255,3 +264,68 @@ class SMTPServer:
         with self._lock:
             self._messages.clear()
             self.count = 0
+
+
+# -- helpers for tests that send an issue ------------------------------------------------
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+def write_config(folder: Path, port: int, **email: Any) -> Path:
+    """A config file for ``folder`` that mails through 127.0.0.1:``port`` (plain SMTP)."""
+    import yaml
+
+    settings: dict[str, Any] = {
+        "from": "视频号周报 <news@example.com>",
+        "reply_to": "editor@example.com",
+        "max_per_second": 1000,
+        "retry_backoff": 0.01,
+        "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout": 10},
+    }
+    settings.update(email)
+    data = {
+        "database": f"sqlite:///{folder / 'newsletter.db'}",
+        "output_dir": str(folder / "output"),
+        "base_url": "https://news.example.com",
+        "email": settings,
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def sample_issue(
+    items: int = 5, *, issue_id: str = "2024-05-06", title: str | None = None, text_len: int = 40
+) -> Any:
+    """A small built issue (Chinese content) to store with ``store.save_issue``."""
+    from datetime import UTC, datetime, timedelta
+
+    from newsletter.models import Entry, Issue, IssueItem, Summary, Verdict
+
+    end = datetime(2024, 5, 6, tzinfo=UTC)
+    stories = tuple(
+        IssueItem(
+            Entry(
+                id=f"entry-{n}",
+                feed_url="https://feeds.example.com/rss",
+                title=f"视频号直播带货新规 {n}",
+                link=f"https://example.com/story/{n}",
+                text="视频号直播电商" * 10,
+                published=end - timedelta(hours=n + 1),
+                source_name="示例来源",
+            ),
+            Verdict(True, 2.0, ("视频号",)),
+            Summary("视频号直播电商" * (text_len // 7 + 1), "extractive"),
+        )
+        for n in range(items)
+    )
+    return Issue(
+        id=issue_id,
+        title=title or "视频号与直播电商周报 第 1 期（2024-05-06）",
+        created=end,
+        window_start=end - timedelta(days=7),
+        window_end=end,
+        items=stories,
+        intro=("本周要点",),
+        sections=(("直播电商", stories),),
+    )

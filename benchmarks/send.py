@@ -7,7 +7,7 @@ Usage (from the repository root)::
 Both sides send the same prebuilt issue message (30 stories, rendered like the real one) to
 a loopback aiosmtpd with a counting handler, in the same run:
 
-* ``plain``: SMTP without TLS (a local relay), with the issue and with a 3 KB message;
+* ``plain``: SMTP without TLS (a local relay), with the issue and with a small (5 KB) message;
 * ``starttls+auth``: STARTTLS with a self-signed certificate and AUTH LOGIN, which is what
   a real submission server (port 587) requires; skipped when ``openssl`` is missing.
 

@@ -7,6 +7,7 @@ network and writes their results back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import tempfile
@@ -31,6 +32,7 @@ from .summarize import (
     Prompts,
     cache_key,
     extractive_summary,
+    intro_cache_key,
     llm_summary,
     load_prompts,
     write_intro,
@@ -248,8 +250,9 @@ def _summaries(
                     completion_tokens=summary.completion_tokens,
                     reasoning_tokens=summary.reasoning_tokens,
                 )
-            # Only a digest the LLM actually wrote is cached: a fallback is retried next run.
-            if summary.kind == "llm":
+            # A failing endpoint is worth retrying next run; a bad answer for this content
+            # is not: it would cost the same tokens to get the same kind of answer.
+            if not summary.transient:
                 store.put_summary(key, entry.id, summary)
             done += 1
             if progress:
@@ -312,19 +315,14 @@ def build_issue(
     )
     items = compose.issue_items(stories, digests)
     ordered = _section_order(items)
-    intro, intro_usage = write_intro(
-        [(i.entry.title, i.summary.text) for i in ordered],
-        client,
-        prompts,
-        language=config.language,
-        budget=budget,
-    )
-    if client is not None and (intro_usage.kind == "llm" or intro_usage.error):
+    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    # A cached intro comes back with no tokens and no error: nothing was called.
+    if intro_usage.prompt_tokens or intro_usage.error:
         store.record_llm_call(
             run_id=run_id,
             purpose="intro",
             entry_id=None,
-            model=client.model if client else "",
+            model=intro_usage.model,
             ok=intro_usage.kind == "llm",
             error=intro_usage.error,
             prompt_tokens=intro_usage.prompt_tokens,
@@ -355,6 +353,32 @@ def build_issue(
         usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
     )
     return BuildReport(issue, "built", html_path, text_path, usage, fallbacks)
+
+
+def _intro(
+    config: Config,
+    store: Store,
+    items: Sequence[IssueItem],
+    client: LLMClient | None,
+    prompts: Prompts,
+    budget: TokenBudget,
+) -> tuple[tuple[str, ...], Summary]:
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    pairs = [(i.entry.title, i.summary.text) for i in items]
+    if client is None:
+        return write_intro(pairs, None, prompts, language=config.language)
+    key = intro_cache_key(pairs, client.model, prompts.version, config.language)
+    cached = store.get_summary(key)
+    if cached is not None:
+        # Served from the cache: no tokens spent, nothing to report as a call.
+        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
+        return tuple(json.loads(cached.text)), replace(free, error=None)
+    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    # A failing endpoint is retried next run; an unusable answer is not asked again.
+    if not usage.transient:
+        text = json.dumps(bullets, ensure_ascii=False)
+        store.put_summary(key, "intro", replace(usage, text=text))
+    return bullets, usage
 
 
 def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:

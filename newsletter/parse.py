@@ -7,23 +7,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # Query parameters that only track the click, never select the content.
 _TRACKING_PREFIXES = ("utm_", "spm", "mc_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
 _TRACKING_NAMES = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "yclid",
-        "igshid",
-        "from",
-        "source",
-        "share_token",
-        "scene",
-        "clicktime",
-        "enterid",
-        "sessionid",
-        "isappinstalled",
-        "wxfrom",
-        "ref",
-        "ref_src",
-    }
+    {"fbclid", "gclid", "yclid", "igshid", "from", "source", "share_token", "scene",
+     "clicktime", "enterid", "sessionid", "isappinstalled", "wxfrom", "ref", "ref_src"}
 )
 
 

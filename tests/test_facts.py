@@ -294,3 +294,14 @@ def test_cap_length_single_long_token() -> None:
 def test_char_len_counts_cjk_as_one() -> None:
     assert char_len("视频号abc") == 6
     assert char_len("e\u0301") == 1  # combining accent composes to one character
+
+
+@pytest.mark.parametrize(
+    "text", ["1" * 5000, "一" * 5000, "万" * 3000, "9" * 400 + "%", "1," * 3000, "3." * 3000]
+)
+def test_hostile_input_is_survived_quickly(text: str) -> None:
+    # Feed and LLM text is untrusted: absurd digit runs must neither crash nor hang.
+    facts = extract_numbers(text)
+    assert all(f.kind != "count" or f.value < float("inf") for f in facts)
+    assert unsupported_facts(text[:100], text) is not None
+    assert char_len(cap_length(text, 50)) <= 50

@@ -131,6 +131,9 @@ def test_cjk_comma_is_not_a_thousands_separator() -> None:
 
 def test_durations_are_not_dates() -> None:
     assert values("期限6个月") == [("count", 6.0)]
+    assert values("确保3日内到货") == [("count", 3.0)]
+    assert values("27日起实施") == [("date", (None, None, 27))]
+    assert unsupported_facts("確保三日內到貨", "確保三天內送達") == []
 
 
 # --- unsupported_facts --------------------------------------------------------------------

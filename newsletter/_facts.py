@@ -183,7 +183,10 @@ _CN_DATE = re.compile(
     rf"(?:(?<!\d)(\d{{4}}|{_CN_YEAR})\s*年\s*)?(?<![\d个])(\d{{1,2}}|{_CN_MONTH})\s*月份?"
     rf"(?:\s*(\d{{1,2}}|{_CN_DAY})\s*{_DAY_END})?"
 )
-_CN_DAY_ONLY = re.compile(rf"(?<![\d{_CD}十])(\d{{1,2}}|{_CN_DAY})\s*日(?!元|本|报|常|内|內|后|後|以|之|均)")
+# A bare "27日" is a day of the month, but 三日内 / 3日后 / 5日均 are durations and rates.
+_CN_DAY_ONLY = re.compile(
+    rf"(?<![\d{_CD}十])(\d{{1,2}}|{_CN_DAY})\s*日(?!元|本|报|常|内|內|后|後|以|之|均)"
+)
 _EN_DATE_MD = re.compile(
     rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"
 )

@@ -79,6 +79,8 @@ class BuildReport:
     usage: dict[str, int] = field(default_factory=dict)
     fallbacks: tuple[tuple[str, str], ...] = ()
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
+    issue_usage: dict[str, int] = field(default_factory=dict)
+    """LLM totals over every run that built this issue."""
 
 
 def _parse_job(body: bytes, feed: Feed, now: datetime) -> ParsedFeed:
@@ -209,6 +211,7 @@ def _summaries(
     prompts: Prompts,
     budget: TokenBudget,
     run_id: str,
+    issue_id: str,
     progress: Progress | None,
 ) -> dict[str, Summary]:
     max_chars = config.llm.max_chars
@@ -237,19 +240,7 @@ def _summaries(
         for entry, key, future in futures:
             summary = future.result()
             result[entry.id] = summary
-            spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
-            if spent or summary.kind == "llm" or summary.error:
-                store.record_llm_call(
-                    run_id=run_id,
-                    purpose="summary",
-                    entry_id=entry.id,
-                    model=client.model,
-                    ok=summary.kind == "llm",
-                    error=summary.error,
-                    prompt_tokens=summary.prompt_tokens,
-                    completion_tokens=summary.completion_tokens,
-                    reasoning_tokens=summary.reasoning_tokens,
-                )
+            _record_call(store, run_id, issue_id, "summary", entry.id, summary)
             # A failing endpoint is worth retrying next run; a bad answer for this content
             # is not: it would cost the same tokens to get the same kind of answer.
             if not summary.transient:
@@ -258,6 +249,32 @@ def _summaries(
             if progress:
                 progress("summarize", done, len(entries))
     return result
+
+
+def _record_call(
+    store: Store,
+    run_id: str,
+    issue_id: str,
+    purpose: str,
+    entry_id: str | None,
+    summary: Summary,
+) -> None:
+    """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
+    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
+    if not spent and not (summary.kind == "extractive" and summary.error):
+        return
+    store.record_llm_call(
+        run_id=run_id,
+        issue_id=issue_id,
+        purpose=purpose,
+        entry_id=entry_id,
+        model=summary.model,
+        ok=summary.kind == "llm",
+        error=summary.error,
+        prompt_tokens=summary.prompt_tokens,
+        completion_tokens=summary.completion_tokens,
+        reasoning_tokens=summary.reasoning_tokens,
+    )
 
 
 def _issue_title(config: Config, number: int, end: datetime) -> str:
@@ -311,24 +328,13 @@ def build_issue(
     prompts = load_prompts(config.templates_dir)
     budget = TokenBudget(config.llm.max_tokens_per_run)
     digests = _summaries(
-        config, store, [s.entry for s in stories], client, prompts, budget, run_id, progress
+        config, store, [s.entry for s in stories], client, prompts, budget, run_id, issue_id,
+        progress,
     )
     items = compose.issue_items(stories, digests)
     ordered = _section_order(items)
     intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
-    # A cached intro comes back with no tokens and no error: nothing was called.
-    if intro_usage.prompt_tokens or intro_usage.error:
-        store.record_llm_call(
-            run_id=run_id,
-            purpose="intro",
-            entry_id=None,
-            model=intro_usage.model,
-            ok=intro_usage.kind == "llm",
-            error=intro_usage.error,
-            prompt_tokens=intro_usage.prompt_tokens,
-            completion_tokens=intro_usage.completion_tokens,
-            reasoning_tokens=intro_usage.reasoning_tokens,
-        )
+    _record_call(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
         title=_issue_title(config, number, end),
@@ -342,9 +348,12 @@ def build_issue(
     )
     html_path, text_path = write_issue(config, store, issue)
     fallbacks = tuple(
-        (i.entry.title, i.summary.error) for i in items if i.summary.error and client is not None
+        (i.entry.title, i.summary.error or "")
+        for i in items
+        if client is not None and i.summary.kind != "llm"
     )
     usage = store.llm_usage(run_id)
+    issue_usage = store.llm_usage(issue_id=issue_id)
     log.info(
         "build: issue %s with %d stories, %d LLM calls, %d tokens",
         issue.id,
@@ -352,7 +361,7 @@ def build_issue(
         usage["calls"],
         usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
     )
-    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks)
+    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
 
 
 def _intro(

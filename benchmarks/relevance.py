@@ -36,7 +36,7 @@ def entry_text(row: dict[str, Any]) -> str:
 
 
 def load_rows(paths: list[str]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             rows.extend(json.loads(line) for line in fh if line.strip())

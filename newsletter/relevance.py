@@ -50,8 +50,13 @@ def _nfkc_needed() -> re.Pattern[str]:
     maps (full-width letters and digits, ligatures, compatibility ideographs), combining
     marks, scripts whose vowel signs compose, and anything outside the BMP.
     """
-    keep = {0x3000, *range(0xFF01, 0xFF10), *range(0xFF1A, 0xFF21), *range(0xFF3B, 0xFF41),
-            *range(0xFF5B, 0xFF5F)}
+    keep = {
+        0x3000,
+        *range(0xFF01, 0xFF10),
+        *range(0xFF1A, 0xFF21),
+        *range(0xFF3B, 0xFF41),
+        *range(0xFF5B, 0xFF5F),
+    }
     ranges: list[str] = []
     for cp in range(0x80, 0x10000):
         if cp in keep or 0xD800 <= cp <= 0xDFFF:
@@ -227,12 +232,8 @@ class Lexicon:
     _prefixes: tuple[tuple[str, _TermInfo], ...] = field(init=False, repr=False)
     _matcher: re.Pattern[str] = field(init=False, repr=False)
     _mask_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False)
-    _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(
-        init=False, repr=False
-    )
-    _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(
-        init=False, repr=False
-    )
+    _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
+    _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -326,9 +327,24 @@ def _default_spec() -> dict[str, Any]:
     return _parse_yaml(text, "packaged lexicon")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _parse_yaml(text: str, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ValueError(f"invalid {what}: {exc}") from exc
     if not isinstance(data, dict):
@@ -366,7 +382,7 @@ def _apply_overrides(spec: _LexiconSpec, patch: _OverrideSpec) -> _LexiconSpec:
     cues = {name: list(words) for name, words in spec.cues.items()}
     traps = list(spec.traps)
     removed = {normalize(t) for t in patch.remove}
-    for name, (terms, _unless) in groups.items():
+    for terms, _unless in groups.values():
         for term in [t for t in terms if normalize(t) in removed]:
             del terms[term]
     for name, words in cues.items():
@@ -530,8 +546,10 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         for m in pattern.finditer(full):
             where = "title" if m.start() < split else "body"
             reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
-            # Same length, so positions stay meaningful; spaces match no term.
-            pieces.append(full[last : m.start()] + " " * (m.end() - m.start()))
+            # Same length, so positions stay meaningful; spaces match no term. Keep
+            # newlines: they end sentences (and separate the title from the body).
+            blank = "".join("\n" if c == "\n" else " " for c in m.group())
+            pieces.append(full[last : m.start()] + blank)
             last = m.end()
         full = "".join(pieces) + full[last:]
 
@@ -550,31 +568,32 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         in_title = start < split
         if info.cues:
             cues = title_cues if in_title else body_cues
-            span = (start, m.end())
+            hit = (start, m.end())
             for cue in info.cues:
                 if cue in cues:
-                    cues[cue].append(span)
+                    cues[cue].append(hit)
                 else:
-                    cues[cue] = [span]
-        if info.weight:
+                    cues[cue] = [hit]
+        group = info.group
+        if info.weight and group is not None:
             value = info.weight * factor if in_title else info.weight
-            old = best.get(info.group)  # type: ignore[arg-type]
+            old = best.get(group)
             if old is None or (value > old[0] if value > 0 else value < old[0]):
-                best[info.group] = (  # type: ignore[index]
-                    value, "title" if in_title else "body", f"{info.group} '{word}'"
-                )
+                best[group] = (value, "title" if in_title else "body", f"{group} '{word}'")
 
     for name, group, cue_a, cue_b, weight, window in lex._near_rules:
-        for where, cues, value in (("title", title_cues, weight * factor),
-                                   ("body", body_cues, weight)):
+        for where, cues, value in (
+            ("title", title_cues, weight * factor),
+            ("body", body_cues, weight),
+        ):
             a = cues.get(cue_a)
-            b = cues.get(cue_b) if a else None
-            if not b:
+            b = cues.get(cue_b)
+            if not a or not b:
                 continue
             old = best.get(group)
             if old is not None and (value <= old[0] if value > 0 else value >= old[0]):
                 continue  # cannot beat what the group already has
-            span = _near(full, a, b, window)  # type: ignore[arg-type]
+            span = _near(full, a, b, window)
             if span is not None:
                 what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
                 best[group] = (value, where, what)

@@ -274,6 +274,14 @@ class Lexicon:
         unless = {g.name: g.unless for g in self.groups.values() if g.unless}
         object.__setattr__(self, "_unless", unless)
 
+    def __repr__(self) -> str:
+        terms = sum(len(g.terms) for g in self.groups.values())
+        return (
+            f"Lexicon(threshold={self.threshold}, title_factor={self.title_factor}, "
+            f"uncertain_band={self.uncertain_band}, groups={len(self.groups)}, "
+            f"terms={terms}, rules={len(self.rules)}, masks={len(self.masks)})"
+        )
+
     def _lookup(self, word: str) -> _TermInfo:
         found = self._info.get(word)
         if found is not None:

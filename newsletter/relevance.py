@@ -111,6 +111,7 @@ class _Strict(BaseModel):
 class _MaskSpec(_Strict):
     label: str
     pattern: str
+    requires: list[str] = []
 
 
 class _GroupSpec(_Strict):
@@ -226,12 +227,14 @@ class Lexicon:
     cues: Mapping[str, tuple[str, ...]]
     traps: tuple[str, ...]
     rules: tuple[Rule, ...]
-    masks: tuple[tuple[str, str], ...]
-    """(label, regular expression) pairs."""
+    masks: tuple[tuple[str, str, tuple[str, ...]], ...]
+    """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, _TermInfo] = field(init=False, repr=False)
     _prefixes: tuple[tuple[str, _TermInfo], ...] = field(init=False, repr=False)
     _matcher: re.Pattern[str] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False)
+    _mask_res: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = field(
+        init=False, repr=False
+    )
     _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
     _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
@@ -254,11 +257,12 @@ class Lexicon:
         object.__setattr__(self, "_prefixes", prefixes)
         object.__setattr__(self, "_matcher", re.compile(_trie_regex(info) or r"(?!)"))
         masks = []
-        for i, (label, pattern) in enumerate(self.masks):
+        for i, (label, pattern, requires) in enumerate(self.masks):
             try:
                 # Not normalize(): lower-casing would turn \S into \s. No IGNORECASE either:
                 # it doubles the search time, and the text is lower case already.
-                masks.append((label, re.compile(_t2s().convert(pattern))))
+                compiled = re.compile(_t2s().convert(pattern))
+                masks.append((label, compiled, tuple(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
         object.__setattr__(self, "_mask_res", tuple(masks))
@@ -491,7 +495,7 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
         cues=cues,
         traps=traps,
         rules=tuple(rules),
-        masks=tuple((m.label, m.pattern) for m in spec.masks),
+        masks=tuple((m.label, m.pattern, tuple(m.requires)) for m in spec.masks),
     )
 
 
@@ -546,7 +550,10 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     split = len(norm_title)
     # One string, one scan: the newline is a sentence end, so no rule pairs across it.
     full = norm_title + "\n" + normalize(text[:_MAX_CHARS])
-    for label, pattern in lex._mask_res:
+    for label, pattern, requires in lex._mask_res:
+        # A substring test is far cheaper than a regex search, and most entries fail it.
+        if requires and not any(r in full for r in requires):
+            continue
         if pattern.search(full) is None:
             continue
         pieces = []

@@ -23,12 +23,13 @@ from . import compose, dedupe, relevance
 from .config import Config
 from .fetch import FetchOptions, fetch_all
 from .llm import LLMClient, LLMSettings, TokenBudget
-from .models import Entry, Feed, FetchResult, Issue, IssueItem, Summary
+from .models import Entry, Feed, FetchResult, Issue, IssueItem, Summary, Verdict
 from .parse import ParsedFeed, parse_feed
 from .render import Renderer
 from .store import Store
 from .summarize import (
     CATEGORIES,
+    MAX_SOURCE_CHARS,
     Prompts,
     cache_key,
     extractive_summary,
@@ -133,8 +134,11 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
+        second_opinion = llm_second_opinion(config, store)
+        second_opinion = llm_second_opinion(config, store)
         outcomes = [
-            _store_feed(store, lexicon, feed, result, future) for feed, result, future in fetched
+            _store_feed(store, lexicon, feed, result, future, second_opinion)
+            for feed, result, future in fetched
         ]
     finally:
         if pool is not None:
@@ -158,6 +162,7 @@ def _store_feed(
     feed: Feed,
     result: FetchResult,
     future: Future[ParsedFeed] | None,
+    second_opinion: SecondOpinion | None = None,
 ) -> FeedOutcome:
     if future is None:
         store.record_fetch(result)
@@ -174,12 +179,77 @@ def _store_feed(
             feed.url, feed.display_name, "error", error=parsed.error, elapsed=result.elapsed
         )
     judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
+    if second_opinion is not None:
+        judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     return FeedOutcome(
         feed.url, feed.display_name, "ok", len(new_ids), relevant_new, elapsed=result.elapsed
     )
+
+
+SecondOpinion = Callable[[list[tuple[Entry, Verdict]]], list[tuple[Entry, Verdict]]]
+
+
+def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
+    """With ``relevance.llm_judge`` on and an LLM configured, a step that asks the LLM about
+    new entries whose rule score is in the uncertain band (answers cached like digests)."""
+    client = llm_client(config) if config.relevance.llm_judge else None
+    if client is None:
+        return None
+    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    prompts = load_prompts(config.templates_dir)
+    system = prompts.render("judge_system")
+    run_id = uuid.uuid4().hex
+
+    def ask(entry: Entry, rules: Verdict) -> Verdict:
+        key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
+        cached = store.get_summary(key)
+        if cached is not None:
+            said = json.loads(cached.text)
+            return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
+        user = prompts.render("judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS])
+        answer = relevance.llm_judge(
+            rules,
+            client,
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        )
+        outcome = Summary(
+            text=json.dumps(
+                {"relevant": answer.verdict.relevant, "reason": answer.reason}, ensure_ascii=False
+            ),
+            kind="llm" if answer.answered else "extractive",
+            model=client.model,
+            error=answer.error,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            reasoning_tokens=answer.reasoning_tokens,
+        )
+        _record_call(store, run_id, None, "judge", entry.id, outcome)
+        if answer.answered:
+            store.put_summary(key, entry.id, outcome)
+        elif answer.error:
+            log.info("llm judge failed for %s, rule verdict kept: %s", entry.id, answer.error)
+        return answer.verdict
+
+    def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
+        known = store.known_entry_ids([e.id for e, _ in judged])
+        doubtful = [
+            (i, e, v)
+            for i, (e, v) in enumerate(judged)
+            if e.id not in known and relevance.is_uncertain(v, lexicon)
+        ]
+        if not doubtful:
+            return judged
+        refined = list(judged)
+        with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
+            futures = [(i, e, pool.submit(ask, e, v)) for i, e, v in doubtful]
+            for i, e, future in futures:
+                refined[i] = (e, future.result())
+        return refined
+
+    return refine
 
 
 def llm_client(config: Config) -> LLMClient | None:
@@ -254,7 +324,7 @@ def _summaries(
 def _record_call(
     store: Store,
     run_id: str,
-    issue_id: str,
+    issue_id: str | None,
     purpose: str,
     entry_id: str | None,
     summary: Summary,
@@ -328,7 +398,14 @@ def build_issue(
     prompts = load_prompts(config.templates_dir)
     budget = TokenBudget(config.llm.max_tokens_per_run)
     digests = _summaries(
-        config, store, [s.entry for s in stories], client, prompts, budget, run_id, issue_id,
+        config,
+        store,
+        [s.entry for s in stories],
+        client,
+        prompts,
+        budget,
+        run_id,
+        issue_id,
         progress,
     )
     items = compose.issue_items(stories, digests)

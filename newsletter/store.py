@@ -356,15 +356,9 @@ class Store:
         """Insert entries not seen before; returns the ids that were new."""
         if not items:
             return []
-        ids = [e.id for e, _ in items]
+        known = self.known_entry_ids([e.id for e, _ in items])
         now = now_utc()
         with self._tx() as conn:
-            known: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                known.update(
-                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
-                )
             fresh = [(e, v) for e, v in items if e.id not in known]
             if fresh:
                 conn.execute(
@@ -390,6 +384,17 @@ class Store:
                     ],
                 )
         return [e.id for e, _ in fresh]
+
+    def known_entry_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these entry ids are already stored."""
+        known: set[str] = set()
+        with self._tx() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                known.update(
+                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
+                )
+        return known
 
     @staticmethod
     def _entry_from_row(r: Any) -> tuple[Entry, Verdict]:

@@ -145,6 +145,14 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class WebConfig(_Strict):
+    subscribe_limit: int = Field(
+        5, ge=1, description="subscribe attempts one IP (an IPv6 /64) may make per window"
+    )
+    subscribe_window_seconds: int = Field(900, ge=1)
+    feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -161,6 +169,7 @@ class Config(_Strict):
     issue: IssueConfig = Field(default_factory=IssueConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")

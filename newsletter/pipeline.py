@@ -24,7 +24,7 @@ from .fetch import FetchOptions, fetch_all
 from .llm import LLMClient, LLMSettings, TokenBudget
 from .models import Entry, Feed, FetchResult, Issue, IssueItem, Summary
 from .parse import ParsedFeed, parse_feed
-from .render import Renderer
+from .render import FeedEntry, Renderer, WebRenderer
 from .store import Store
 from .summarize import (
     CATEGORIES,
@@ -370,6 +370,8 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
+            # mkstemp makes 0600 files; the archive must be readable by a static web server.
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -394,4 +396,39 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     write_atomic(
         config.output_path / "index.html", render.archive(config.title, store.list_issues())
     )
+    export_feed(config, store)
     return html_path, text_path
+
+
+# -- the newsletter's own feed (web archive) ---------------------------------------------
+
+
+def web_renderer(config: Config) -> WebRenderer:
+    return WebRenderer(
+        config.templates_dir,
+        timezone=config.timezone,
+        language=config.language,
+        title=config.title,
+    )
+
+
+def atom_feed(config: Config, store: Store, render: WebRenderer | None = None) -> str:
+    """The newsletter as an Atom feed: the newest issues, each with its full content."""
+    render = render or web_renderer(config)
+    base = config.base_url.rstrip("/")
+    records = store.list_issues()[: config.web.feed_issues]
+    issues = [i for i in (store.load_issue(r.id) for r in records) if i is not None]
+    updated = max((i.created for i in issues), default=datetime.now(UTC))
+    return render.atom(
+        [FeedEntry(i, f"{base}/issues/{i.id}") for i in issues],
+        feed_url=f"{base}/feed.xml",
+        site_url=f"{base}/",
+        updated=updated,
+    )
+
+
+def export_feed(config: Config, store: Store) -> Path:
+    """Write ``output/feed.xml`` next to ``output/index.html``, for static hosting."""
+    path = config.output_path / "feed.xml"
+    write_atomic(path, atom_feed(config, store))
+    return path

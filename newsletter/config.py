@@ -124,6 +124,11 @@ class EmailConfig(_Strict):
     max_per_second: float = Field(10.0, gt=0)
     double_opt_in: bool = False
     list_id: str | None = None
+    unsubscribe_mailto: str | None = Field(
+        None, description="mailbox for mailto: unsubscribe requests (default reply_to, from)"
+    )
+    retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
+    retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -305,6 +305,28 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     console.print(table)
 
 
+@app.command()
+def serve(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web archive, the Atom feed and subscribe / unsubscribe (uvicorn)."""
+    import uvicorn
+
+    from .web import create_app
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        web_app = create_app(config)
+    except NewsletterError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
+    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+
+
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     app()

@@ -646,7 +646,7 @@ def send_issue(
     record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
     issue = None if record is None else store.load_issue(record.id)
     if record is None or issue is None:
-        wanted = f"issue {issue_id!r}" if issue_id else "any issue"
+        wanted = f"issue {issue_id!r}" if issue_id else "issue"
         raise NewsletterError(f"cannot send: no {wanted} in the database (run `build` first)")
     if to is not None:
         return _send_test_copy(config, store, issue, to)

@@ -27,6 +27,10 @@ from newsletter import pipeline
 from newsletter.config import parse_config
 from newsletter.store import Store
 
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright (the [test] extra) drives the browser"
+)
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FEEDS = REPO / "examples" / "feeds"
 CHROMIUM_FLAGS = [
@@ -40,14 +44,10 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 PHONE = {"width": 390, "height": 844}
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("no chromium on PATH (.ci/run installs it with apt-get where it can)")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (.ci/run installs it with apt-get where it can)"
+)
 
 
 def _free_port() -> int:
@@ -132,11 +132,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 @pytest.fixture
 def chromium_cdp(tmp_path: Path) -> Iterator[str]:
     """A fresh headless Chromium; yields its DevTools endpoint."""
-    binary = _chromium()
+    assert CHROMIUM is not None
     profile = tmp_path / "profile"
     browser = subprocess.Popen(
         [
-            binary,
+            CHROMIUM,
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             "--remote-debugging-port=0",
@@ -181,9 +181,6 @@ def png_facts(path: Path) -> tuple[int, int, int]:
 def test_archive_issue_subscribe_in_headless_chromium(
     served: tuple[str, Path], chromium_cdp: str, tmp_path: Path
 ) -> None:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright (the [test] extra) drives the browser"
-    )
     base, root = served
     shots = tmp_path / "shots"
     shots.mkdir()

@@ -136,6 +136,14 @@ def print_build(report: pipeline.BuildReport) -> None:
             f"{usage['reasoning_tokens']} reasoning tokens",
             highlight=False,
         )
+    total = report.issue_usage
+    if total.get("calls"):
+        console.print(
+            f"  LLM for this issue, all runs: {total['calls']} calls, "
+            f"{total['prompt_tokens'] + total['completion_tokens'] + total['reasoning_tokens']} "
+            f"tokens ({total['reasoning_tokens']} reasoning)",
+            highlight=False,
+        )
     for title, reason in report.fallbacks:
         console.print(
             f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
@@ -534,6 +542,28 @@ def subscribers_export(
     out.writerow(["email", "name", "status"])
     for p in people:
         out.writerow([p.email, p.name, p.status])
+
+
+@app.command()
+def serve(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web archive, the Atom feed and subscribe / unsubscribe (uvicorn)."""
+    import uvicorn
+
+    from .web import create_app
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        web_app = create_app(config)
+    except NewsletterError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
+    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
 
 
 def main() -> None:

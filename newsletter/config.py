@@ -151,6 +151,14 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class WebConfig(_Strict):
+    subscribe_limit: int = Field(
+        5, ge=1, description="subscribe attempts one IP (an IPv6 /64) may make per window"
+    )
+    subscribe_window_seconds: int = Field(900, ge=1)
+    feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -167,6 +175,7 @@ class Config(_Strict):
     issue: IssueConfig = Field(default_factory=IssueConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")
@@ -248,6 +257,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         return str(p if p.is_absolute() else (base / p).resolve())
 
     out = dict(data)
+    out.setdefault("output_dir", "output")
+    if "database" not in out:
+        out["database"] = f"sqlite:///{local(str(out['output_dir']))}/newsletter.db"
     db = out.get("database")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         target = db[len("sqlite:///") :]

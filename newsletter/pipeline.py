@@ -7,6 +7,7 @@ network and writes their results back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import tempfile
@@ -24,15 +25,17 @@ from .config import Config
 from .errors import DeliveryError, NewsletterError
 from .fetch import FetchOptions, fetch_all
 from .llm import LLMClient, LLMSettings, TokenBudget
-from .models import Entry, Feed, FetchResult, Issue, IssueItem, Subscriber, Summary
+from .models import Entry, Feed, FetchResult, Issue, IssueItem, Subscriber, Summary, Verdict
 from .parse import ParsedFeed, parse_feed
-from .render import Renderer
+from .render import FeedEntry, Renderer, WebRenderer
 from .store import Store
 from .summarize import (
     CATEGORIES,
+    MAX_SOURCE_CHARS,
     Prompts,
     cache_key,
     extractive_summary,
+    intro_cache_key,
     llm_summary,
     load_prompts,
     write_intro,
@@ -80,6 +83,8 @@ class BuildReport:
     usage: dict[str, int] = field(default_factory=dict)
     fallbacks: tuple[tuple[str, str], ...] = ()
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
+    issue_usage: dict[str, int] = field(default_factory=dict)
+    """LLM totals over every run that built this issue."""
 
 
 def _parse_job(body: bytes, feed: Feed, now: datetime) -> ParsedFeed:
@@ -132,8 +137,11 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
+        second_opinion = llm_second_opinion(config, store)
+        second_opinion = llm_second_opinion(config, store)
         outcomes = [
-            _store_feed(store, lexicon, feed, result, future) for feed, result, future in fetched
+            _store_feed(store, lexicon, feed, result, future, second_opinion)
+            for feed, result, future in fetched
         ]
     finally:
         if pool is not None:
@@ -157,6 +165,7 @@ def _store_feed(
     feed: Feed,
     result: FetchResult,
     future: Future[ParsedFeed] | None,
+    second_opinion: SecondOpinion | None = None,
 ) -> FeedOutcome:
     if future is None:
         store.record_fetch(result)
@@ -173,12 +182,77 @@ def _store_feed(
             feed.url, feed.display_name, "error", error=parsed.error, elapsed=result.elapsed
         )
     judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
+    if second_opinion is not None:
+        judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     return FeedOutcome(
         feed.url, feed.display_name, "ok", len(new_ids), relevant_new, elapsed=result.elapsed
     )
+
+
+SecondOpinion = Callable[[list[tuple[Entry, Verdict]]], list[tuple[Entry, Verdict]]]
+
+
+def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
+    """With ``relevance.llm_judge`` on and an LLM configured, a step that asks the LLM about
+    new entries whose rule score is in the uncertain band (answers cached like digests)."""
+    client = llm_client(config) if config.relevance.llm_judge else None
+    if client is None:
+        return None
+    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    prompts = load_prompts(config.templates_dir)
+    system = prompts.render("judge_system")
+    run_id = uuid.uuid4().hex
+
+    def ask(entry: Entry, rules: Verdict) -> Verdict:
+        key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
+        cached = store.get_summary(key)
+        if cached is not None:
+            said = json.loads(cached.text)
+            return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
+        user = prompts.render("judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS])
+        answer = relevance.llm_judge(
+            rules,
+            client,
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        )
+        outcome = Summary(
+            text=json.dumps(
+                {"relevant": answer.verdict.relevant, "reason": answer.reason}, ensure_ascii=False
+            ),
+            kind="llm" if answer.answered else "extractive",
+            model=client.model,
+            error=answer.error,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            reasoning_tokens=answer.reasoning_tokens,
+        )
+        _record_call(store, run_id, None, "judge", entry.id, outcome)
+        if answer.answered:
+            store.put_summary(key, entry.id, outcome)
+        elif answer.error:
+            log.info("llm judge failed for %s, rule verdict kept: %s", entry.id, answer.error)
+        return answer.verdict
+
+    def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
+        known = store.known_entry_ids([e.id for e, _ in judged])
+        doubtful = [
+            (i, e, v)
+            for i, (e, v) in enumerate(judged)
+            if e.id not in known and relevance.is_uncertain(v, lexicon)
+        ]
+        if not doubtful:
+            return judged
+        refined = list(judged)
+        with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
+            futures = [(i, e, pool.submit(ask, e, v)) for i, e, v in doubtful]
+            for i, e, future in futures:
+                refined[i] = (e, future.result())
+        return refined
+
+    return refine
 
 
 def llm_client(config: Config) -> LLMClient | None:
@@ -210,6 +284,7 @@ def _summaries(
     prompts: Prompts,
     budget: TokenBudget,
     run_id: str,
+    issue_id: str,
     progress: Progress | None,
 ) -> dict[str, Summary]:
     max_chars = config.llm.max_chars
@@ -238,26 +313,41 @@ def _summaries(
         for entry, key, future in futures:
             summary = future.result()
             result[entry.id] = summary
-            spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
-            if spent or summary.kind == "llm" or summary.error:
-                store.record_llm_call(
-                    run_id=run_id,
-                    purpose="summary",
-                    entry_id=entry.id,
-                    model=client.model,
-                    ok=summary.kind == "llm",
-                    error=summary.error,
-                    prompt_tokens=summary.prompt_tokens,
-                    completion_tokens=summary.completion_tokens,
-                    reasoning_tokens=summary.reasoning_tokens,
-                )
-            # Only a digest the LLM actually wrote is cached: a fallback is retried next run.
-            if summary.kind == "llm":
+            _record_call(store, run_id, issue_id, "summary", entry.id, summary)
+            # A failing endpoint is worth retrying next run; a bad answer for this content
+            # is not: it would cost the same tokens to get the same kind of answer.
+            if not summary.transient:
                 store.put_summary(key, entry.id, summary)
             done += 1
             if progress:
                 progress("summarize", done, len(entries))
     return result
+
+
+def _record_call(
+    store: Store,
+    run_id: str,
+    issue_id: str | None,
+    purpose: str,
+    entry_id: str | None,
+    summary: Summary,
+) -> None:
+    """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
+    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
+    if not spent and not (summary.kind == "extractive" and summary.error):
+        return
+    store.record_llm_call(
+        run_id=run_id,
+        issue_id=issue_id,
+        purpose=purpose,
+        entry_id=entry_id,
+        model=summary.model,
+        ok=summary.kind == "llm",
+        error=summary.error,
+        prompt_tokens=summary.prompt_tokens,
+        completion_tokens=summary.completion_tokens,
+        reasoning_tokens=summary.reasoning_tokens,
+    )
 
 
 def _issue_title(config: Config, number: int, end: datetime) -> str:
@@ -311,29 +401,20 @@ def build_issue(
     prompts = load_prompts(config.templates_dir)
     budget = TokenBudget(config.llm.max_tokens_per_run)
     digests = _summaries(
-        config, store, [s.entry for s in stories], client, prompts, budget, run_id, progress
+        config,
+        store,
+        [s.entry for s in stories],
+        client,
+        prompts,
+        budget,
+        run_id,
+        issue_id,
+        progress,
     )
     items = compose.issue_items(stories, digests)
     ordered = _section_order(items)
-    intro, intro_usage = write_intro(
-        [(i.entry.title, i.summary.text) for i in ordered],
-        client,
-        prompts,
-        language=config.language,
-        budget=budget,
-    )
-    if client is not None and (intro_usage.kind == "llm" or intro_usage.error):
-        store.record_llm_call(
-            run_id=run_id,
-            purpose="intro",
-            entry_id=None,
-            model=client.model if client else "",
-            ok=intro_usage.kind == "llm",
-            error=intro_usage.error,
-            prompt_tokens=intro_usage.prompt_tokens,
-            completion_tokens=intro_usage.completion_tokens,
-            reasoning_tokens=intro_usage.reasoning_tokens,
-        )
+    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    _record_call(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
         title=_issue_title(config, number, end),
@@ -347,9 +428,12 @@ def build_issue(
     )
     html_path, text_path = write_issue(config, store, issue)
     fallbacks = tuple(
-        (i.entry.title, i.summary.error) for i in items if i.summary.error and client is not None
+        (i.entry.title, i.summary.error or "")
+        for i in items
+        if client is not None and i.summary.kind != "llm"
     )
     usage = store.llm_usage(run_id)
+    issue_usage = store.llm_usage(issue_id=issue_id)
     log.info(
         "build: issue %s with %d stories, %d LLM calls, %d tokens",
         issue.id,
@@ -357,7 +441,33 @@ def build_issue(
         usage["calls"],
         usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
     )
-    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks)
+    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
+
+
+def _intro(
+    config: Config,
+    store: Store,
+    items: Sequence[IssueItem],
+    client: LLMClient | None,
+    prompts: Prompts,
+    budget: TokenBudget,
+) -> tuple[tuple[str, ...], Summary]:
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    pairs = [(i.entry.title, i.summary.text) for i in items]
+    if client is None:
+        return write_intro(pairs, None, prompts, language=config.language)
+    key = intro_cache_key(pairs, client.model, prompts.version, config.language)
+    cached = store.get_summary(key)
+    if cached is not None:
+        # Served from the cache: no tokens spent, nothing to report as a call.
+        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
+        return tuple(json.loads(cached.text)), replace(free, error=None)
+    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    # A failing endpoint is retried next run; an unusable answer is not asked again.
+    if not usage.transient:
+        text = json.dumps(bullets, ensure_ascii=False)
+        store.put_summary(key, "intro", replace(usage, text=text))
+    return bullets, usage
 
 
 def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:
@@ -373,6 +483,8 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
+            # mkstemp makes 0600 files; the archive must be readable by a static web server.
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -397,6 +509,7 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     write_atomic(
         config.output_path / "index.html", render.archive(config.title, store.list_issues())
     )
+    export_feed(config, store)
     return html_path, text_path
 
 
@@ -717,3 +830,37 @@ def _write_eml(config: Config, store: Store, issue: Issue, folder: Path | None) 
         dry_run_dir=target,
         trimmed=mail.trimmed if mail else 0,
     )
+
+
+# -- the newsletter's own feed (web archive) ---------------------------------------------
+
+
+def web_renderer(config: Config) -> WebRenderer:
+    return WebRenderer(
+        config.templates_dir,
+        timezone=config.timezone,
+        language=config.language,
+        title=config.title,
+    )
+
+
+def atom_feed(config: Config, store: Store, render: WebRenderer | None = None) -> str:
+    """The newsletter as an Atom feed: the newest issues, each with its full content."""
+    render = render or web_renderer(config)
+    base = config.base_url.rstrip("/")
+    records = store.list_issues()[: config.web.feed_issues]
+    issues = [i for i in (store.load_issue(r.id) for r in records) if i is not None]
+    updated = max((i.created for i in issues), default=datetime.now(UTC))
+    return render.atom(
+        [FeedEntry(i, f"{base}/issues/{i.id}") for i in issues],
+        feed_url=f"{base}/feed.xml",
+        site_url=f"{base}/",
+        updated=updated,
+    )
+
+
+def export_feed(config: Config, store: Store) -> Path:
+    """Write ``output/feed.xml`` next to ``output/index.html``, for static hosting."""
+    path = config.output_path / "feed.xml"
+    write_atomic(path, atom_feed(config, store))
+    return path

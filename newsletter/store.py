@@ -136,6 +136,7 @@ llm_calls = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(64), nullable=False, index=True),
+    Column("issue_id", String(64), index=True),
     Column("purpose", String(32), nullable=False),
     Column("entry_id", String(64)),
     Column("model", Text, nullable=False, default=""),
@@ -357,15 +358,9 @@ class Store:
         """Insert entries not seen before; returns the ids that were new."""
         if not items:
             return []
-        ids = [e.id for e, _ in items]
+        known = self.known_entry_ids([e.id for e, _ in items])
         now = now_utc()
         with self._tx() as conn:
-            known: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                known.update(
-                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
-                )
             fresh = [(e, v) for e, v in items if e.id not in known]
             if fresh:
                 conn.execute(
@@ -391,6 +386,17 @@ class Store:
                     ],
                 )
         return [e.id for e, _ in fresh]
+
+    def known_entry_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these entry ids are already stored."""
+        known: set[str] = set()
+        with self._tx() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                known.update(
+                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
+                )
+        return known
 
     @staticmethod
     def _entry_from_row(r: Any) -> tuple[Entry, Verdict]:
@@ -476,6 +482,7 @@ class Store:
         self,
         *,
         run_id: str,
+        issue_id: str | None = None,
         purpose: str,
         entry_id: str | None,
         model: str,
@@ -489,6 +496,7 @@ class Store:
             conn.execute(
                 llm_calls.insert().values(
                     run_id=run_id,
+                    issue_id=issue_id,
                     purpose=purpose,
                     entry_id=entry_id,
                     model=model,
@@ -501,8 +509,8 @@ class Store:
                 )
             )
 
-    def llm_usage(self, run_id: str | None = None) -> dict[str, int]:
-        """Token and call totals, for one run or for all time."""
+    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> dict[str, int]:
+        """Token and call totals for one run, one issue (all its runs), or all time."""
         query = select(
             func.count(),
             func.coalesce(func.sum(llm_calls.c.prompt_tokens), 0),
@@ -512,6 +520,8 @@ class Store:
         )
         if run_id is not None:
             query = query.where(llm_calls.c.run_id == run_id)
+        if issue_id is not None:
+            query = query.where(llm_calls.c.issue_id == issue_id)
         with self._tx() as conn:
             calls, prompt, completion, reasoning, failed = conn.execute(query).one()
         return {

@@ -47,7 +47,7 @@ class FeedOutcome:
     url: str
     name: str
     status: str
-    """``ok``, ``not_modified`` or ``error``."""
+    """``ok``, ``not_modified``, ``error`` or ``skipped`` (backing off or disabled)."""
     new_entries: int = 0
     relevant_new: int = 0
     error: str | None = None
@@ -66,6 +66,13 @@ class PollReport:
     @property
     def failed(self) -> int:
         return sum(o.status == "error" for o in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return sum(o.status == "skipped" for o in self.outcomes)
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -93,11 +100,17 @@ def poll(
     *,
     progress: Progress | None = None,
     feeds: Sequence[Feed] | None = None,
+    force: bool = False,
 ) -> PollReport:
-    """Fetch every feed, parse, judge relevance and store new entries. Never raises per feed."""
+    """Fetch every due feed, parse, judge relevance and store new entries.
+
+    Never raises per feed. Feeds backing off after failures are skipped until due (``force``
+    polls them anyway); feeds disabled by HTTP 410 are always skipped.
+    """
     started = time.monotonic()
-    targets = list(feeds if feeds is not None else config.feed_list)
-    store.sync_feeds(targets)
+    configured = list(feeds if feeds is not None else config.feed_list)
+    store.sync_feeds(configured)
+    targets, skipped = _due_feeds(store, configured, force=force)
     states = store.fetch_states(f.url for f in targets)
     from .models import FetchState
 
@@ -129,23 +142,65 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
+        schedule = config.schedule
+
+        def backoff(failures: int, retry_after: float | None) -> float:
+            return backoff_seconds(
+                failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
+            )
+
         outcomes = [
-            _store_feed(store, lexicon, feed, result, future) for feed, result, future in fetched
+            _store_feed(store, lexicon, feed, result, future, backoff)
+            for feed, result, future in fetched
         ]
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    order = {f.url: i for i, f in enumerate(targets)}
+    outcomes.extend(skipped)
+    order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))
     report = PollReport(tuple(outcomes), time.monotonic() - started)
     log.info(
-        "poll: %d feeds, %d new entries, %d failed, %.1fs",
+        "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
         len(outcomes),
         report.new_entries,
         report.failed,
+        report.skipped,
         report.elapsed,
     )
     return report
+
+
+def backoff_seconds(failures: int, retry_after: float | None, base: float, cap: float) -> float:
+    """Exponential backoff for a failing feed: base, 2x, 4x … capped; Retry-After if longer."""
+    delay = base * 2 ** min(max(failures, 1) - 1, 32)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
+
+
+def _due_feeds(
+    store: Store, configured: Sequence[Feed], *, force: bool
+) -> tuple[list[Feed], list[FeedOutcome]]:
+    """Split feeds into those to fetch now and skipped outcomes (disabled, backing off)."""
+    health = {h.url: h for h in store.feed_health()}
+    now = datetime.now(UTC)
+    due: list[Feed] = []
+    skipped: list[FeedOutcome] = []
+    for feed in configured:
+        h = health.get(feed.url)
+        if h is not None and h.disabled:
+            reason = f"disabled ({h.last_error})" if h.last_error else "disabled"
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        elif h is not None and not force and h.next_poll_at is not None and h.next_poll_at > now:
+            reason = (
+                f"backing off after {h.consecutive_failures} failures until "
+                f"{h.next_poll_at:%Y-%m-%d %H:%M:%S} UTC (last: {h.last_error or 'error'})"
+            )
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        else:
+            due.append(feed)
+    return due, skipped
 
 
 def _store_feed(
@@ -154,9 +209,10 @@ def _store_feed(
     feed: Feed,
     result: FetchResult,
     future: Future[ParsedFeed] | None,
+    backoff: Callable[[int, float | None], float] | None = None,
 ) -> FeedOutcome:
     if future is None:
-        store.record_fetch(result)
+        store.record_fetch(result, backoff=backoff)
         return FeedOutcome(
             feed.url, feed.display_name, result.status, error=result.error, elapsed=result.elapsed
         )
@@ -165,7 +221,7 @@ def _store_feed(
     except Exception as exc:  # a crashed parse job is this feed's problem only
         parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
     if parsed.error:
-        store.record_fetch(result, error=parsed.error)
+        store.record_fetch(result, error=parsed.error, backoff=backoff)
         return FeedOutcome(
             feed.url, feed.display_name, "error", error=parsed.error, elapsed=result.elapsed
         )

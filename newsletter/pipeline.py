@@ -90,6 +90,15 @@ def _parse_job(body: bytes, feed: Feed, now: datetime) -> ParsedFeed:
     return parse_feed(body, feed, now)
 
 
+def _ignore_stop_signals() -> None:
+    # Ctrl-C and systemd signal the whole process group; the parent decides when to stop,
+    # and a worker killed mid-poll would turn every pending feed into a "parser crashed".
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 # Below this many bodies a process pool costs more to start than it saves.
 _POOL_THRESHOLD = 4
 
@@ -122,7 +131,9 @@ def poll(
     pool: ProcessPoolExecutor | None = None
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
-        pool = ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4)))
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(os.cpu_count() or 1, 4)), initializer=_ignore_stop_signals
+        )
 
     def on_result(feed: Feed, result: FetchResult) -> None:
         nonlocal done
@@ -221,10 +232,9 @@ def _store_feed(
     except Exception as exc:  # a crashed parse job is this feed's problem only
         parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
     if parsed.error:
-        store.record_fetch(result, error=parsed.error, backoff=backoff)
-        return FeedOutcome(
-            feed.url, feed.display_name, "error", error=parsed.error, elapsed=result.elapsed
-        )
+        error = _explain_parse_error(parsed.error, result)
+        store.record_fetch(result, error=error, backoff=backoff)
+        return FeedOutcome(feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed)
     judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
@@ -232,6 +242,14 @@ def _store_feed(
     return FeedOutcome(
         feed.url, feed.display_name, "ok", len(new_ids), relevant_new, elapsed=result.elapsed
     )
+
+
+def _explain_parse_error(error: str, result: FetchResult) -> str:
+    """Name the usual cause of "not a feed": a web page where the feed URL should be."""
+    ctype = (result.content_type or "").split(";")[0].strip().lower()
+    if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
+        return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
+    return error
 
 
 def llm_client(config: Config) -> LLMClient | None:

@@ -234,7 +234,9 @@ def _store_feed(
     if parsed.error:
         error = _explain_parse_error(parsed.error, result)
         store.record_fetch(result, error=error, backoff=backoff)
-        return FeedOutcome(feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed)
+        return FeedOutcome(
+            feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
+        )
     judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))

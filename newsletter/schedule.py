@@ -149,10 +149,12 @@ def daemon_lock(config: Config) -> DaemonLock:
 # -- schedule ----------------------------------------------------------------------------
 
 
-def previous_fire_time(cron: str, tz: Any, now: datetime) -> datetime | None:
-    """The most recent scheduled time at or before ``now`` within the last 35 days."""
+def previous_fire_time(
+    cron: str, tz: Any, now: datetime, within: timedelta = timedelta(days=35)
+) -> datetime | None:
+    """The most recent scheduled time at or before ``now``, looking back at most ``within``."""
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
-    moment = now - timedelta(days=35)
+    moment = now - within
     last = None
     fire = trigger.get_next_fire_time(None, moment)
     while fire is not None and fire <= now:
@@ -248,8 +250,9 @@ class Daemon:
 
         Only the latest missed run counts: several missed weeks are caught up once.
         """
-        due = previous_fire_time(self.config.schedule.issue, self.config.tz, now)
-        if due is None or now - due > timedelta(seconds=self.config.schedule.misfire_grace_seconds):
+        grace = timedelta(seconds=self.config.schedule.misfire_grace_seconds)
+        due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
+        if due is None:
             return None
         store = Store.open(self.config.database)
         try:

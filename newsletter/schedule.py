@@ -70,7 +70,8 @@ def configure_logging(fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "openai", "jieba"):
+    # APScheduler's own INFO lines ("Added job", "Running job") duplicate our job lines.
+    for noisy in ("httpx", "httpcore", "apscheduler", "openai", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -194,7 +195,7 @@ class Daemon:
             return
         # The issue job polls first anyway; waiting for it would only poll twice.
         if not self._work.acquire(blocking=False):
-            _job_line("poll", skipped="issue job running")
+            _job_line("poll", status="skipped", reason="issue job running")
             return
         try:
             store = Store.open(self.config.database)
@@ -369,7 +370,7 @@ class Daemon:
 
     @staticmethod
     def _on_overlap(event: Any) -> None:
-        _job_line(str(event.job_id), skipped="previous run still going")
+        _job_line(str(event.job_id), status="skipped", reason="previous run still going")
 
 
 def run_daemon(config: Config) -> None:

@@ -117,6 +117,7 @@ def _recode(body: bytes, encoding: str) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>' + data
 
 
+_HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.S)
 
@@ -188,6 +189,8 @@ def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFe
     raw_entries = parsed.get("entries", [])
     if not raw_entries and not version:
         reason = "not a feed"
+        if _HTML_START.search(body[:4096]):
+            return ParsedFeed("", (), error="not a feed: an HTML page (use the site's feed URL)")
         if parsed.get("bozo"):
             exc = parsed.get("bozo_exception")
             reason += f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})" if exc else ""

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -99,7 +100,9 @@ def print_poll(report: pipeline.PollReport) -> None:
     table.add_column("relevant", justify="right")
     table.add_column("reason / time")
     for o in report.outcomes:
-        style = {"ok": "green", "not_modified": "cyan", "error": "red"}.get(o.status, "")
+        style = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "yellow"}.get(
+            o.status, "white"
+        )
         label = {"ok": "ok", "not_modified": "not modified", "error": "error"}.get(
             o.status, o.status
         )
@@ -111,8 +114,9 @@ def print_poll(report: pipeline.PollReport) -> None:
             o.error or f"{o.elapsed:.2f}s",
         )
     console.print(table)
+    skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
     console.print(
-        f"{report.new_entries} new entries, {report.failed} feeds failed", highlight=False
+        f"{report.new_entries} new entries, {report.failed} feeds failed{skipped}", highlight=False
     )
 
 
@@ -151,12 +155,17 @@ def print_build(report: pipeline.BuildReport) -> None:
 
 
 @app.command()
-def poll(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Fetch all feeds once and store new entries."""
+def poll(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    all_feeds: Annotated[
+        bool, typer.Option("--all", help="Also poll feeds that are backing off after failures.")
+    ] = False,
+) -> None:
+    """Fetch all due feeds once and store new entries."""
     config = load(config_path)
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars:
-        report = pipeline.poll(config, store, progress=bars)
+        report = pipeline.poll(config, store, progress=bars, force=all_feeds)
     print_poll(report)
 
 
@@ -297,10 +306,14 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     with opened(config) as store:
         store.sync_feeds(config.feed_list)
         health = store.feed_health()
-    table = Table(title=f"{len(health)} feeds")
-    for column in ("feed", "origin", "last result", "new", "failures", "last success", "error"):
+    table = Table(title=f"{len(health)} feeds (times in UTC)")
+    columns = ("feed", "origin", "last result", "new", "failures", "last success", "next retry")
+    for column in (*columns, "error / moved to"):
         table.add_column(column)
     for h in health:
+        notes = [h.last_error] if h.last_error else []
+        if h.current_url:
+            notes.append(f"moved to {h.current_url}")
         table.add_row(
             h.name or h.url,
             h.origin,
@@ -308,7 +321,9 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
             str(h.last_new),
             str(h.consecutive_failures),
             f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
-            h.last_error or "",
+            "never" if h.disabled else _next_retry(h.next_poll_at),
+            "; ".join(notes),
+            style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
 
@@ -564,6 +579,26 @@ def serve(
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
     # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
     uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+
+
+def _next_retry(when: datetime | None) -> str:
+    if when is None or when <= datetime.now(UTC):
+        return "next poll"
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
+@feeds_app.command("enable")
+def feeds_enable(
+    url: Annotated[str, typer.Argument(help="The feed's URL as in the config.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Re-enable a feed (after HTTP 410) and clear its backoff, so the next poll tries it."""
+    config = load(config_path)
+    with opened(config) as store:
+        found = store.set_feed_enabled(url, True)
+    if not found:
+        raise fail(f"no feed with URL {url!r} (see `newsletter feeds list`)", 1)
+    console.print(f"enabled {url}", highlight=False)
 
 
 def main() -> None:

@@ -138,6 +138,13 @@ class ScheduleConfig(_Strict):
     poll: str = "*/30 * * * *"
     issue: str = "0 8 * * mon"
     misfire_grace_seconds: int = Field(6 * 3600, ge=1)
+    poll_interval_seconds: float | None = Field(
+        None, gt=0, description="poll every N seconds instead of on the `poll` cron string"
+    )
+    backoff_base_seconds: float = Field(
+        300, gt=0, description="a failing feed waits base * 2^(failures-1) before its next poll"
+    )
+    backoff_max_seconds: float = Field(24 * 3600, gt=0, description="cap on that wait")
 
     @field_validator("poll", "issue")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -84,20 +85,82 @@ def _read_local(feed: Feed, options: FetchOptions) -> FetchResult:
     return FetchResult(feed.url, "ok", body=body, elapsed=time.monotonic() - started)
 
 
+class _BoundedDecoder:
+    """Content-Encoding decoding that never inflates past the size cap.
+
+    httpx's own decoders inflate a whole network chunk at once, so one 64 KB chunk of a
+    gzip bomb can become ~64 MB before any cap is checked; ``max_length`` stops it at the cap.
+    """
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        encoding = encoding.strip().lower()
+        self.cap = cap
+        self.total = 0
+        self._zlib: zlib._Decompress | None
+        if encoding in ("", "identity"):
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+        self._first = True
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.cap:
+            raise _TooLarge(f"body over the {self.cap} byte cap")
+        return data
+
+    def decode(self, chunk: bytes) -> bytes:
+        if self._zlib is None:
+            return self._count(chunk)
+        room = self.cap - self.total + 1
+        try:
+            out = self._zlib.decompress(chunk, room)
+        except zlib.error:
+            if not self._first:
+                raise
+            # Some servers send raw deflate without the zlib header.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(chunk, room)
+        self._first = False
+        # Output stopped at ``room`` bytes with input left over: that is past the cap.
+        return self._count(out + (b"\0" if self._zlib.unconsumed_tail else b""))[: len(out)]
+
+    def flush(self) -> bytes:
+        if self._zlib is None:
+            return b""
+        return self._count(self._zlib.flush(self.cap - self.total + 1))
+
+
+def _redirect_target(base: str, location: str) -> str:
+    target = urljoin(base, location.strip())
+    if urlsplit(target).scheme not in ("http", "https"):
+        raise _Refused(f"redirect to a non-HTTP URL {target[:200]!r} refused")
+    return target
+
+
+class _Refused(Exception):
+    pass
+
+
 async def _get(
     client: httpx.AsyncClient, feed: Feed, state: FetchState, options: FetchOptions
 ) -> FetchResult:
-    headers = {}
+    headers = {"Accept-Encoding": "gzip, deflate"}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
-    url = feed.url
+    start_url = url = state.url or feed.url
     seen = {url}
     permanent = True
     moved = False
     for _ in range(options.max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
+            # Not ``response.is_redirect``: that is true for every 3xx, 304 included.
             if response.status_code in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
@@ -109,22 +172,24 @@ async def _get(
                     )
                 permanent = permanent and response.status_code in (301, 308)
                 moved = True
-                url = urljoin(url, location)
+                url = _redirect_target(url, location)
                 if url in seen:
-                    return FetchResult(feed.url, "error", error=f"redirect loop at {url}")
+                    return FetchResult(feed.url, "error", error=f"redirect loop at {url[:200]}")
                 seen.add(url)
                 continue
             base = {
                 "url": feed.url,
                 "http_status": response.status_code,
-                "final_url": url if moved else None,
-                "permanent_redirect": moved and permanent,
+                "final_url": url if moved or url != feed.url else None,
+                "permanent_redirect": moved and permanent and url != start_url,
             }
             if response.status_code == 304:
                 return FetchResult(status="not_modified", **base)  # type: ignore[arg-type]
             if response.status_code >= 400:
                 retry_after = _retry_after_seconds(response.headers.get("retry-after"))
                 reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                if response.status_code == 410:
+                    reason += " (feed disabled)"
                 if retry_after is not None:
                     reason += f" (retry after {retry_after:.0f}s)"
                 return FetchResult(
@@ -136,14 +201,17 @@ async def _get(
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > options.max_bytes:
                 raise _TooLarge(f"Content-Length {declared} over the {options.max_bytes} byte cap")
+            decoder = _BoundedDecoder(
+                response.headers.get("content-encoding", ""), options.max_bytes
+            )
             chunks: list[bytes] = []
-            total = 0
-            # aiter_bytes yields *decoded* bytes, so a gzip bomb hits the cap too.
-            async for chunk in response.aiter_bytes():
-                total += len(chunk)
-                if total > options.max_bytes:
+            raw_total = 0
+            async for raw in response.aiter_raw():
+                raw_total += len(raw)
+                if raw_total > options.max_bytes:
                     raise _TooLarge(f"body over the {options.max_bytes} byte cap")
-                chunks.append(chunk)
+                chunks.append(decoder.decode(raw))
+            chunks.append(decoder.flush())
             return FetchResult(
                 status="ok",
                 body=b"".join(chunks),
@@ -167,19 +235,21 @@ async def _fetch_one(
         if "://" in feed.url and not feed.url.startswith("file://"):
             return FetchResult(feed.url, "error", error=f"unsupported URL scheme in {feed.url!r}")
         return await asyncio.to_thread(_read_local, feed, options)
-    host = urlsplit(feed.url).netloc.lower()
+    host = urlsplit(state.url or feed.url).netloc.lower()
     async with global_limit, host_limits[host]:
         started = time.monotonic()
         try:
             result = await asyncio.wait_for(_get(client, feed, state, options), options.timeout)
         except TimeoutError:
             result = FetchResult(feed.url, "error", error=f"timed out after {options.timeout:g}s")
-        except _TooLarge as exc:
+        except (_TooLarge, _Refused) as exc:
             result = FetchResult(feed.url, "error", error=str(exc))
         except httpx.HTTPError as exc:
             result = FetchResult(feed.url, "error", error=_one_line(exc))
-        except (OSError, ValueError, UnicodeError) as exc:
+        except (OSError, ValueError, UnicodeError, zlib.error) as exc:
             result = FetchResult(feed.url, "error", error=_one_line(exc))
+        except Exception as exc:  # one feed's surprise must never end the poll
+            result = FetchResult(feed.url, "error", error="unexpected: " + _one_line(exc))
     return _with_elapsed(result, time.monotonic() - started)
 
 

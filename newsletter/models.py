@@ -35,6 +35,8 @@ class FetchState:
 
     etag: str | None = None
     last_modified: str | None = None
+    url: str | None = None
+    """Where to fetch from when a permanent redirect moved the feed; else its own URL."""
 
 
 @dataclass(frozen=True)

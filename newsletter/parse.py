@@ -117,6 +117,34 @@ def _recode(body: bytes, encoding: str) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>' + data
 
 
+_HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.S)
+
+
+def _guess_encoding(body: bytes) -> str | None:
+    """The real encoding of a body that claims (or defaults to) UTF-8 but is not UTF-8.
+
+    Chinese sites often send GBK with no declaration or a wrong one; feedparser would then
+    fall back to windows-1252 and store mojibake. Only that case is guessed: a body that is
+    valid UTF-8 or declares another encoding is left to feedparser.
+    """
+    if body.startswith(_BOMS):
+        return None
+    declared = _DECLARED.match(body[:512])
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
+    try:
+        body.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    return best.encoding if best is not None and best.encoding != "utf_8" else None
+
+
 def _when(entry: Any, fallback: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -156,6 +184,10 @@ def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFe
     now = now or datetime.now(UTC)
     if feed.encoding:
         body = _recode(body, feed.encoding)
+    else:
+        guessed = _guess_encoding(body)
+        if guessed:
+            body = _recode(body, guessed)
     try:
         parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser on hostile bytes can fail in many ways
@@ -164,6 +196,8 @@ def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFe
     raw_entries = parsed.get("entries", [])
     if not raw_entries and not version:
         reason = "not a feed"
+        if _HTML_START.search(body[:4096]):
+            return ParsedFeed("", (), error="not a feed: an HTML page (use the site's feed URL)")
         problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
         if problem is not None:
             reason += f" ({_describe(problem)})"

@@ -53,7 +53,7 @@ class FeedOutcome:
     url: str
     name: str
     status: str
-    """``ok``, ``not_modified`` or ``error``."""
+    """``ok``, ``not_modified``, ``error`` or ``skipped`` (backing off or disabled)."""
     new_entries: int = 0
     relevant_new: int = 0
     error: str | None = None
@@ -73,6 +73,13 @@ class PollReport:
     def failed(self) -> int:
         return sum(o.status == "error" for o in self.outcomes)
 
+    @property
+    def skipped(self) -> int:
+        return sum(o.status == "skipped" for o in self.outcomes)
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -91,6 +98,15 @@ def _parse_job(body: bytes, feed: Feed, now: datetime) -> ParsedFeed:
     return parse_feed(body, feed, now)
 
 
+def _ignore_stop_signals() -> None:
+    # Ctrl-C and systemd signal the whole process group; the parent decides when to stop,
+    # and a worker killed mid-poll would turn every pending feed into a "parser crashed".
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 # Below this many bodies a process pool costs more to start than it saves.
 _POOL_THRESHOLD = 4
 
@@ -101,11 +117,17 @@ def poll(
     *,
     progress: Progress | None = None,
     feeds: Sequence[Feed] | None = None,
+    force: bool = False,
 ) -> PollReport:
-    """Fetch every feed, parse, judge relevance and store new entries. Never raises per feed."""
+    """Fetch every due feed, parse, judge relevance and store new entries.
+
+    Never raises per feed. Feeds backing off after failures are skipped until due (``force``
+    polls them anyway); feeds disabled by HTTP 410 are always skipped.
+    """
     started = time.monotonic()
-    targets = list(feeds if feeds is not None else config.feed_list)
-    store.sync_feeds(targets)
+    configured = list(feeds if feeds is not None else config.feed_list)
+    store.sync_feeds(configured)
+    targets, skipped = _due_feeds(store, configured, force=force)
     states = store.fetch_states(f.url for f in targets)
     from .models import FetchState
 
@@ -117,7 +139,9 @@ def poll(
     pool: ProcessPoolExecutor | None = None
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
-        pool = ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4)))
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(os.cpu_count() or 1, 4)), initializer=_ignore_stop_signals
+        )
 
     def on_result(feed: Feed, result: FetchResult) -> None:
         nonlocal done
@@ -138,25 +162,65 @@ def poll(
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
         second_opinion = llm_second_opinion(config, store)
-        second_opinion = llm_second_opinion(config, store)
+        schedule = config.schedule
+
+        def backoff(failures: int, retry_after: float | None) -> float:
+            return backoff_seconds(
+                failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
+            )
+
         outcomes = [
-            _store_feed(store, lexicon, feed, result, future, second_opinion)
+            _store_feed(store, lexicon, feed, result, future, backoff, second_opinion)
             for feed, result, future in fetched
         ]
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    order = {f.url: i for i, f in enumerate(targets)}
+    outcomes.extend(skipped)
+    order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))
     report = PollReport(tuple(outcomes), time.monotonic() - started)
     log.info(
-        "poll: %d feeds, %d new entries, %d failed, %.1fs",
+        "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
         len(outcomes),
         report.new_entries,
         report.failed,
+        report.skipped,
         report.elapsed,
     )
     return report
+
+
+def backoff_seconds(failures: int, retry_after: float | None, base: float, cap: float) -> float:
+    """Exponential backoff for a failing feed: base, 2x, 4x … capped; Retry-After if longer."""
+    delay = base * 2 ** min(max(failures, 1) - 1, 32)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
+
+
+def _due_feeds(
+    store: Store, configured: Sequence[Feed], *, force: bool
+) -> tuple[list[Feed], list[FeedOutcome]]:
+    """Split feeds into those to fetch now and skipped outcomes (disabled, backing off)."""
+    health = {h.url: h for h in store.feed_health()}
+    now = datetime.now(UTC)
+    due: list[Feed] = []
+    skipped: list[FeedOutcome] = []
+    for feed in configured:
+        h = health.get(feed.url)
+        if h is not None and h.disabled:
+            reason = f"disabled ({h.last_error})" if h.last_error else "disabled"
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        elif h is not None and not force and h.next_poll_at is not None and h.next_poll_at > now:
+            reason = (
+                f"backing off after {h.consecutive_failures} failures until "
+                f"{h.next_poll_at:%Y-%m-%d %H:%M:%S} UTC (last: {h.last_error or 'error'})"
+            )
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        else:
+            due.append(feed)
+    return due, skipped
 
 
 def _store_feed(
@@ -165,10 +229,11 @@ def _store_feed(
     feed: Feed,
     result: FetchResult,
     future: Future[ParsedFeed] | None,
+    backoff: Callable[[int, float | None], float] | None = None,
     second_opinion: SecondOpinion | None = None,
 ) -> FeedOutcome:
     if future is None:
-        store.record_fetch(result)
+        store.record_fetch(result, backoff=backoff)
         return FeedOutcome(
             feed.url, feed.display_name, result.status, error=result.error, elapsed=result.elapsed
         )
@@ -177,9 +242,10 @@ def _store_feed(
     except Exception as exc:  # a crashed parse job is this feed's problem only
         parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
     if parsed.error:
-        store.record_fetch(result, error=parsed.error)
+        error = _explain_parse_error(parsed.error, result)
+        store.record_fetch(result, error=error, backoff=backoff)
         return FeedOutcome(
-            feed.url, feed.display_name, "error", error=parsed.error, elapsed=result.elapsed
+            feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
         )
     judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
     if second_opinion is not None:
@@ -253,6 +319,14 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
         return refined
 
     return refine
+
+
+def _explain_parse_error(error: str, result: FetchResult) -> str:
+    """Name the usual cause of "not a feed": a web page where the feed URL should be."""
+    ctype = (result.content_type or "").split(";")[0].strip().lower()
+    if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
+        return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
+    return error
 
 
 def llm_client(config: Config) -> LLMClient | None:

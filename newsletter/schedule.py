@@ -1,19 +1,37 @@
-"""The daemon: APScheduler runs poll on ``schedule.poll`` and build on ``schedule.issue``."""
+"""The daemon: APScheduler runs poll on ``schedule.poll`` and build on ``schedule.issue``.
+
+Guarantees, each for a reason an operator would otherwise find out the hard way:
+
+* one daemon per database: a second one refuses to start (:class:`DaemonLock`), since two
+  would fetch every feed twice and race on the weekly build;
+* jobs never overlap: APScheduler's ``max_instances=1`` per job, plus one work lock shared by
+  poll and issue, so a build never reads a half-stored poll;
+* a weekly run missed while the daemon was down is caught up once on start (coalesced) if
+  it is within ``schedule.misfire_grace_seconds``;
+* SIGTERM / Ctrl-C finish the step in progress (a poll or a build), start nothing new, and
+  exit 0; a second signal exits at once.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from . import pipeline
 from .config import Config
@@ -22,18 +40,24 @@ from .store import Store
 
 log = logging.getLogger("newsletter.daemon")
 
+# meta key holding the scheduled time of the last weekly run that completed (ISO, UTC).
+ISSUE_RUN_KEY = "daemon.issue.last_due"
+
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        payload = {
+        payload: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update({k: v for k, v in fields.items() if k not in payload})
         if record.exc_info:
             payload["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps(payload, ensure_ascii=False, default=str)
 
 
 def configure_logging(fmt: str = "text") -> None:
@@ -46,14 +70,92 @@ def configure_logging(fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "openai", "jieba"):
+    # APScheduler's own INFO lines ("Added job", "Running job") duplicate our job lines.
+    for noisy in ("httpx", "httpcore", "apscheduler", "openai", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def previous_fire_time(cron: str, tz: Any, now: datetime) -> datetime | None:
-    """The most recent scheduled time at or before ``now`` within the last 35 days."""
+def _job_line(job: str, **fields: Any) -> None:
+    """One log line per job: ``job=poll feeds=12 …`` as text, the same keys as JSON fields."""
+    parts = " ".join(
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
+    )
+    log.info("job=%s %s", job, parts, extra={"fields": {"job": job, **fields}})
+
+
+# -- single-instance lock ----------------------------------------------------------------
+
+
+class DaemonRunning(NewsletterError):
+    """Another daemon already holds the lock for this database."""
+
+
+class DaemonLock(Protocol):
+    """Exclusive right to run the daemon for one database.
+
+    A file lock serves SQLite (the database is a local file, so every daemon that can open
+    it can see the lock file). A shared server database needs a lease kept in the database
+    itself (e.g. a row with holder and expiry, or ``pg_try_advisory_lock``); it only has
+    to implement these two methods and be returned by :func:`daemon_lock`.
+    """
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`DaemonRunning` with a message naming the holder."""
+
+    def release(self) -> None: ...
+
+
+class FileLock:
+    """``flock`` on a file: released by the kernel when the process dies, so never stale."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise DaemonRunning(
+                f"another newsletter daemon is already running on this database "
+                f"({holder}; lock file {self.path}); stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        since = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        os.pwrite(fd, f"pid {os.getpid()} since {since}".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def daemon_lock(config: Config) -> DaemonLock:
+    """The lock for this config's database: a file next to a SQLite file, else in output_dir."""
+    url = config.database
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        db = Path(url[len("sqlite:///") :])
+        return FileLock(db.with_name(db.name + ".daemon.lock"))
+    # Until a database lease exists, a server database is guarded per output directory.
+    return FileLock(config.output_path / ".daemon.lock")
+
+
+# -- schedule ----------------------------------------------------------------------------
+
+
+def previous_fire_time(
+    cron: str, tz: Any, now: datetime, within: timedelta = timedelta(days=35)
+) -> datetime | None:
+    """The most recent scheduled time at or before ``now``, looking back at most ``within``."""
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
-    moment = now - timedelta(days=35)
+    moment = now - within
     last = None
     fire = trigger.get_next_fire_time(None, moment)
     while fire is not None and fire <= now:
@@ -68,42 +170,80 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.scheduler = BlockingScheduler(timezone=config.tz)
+        self._work = threading.Lock()
+        self._stopping = threading.Event()
+        self.lock = daemon_lock(config)
+
+    # -- jobs ---------------------------------------------------------------------------
+    def _poll(self, store: Store, job: str) -> pipeline.PollReport:
+        report = pipeline.poll(self.config, store)
+        _job_line(
+            job,
+            feeds=len(report.outcomes),
+            ok=report.count("ok"),
+            not_modified=report.count("not_modified"),
+            failed=report.failed,
+            skipped=report.skipped,
+            new=report.new_entries,
+            relevant_new=sum(o.relevant_new for o in report.outcomes),
+            seconds=round(report.elapsed, 2),
+        )
+        return report
 
     def poll_job(self) -> None:
-        started = time.monotonic()
-        store = Store.open(self.config.database)
-        try:
-            report = pipeline.poll(self.config, store)
-        finally:
-            store.close()
-        log.info(
-            "job=poll feeds=%d new=%d failed=%d seconds=%.1f",
-            len(report.outcomes),
-            report.new_entries,
-            report.failed,
-            time.monotonic() - started,
-        )
-
-    def issue_job(self) -> None:
-        started = time.monotonic()
-        store = Store.open(self.config.database)
-        try:
-            pipeline.poll(self.config, store)
-            report = pipeline.build_issue(self.config, store)
-            if report.issue is not None:
-                send_built(self.config, store, report.issue.id)
-        finally:
-            store.close()
-        if report.issue is None:
-            log.info("job=issue built=none reason=%r", report.reason)
+        if self._stopping.is_set():
             return
-        log.info(
-            "job=issue built=%s stories=%d llm_calls=%d seconds=%.1f",
-            report.issue.id,
-            len(report.issue.items),
-            report.usage.get("calls", 0),
-            time.monotonic() - started,
-        )
+        # The issue job polls first anyway; waiting for it would only poll twice.
+        if not self._work.acquire(blocking=False):
+            _job_line("poll", status="skipped", reason="issue job running")
+            return
+        try:
+            store = Store.open(self.config.database)
+            try:
+                self._poll(store, "poll")
+            finally:
+                store.close()
+        finally:
+            self._work.release()
+
+    def issue_job(self, due: datetime | None = None) -> None:
+        """Poll, then build; ``due`` is the scheduled time this run stands for."""
+        due = due or datetime.now(UTC)
+        while not self._work.acquire(timeout=1):
+            if self._stopping.is_set():
+                return
+        try:
+            if self._stopping.is_set():
+                return
+            started = time.monotonic()
+            store = Store.open(self.config.database)
+            try:
+                self._poll(store, "issue-poll")
+                if self._stopping.is_set():
+                    # Not recorded as done: the next start catches it up within the grace.
+                    _job_line("issue", built="none", reason="stopping before the build")
+                    return
+                report = pipeline.build_issue(self.config, store)
+                store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
+                if report.issue is not None and not self._stopping.is_set():
+                    # Stopping before the send is safe: the next start resumes it.
+                    send_built(self.config, store, report.issue.id)
+            finally:
+                store.close()
+            seconds = round(time.monotonic() - started, 2)
+            if report.issue is None:
+                _job_line("issue", built="none", reason=report.reason, seconds=seconds)
+                return
+            _job_line(
+                "issue",
+                built=report.issue.id,
+                stories=len(report.issue.items),
+                llm_calls=report.usage.get("calls", 0),
+                llm_fallbacks=len(report.fallbacks),
+                seconds=seconds,
+            )
+        finally:
+            self._work.release()
 
     def send_job(self, issue_id: str) -> None:
         """Finish sending an issue whose send was interrupted (crash, kill, restart)."""
@@ -113,43 +253,82 @@ class Daemon:
         finally:
             store.close()
 
-    def missed_issue(self, now: datetime) -> bool:
-        """True when the weekly build was due while the daemon was down (within grace)."""
-        due = previous_fire_time(self.config.schedule.issue, self.config.tz, now)
-        if due is None or now - due > timedelta(seconds=self.config.schedule.misfire_grace_seconds):
-            return False
+    def _scheduled_issue(self) -> None:
+        self.issue_job(datetime.now(UTC))
+
+    # -- catch-up -----------------------------------------------------------------------
+    def missed_issue(self, now: datetime) -> datetime | None:
+        """The scheduled time of a weekly run missed while the daemon was down, if within grace.
+
+        Only the latest missed run counts: several missed weeks are caught up once.
+        """
+        grace = timedelta(seconds=self.config.schedule.misfire_grace_seconds)
+        due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
+        if due is None:
+            return None
         store = Store.open(self.config.database)
         try:
+            last = store.get_meta(ISSUE_RUN_KEY)
             issues = store.list_issues()
         finally:
             store.close()
-        return not any(i.created >= due for i in issues)
+        if last is not None and datetime.fromisoformat(last) >= due:
+            return None
+        # An issue built by hand (``newsletter build``) since then also counts as the run.
+        if any(i.created >= due for i in issues):
+            return None
+        return due
+
+    # -- running ------------------------------------------------------------------------
+    def _poll_trigger(self) -> BaseTrigger:
+        interval = self.config.schedule.poll_interval_seconds
+        if interval is not None:
+            return IntervalTrigger(seconds=interval, timezone=self.config.tz)
+        return CronTrigger.from_crontab(self.config.schedule.poll, timezone=self.config.tz)
 
     def start(self) -> None:
+        """Take the lock, schedule the jobs and block until a signal stops the daemon."""
+        self.lock.acquire()
+        try:
+            self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> None:
         tz = self.config.tz
         common: dict[str, Any] = {
             "max_instances": 1,
             "coalesce": True,
             "misfire_grace_time": self.config.schedule.misfire_grace_seconds,
         }
+        now = datetime.now(UTC)
+        missed = self.missed_issue(now)
+        first: dict[str, Any] = {}
+        if not missed:
+            # Poll right away on start, unless the catch-up below is about to poll anyway.
+            first["next_run_time"] = now.astimezone(tz)
         self.scheduler.add_job(
-            self.poll_job,
-            CronTrigger.from_crontab(self.config.schedule.poll, timezone=tz),
-            id="poll",
-            name="poll",
-            **common,
+            self.poll_job, self._poll_trigger(), id="poll", name="poll", **common, **first
         )
         self.scheduler.add_job(
-            self.issue_job,
+            self._scheduled_issue,
             CronTrigger.from_crontab(self.config.schedule.issue, timezone=tz),
             id="issue",
             name="issue",
             **common,
         )
-        if self.missed_issue(datetime.now(UTC)):
-            log.info("weekly issue was missed while the daemon was down; running it now")
+        if missed:
+            log.info(
+                "weekly issue due %s was missed while the daemon was down; running it now",
+                missed.astimezone(tz).isoformat(),
+                extra={"fields": {"catch_up": missed.isoformat()}},
+            )
             self.scheduler.add_job(
-                self.issue_job, id="issue-catch-up", name="issue catch-up", **common
+                self.issue_job,
+                args=(missed,),
+                id="issue-catch-up",
+                name="issue catch-up",
+                **common,
             )
         unfinished = unfinished_send(self.config, datetime.now(UTC))
         if unfinished is not None:
@@ -158,26 +337,57 @@ class Daemon:
                 self.send_job, args=[unfinished], id="send-resume", name="send resume", **common
             )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: finishing the current job, then stopping", signum)
-            self.scheduler.shutdown(wait=False)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
+        self._install_signals()
+        poll_desc = (
+            f"every {self.config.schedule.poll_interval_seconds:g}s"
+            if self.config.schedule.poll_interval_seconds
+            else repr(self.config.schedule.poll)
+        )
         log.info(
-            "daemon started: poll %r, issue %r (%s), %d feeds",
-            self.config.schedule.poll,
+            "daemon started (pid %d): poll %s, issue %r (%s), %d feeds",
+            os.getpid(),
+            poll_desc,
             self.config.schedule.issue,
             self.config.timezone,
             len(self.config.feeds),
         )
         self.scheduler.start()
+        # The scheduler has stopped; a job may still be in its step. Let it finish.
+        with self._work:
+            pass
         log.info("daemon stopped")
+
+    def stop(self) -> None:
+        """Stop scheduling; the step in progress finishes (``start`` returns after it)."""
+        self._stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _install_signals(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            if self._stopping.is_set():
+                log.warning("signal %d again: exiting now", signum)
+                os._exit(128 + signum)
+            log.info("signal %d: finishing the current step, then stopping", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
 
     @staticmethod
     def _on_error(event: JobExecutionEvent) -> None:
-        log.error("job=%s failed: %s", event.job_id, event.exception)
+        log.error(
+            "job=%s failed: %s: %s",
+            event.job_id,
+            type(event.exception).__name__,
+            event.exception,
+            extra={"fields": {"job": event.job_id, "failed": True}},
+        )
+
+    @staticmethod
+    def _on_overlap(event: Any) -> None:
+        _job_line(str(event.job_id), status="skipped", reason="previous run still going")
 
 
 def send_built(config: Config, store: Store, issue_id: str) -> None:

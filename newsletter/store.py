@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,14 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     literal,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import text as sql_text
 
 from .errors import StorageError
 from .models import (
@@ -93,6 +95,9 @@ feeds = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime),
     Column("disabled", Boolean, nullable=False, default=False),
+    # Where the feed lives now after a permanent redirect; ``url`` stays its identity
+    # (entries reference it and config names it), so only fetching follows the move.
+    Column("current_url", String(2048)),
 )
 
 entries = Table(
@@ -189,8 +194,14 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _feeds_current_url(conn: Connection) -> None:
+    # v1 creates tables from the current metadata, so a fresh database already has it.
+    if "current_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(sql_text("ALTER TABLE feeds ADD COLUMN current_url VARCHAR(2048)"))
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _feeds_current_url]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -206,6 +217,10 @@ class FeedHealth:
     last_success: datetime | None
     consecutive_failures: int
     disabled: bool
+    next_poll_at: datetime | None = None
+    """Set while the feed backs off after failures; ``None`` means due at every poll."""
+    current_url: str | None = None
+    """Where a permanent redirect moved the feed, if it did."""
 
 
 @dataclass(frozen=True)
@@ -306,16 +321,26 @@ class Store:
         wanted = list(urls)
         with self._tx() as conn:
             rows = conn.execute(
-                select(feeds.c.url, feeds.c.etag, feeds.c.last_modified).where(
-                    feeds.c.url.in_(wanted)
-                )
+                select(
+                    feeds.c.url, feeds.c.etag, feeds.c.last_modified, feeds.c.current_url
+                ).where(feeds.c.url.in_(wanted))
             )
-            return {r.url: FetchState(r.etag, r.last_modified) for r in rows}
+            return {r.url: FetchState(r.etag, r.last_modified, r.current_url) for r in rows}
 
     def record_fetch(
-        self, result: FetchResult, new_entries: int = 0, error: str | None = None
+        self,
+        result: FetchResult,
+        new_entries: int = 0,
+        error: str | None = None,
+        *,
+        backoff: Callable[[int, float | None], float] | None = None,
     ) -> None:
-        """Store one feed's outcome. ``error`` overrides the fetch's own (e.g. a parse error)."""
+        """Store one feed's outcome. ``error`` overrides the fetch's own (e.g. a parse error).
+
+        On failure ``backoff(consecutive_failures, retry_after)`` gives the seconds until the
+        feed is due again; HTTP 410 disables it. On success the backoff is cleared and a
+        permanent redirect moves ``current_url`` (never ``url``, the feed's identity).
+        """
         now = now_utc()
         failed = result.status == "error" or error is not None
         values: dict[str, Any] = {
@@ -329,9 +354,20 @@ class Store:
         with self._tx() as conn:
             if failed:
                 values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+                if backoff is not None:
+                    failures = conn.execute(
+                        select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
+                    ).scalar()
+                    delay = backoff((failures or 0) + 1, result.retry_after)
+                    values["next_poll_at"] = now + timedelta(seconds=delay)
+                if result.http_status == 410:
+                    values["disabled"] = True
             else:
                 values["consecutive_failures"] = 0
                 values["last_success"] = now
+                values["next_poll_at"] = None
+                if result.permanent_redirect and result.final_url:
+                    values["current_url"] = result.final_url
             conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
 
     def feed_health(self) -> list[FeedHealth]:
@@ -349,9 +385,31 @@ class Store:
                     last_success=r.last_success,
                     consecutive_failures=r.consecutive_failures,
                     disabled=r.disabled,
+                    next_poll_at=r.next_poll_at,
+                    current_url=r.current_url,
                 )
                 for r in rows
             ]
+
+    def set_feed_enabled(self, url: str, enabled: bool = True) -> bool:
+        """Enable (clearing any backoff) or disable a feed; ``False`` if no such feed."""
+        values: dict[str, Any] = {"disabled": not enabled}
+        if enabled:
+            values.update(next_poll_at=None, consecutive_failures=0)
+        with self._tx() as conn:
+            done = conn.execute(update(feeds).where(feeds.c.url == url).values(**values))
+            return bool(done.rowcount)
+
+    # -- daemon state -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._tx() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                conn.execute(meta.insert().values(key=key, value=value))
 
     # -- entries ----------------------------------------------------------------------
     def add_entries(self, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:

@@ -1,0 +1,210 @@
+"""The daemon as a real process: jobs, JSON log lines, SIGTERM, the lock, catch-up on start."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsletter.config import Config
+from newsletter.schedule import Daemon, daemon_lock, previous_fire_time
+from newsletter.store import Store
+from tests.servers import FeedServer
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_FEEDS = REPO / "examples" / "feeds"
+
+
+class Proc:
+    """``newsletter daemon`` in a subprocess, its JSON log lines collected as they come."""
+
+    def __init__(self, config: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "daemon", "-c", str(config)]
+            + ["--log-format", "json"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stderr is not None
+        for line in self.popen.stderr:
+            self.raw.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = {"message": line.strip(), "not_json": True}
+            self.lines.append(record)
+            self._queue.put(record)
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching log line in {timeout}s:\n{''.join(self.raw)}")
+            try:
+                record = self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if predicate(record):
+                return record
+
+    def stop(self, timeout: float = 30) -> int:
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        proc.kill()
+
+
+def write_config(tmp_path: Path, feeds: list[str], **schedule: Any) -> Path:
+    config = {
+        "database": f"sqlite:///{tmp_path / 'news.db'}",
+        "output_dir": str(tmp_path / "out"),
+        "timezone": "UTC",
+        "feeds": [{"url": f} for f in feeds],
+        "fetch": {"timeout": 2},
+        "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
+        "schedule": {"issue": "0 8 1 1 *", **schedule},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def demo_feeds() -> list[str]:
+    return sorted(str(p) for p in DEMO_FEEDS.iterdir() if p.suffix in (".xml", ".atom"))
+
+
+def is_job(name: str) -> Any:
+    return lambda r: r.get("job") == name and r.get("status") != "skipped"
+
+
+def test_polls_logs_json_refuses_a_second_daemon_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, procs: list[Proc]
+) -> None:
+    config = write_config(tmp_path, demo_feeds(), poll_interval_seconds=1)
+    proc = Proc(config)
+    procs.append(proc)
+    first = proc.wait_for(is_job("poll"))
+    assert first["feeds"] == len(demo_feeds()) and first["new"] > 0 and first["failed"] == 0
+    assert isinstance(first["seconds"], float) and first["message"].startswith("job=poll feeds=")
+    second = proc.wait_for(is_job("poll"))
+    assert second["new"] == 0  # nothing changed since the first poll
+
+    other = Proc(config)
+    procs.append(other)
+    assert other.popen.wait(30) == 1
+    refused = "".join(other.raw)
+    assert "another newsletter daemon is already running on this database" in refused
+    assert f"pid {proc.popen.pid}" in refused
+    assert proc.popen.poll() is None  # the first one is untouched
+
+    assert proc.stop() == 0
+    assert proc.lines[-1]["message"] == "daemon stopped"
+    assert not [r for r in proc.lines if r.get("not_json")], proc.raw
+    assert not [r for r in proc.lines if r.get("level") == "error"], proc.raw
+    # The kernel dropped the lock with the process: the next daemon may start.
+    lock = daemon_lock(Config.model_validate({"database": f"sqlite:///{tmp_path / 'news.db'}"}))
+    lock.acquire()
+    lock.release()
+
+
+def test_sigterm_during_a_poll_finishes_that_step_then_exits_zero(
+    tmp_path: Path, procs: list[Proc]
+) -> None:
+    with FeedServer() as server:
+        slow = server.add_fault("/hang", "hang")
+        config = write_config(tmp_path, [slow, *demo_feeds()], poll_interval_seconds=60)
+        proc = Proc(config)
+        procs.append(proc)
+        proc.wait_for(lambda r: r.get("message", "").startswith("daemon started"))
+        deadline = time.monotonic() + 10
+        while server.count("/hang") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.count("/hang") == 1  # the poll is now waiting on the hanging feed
+        assert proc.stop() == 0
+    poll = next(r for r in proc.lines if r.get("job") == "poll")
+    assert poll["failed"] == 1 and poll["feeds"] == len(demo_feeds()) + 1
+    messages = [r.get("message", "") for r in proc.lines]
+    assert messages.index(poll["message"]) < messages.index("daemon stopped")
+    store = Store.open(f"sqlite:///{tmp_path / 'news.db'}")
+    assert store.entry_count() > 0  # the step's work was stored, not abandoned
+    store.close()
+
+
+def test_missed_weekly_issue_is_caught_up_once_on_start(
+    tmp_path: Path, procs: list[Proc]
+) -> None:
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    cron = f"{due.minute} {due.hour} * * *"
+    config = write_config(tmp_path, demo_feeds(), issue=cron, poll_interval_seconds=60)
+    proc = Proc(config)
+    procs.append(proc)
+    proc.wait_for(lambda r: "catch_up" in r)
+    built = proc.wait_for(is_job("issue"))
+    assert built["built"] != "none" and built["stories"] > 0, built
+    assert (tmp_path / "out" / "issues" / built["built"] / "index.html").is_file()
+    assert proc.stop() == 0
+    polls = [r for r in proc.lines if r.get("job") in ("poll", "issue-poll")]
+    assert [r["job"] for r in polls][:1] == ["issue-poll"]  # no separate start-up poll
+
+    # Caught up once: the next start finds the slot done.
+    assert Daemon(Config.model_validate(json.loads(config.read_text()))).missed_issue(
+        datetime.now(UTC)
+    ) is None
+
+
+def test_catch_up_respects_the_grace_period(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
+    config = Config.model_validate(
+        {
+            "database": f"sqlite:///{tmp_path / 'news.db'}",
+            "timezone": "UTC",
+            "schedule": {"issue": "0 8 * * mon", "misfire_grace_seconds": 6 * 3600},
+        }
+    )
+    daemon = Daemon(config)
+    assert daemon.missed_issue(now) == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    assert daemon.missed_issue(now + timedelta(hours=3)) is None  # 7 h late: past the grace
+    store = Store.open(config.database)
+    store.set_meta("daemon.issue.last_due", datetime(2026, 11, 23, 8, 0, tzinfo=UTC).isoformat())
+    store.close()
+    assert daemon.missed_issue(now) is None  # already ran for that slot
+
+
+def test_previous_fire_time_looks_back_only_as_far_as_asked() -> None:
+    now = datetime(2026, 11, 25, 10, 30, 30, tzinfo=UTC)
+    assert previous_fire_time("* * * * *", UTC, now, timedelta(hours=1)) == now.replace(second=0)
+    assert previous_fire_time("0 8 * * mon", UTC, now) == datetime(2026, 11, 23, 8, tzinfo=UTC)
+    assert previous_fire_time("0 8 * * mon", UTC, now, timedelta(hours=1)) is None

@@ -168,6 +168,9 @@ class LLMClient:
                 delay = _backoff(attempt)
             except openai.OpenAIError as exc:
                 raise LLMError(f"{type(exc).__name__}: {_brief(exc)}") from None
+            except ValueError as exc:
+                # The client raises JSONDecodeError for a 200 whose body is not JSON.
+                raise LLMError(f"answer is not valid JSON: {_brief(exc)}") from None
             attempt += 1
             time.sleep(delay)
 

@@ -1,0 +1,383 @@
+"""Extractive digests: sentence splitting and TextRank sentence ranking (jieba tokens).
+
+Used by ``summarize.py`` when no LLM is configured or an LLM digest is rejected, so it
+must work offline, be deterministic and never emit a half sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from types import ModuleType
+
+__all__ = ["extract_digest", "sentence_spans", "split_sentences"]
+
+# --- sentence splitting -------------------------------------------------------------------
+# Hand-written: the sentence splitters on PyPI are either English-only (nltk/pysbd need
+# models or get CJK wrong) or split naively on 。 inside quotes; we need offsets for
+# cap_length as well, which none of them give for mixed Chinese/English text.
+
+_CJK_TERMINATORS = frozenset("。！？；")
+_ELLIPSIS = "…"
+# Pairs whose inside is one sentence however many 。 it holds. ASCII quotes are matched
+# separately because the same character opens and closes.
+_PAIRS = {"“": "”", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》"}
+_CLOSERS = frozenset("”’」』）)】》\"'")
+_QUOTE_CLOSERS = frozenset('”’」』"')
+# Past this length a "quoted" span is more likely an unbalanced quote than one quotation,
+# and refusing to split it would swallow the rest of the text into one sentence.
+_MAX_PROTECTED = 300
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt inc ltd co corp llc plc vs no nos fig figs approx dept
+    est gov sen rep gen col lt sgt jan feb mar apr jun jul aug sep sept oct nov dec""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2FFFF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x3040 <= o <= 0x30FF  # kana
+        or 0xAC00 <= o <= 0xD7AF  # hangul
+    )
+
+
+def _protected_depth(text: str) -> list[int]:
+    """For each position, how many matched quote/bracket pairs enclose it (ends excluded)."""
+    n = len(text)
+    diff = [0] * (n + 1)
+    stack: list[tuple[str, int]] = []
+    ascii_open: int | None = None
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            # A paragraph break closes anything left open: quotes do not span paragraphs.
+            stack.clear()
+            ascii_open = None
+        elif ch in _PAIRS:
+            stack.append((_PAIRS[ch], i))
+        elif stack and ch == stack[-1][0]:
+            _, start = stack.pop()
+            if i - start <= _MAX_PROTECTED:
+                diff[start + 1] += 1
+                diff[i] -= 1
+        elif ch == '"':
+            if ascii_open is None:
+                ascii_open = i
+            else:
+                if i - ascii_open <= _MAX_PROTECTED:
+                    diff[ascii_open + 1] += 1
+                    diff[i] -= 1
+                ascii_open = None
+    depth = [0] * n
+    running = 0
+    for i in range(n):
+        running += diff[i]
+        depth[i] = running
+    return depth
+
+
+def _prev_word(text: str, i: int) -> str:
+    """The letters-and-dots word ending just before position ``i``."""
+    j = i
+    while j > 0 and (text[j - 1].isascii() and (text[j - 1].isalpha() or text[j - 1] == ".")):
+        j -= 1
+    return text[j:i]
+
+
+def _period_ends_sentence(text: str, i: int) -> bool:
+    """Whether the ASCII '.' (or '...' run) starting at ``i`` ends a sentence."""
+    n = len(text)
+    if 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
+        return False  # decimal: 3.2亿, 1.5 million, version 1.2
+    j = i
+    while j < n and text[j] == ".":
+        j += 1
+    while j < n and text[j] in _CLOSERS:
+        j += 1
+    if j >= n:
+        return True
+    nxt = text[j]
+    if nxt.isspace():
+        k = j
+        while k < n and text[k].isspace() and text[k] != "\n":
+            k += 1
+        if k >= n or text[k] == "\n":
+            return True
+        nxt = text[k]
+        if not (nxt.isupper() or nxt.isdigit() or _is_cjk(nxt) or nxt in "“\"'‘(（「《"):
+            return False  # "e.g. the", "approx. ten": lower case continues the sentence
+    elif not _is_cjk(nxt):
+        return False  # qq.com, U.S.A, 3.x
+    word = _prev_word(text, i)
+    before = text[i - len(word) - 1] if i - len(word) > 0 else ""
+    if before.isascii() and before.isalnum():
+        return True  # "$1.5M." is a number with a unit, not an initial
+    if j - i > 1:
+        return True  # an ellipsis "..." before a capital is a sentence end
+    bare = word.rstrip(".").lower()
+    if bare in _ABBREVIATIONS:
+        return False
+    # U.S. / e.g. / i.e. / a single initial "J. Smith": letters separated by dots.
+    return not re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word)
+
+
+def _is_terminator(text: str, i: int) -> bool:
+    ch = text[i]
+    if ch in _CJK_TERMINATORS or ch == _ELLIPSIS:
+        return True
+    if ch in "!?":
+        n = len(text)
+        if i + 1 >= n:
+            return True
+        nxt = text[i + 1]
+        return nxt.isspace() or _is_cjk(nxt) or nxt in _CLOSERS or nxt in "!?.。！？"
+    if ch == ".":
+        return _period_ends_sentence(text, i)
+    return False
+
+
+def _absorb_tail(text: str, j: int) -> int:
+    """Extend a sentence end over repeated terminators and closing quotes/brackets."""
+    n = len(text)
+    while j < n and (text[j] in _CJK_TERMINATORS or text[j] in "!?.…" or text[j] in _CLOSERS):
+        if text[j] in "\"'" and j + 1 < n and not (text[j + 1].isspace() or _is_cjk(text[j + 1])):
+            break  # an ASCII quote glued to the next word opens the next sentence
+        j += 1
+    return j
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of each sentence in ``text``, whitespace trimmed.
+
+    Boundaries: 。！？；… and ASCII !? . (not decimals, not abbreviations such as U.S.),
+    closing quotes and brackets stay with their sentence, nothing inside a matched
+    “…”/「…」/(…) pair is split, and a line break always ends a sentence.
+    """
+    n = len(text)
+    depth = _protected_depth(text)
+    spans: list[tuple[int, int]] = []
+    start = 0
+
+    def emit(end: int) -> None:
+        s, e = start, end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            spans.append((s, e))
+
+    i = 0
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            emit(i)
+            start = i + 1
+            i += 1
+            continue
+        ends_here = False
+        if depth[i] == 0:
+            if _is_terminator(text, i):
+                ends_here = True
+            elif (
+                ch in _QUOTE_CLOSERS
+                and i > 0
+                and depth[i - 1] > 0
+                and text[i - 1] in "。！？!?.…；"
+            ):
+                # “……。” closes a quoted sentence: the closing quote ends the sentence.
+                ends_here = True
+        if ends_here:
+            j = _absorb_tail(text, i + 1)
+            emit(j)
+            start = j
+            i = j
+            continue
+        i += 1
+    emit(n)
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Chinese / English / mixed text into sentences (see :func:`sentence_spans`)."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+# --- ranking ------------------------------------------------------------------------------
+
+_jieba: ModuleType | None = None
+_jieba_lock = threading.Lock()
+
+
+def _jieba_module() -> ModuleType:
+    """Import and initialise jieba once, quietly (its dictionary load takes ~0.7 s)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+# Function words that would otherwise link every sentence to every other one.
+_STOPWORDS = frozenset(
+    """我们 他们 你们 它们 这个 那个 一个 没有 可以 因为 所以 但是 而且 以及 或者 如果 虽然
+    还是 就是 已经 这些 那些 什么 怎么 这样 那样 其中 之后 之前 同时 此外 目前 通过 进行
+    对于 关于 不过 并且 表示 认为 自己 一些 一种 这种 不是 也是 还有 方面 随着 之一 以来 当下
+    可能 需要 能够 而是 其实 甚至 同样 不少 更加 非常 正在 然而 由于 为了 为何 如何 作为
+    the a an and or of to in on for with by at from as is are was were be been it its this
+    that these those he she they we you i not but have has had will would can could
+    said says also than more into about over after""".split()  # noqa: SIM905 - a word list reads better as text
+)
+_TERMINAL = frozenset("。！？!?.…；;”」』\"')）")
+_MAX_SENTENCES = 300  # bounds the O(n²) graph on very long entries; the lead matters most
+
+
+def _terms(jieba: ModuleType, sentence: str) -> list[str]:
+    out: list[str] = []
+    for token in jieba.lcut(sentence):
+        word = token.strip().lower()
+        if not word or word in _STOPWORDS:
+            continue
+        if any(ch.isdigit() for ch in word) or (len(word) >= 2 and any(c.isalnum() for c in word)):
+            out.append(word)
+    return out
+
+
+def _pagerank(weights: list[list[float]], damping: float = 0.85) -> list[float]:
+    """Weighted PageRank by power iteration; deterministic (fixed start, fixed order)."""
+    import numpy as np
+
+    n = len(weights)
+    if n == 0:
+        return []
+    matrix = np.array(weights, dtype=float)
+    out_sum = matrix.sum(axis=1)
+    out_sum[out_sum == 0] = 1.0
+    transition = (matrix / out_sum[:, None]).T
+    rank = np.full(n, 1.0 / n)
+    for _ in range(100):
+        new = (1 - damping) / n + damping * transition @ rank
+        if float(np.abs(new - rank).sum()) < 1e-8:
+            rank = new
+            break
+        rank = new
+    return [float(x) for x in rank]
+
+
+def _full_stop(sentence: str) -> str:
+    if sentence[-1] == "；":
+        return sentence[:-1] + "。"
+    if sentence[-1] == ";":
+        return sentence[:-1] + "."
+    return sentence
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        if out and out[-1].isascii() and part[0].isascii():
+            out += " "
+        out += part
+    return out
+
+
+def extract_digest(title: str, text: str, max_chars: int = 120) -> str:
+    """An extractive digest of ``text``: its most central, informative complete sentences.
+
+    Sentences are ranked by TextRank on a sentence graph (edge weight = shared jieba terms,
+    normalised by sentence length, as in Mihalcea & Tarau 2004), blended with how many of
+    the title's terms a sentence carries (weighted by in-document rarity), whether it
+    states a figure, and a small lead bias. Headings, boilerplate lines without end
+    punctuation, questions and repeats of the title are demoted. The best sentences that
+    fit in ``max_chars`` are returned in their original order; if none fits, the best one
+    is cut with :func:`newsletter._facts.cap_length`. Empty text gives the (capped) title.
+    """
+    from newsletter._facts import cap_length, char_len, extract_numbers
+
+    title = " ".join(title.split())
+    sentences = [" ".join(s.split()) for s in split_sentences(text)][:_MAX_SENTENCES]
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        return cap_length(title, max_chars)
+    jieba = _jieba_module()
+    terms = [_terms(jieba, s) for s in sentences]
+    sets = [set(t) for t in terms]
+    n = len(sentences)
+
+    weights = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        if not sets[i]:
+            continue
+        for j in range(i + 1, n):
+            shared = len(sets[i] & sets[j])
+            if shared:
+                w = shared / (math.log(len(terms[i]) + 1) + math.log(len(terms[j]) + 1))
+                weights[i][j] = weights[j][i] = w
+    rank = _pagerank(weights)
+    top_rank = max(rank) or 1.0
+
+    df: dict[str, int] = {}
+    for s in sets:
+        for t in s:
+            df[t] = df.get(t, 0) + 1
+    title_terms = set(_terms(jieba, title)) if title else set()
+
+    def idf(term: str) -> float:
+        return math.log((n + 1) / (df.get(term, 0) + 1)) + 1.0
+
+    # Title terms the body never uses cannot tell its sentences apart: leave them out.
+    title_terms = {t for t in title_terms if t in df}
+    title_weight = sum(idf(t) for t in title_terms) or 1.0
+    title_key = "".join(title.split())
+
+    scores: list[float] = []
+    for i, sentence in enumerate(sentences):
+        central = rank[i] / top_rank
+        on_title = sum(idf(t) for t in title_terms & sets[i]) / title_weight
+        figures = [f for f in extract_numbers(sentence) if f.kind != "count" or f.value != 1.0]
+        score = 0.45 * central + 0.30 * on_title + 0.15 * bool(figures) + 0.10 / (1 + 0.2 * i)
+        compact = "".join(sentence.split())
+        if title_key and (compact == title_key or compact in title_key):
+            score = 0.0  # the feed repeats its title in the body; the issue shows it already
+        if sentence[-1] not in _TERMINAL:
+            score *= 0.2  # headings, bylines, "扫一扫下载APP": not sentences
+        if sentence.rstrip("”」』\"')）")[-1:] in "？?":
+            score *= 0.5  # a digest states, it does not ask
+        if char_len(sentence) < 10:
+            score *= 0.3
+        scores.append(score)
+
+    # A clause ending in ；is a sentence here, but reads as unfinished at a digest's end.
+    sentences = [_full_stop(s) for s in sentences]
+    keep = [k for k in range(n) if scores[k] > 0]
+    whole = _join([sentences[k] for k in keep])
+    if keep and char_len(whole) <= max_chars:
+        return whole  # a short entry is its own best digest
+    order = sorted(range(n), key=lambda k: (-scores[k], k))
+    best = order[0]
+    floor = 0.5 * scores[best]
+    chosen: list[int] = []
+    used = 0
+    for k in order:
+        if scores[k] <= 0 or scores[k] < floor:
+            break
+        if any(len(sets[k] & sets[c]) > 0.6 * min(len(sets[k]), len(sets[c])) for c in chosen):
+            continue  # same content again (feeds often repeat the lead)
+        cost = char_len(sentences[k]) + (1 if used else 0)
+        if used + cost <= max_chars:
+            chosen.append(k)
+            used += cost
+    if not chosen:
+        return cap_length(sentences[best] if scores[best] > 0 else title, max_chars)
+    digest = _join([sentences[k] for k in sorted(chosen)])
+    return cap_length(digest, max_chars)  # guards the separator estimate; normally a no-op

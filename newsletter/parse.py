@@ -82,6 +82,8 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     """What the operator should hear about (wrong charset, garbled titles dropped)."""
+    link: str = ""
+    """The site the feed belongs to (its channel link), when it names one."""
 
 
 def html_to_text(fragment: str) -> str:
@@ -273,4 +275,5 @@ def parse_feed(
         encoding=detected or feed.encoding or parsed.get("encoding"),
         warnings=warnings,
         problems=tuple(problems),
+        link=safe_link(str(parsed.feed.get("link", "") or "")),
     )

@@ -296,6 +296,10 @@ class Store:
                     .values(value=str(SCHEMA_VERSION))
                 )
 
+    def describe(self) -> str:
+        """Engine and URL (password hidden), for ``newsletter doctor``."""
+        return f"{self.engine.dialect.name} at {_redact(str(self.engine.url))}"
+
     def schema_version(self) -> int:
         with self._tx() as conn:
             value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))

@@ -44,14 +44,14 @@ def check_database(config: Config) -> tuple[Check, Store | None]:
         issues = len(store.list_issues())
     except NewsletterError as exc:
         return (
-            Check("database", "database", "fail", str(exc), "check `database:` in the config"),
+            Check("database", "", "fail", str(exc), "check `database:` in the config"),
             None,
         )
     detail = (
         f"{store.describe()}, schema version {version} (current {SCHEMA_VERSION}), "
         f"{entries} entries, {issues} issues"
     )
-    return Check("database", "database", "ok", detail), store
+    return Check("database", "", "ok", detail), store
 
 
 def _feed_check(feed: Feed, result: FetchResult, health: FeedHealth | None) -> Check:
@@ -123,8 +123,8 @@ def check_llm(config: Config) -> Check:
     llm = config.llm
     if not llm.model:
         return Check(
-            "llm",
             "LLM endpoint",
+            "",
             "skip",
             "no llm.model set: digests are extracted from the articles (marked 原文摘录)",
             "for AI digests set llm.base_url, llm.model and llm.api_key_env",
@@ -133,8 +133,8 @@ def check_llm(config: Config) -> Check:
     where = llm.base_url or "https://api.openai.com/v1"
     if not key:
         return Check(
-            "llm",
             "LLM endpoint",
+            "",
             "fail",
             f"environment variable {llm.api_key_env} is unset or empty, so {llm.model} at "
             f"{where} is never called and every digest is extracted",
@@ -151,20 +151,20 @@ def check_llm(config: Config) -> Check:
         found = check_endpoint(settings)
     except LLMError as exc:
         return Check(
-            "llm",
             "LLM endpoint",
+            "",
             "fail",
             f"{where}: {exc}",
             "check llm.base_url, llm.model and the key in " + llm.api_key_env,
         )
-    return Check("llm", "LLM endpoint", "ok", f"{where}: {found}")
+    return Check("LLM endpoint", "", "ok", f"{where}: {found}")
 
 
 def check_smtp(config: Config) -> Check:
     if "smtp" not in config.email.model_fields_set:
         return Check(
-            "smtp",
             "SMTP server",
+            "",
             "skip",
             "email.smtp is not configured: issues are written to output/ but not sent",
             "set email.smtp.host / port / starttls and email.from before `newsletter send`",
@@ -190,8 +190,8 @@ def check_smtp(config: Config) -> Check:
             if smtp.starttls and not smtp.ssl:
                 if not server.has_extn("starttls"):
                     return Check(
-                        "smtp",
                         "SMTP server",
+                        "",
                         "fail",
                         f"{where}: the server does not offer STARTTLS",
                         "set email.smtp.starttls: false only for a trusted local relay, "
@@ -206,25 +206,23 @@ def check_smtp(config: Config) -> Check:
             elif user or password:
                 missing = smtp.password_env if user else smtp.username_env
                 return Check(
-                    "smtp",
                     "SMTP server",
+                    "",
                     "fail",
                     f"{where}: {', '.join(steps)}; {missing} is unset, so no login",
                     f"export {missing}",
                 )
     except smtplib.SMTPAuthenticationError as exc:
-        return Check(
-            "smtp", "SMTP server", "fail", f"{where}: login refused ({exc.smtp_code})", fix
-        )
+        return Check("SMTP server", "", "fail", f"{where}: login refused ({exc.smtp_code})", fix)
     except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, socket.timeout):
             reason = "timed out"
         done = f" after {', '.join(steps)}" if steps else ""
-        return Check("smtp", "SMTP server", "fail", f"{where}: {reason}{done}", fix)
+        return Check("SMTP server", "", "fail", f"{where}: {reason}{done}", fix)
     if not (user or password):
         steps.append(f"no login ({smtp.username_env} / {smtp.password_env} unset)")
-    return Check("smtp", "SMTP server", "ok", f"{where}: {', '.join(steps)}; no mail sent")
+    return Check("SMTP server", "", "ok", f"{where}: {', '.join(steps)}; no mail sent")
 
 
 def run_checks(config: Config) -> list[Check]:

@@ -308,6 +308,11 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 # -- init, doctor, feeds from the command line and OPML ---------------------------------
 
 
+def _say(text: str, stream: Console = console) -> None:
+    """Plain text, never re-wrapped: commands and URLs must stay copyable."""
+    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def init(
     directory: Annotated[
@@ -331,23 +336,16 @@ def init(
     except OSError as exc:
         raise fail(f"cannot write {target}: {exc.strerror or exc}") from None
     shown = str(target)
-    console.print(
-        f"Wrote {shown}: real Chinese industry feeds, extractive digests, SQLite under output/.",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(f"Wrote {shown}: real Chinese industry feeds, extractive digests, SQLite under output/.")
     steps = (
         (f"newsletter doctor -c {shown}", "check every feed, the LLM endpoint and SMTP"),
         (f"newsletter run -c {shown}", "poll the feeds and build the first issue"),
         (f"newsletter daemon -c {shown}", "poll every 30 minutes, build an issue on Mondays"),
     )
     width = max(len(command) for command, _ in steps)
-    console.print("Next:", highlight=False)
+    _say("Next:")
     for command, why in steps:
-        console.print(
-            f"  {command:<{width}}  # {why}", markup=False, highlight=False, soft_wrap=True
-        )
+        _say(f"  {command:<{width}}  # {why}")
 
 
 @app.command()
@@ -365,20 +363,14 @@ def doctor(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     }
     for check in checks:
         console.print(f"{marks[check.status]} ", end="")
-        console.print(
-            f"{check.area} {check.name}: {check.detail}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(f"{check.area}{' ' + check.name if check.name else ''}: {check.detail}")
         if check.fix and check.status in ("fail", "warn", "skip"):
-            console.print(f"     fix: {check.fix}", markup=False, highlight=False, soft_wrap=True)
+            _say(f"     fix: {check.fix}")
     failed = [c for c in checks if c.status == "fail"]
     warned = sum(c.status == "warn" for c in checks)
-    console.print(
+    _say(
         f"{len(checks)} checks: {len(checks) - len(failed) - warned} fine, "
-        f"{warned} warnings, {len(failed)} failed",
-        highlight=False,
+        f"{warned} warnings, {len(failed)} failed"
     )
     if failed:
         raise typer.Exit(1)
@@ -415,7 +407,7 @@ def feeds_add(
             raise fail(
                 f"{url} is in {config_path}, whose name and weight win: change them there"
             )
-        console.print(f"{url} is already in {config_path}; nothing to add.", highlight=False)
+        _say(f"{url} is already in {config_path}; nothing to add.")
         return
     with opened(config) as store:
         known = {f.url: f for f in store.cli_feeds()}
@@ -427,11 +419,7 @@ def feeds_add(
         )
         store.add_feed(feed)
     verb = "Updated" if old else "Added"
-    console.print(
-        f"{verb} {feed.display_name} (weight {feed.weight:g}); it is polled from the next "
-        f"`newsletter poll`.",
-        highlight=False,
-    )
+    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -452,7 +440,7 @@ def feeds_remove(
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
             raise fail(f"no command-line feed with URL {url}{hint}")
         store.remove_feed(url)
-    console.print(f"Removed {url}; its stories stay in the archive.", highlight=False)
+    _say(f"Removed {url}; its stories stay in the archive.")
 
 
 @feeds_app.command("import")
@@ -486,13 +474,12 @@ def feeds_import(
             )
             present.add(item.url)
             added += 1
-    console.print(
+    _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped.",
-        highlight=False,
+        f"{len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
-        err.print(f"  {file}: {problem}", highlight=False, markup=False)
+        _say(f"  {file}: {problem}", err)
 
 
 @feeds_app.command("export")
@@ -527,9 +514,9 @@ def feeds_export(
         sys.stdout.write(text)
     else:
         pipeline.write_atomic(output, text)
-        err.print(f"Wrote {len(items)} feeds to {output}", highlight=False)
+        _say(f"Wrote {len(items)} feeds to {output}", err)
     if local:
-        err.print(f"{len(local)} local-file feeds left out (not URLs)", highlight=False)
+        _say(f"{len(local)} local-file feeds left out (not URLs)", err)
 
 
 def main() -> None:

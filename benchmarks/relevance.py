@@ -36,7 +36,7 @@ def entry_text(row: dict[str, Any]) -> str:
 
 
 def load_rows(paths: list[str]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             rows.extend(json.loads(line) for line in fh if line.strip())
@@ -46,7 +46,7 @@ def load_rows(paths: list[str]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="labeled JSONL files")
-    parser.add_argument("--repeat", type=int, default=5, help="timing repetitions")
+    parser.add_argument("--repeat", type=int, default=10, help="timing repetitions")
     parser.add_argument("--reasons", type=int, default=4, help="reasons shown per error")
     args = parser.parse_args(argv)
 

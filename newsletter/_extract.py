@@ -2,6 +2,12 @@
 
 Used by ``summarize.py`` when no LLM is configured or an LLM digest is rejected, so it
 must work offline, be deterministic and never emit a half sentence.
+
+Ranking uses a *sentence* graph (TextRank over sentences, edges from shared jieba terms)
+rather than ``jieba.analyse.textrank`` keywords: keyword TextRank needs part-of-speech
+tagging (jieba.posseg, several times slower than plain cutting) and only scores words,
+so sentences would still have to be scored from keywords; ``jieba.analyse`` also loads a
+270k-entry IDF table on import (~0.8 s). In-document term rarity serves instead.
 """
 
 from __future__ import annotations
@@ -302,6 +308,7 @@ def extract_digest(title: str, text: str, max_chars: int = 120) -> str:
     fit in ``max_chars`` are returned in their original order; if none fits, the best one
     is cut with :func:`newsletter._facts.cap_length`. Empty text gives the (capped) title.
     """
+    # Imported here: _facts needs sentence_spans from this module at import time.
     from newsletter._facts import cap_length, char_len, extract_numbers
 
     title = " ".join(title.split())
@@ -339,13 +346,21 @@ def extract_digest(title: str, text: str, max_chars: int = 120) -> str:
     title_terms = {t for t in title_terms if t in df}
     title_weight = sum(idf(t) for t in title_terms) or 1.0
     title_key = "".join(title.split())
+    title_figures = {(f.kind, f.value) for f in extract_numbers(title)}
 
     scores: list[float] = []
     for i, sentence in enumerate(sentences):
         central = rank[i] / top_rank
         on_title = sum(idf(t) for t in title_terms & sets[i]) / title_weight
         figures = [f for f in extract_numbers(sentence) if f.kind != "count" or f.value != 1.0]
-        score = 0.45 * central + 0.30 * on_title + 0.15 * bool(figures) + 0.10 / (1 + 0.2 * i)
+        headline = any((f.kind, f.value) in title_figures for f in figures)
+        score = (
+            0.45 * central
+            + 0.30 * on_title
+            + 0.15 * bool(figures)
+            + 0.15 * headline  # the figure the title leads with
+            + 0.10 / (1 + 0.2 * i)
+        )
         compact = "".join(sentence.split())
         if title_key and (compact == title_key or compact in title_key):
             score = 0.0  # the feed repeats its title in the body; the issue shows it already
@@ -359,25 +374,27 @@ def extract_digest(title: str, text: str, max_chars: int = 120) -> str:
 
     # A clause ending in ；is a sentence here, but reads as unfinished at a digest's end.
     sentences = [_full_stop(s) for s in sentences]
-    keep = [k for k in range(n) if scores[k] > 0]
+    keep = [k for k in range(n) if scores[k] > 0 and sentences[k][-1] in _TERMINAL]
     whole = _join([sentences[k] for k in keep])
     if keep and char_len(whole) <= max_chars:
         return whole  # a short entry is its own best digest
     order = sorted(range(n), key=lambda k: (-scores[k], k))
     best = order[0]
-    floor = 0.5 * scores[best]
+    if scores[best] <= 0:
+        return cap_length(title or sentences[best], max_chars)
     chosen: list[int] = []
-    used = 0
     for k in order:
-        if scores[k] <= 0 or scores[k] < floor:
+        # The first pick may stand in for a best sentence that is too long only if it is
+        # nearly as good; otherwise the best sentence, cut, says more.
+        floor = (0.5 if chosen else 0.8) * scores[best]
+        if scores[k] < floor:
             break
         if any(len(sets[k] & sets[c]) > 0.6 * min(len(sets[k]), len(sets[c])) for c in chosen):
             continue  # same content again (feeds often repeat the lead)
-        cost = char_len(sentences[k]) + (1 if used else 0)
-        if used + cost <= max_chars:
-            chosen.append(k)
-            used += cost
+        trial = sorted([*chosen, k])
+        if char_len(_join([sentences[c] for c in trial])) <= max_chars:
+            chosen = trial
     if not chosen:
-        return cap_length(sentences[best] if scores[best] > 0 else title, max_chars)
-    digest = _join([sentences[k] for k in sorted(chosen)])
-    return cap_length(digest, max_chars)  # guards the separator estimate; normally a no-op
+        return cap_length(sentences[best], max_chars)
+    digest = _join([sentences[k] for k in chosen])
+    return digest

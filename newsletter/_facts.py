@@ -77,6 +77,7 @@ def char_len(text: str) -> int:
 
 _MASK = "\ue000"  # private-use char: keeps offsets while hiding claimed or non-numeric text
 _KEEP_WIDE = frozenset("，：；！？（）")
+_MAX_DIGITS = 24
 
 
 def _nfkc_with_map(text: str) -> tuple[str, list[int]]:
@@ -182,7 +183,10 @@ _CN_DATE = re.compile(
     rf"(?:(?<!\d)(\d{{4}}|{_CN_YEAR})\s*年\s*)?(?<![\d个])(\d{{1,2}}|{_CN_MONTH})\s*月份?"
     rf"(?:\s*(\d{{1,2}}|{_CN_DAY})\s*{_DAY_END})?"
 )
-_CN_DAY_ONLY = re.compile(rf"(?<![\d{_CD}十])(\d{{1,2}}|{_CN_DAY})\s*日(?!元|本|报|常)")
+# A bare "27日" is a day of the month, but 三日内 / 3日后 / 5日均 are durations and rates.
+_CN_DAY_ONLY = re.compile(
+    rf"(?<![\d{_CD}十])(\d{{1,2}}|{_CN_DAY})\s*日(?!元|本|报|常|内|內|后|後|以|之|均)"
+)
 _EN_DATE_MD = re.compile(
     rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"
 )
@@ -278,14 +282,25 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
     norm, index = _nfkc_with_map(text)
     work = _NOT_NUMBERS.sub(lambda m: _MASK * len(m.group(0)), norm)
     found: list[tuple[NumberFact, int, int]] = []
+    pending: list[tuple[int, int]] = []
 
     def claim(
         start: int, end: int, value: float | DateValue, kind: FactKind, unit: str = ""
     ) -> None:
-        nonlocal work
         raw = text[index[start] : index[end - 1] + 1]
-        found.append((NumberFact(raw, value, kind, unit), index[start], index[end - 1] + 1))
-        work = work[:start] + _MASK * (end - start) + work[end:]
+        if isinstance(value, tuple) or math.isfinite(value):
+            found.append((NumberFact(raw, value, kind, unit), index[start], index[end - 1] + 1))
+        pending.append((start, end))
+
+    def flush() -> None:
+        """Mask this pass's claims so later passes cannot read them again."""
+        nonlocal work
+        if pending:
+            chars = list(work)
+            for start, end in pending:
+                chars[start:end] = _MASK * (end - start)
+            work = "".join(chars)
+            pending.clear()
 
     def num(s: str | None) -> int | None:
         if s is None:
@@ -303,11 +318,14 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
         iso: DateValue = (int(m.group(1)), int(m.group(3)), int(m.group(4)))
         if date_ok(*iso):
             claim(m.start(), m.end(), iso, "date")
+    flush()
     for m in list(_CN_DATE.finditer(work)):
         cn: DateValue = (num(m.group(1)), num(m.group(2)), num(m.group(3)))
         if cn[1] is not None and date_ok(*cn):
             claim(m.start(), m.end(), cn, "date")
+    flush()
     for pattern, order in ((_EN_DATE_MD, "md"), (_EN_DATE_DM, "dm"), (_EN_DATE_MY, "my")):
+        flush()
         for m in list(pattern.finditer(work)):
             en: DateValue
             if order == "my":
@@ -318,23 +336,29 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
                 en = (year, _MONTHS[mname[:3].lower()], int(day))
             if date_ok(*en):
                 claim(m.start(), m.end(), en, "date")
+    flush()
     for m in list(_CN_DAY_ONLY.finditer(work)):
         day_only = num(m.group(1))
         if day_only is not None and date_ok(None, None, day_only):
             claim(m.start(), m.end(), (None, None, day_only), "date")
 
+    flush()
     for m in list(_PERCENT_WORD.finditer(work)):
         body = m.group(1)
         value = Decimal(body.replace(",", "")) if body[0].isdigit() else _cn_number(body)
         if value is not None:
             claim(m.start(), m.end(), _to_float(value), "percent")
 
+    flush()
     for m in list(_CURRENCY_FIRST.finditer(work)):
         value = _scale(Decimal(m.group(2).replace(",", "")), m.group(3), m.group(4))
         claim(m.start(), m.end(), _to_float(value), "amount", _CUR_PREFIX[m.group(1)])
 
+    flush()
     for m in list(_AR_NUMBER.finditer(work)):
         start, end = m.start(), m.end()
+        if len(m.group(1)) > _MAX_DIGITS:
+            continue  # an ID or a hash, not a figure
         if start > 0 and work[start - 1].isascii() and work[start - 1].isalpha():
             continue  # iPhone15, H5, B2B: part of a name
         if end < len(work) and work[end].isascii() and work[end].isalpha() and not m.group(2):
@@ -362,8 +386,11 @@ def _scan(text: str) -> list[tuple[NumberFact, int, int]]:
                 kind = "count"
         claim(start, end, _to_float(value * factor), kind, unit)
 
+    flush()
     for m in list(_CN_NUMBER.finditer(work)):
         start, end, body = m.start(), m.end(), m.group(0)
+        if len(body) > _MAX_DIGITS:
+            continue  # a run of numeral characters this long is not a figure anyone reads
         has_digit = any(ch in _CN_DIGITS for ch in body)
         if not has_digit:
             if len(body) == 1 and body != "十":

@@ -136,6 +136,14 @@ def print_build(report: pipeline.BuildReport) -> None:
             f"{usage['reasoning_tokens']} reasoning tokens",
             highlight=False,
         )
+    total = report.issue_usage
+    if total.get("calls"):
+        console.print(
+            f"  LLM for this issue, all runs: {total['calls']} calls, "
+            f"{total['prompt_tokens'] + total['completion_tokens'] + total['reasoning_tokens']} "
+            f"tokens ({total['reasoning_tokens']} reasoning)",
+            highlight=False,
+        )
     for title, reason in report.fallbacks:
         console.print(
             f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False

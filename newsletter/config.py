@@ -242,6 +242,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         return str(p if p.is_absolute() else (base / p).resolve())
 
     out = dict(data)
+    out.setdefault("output_dir", "output")
+    if "database" not in out:
+        out["database"] = f"sqlite:///{local(str(out['output_dir']))}/newsletter.db"
     db = out.get("database")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         target = db[len("sqlite:///") :]

@@ -99,6 +99,8 @@ class Summary:
     key_facts: tuple[str, ...] = ()
     error: str | None = None
     """Why an LLM digest was not used (the fallback reason), if any."""
+    transient: bool = False
+    """The fallback came from the endpoint failing (not the answer): worth retrying next run."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0

@@ -7,6 +7,7 @@ network and writes their results back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import tempfile
@@ -31,6 +32,7 @@ from .summarize import (
     Prompts,
     cache_key,
     extractive_summary,
+    intro_cache_key,
     llm_summary,
     load_prompts,
     write_intro,
@@ -79,6 +81,8 @@ class BuildReport:
     usage: dict[str, int] = field(default_factory=dict)
     fallbacks: tuple[tuple[str, str], ...] = ()
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
+    issue_usage: dict[str, int] = field(default_factory=dict)
+    """LLM totals over every run that built this issue."""
 
 
 def _parse_job(
@@ -220,6 +224,7 @@ def _summaries(
     prompts: Prompts,
     budget: TokenBudget,
     run_id: str,
+    issue_id: str,
     progress: Progress | None,
 ) -> dict[str, Summary]:
     max_chars = config.llm.max_chars
@@ -248,26 +253,41 @@ def _summaries(
         for entry, key, future in futures:
             summary = future.result()
             result[entry.id] = summary
-            spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
-            if spent or summary.kind == "llm" or summary.error:
-                store.record_llm_call(
-                    run_id=run_id,
-                    purpose="summary",
-                    entry_id=entry.id,
-                    model=client.model,
-                    ok=summary.kind == "llm",
-                    error=summary.error,
-                    prompt_tokens=summary.prompt_tokens,
-                    completion_tokens=summary.completion_tokens,
-                    reasoning_tokens=summary.reasoning_tokens,
-                )
-            # Only a digest the LLM actually wrote is cached: a fallback is retried next run.
-            if summary.kind == "llm":
+            _record_call(store, run_id, issue_id, "summary", entry.id, summary)
+            # A failing endpoint is worth retrying next run; a bad answer for this content
+            # is not: it would cost the same tokens to get the same kind of answer.
+            if not summary.transient:
                 store.put_summary(key, entry.id, summary)
             done += 1
             if progress:
                 progress("summarize", done, len(entries))
     return result
+
+
+def _record_call(
+    store: Store,
+    run_id: str,
+    issue_id: str,
+    purpose: str,
+    entry_id: str | None,
+    summary: Summary,
+) -> None:
+    """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
+    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
+    if not spent and not (summary.kind == "extractive" and summary.error):
+        return
+    store.record_llm_call(
+        run_id=run_id,
+        issue_id=issue_id,
+        purpose=purpose,
+        entry_id=entry_id,
+        model=summary.model,
+        ok=summary.kind == "llm",
+        error=summary.error,
+        prompt_tokens=summary.prompt_tokens,
+        completion_tokens=summary.completion_tokens,
+        reasoning_tokens=summary.reasoning_tokens,
+    )
 
 
 def _issue_title(config: Config, number: int, end: datetime) -> str:
@@ -321,29 +341,13 @@ def build_issue(
     prompts = load_prompts(config.templates_dir)
     budget = TokenBudget(config.llm.max_tokens_per_run)
     digests = _summaries(
-        config, store, [s.entry for s in stories], client, prompts, budget, run_id, progress
+        config, store, [s.entry for s in stories], client, prompts, budget, run_id, issue_id,
+        progress,
     )
     items = compose.issue_items(stories, digests)
     ordered = _section_order(items)
-    intro, intro_usage = write_intro(
-        [(i.entry.title, i.summary.text) for i in ordered],
-        client,
-        prompts,
-        language=config.language,
-        budget=budget,
-    )
-    if client is not None and (intro_usage.kind == "llm" or intro_usage.error):
-        store.record_llm_call(
-            run_id=run_id,
-            purpose="intro",
-            entry_id=None,
-            model=client.model if client else "",
-            ok=intro_usage.kind == "llm",
-            error=intro_usage.error,
-            prompt_tokens=intro_usage.prompt_tokens,
-            completion_tokens=intro_usage.completion_tokens,
-            reasoning_tokens=intro_usage.reasoning_tokens,
-        )
+    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    _record_call(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
         title=_issue_title(config, number, end),
@@ -357,9 +361,12 @@ def build_issue(
     )
     html_path, text_path = write_issue(config, store, issue)
     fallbacks = tuple(
-        (i.entry.title, i.summary.error) for i in items if i.summary.error and client is not None
+        (i.entry.title, i.summary.error or "")
+        for i in items
+        if client is not None and i.summary.kind != "llm"
     )
     usage = store.llm_usage(run_id)
+    issue_usage = store.llm_usage(issue_id=issue_id)
     log.info(
         "build: issue %s with %d stories, %d LLM calls, %d tokens",
         issue.id,
@@ -367,7 +374,33 @@ def build_issue(
         usage["calls"],
         usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
     )
-    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks)
+    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
+
+
+def _intro(
+    config: Config,
+    store: Store,
+    items: Sequence[IssueItem],
+    client: LLMClient | None,
+    prompts: Prompts,
+    budget: TokenBudget,
+) -> tuple[tuple[str, ...], Summary]:
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    pairs = [(i.entry.title, i.summary.text) for i in items]
+    if client is None:
+        return write_intro(pairs, None, prompts, language=config.language)
+    key = intro_cache_key(pairs, client.model, prompts.version, config.language)
+    cached = store.get_summary(key)
+    if cached is not None:
+        # Served from the cache: no tokens spent, nothing to report as a call.
+        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
+        return tuple(json.loads(cached.text)), replace(free, error=None)
+    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    # A failing endpoint is retried next run; an unusable answer is not asked again.
+    if not usage.transient:
+        text = json.dumps(bullets, ensure_ascii=False)
+        store.put_summary(key, "intro", replace(usage, text=text))
+    return bullets, usage
 
 
 def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:

@@ -28,8 +28,9 @@ __all__ = ["Lexicon", "is_uncertain", "judge", "load_lexicon", "normalize"]
 # Feed text is untrusted: bound the work one entry can cost (articles are far shorter).
 _MAX_CHARS = 50_000
 # Sentence ends: a `near` rule never pairs words across them.
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?:\s|$)")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]|[.．](?:\s|$)")
 _ASCII_WORD = re.compile(r"[a-z0-9]")
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @lru_cache(maxsize=1)
@@ -39,10 +40,61 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _nfkc_needed() -> re.Pattern[str]:
+    """Characters that make NFKC change a string, minus full-width punctuation.
+
+    NFKC is the costliest normalization step (~15 us per entry) and nearly every Chinese
+    text "needs" it only because of full-width punctuation (，：！), which matching treats
+    like ASCII anyway. So NFKC runs only when other characters would change: those NFKC
+    maps (full-width letters and digits, ligatures, compatibility ideographs), combining
+    marks, scripts whose vowel signs compose, and anything outside the BMP.
+    """
+    keep = {
+        0x3000,
+        *range(0xFF01, 0xFF10),
+        *range(0xFF1A, 0xFF21),
+        *range(0xFF3B, 0xFF41),
+        *range(0xFF5B, 0xFF5F),
+    }
+    ranges: list[str] = []
+    for cp in range(0x80, 0x10000):
+        if cp in keep or 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        if unicodedata.combining(ch) or unicodedata.normalize("NFKC", ch) != ch:
+            ranges.append(re.escape(ch))
+    composing = "\u0900-\u0dff\u1000-\u109f\u1100-\u11ff\u1b00-\u1b7f\U00010000-\U0010ffff"
+    return re.compile("[" + "".join(ranges) + composing + "]")
+
+
+@lru_cache(maxsize=1)
+def _t2s_needed() -> re.Pattern[str]:
+    """Characters that OpenCC t2s changes: most Chinese feed text has none of them.
+
+    Found once (~20 ms) by converting every BMP CJK character, one per line so no phrase
+    spans two. Characters outside the BMP always take the conversion path.
+    """
+    blocks = ((0x2E80, 0x2FDF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+    chars = [chr(cp) for lo, hi in blocks for cp in range(lo, hi + 1)]
+    converted = _t2s().convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # never seen; stay correct if OpenCC changes
+        converted = [_t2s().convert(ch) for ch in chars]
+    changed = "".join(re.escape(a) for a, b in zip(chars, converted, strict=True) if a != b)
+    return re.compile("[" + changed + "\U00010000-\U0010ffff]")
+
+
 def normalize(text: str) -> str:
-    """NFKC, Traditional → Simplified Chinese, lower case: the form all matching uses."""
-    text = unicodedata.normalize("NFKC", text)
-    if not text.isascii():
+    """NFKC, Traditional → Simplified Chinese, lower case: the form all matching uses.
+
+    Each step runs only when the text has characters it would change; full-width
+    punctuation alone does not trigger NFKC (matching treats it like ASCII).
+    """
+    if text.isascii():
+        return text.lower()
+    if _nfkc_needed().search(text) is not None:
+        text = unicodedata.normalize("NFKC", text)
+    if _t2s_needed().search(text) is not None:
         text = _t2s().convert(text)
     return text.lower()
 
@@ -59,6 +111,7 @@ class _Strict(BaseModel):
 class _MaskSpec(_Strict):
     label: str
     pattern: str
+    requires: list[str] = []
 
 
 class _GroupSpec(_Strict):
@@ -174,12 +227,17 @@ class Lexicon:
     cues: Mapping[str, tuple[str, ...]]
     traps: tuple[str, ...]
     rules: tuple[Rule, ...]
-    masks: tuple[tuple[str, str], ...]
-    """(label, regular expression) pairs."""
+    masks: tuple[tuple[str, str, tuple[str, ...]], ...]
+    """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, _TermInfo] = field(init=False, repr=False)
     _prefixes: tuple[tuple[str, _TermInfo], ...] = field(init=False, repr=False)
     _matcher: re.Pattern[str] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False)
+    _mask_res: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = field(
+        init=False, repr=False
+    )
+    _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
+    _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
+    _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         info: dict[str, _TermInfo] = {}
@@ -192,25 +250,41 @@ class Lexicon:
                 info[word] = _TermInfo(old.group, old.weight, old.cues | {cue})
         for trap in self.traps:
             info.setdefault(trap, _TermInfo(None, 0.0, frozenset()))
-        # Longest literal first: the alternation then takes the longest word at each
-        # position, i.e. greedy forward maximum matching, the classic dictionary
-        # segmentation. Python's `re` has no Aho-Corasick; one compiled alternation
-        # scanned once is far faster than a Python loop over hundreds of terms.
-        literals = sorted(info, key=lambda t: (-len(t.rstrip("*")), t))
-        pieces = [_literal_regex(t) for t in literals]
-        prefixes = tuple((t[:-1], info[t]) for t in literals if t.endswith("*"))
+        prefixes = tuple(
+            (t[:-1], info[t]) for t in sorted(info, key=len, reverse=True) if t.endswith("*")
+        )
         object.__setattr__(self, "_info", info)
         object.__setattr__(self, "_prefixes", prefixes)
-        object.__setattr__(self, "_matcher", re.compile("|".join(pieces) or r"(?!)"))
+        object.__setattr__(self, "_matcher", re.compile(_trie_regex(info) or r"(?!)"))
         masks = []
-        for i, (label, pattern) in enumerate(self.masks):
+        for i, (label, pattern, requires) in enumerate(self.masks):
             try:
-                # Not normalize(): lower-casing would turn \S into \s. Text is lower-cased
-                # anyway, so IGNORECASE keeps operator patterns with capitals working.
-                masks.append((label, re.compile(_t2s().convert(pattern), re.IGNORECASE)))
+                # Not normalize(): lower-casing would turn \S into \s. No IGNORECASE either:
+                # it doubles the search time, and the text is lower case already.
+                compiled = re.compile(_t2s().convert(pattern))
+                masks.append((label, compiled, tuple(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
         object.__setattr__(self, "_mask_res", tuple(masks))
+        # Flat tuples: judge() runs these loops for every entry.
+        near = tuple(
+            (r.name, r.group, r.cues[0], r.cues[1], r.weight, r.window)
+            for r in self.rules
+            if r.kind == "near"
+        )
+        every = tuple((r.name, r.group, r.cues, r.weight) for r in self.rules if r.kind == "all")
+        object.__setattr__(self, "_near_rules", near)
+        object.__setattr__(self, "_all_rules", every)
+        unless = {g.name: g.unless for g in self.groups.values() if g.unless}
+        object.__setattr__(self, "_unless", unless)
+
+    def __repr__(self) -> str:
+        terms = sum(len(g.terms) for g in self.groups.values())
+        return (
+            f"Lexicon(threshold={self.threshold}, title_factor={self.title_factor}, "
+            f"uncertain_band={self.uncertain_band}, groups={len(self.groups)}, "
+            f"terms={terms}, rules={len(self.rules)}, masks={len(self.masks)})"
+        )
 
     def _lookup(self, word: str) -> _TermInfo:
         found = self._info.get(word)
@@ -222,19 +296,42 @@ class Lexicon:
         raise KeyError(word)  # unreachable: every alternative comes from _info
 
 
-def _literal_regex(term: str) -> str:
-    prefix = term.endswith("*")
-    core = term[:-1] if prefix else term
-    piece = re.escape(core)
-    # ASCII words match whole words only; CJK has no spaces, so no boundary there.
-    # (Not \b: in Python, CJK characters are word characters, so "shop马来西亚" has none.)
-    if _ASCII_WORD.match(core[0]):
-        piece = r"(?<![a-z0-9])" + piece
-    if prefix:
-        piece += r"[a-z0-9]*"
-    if _ASCII_WORD.match(core[-1]):
-        piece += r"(?![a-z0-9])"
-    return piece
+def _trie_regex(words: Iterable[str]) -> str:
+    """One regular expression matching the longest of ``words`` at each position.
+
+    Python's ``re`` has no Aho-Corasick. A plain alternation of a few hundred literals
+    tries every branch at every position (~25x slower here); factored into a trie, each
+    position costs one branch per distinct next character, and since every branch starts
+    with a literal, ``re`` skips positions that cannot start any word. Greedy longest
+    match per position is forward maximum matching, the classic dictionary segmentation:
+    "游戏直播" is taken whole, so the "直播" inside it never counts on its own.
+    ASCII words must end at a non-alphanumeric character; the start boundary is checked
+    by the caller (a look-behind here would defeat the position skipping).
+    A trailing "*" matches any alphanumeric continuation.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        core = word[:-1] if word.endswith("*") else word
+        for ch in core:
+            node = node.setdefault(ch, {})
+        if word.endswith("*"):
+            node[""] = r"[a-z0-9]*"
+        elif _ASCII_WORD.match(core[-1]):
+            node.setdefault("", r"(?![a-z0-9])")
+        else:
+            node.setdefault("", "")
+
+    def build(node: dict[str, Any]) -> str:
+        # Longer continuations first; the end of a word ("") is the last alternative.
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if "" in node:
+            alts.append(node[""])
+        if len(alts) == 1:
+            return alts[0]
+        return "(?:" + "|".join(alts) + ")"
+
+    return "|".join(re.escape(ch) + build(child) for ch, child in sorted(trie.items()))
 
 
 def _default_spec() -> dict[str, Any]:
@@ -242,9 +339,24 @@ def _default_spec() -> dict[str, Any]:
     return _parse_yaml(text, "packaged lexicon")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _parse_yaml(text: str, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ValueError(f"invalid {what}: {exc}") from exc
     if not isinstance(data, dict):
@@ -282,7 +394,7 @@ def _apply_overrides(spec: _LexiconSpec, patch: _OverrideSpec) -> _LexiconSpec:
     cues = {name: list(words) for name, words in spec.cues.items()}
     traps = list(spec.traps)
     removed = {normalize(t) for t in patch.remove}
-    for name, (terms, _unless) in groups.items():
+    for terms, _unless in groups.values():
         for term in [t for t in terms if normalize(t) in removed]:
             del terms[term]
     for name, words in cues.items():
@@ -383,7 +495,7 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
         cues=cues,
         traps=traps,
         rules=tuple(rules),
-        masks=tuple((m.label, m.pattern) for m in spec.masks),
+        masks=tuple((m.label, m.pattern, tuple(m.requires)) for m in spec.masks),
     )
 
 
@@ -402,27 +514,7 @@ def _default_lexicon() -> Lexicon:
 # ---------------------------------------------------------------------------------------
 # Judging.
 
-_Hit = tuple[int, int, str, _TermInfo]
-
-
-def _mask(lexicon: Lexicon, text: str, where: str, reasons: list[str]) -> str:
-    for label, pattern in lexicon._mask_res:
-        if pattern.search(text) is None:
-            continue
-
-        def blank(m: re.Match[str], label: str = label) -> str:
-            reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
-            # Same length, so positions stay meaningful; spaces match no term.
-            return " " * len(m.group())
-
-        text = pattern.sub(blank, text)
-    return text
-
-
-def _scan(lexicon: Lexicon, text: str) -> list[_Hit]:
-    lookup = lexicon._lookup
-    return [(m.start(), m.end(), m.group(), lookup(m.group())) for m in
-            lexicon._matcher.finditer(text)]
+_Span = tuple[int, int]
 
 
 def _short(snippet: str, limit: int = 30) -> str:
@@ -430,9 +522,7 @@ def _short(snippet: str, limit: int = 30) -> str:
     return snippet if len(snippet) <= limit else snippet[: limit - 1] + "…"
 
 
-def _near(
-    text: str, a: list[tuple[int, int]], b: list[tuple[int, int]], window: int
-) -> tuple[int, int] | None:
+def _near(text: str, a: list[_Span], b: list[_Span], window: int) -> _Span | None:
     """First pair of spans from ``a`` and ``b`` at most ``window`` apart in one sentence."""
     starts = [s for s, _ in b]
     for sa, ea in a:
@@ -452,71 +542,96 @@ def _near(
     return None
 
 
-def _cue_spans(hits: Iterable[_Hit]) -> dict[str, list[tuple[int, int]]]:
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for start, end, _word, info in hits:
-        for cue in info.cues:
-            spans.setdefault(cue, []).append((start, end))
-    return spans
-
-
 def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     """Score one entry against the lexicon; the reasons say which terms and rules counted."""
     lex = lexicon if lexicon is not None else _default_lexicon()
     reasons: list[str] = []
-    parts = (
-        ("title", _mask(lex, normalize(title[:_MAX_CHARS]), "title", reasons), lex.title_factor),
-        ("body", _mask(lex, normalize(text[:_MAX_CHARS]), "body", reasons), 1.0),
-    )
-    # Best (value, reason) per group: max for positive signals, min for negative ones.
-    best: dict[str, tuple[float, str]] = {}
+    norm_title = normalize(title[:_MAX_CHARS])
+    split = len(norm_title)
+    # One string, one scan: the newline is a sentence end, so no rule pairs across it.
+    full = norm_title + "\n" + normalize(text[:_MAX_CHARS])
+    for label, pattern, requires in lex._mask_res:
+        # A substring test is far cheaper than a regex search, and most entries fail it.
+        if requires and not any(r in full for r in requires):
+            continue
+        if pattern.search(full) is None:
+            continue
+        pieces = []
+        last = 0
+        for m in pattern.finditer(full):
+            where = "title" if m.start() < split else "body"
+            reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
+            # Same length, so positions stay meaningful; spaces match no term. Keep
+            # newlines: they end sentences (and separate the title from the body).
+            blank = "".join("\n" if c == "\n" else " " for c in m.group())
+            pieces.append(full[last : m.start()] + blank)
+            last = m.end()
+        full = "".join(pieces) + full[last:]
 
-    def offer(group: str, value: float, reason: str) -> None:
-        old = best.get(group)
-        if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, reason)
+    factor = lex.title_factor
+    # Per group the best hit: (value, where, what). Max for positive, min for negative.
+    best: dict[str, tuple[float, str, str]] = {}
+    title_cues: dict[str, list[_Span]] = {}
+    body_cues: dict[str, list[_Span]] = {}
+    info_of = lex._info
+    for m in lex._matcher.finditer(full):
+        word = m.group()
+        start = m.start()
+        if start and word[0] in _ASCII_ALNUM and full[start - 1] in _ASCII_ALNUM:
+            continue  # inside a longer ASCII word ("olive" is not "live")
+        info = info_of.get(word) or lex._lookup(word)
+        in_title = start < split
+        if info.cues:
+            cues = title_cues if in_title else body_cues
+            hit = (start, m.end())
+            for cue in info.cues:
+                if cue in cues:
+                    cues[cue].append(hit)
+                else:
+                    cues[cue] = [hit]
+        group = info.group
+        if info.weight and group is not None:
+            value = info.weight * factor if in_title else info.weight
+            old = best.get(group)
+            if old is None or (value > old[0] if value > 0 else value < old[0]):
+                best[group] = (value, "title" if in_title else "body", f"{group} '{word}'")
 
-    cue_sets: list[dict[str, list[tuple[int, int]]]] = []
-    for where, norm, factor in parts:
-        hits = _scan(lex, norm)
-        for _start, _end, word, info in hits:
-            if info.group is not None and info.weight:
-                value = info.weight * factor
-                offer(info.group, value, f"{where} {info.group} '{word}' {value:+g}")
-        cues = _cue_spans(hits)
-        cue_sets.append(cues)
-        for rule in lex.rules:
-            if rule.kind != "near":
-                continue
-            a, b = (cues.get(c) for c in rule.cues)
+    for name, group, cue_a, cue_b, weight, window in lex._near_rules:
+        for where, cues, value in (
+            ("title", title_cues, weight * factor),
+            ("body", body_cues, weight),
+        ):
+            a = cues.get(cue_a)
+            b = cues.get(cue_b)
             if not a or not b:
                 continue
-            span = _near(norm, a, b, rule.window)
+            old = best.get(group)
+            if old is not None and (value <= old[0] if value > 0 else value >= old[0]):
+                continue  # cannot beat what the group already has
+            span = _near(full, a, b, window)
             if span is not None:
-                value = rule.weight * factor
-                snippet = _short(norm[span[0] : span[1]])
-                offer(rule.group, value, f"rule {rule.name} in {where} '{snippet}' {value:+g}")
-    title_cues, body_cues = cue_sets
-    for rule in lex.rules:
-        if rule.kind != "all":
-            continue
-        if all(c in title_cues for c in rule.cues):
-            value = rule.weight * lex.title_factor
-            where = "title"
-        elif all(c in title_cues or c in body_cues for c in rule.cues):
-            value, where = rule.weight, "entry"
+                what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
+                best[group] = (value, where, what)
+                break  # the title is tried first and weighs more
+    for name, group, names, weight in lex._all_rules:
+        if all(c in title_cues for c in names):
+            value, where = weight * factor, "title"
+        elif all(c in title_cues or c in body_cues for c in names):
+            value, where = weight, "entry"
         else:
             continue
-        offer(rule.group, value, f"rule {rule.name} in {where} {value:+g}")
+        old = best.get(group)
+        if old is None or (value > old[0] if value > 0 else value < old[0]):
+            best[group] = (value, where, f"rule {name}")
 
-    scored = {g for g, (v, _r) in best.items() if v > 0}
+    scored = {g for g, hit in best.items() if hit[0] > 0}
     score = 0.0
     positives: list[tuple[float, str]] = []
     negatives: list[tuple[float, str]] = []
-    for group, (value, reason) in best.items():
+    for group, (value, where, what) in best.items():
+        reason = f"{where} {what} {value:+g}"
         if value < 0:
-            spec = lex.groups.get(group)
-            cancel = [g for g in (spec.unless if spec else ()) if g in scored]
+            cancel = [g for g in lex._unless.get(group, ()) if g in scored]
             if cancel:
                 negatives.append((0.0, f"{reason} ignored: {cancel[0]} scored"))
                 continue

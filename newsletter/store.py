@@ -137,6 +137,7 @@ llm_calls = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(64), nullable=False, index=True),
+    Column("issue_id", String(64), index=True),
     Column("purpose", String(32), nullable=False),
     Column("entry_id", String(64)),
     Column("model", Text, nullable=False, default=""),
@@ -541,6 +542,7 @@ class Store:
         self,
         *,
         run_id: str,
+        issue_id: str | None = None,
         purpose: str,
         entry_id: str | None,
         model: str,
@@ -554,6 +556,7 @@ class Store:
             conn.execute(
                 llm_calls.insert().values(
                     run_id=run_id,
+                    issue_id=issue_id,
                     purpose=purpose,
                     entry_id=entry_id,
                     model=model,
@@ -566,8 +569,8 @@ class Store:
                 )
             )
 
-    def llm_usage(self, run_id: str | None = None) -> dict[str, int]:
-        """Token and call totals, for one run or for all time."""
+    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> dict[str, int]:
+        """Token and call totals for one run, one issue (all its runs), or all time."""
         query = select(
             func.count(),
             func.coalesce(func.sum(llm_calls.c.prompt_tokens), 0),
@@ -577,6 +580,8 @@ class Store:
         )
         if run_id is not None:
             query = query.where(llm_calls.c.run_id == run_id)
+        if issue_id is not None:
+            query = query.where(llm_calls.c.issue_id == issue_id)
         with self._tx() as conn:
             calls, prompt, completion, reasoning, failed = conn.execute(query).one()
         return {

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -84,6 +86,15 @@ def cache_key(entry: Entry, model: str, prompt_version: str, max_chars: int, lan
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def intro_cache_key(
+    items: Sequence[tuple[str, str]], model: str, prompt_version: str, language: str
+) -> str:
+    raw = json.dumps([list(i) for i in items], ensure_ascii=False)
+    return (
+        "intro-" + hashlib.sha256(f"{raw}|{model}|{prompt_version}|{language}".encode()).hexdigest()
+    )
+
+
 def guess_category(title: str, text: str) -> str:
     haystack = f"{title} {title} {text[:400]}"
     best, hits = DEFAULT_CATEGORY, 0
@@ -130,7 +141,8 @@ def llm_summary(
 ) -> Summary:
     """An LLM digest of one entry, checked; falls back to extractive. Never raises."""
     if budget is not None and budget.exhausted:
-        return extractive_summary(entry, max_chars, error="token budget for this run is spent")
+        spent = extractive_summary(entry, max_chars, error="token budget for this run is spent")
+        return replace(spent, transient=True)
     system = prompts.render(
         "summary_system",
         max_chars=max_chars,
@@ -146,13 +158,14 @@ def llm_summary(
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     tokens = [0, 0, 0]
     problem = ""
+    transient = False
     for attempt in range(2):
         if attempt and budget is not None and budget.exhausted:
             break
         try:
             completion = client.chat(messages, json_mode=True)
         except LLMError as exc:
-            problem = str(exc)
+            problem, transient = str(exc), True
             break
         tokens = [
             tokens[0] + completion.prompt_tokens,
@@ -217,6 +230,7 @@ def llm_summary(
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
         reasoning_tokens=tokens[2],
+        transient=transient,
     )
 
 
@@ -238,7 +252,9 @@ def write_intro(
     if client is None or not items:
         return headlines, Summary(text="", kind="extractive")
     if budget is not None and budget.exhausted:
-        return headlines, Summary(text="", kind="extractive", error="token budget spent")
+        return headlines, Summary(
+            text="", kind="extractive", error="token budget spent", transient=True
+        )
     digests = [f"{title}：{digest}" for title, digest in items[:20]]
     messages = [
         {
@@ -252,6 +268,9 @@ def write_intro(
     source = "\n".join(digests)
     try:
         completion = client.chat(messages, json_mode=True)
+    except LLMError as exc:
+        return headlines, Summary(text="", kind="extractive", error=str(exc), transient=True)
+    try:
         if budget is not None:
             budget.spend(
                 completion.prompt_tokens
@@ -268,7 +287,15 @@ def write_intro(
         if invented:
             raise LLMError("figures not in the digests: " + ", ".join(invented[:5]))
     except LLMError as exc:
-        return headlines, Summary(text="", kind="extractive", error=str(exc))
+        return headlines, Summary(
+            text="",
+            kind="extractive",
+            model=client.model,
+            error=str(exc),
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+        )
     usage = Summary(
         text="",
         kind="llm",

@@ -37,6 +37,9 @@ class FetchOptions:
     max_redirects: int = 5
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -95,7 +98,7 @@ async def _get(
     moved = False
     for _ in range(options.max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
-            if response.is_redirect:
+            if response.status_code in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
                     return FetchResult(

@@ -127,7 +127,8 @@ def _when(entry: Any, fallback: datetime) -> datetime:
         value = entry.get(key)
         if value:
             try:
-                return datetime(*value[:6], tzinfo=UTC)
+                year, month, day, hour, minute, second = value[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     return fallback
@@ -141,6 +142,12 @@ def _entry_text(entry: Any) -> tuple[str, str]:
     if len(summary) > len(raw):
         raw = summary
     return html_to_text(raw)[:MAX_TEXT_CHARS], raw
+
+
+def _describe(problem: BaseException) -> str:
+    """One line naming a parser complaint."""
+    lines = str(problem).strip().splitlines()
+    return f"{type(problem).__name__}: {lines[0][:200]}" if lines else type(problem).__name__
 
 
 def entry_id(feed_url: str, guid: str, link: str, title: str, published: str) -> str:
@@ -213,9 +220,9 @@ def parse_feed(
     raw_entries = parsed.get("entries", [])
     if not raw_entries and not version:
         reason = "not a feed"
-        if parsed.get("bozo"):
-            exc = parsed.get("bozo_exception")
-            reason += f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})" if exc else ""
+        problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+        if problem is not None:
+            reason += f" ({_describe(problem)})"
         return ParsedFeed("", (), error=reason)
     feed_title = html_to_text(parsed.feed.get("title", ""))[:MAX_TITLE_CHARS]
     if mojibake(feed_title):
@@ -259,10 +266,10 @@ def parse_feed(
                 source_name=feed.name or feed_title,
             )
         )
-    warnings = ()
-    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
-        exc = parsed["bozo_exception"]
-        warnings = (f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",)
+    warnings: tuple[str, ...] = ()
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if problem is not None:
+        warnings = (_describe(problem),)
     if garbled:
         title, why = garbled[0]
         problems.append(

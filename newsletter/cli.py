@@ -114,6 +114,9 @@ def print_poll(report: pipeline.PollReport) -> None:
     console.print(
         f"{report.new_entries} new entries, {report.failed} feeds failed", highlight=False
     )
+    for o in report.outcomes:
+        for warning in o.warnings:
+            _say(f"warning: {o.name}: {warning}", err)
 
 
 def print_build(report: pipeline.BuildReport) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,16 @@ from newsletter.parse import parse_feed
 from newsletter.pipeline import poll
 from newsletter.store import Store
 from tests.servers import FeedServer
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI commands point the root logger at the runner's stream; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 GB2312_FEED = "feeds/real/encoding-gb2312.xml"
 GB2312_TITLE = "新闻国内"
@@ -152,7 +165,19 @@ def test_poll_over_http_decodes_and_reports(tmp_path: Path, feed_server: FeedSer
     assert not any(mojibake(t) for t in titles)
 
 
-def _all_time() -> tuple[object, object]:
-    from datetime import UTC, datetime
-
+def _all_time() -> tuple[datetime, datetime]:
     return datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def test_poll_command_prints_feed_warnings(tmp_path: Path, feed_server: FeedServer) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    wrong = feed_server.add_fault("/gbk.xml", "wrong_charset", declared="iso-8859-1")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database: sqlite:///db.sqlite\nfeeds: [{{url: '{wrong}', name: GBK}}]\n")
+    result = CliRunner().invoke(app, ["poll", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: GBK: charset: read as iso8859-1" in result.output
+    assert "decoded as gb18030" in result.output

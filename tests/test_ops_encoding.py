@@ -17,6 +17,7 @@ from newsletter.pipeline import poll
 from newsletter.store import Store
 from tests.servers import FeedServer
 
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """CLI commands point the root logger at the runner's stream; put it back afterwards."""

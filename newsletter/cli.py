@@ -108,15 +108,12 @@ def print_poll(report: pipeline.PollReport) -> None:
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or f"{o.elapsed:.2f}s",
+            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
         )
     console.print(table)
     console.print(
         f"{report.new_entries} new entries, {report.failed} feeds failed", highlight=False
     )
-    for o in report.outcomes:
-        for warning in o.warnings:
-            _say(f"warning: {o.name}: {warning}", err)
 
 
 def print_build(report: pipeline.BuildReport) -> None:

@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from . import pipeline
 from .config import Config
+from .errors import NewsletterError
 from .store import Store
 
 log = logging.getLogger("newsletter.daemon")
@@ -89,6 +90,8 @@ class Daemon:
         try:
             pipeline.poll(self.config, store)
             report = pipeline.build_issue(self.config, store)
+            if report.issue is not None:
+                send_built(self.config, store, report.issue.id)
         finally:
             store.close()
         if report.issue is None:
@@ -101,6 +104,14 @@ class Daemon:
             report.usage.get("calls", 0),
             time.monotonic() - started,
         )
+
+    def send_job(self, issue_id: str) -> None:
+        """Finish sending an issue whose send was interrupted (crash, kill, restart)."""
+        store = Store.open(self.config.database)
+        try:
+            send_built(self.config, store, issue_id)
+        finally:
+            store.close()
 
     def missed_issue(self, now: datetime) -> bool:
         """True when the weekly build was due while the daemon was down (within grace)."""
@@ -140,6 +151,12 @@ class Daemon:
             self.scheduler.add_job(
                 self.issue_job, id="issue-catch-up", name="issue catch-up", **common
             )
+        unfinished = unfinished_send(self.config, datetime.now(UTC))
+        if unfinished is not None:
+            log.info("issue %s was not sent to everyone; finishing that now", unfinished)
+            self.scheduler.add_job(
+                self.send_job, args=[unfinished], id="send-resume", name="send resume", **common
+            )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
 
         def stop(signum: int, _frame: FrameType | None) -> None:
@@ -161,6 +178,45 @@ class Daemon:
     @staticmethod
     def _on_error(event: JobExecutionEvent) -> None:
         log.error("job=%s failed: %s", event.job_id, event.exception)
+
+
+def send_built(config: Config, store: Store, issue_id: str) -> None:
+    """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    try:
+        sent = pipeline.send_issue(config, store, issue_id=issue_id)
+    except NewsletterError as exc:
+        log.error("job=send issue=%s failed: %s", issue_id, exc)
+        return
+    log.info(
+        "job=send issue=%s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
+        issue_id,
+        sent.sent,
+        sent.failed,
+        sent.bounced,
+        sent.skipped,
+        sent.already_sent,
+        f" stopped={sent.error!r}" if sent.error else "",
+    )
+
+
+def unfinished_send(config: Config, now: datetime) -> str | None:
+    """The newest issue if its send was cut short within the misfire grace, else None.
+
+    An issue older than the grace is left alone: a week-old issue arriving late is worse
+    than not at all; ``newsletter send --issue ID`` still finishes it by hand.
+    """
+    store = Store.open(config.database)
+    try:
+        newest = next(iter(store.list_issues()), None)
+        if newest is None:
+            return None
+        if now - newest.created > timedelta(seconds=config.schedule.misfire_grace_seconds):
+            return None
+        owed = store.deliveries(newest.id, unsent_only=True)
+    finally:
+        store.close()
+    # "failed" rows got their answer (bounce or retries used up); resume only cut-off runs.
+    return newest.id if any(d.status in ("queued", "sending") for d in owed) else None
 
 
 def run_daemon(config: Config) -> None:

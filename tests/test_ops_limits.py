@@ -69,7 +69,10 @@ class _Sink:
         return "250 OK"
 
 
-def test_empty_week_builds_and_sends_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_empty_week_builds_and_sends_nothing(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET", "ops-test-secret-0123456789")
     sink = _Sink()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -89,6 +92,7 @@ def test_empty_week_builds_and_sends_nothing(tmp_path: Path, feed_server: FeedSe
         now = datetime.now(UTC)
         store = Store.open(config.database)
         try:
+            store.add_subscriber("reader@example.com")
             store.add_entries([(_entry(1, now - timedelta(days=9)), Verdict(True, 5.0))])
             first = pipeline.build_issue(config, store, now=now - timedelta(days=7))
             assert first.issue is not None
@@ -104,12 +108,20 @@ def test_empty_week_builds_and_sends_nothing(tmp_path: Path, feed_server: FeedSe
         store = Store.open(config.database)
         try:
             assert [i.id for i in store.list_issues()] == [first.issue.id]
-            # The next real issue's window still starts where the last real one ended.
             store.add_entries([(_entry(2, now - timedelta(hours=1)), Verdict(True, 5.0))])
-            second = pipeline.build_issue(config, store, now=now + timedelta(minutes=1))
-            assert second.issue is not None
-            assert second.issue.window_start == first.issue.window_end
-            assert [i.entry.id for i in second.issue.items] == ["e2"]
+        finally:
+            store.close()
+
+        Daemon(config).issue_job()  # next week: one relevant story, so an issue goes out
+
+        assert len(sink.messages) == 1  # the control: this job does send when there is news
+        store = Store.open(config.database)
+        try:
+            issues = store.list_issues()
+            assert len(issues) == 2
+            # The next real issue's window still starts where the last real one ended.
+            assert issues[0].window_start == first.issue.window_end
+            assert issues[0].entry_ids == ("e2",)
         finally:
             store.close()
     finally:

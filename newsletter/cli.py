@@ -37,7 +37,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Build even with fewer than issue.min_items stories.")
 ]
-STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests"}
+STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -326,6 +326,259 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
+
+# -- email delivery and subscribers ---------------------------------------------------
+
+
+def print_send(report: pipeline.SendReport) -> None:
+    if report.dry_run_dir is not None:
+        console.print(
+            f"Dry run: {report.sent} messages written to {report.dry_run_dir} "
+            f"({report.already_sent} subscribers already have issue {report.issue_id})",
+            highlight=False,
+        )
+        return
+    table = Table(title=f"Issue {report.issue_id}")
+    table.add_column("sent", justify="right", style="green")
+    table.add_column("failed", justify="right", style="red")
+    table.add_column("skipped", justify="right")
+    table.add_column("already sent", justify="right")
+    failed = f"{report.failed} ({report.bounced} bounced)" if report.bounced else str(report.failed)
+    table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
+    console.print(table)
+    for address, answer in report.failures[:20]:
+        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+    if len(report.failures) > 20:
+        console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
+    if report.trimmed:
+        console.print(
+            f"[yellow]{report.trimmed} stories left out of the email[/yellow] to stay under "
+            "Gmail's 102 KB clipping size (they are on the web page)",
+            highlight=False,
+        )
+    if report.error:
+        console.print(
+            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+        )
+
+
+@app.command()
+def send(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    issue: Annotated[
+        str | None, typer.Option("--issue", help="Issue id (default: the newest).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files into the issue folder instead.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
+    ] = None,
+) -> None:
+    """Email an issue to every active subscriber who has not received it yet."""
+    from .errors import AddressError, ConfigError
+
+    config = load(config_path)
+    _setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        try:
+            report = pipeline.send_issue(
+                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+            )
+        except (ConfigError, AddressError) as exc:
+            raise fail(str(exc)) from None
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    print_send(report)
+    if report.error or (to is not None and report.sent == 0):
+        raise typer.Exit(1)
+
+
+subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
+app.add_typer(subscribers_app, name="subscribers", no_args_is_help=True)
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    from .errors import AddressError, ConfigError
+
+    config = load(config_path)
+    with opened(config) as store:
+        try:
+            subscriber = pipeline.subscribe(config, store, email, name)
+        except (AddressError, ConfigError) as exc:
+            raise fail(str(exc)) from None
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
+    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete the address and its delivery history.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Unsubscribe an address (kept, so an import cannot bring it back), or --purge it."""
+    from .deliver import normalize_address
+    from .errors import AddressError
+
+    config = load(config_path)
+    try:
+        address = normalize_address(email)
+    except AddressError as exc:
+        raise fail(str(exc)) from None
+    with opened(config) as store:
+        subscriber = store.get_subscriber(email=address)
+        if subscriber is None or subscriber.id is None:
+            raise fail(f"{address} is not a subscriber", 1)
+        if purge:
+            store.delete_subscriber(subscriber.id)
+        else:
+            store.update_subscriber(subscriber.id, status="unsubscribed")
+    console.print(f"{address}: {'deleted' if purge else 'unsubscribed'}", highlight=False)
+
+
+def _status_option(status: str | None) -> str | None:
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise fail(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)} (got {status!r})")
+    return status
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, active, unsubscribed or bounced.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Subscribers with their status."""
+    config = load(config_path)
+    wanted = _status_option(status)
+    with opened(config) as store:
+        people = store.list_subscribers(wanted)
+    table = Table(title=f"{len(people)} subscribers" + (f" ({wanted})" if wanted else ""))
+    for column in ("id", "email", "name", "status"):
+        table.add_column(column)
+    for p in people:
+        table.add_row(str(p.id), p.email, p.name, p.status)
+    console.print(table)
+
+
+def _read_csv_text(file: Path) -> str:
+    raw = file.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Spreadsheets on Chinese Windows save CSV as GBK.
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise fail(f"{file}: not UTF-8 or GB18030 text") from None
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row: email,name.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Import subscribers as active; bad lines are reported by number, the rest imported.
+
+    Re-importing is harmless: known addresses (also unsubscribed ones) are left as they are.
+    Exit status 1 when some lines were bad.
+    """
+    import csv
+    import io
+
+    from .deliver import clean_header_text, normalize_address
+    from .errors import AddressError
+
+    config = load(config_path)
+    try:
+        text = _read_csv_text(file)
+    except OSError as exc:
+        raise fail(f"{file}: cannot read ({exc.strerror})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [(f or "").strip().lower() for f in reader.fieldnames or []]
+    if "email" not in fields:
+        raise fail(f"{file}:1: the header row must name an 'email' column (and optionally 'name')")
+    reader.fieldnames = fields
+    people: dict[str, str] = {}
+    bad = repeated = 0
+    for row in reader:
+        line = reader.line_num
+        try:
+            address = normalize_address(str(row.get("email") or ""))
+        except AddressError as exc:
+            err.print(
+                f"{file}:{line}: skipped, {exc}", highlight=False, markup=False, soft_wrap=True
+            )
+            bad += 1
+            continue
+        if address in people:
+            repeated += 1
+            continue
+        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+    with opened(config) as store:
+        added = store.import_subscribers(list(people.items()))
+    console.print(
+        f"{len(added)} imported, {len(people) - len(added)} already known, "
+        f"{repeated} repeated in the file, {bad} invalid lines",
+        highlight=False,
+    )
+    if bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only subscribers with this status.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Write all subscribers as CSV (email,name,status) to standard output."""
+    import csv
+
+    config = load(config_path)
+    wanted = _status_option(status)
+    with opened(config) as store:
+        people = store.list_subscribers(wanted)
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["email", "name", "status"])
+    for p in people:
+        out.writerow([p.email, p.name, p.status])
+
+
+@app.command()
+def serve(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web archive, the Atom feed and subscribe / unsubscribe (uvicorn)."""
+    import uvicorn
+
+    from .web import create_app
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        web_app = create_app(config)
+    except NewsletterError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
+    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
 
 
 def _next_retry(when: datetime | None) -> str:

@@ -124,6 +124,11 @@ class EmailConfig(_Strict):
     max_per_second: float = Field(10.0, gt=0)
     double_opt_in: bool = False
     list_id: str | None = None
+    unsubscribe_mailto: str | None = Field(
+        None, description="mailbox for mailto: unsubscribe requests (default reply_to, from)"
+    )
+    retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
+    retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -152,6 +157,14 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class WebConfig(_Strict):
+    subscribe_limit: int = Field(
+        5, ge=1, description="subscribe attempts one IP (an IPv6 /64) may make per window"
+    )
+    subscribe_window_seconds: int = Field(900, ge=1)
+    feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -168,6 +181,7 @@ class Config(_Strict):
     issue: IssueConfig = Field(default_factory=IssueConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")

@@ -19,3 +19,7 @@ class LLMError(NewsletterError):
 
 class DeliveryError(NewsletterError):
     """Sending an email failed."""
+
+
+class AddressError(NewsletterError):
+    """An email address is not valid; the message names it and says why."""

@@ -131,7 +131,7 @@ class Issue:
 
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
-DeliveryStatus = Literal["queued", "sent", "failed"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
 
 
 @dataclass(frozen=True)

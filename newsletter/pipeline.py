@@ -17,18 +17,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
-from . import compose, dedupe, relevance
+from . import compose, dedupe, deliver, relevance
 from .config import Config
+from .errors import DeliveryError, NewsletterError
 from .fetch import FetchOptions, fetch_all
 from .llm import LLMClient, LLMSettings, TokenBudget
-from .models import Entry, Feed, FetchResult, Issue, IssueItem, Summary, Verdict
+from .models import Entry, Feed, FetchResult, Issue, IssueItem, Subscriber, Summary, Verdict
 from .parse import ParsedFeed, parse_feed
-from .render import Renderer
+from .render import FeedEntry, Renderer, WebRenderer
 from .store import Store
 from .summarize import (
     CATEGORIES,
+    MAX_SOURCE_CHARS,
     Prompts,
     cache_key,
     extractive_summary,
@@ -37,6 +40,7 @@ from .summarize import (
     load_prompts,
     write_intro,
 )
+from .tokens import Signer, secret_from_env
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +178,7 @@ def poll(
             failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
         )
 
+    second_opinion = llm_second_opinion(config, store)
     # One writer thread stores each feed as soon as it is parsed, while others still
     # download; SQLite wants one writer anyway.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
@@ -195,7 +200,9 @@ def poll(
                 future.set_result(_parse_job(result.body, feed, now, lexicon))
         # The body now lives only in the parse job; keep the lightweight result.
         light = replace(result, body=None)
-        stored.append(writer.submit(_store_feed, store, feed, light, future, backoff))
+        stored.append(
+            writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+        )
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -261,6 +268,7 @@ def _store_feed(
     result: FetchResult,
     future: Future[Parsed] | None,
     backoff: Callable[[int, float | None], float] | None = None,
+    second_opinion: SecondOpinion | None = None,
 ) -> FeedOutcome:
     if future is None:
         store.record_fetch(result, backoff=backoff)
@@ -279,6 +287,8 @@ def _store_feed(
             feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
         )
     judged = list(zip(parsed.entries, verdicts, strict=True))
+    if second_opinion is not None:
+        judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
@@ -293,6 +303,69 @@ def _explain_parse_error(error: str, result: FetchResult) -> str:
     if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
         return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
     return error
+
+
+SecondOpinion = Callable[[list[tuple[Entry, Verdict]]], list[tuple[Entry, Verdict]]]
+
+
+def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
+    """With ``relevance.llm_judge`` on and an LLM configured, a step that asks the LLM about
+    new entries whose rule score is in the uncertain band (answers cached like digests)."""
+    client = llm_client(config) if config.relevance.llm_judge else None
+    if client is None:
+        return None
+    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    prompts = load_prompts(config.templates_dir)
+    system = prompts.render("judge_system")
+    run_id = uuid.uuid4().hex
+
+    def ask(entry: Entry, rules: Verdict) -> Verdict:
+        key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
+        cached = store.get_summary(key)
+        if cached is not None:
+            said = json.loads(cached.text)
+            return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
+        user = prompts.render("judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS])
+        answer = relevance.llm_judge(
+            rules,
+            client,
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        )
+        outcome = Summary(
+            text=json.dumps(
+                {"relevant": answer.verdict.relevant, "reason": answer.reason}, ensure_ascii=False
+            ),
+            kind="llm" if answer.answered else "extractive",
+            model=client.model,
+            error=answer.error,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            reasoning_tokens=answer.reasoning_tokens,
+        )
+        _record_call(store, run_id, None, "judge", entry.id, outcome)
+        if answer.answered:
+            store.put_summary(key, entry.id, outcome)
+        elif answer.error:
+            log.info("llm judge failed for %s, rule verdict kept: %s", entry.id, answer.error)
+        return answer.verdict
+
+    def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
+        known = store.known_entry_ids([e.id for e, _ in judged])
+        doubtful = [
+            (i, e, v)
+            for i, (e, v) in enumerate(judged)
+            if e.id not in known and relevance.is_uncertain(v, lexicon)
+        ]
+        if not doubtful:
+            return judged
+        refined = list(judged)
+        with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
+            futures = [(i, e, pool.submit(ask, e, v)) for i, e, v in doubtful]
+            for i, e, future in futures:
+                refined[i] = (e, future.result())
+        return refined
+
+    return refine
 
 
 def llm_client(config: Config) -> LLMClient | None:
@@ -367,7 +440,7 @@ def _summaries(
 def _record_call(
     store: Store,
     run_id: str,
-    issue_id: str,
+    issue_id: str | None,
     purpose: str,
     entry_id: str | None,
     summary: Summary,
@@ -441,7 +514,14 @@ def build_issue(
     prompts = load_prompts(config.templates_dir)
     budget = TokenBudget(config.llm.max_tokens_per_run)
     digests = _summaries(
-        config, store, [s.entry for s in stories], client, prompts, budget, run_id, issue_id,
+        config,
+        store,
+        [s.entry for s in stories],
+        client,
+        prompts,
+        budget,
+        run_id,
+        issue_id,
         progress,
     )
     items = compose.issue_items(stories, digests)
@@ -516,6 +596,8 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
+            # mkstemp makes 0600 files; the archive must be readable by a static web server.
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -540,4 +622,357 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     write_atomic(
         config.output_path / "index.html", render.archive(config.title, store.list_issues())
     )
+    export_feed(config, store)
     return html_path, text_path
+
+
+# -- subscribers and delivery ----------------------------------------------------------
+
+
+def signer(config: Config) -> Signer:
+    """Token signer keyed by the secret in the env variable named by ``secret_env``."""
+    return Signer(secret_from_env(config.secret_env))
+
+
+def mail_sender(config: Config) -> deliver.Sender:
+    email = config.email
+    return deliver.Sender(
+        from_addr=email.from_,
+        reply_to=email.reply_to,
+        list_id=email.list_id,
+        unsubscribe_mailbox=email.unsubscribe_mailto,
+    )
+
+
+def smtp_settings(config: Config) -> deliver.SMTPSettings:
+    """SMTP settings with the login read from the env variables the config names."""
+    smtp, email = config.email.smtp, config.email
+    return deliver.SMTPSettings(
+        host=smtp.host,
+        port=smtp.port,
+        starttls=smtp.starttls,
+        ssl=smtp.ssl,
+        username=os.environ.get(smtp.username_env) or None,
+        password=os.environ.get(smtp.password_env) or None,
+        timeout=smtp.timeout,
+        max_per_second=email.max_per_second,
+        retries=email.retries,
+        backoff=email.retry_backoff,
+    )
+
+
+def _send_one(config: Config, message: EmailMessage, to: str) -> deliver.SendResult:
+    with deliver.SMTPSender(smtp_settings(config)) as smtp:
+        return smtp.send(message, to)
+
+
+def subscribe(config: Config, store: Store, email: str, name: str = "") -> Subscriber:
+    """Add a subscriber: active, or pending plus a confirmation mail with double opt-in.
+
+    Behaves the same whether or not the address was already known, so callers (the web
+    form) cannot reveal who subscribes. Raises :class:`AddressError` for an invalid address
+    and :class:`DeliveryError` when the confirmation mail could not be sent (the subscriber
+    stays pending; subscribing again resends it).
+    """
+    address = deliver.normalize_address(email)
+    wanted = "pending" if config.email.double_opt_in else "active"
+    subscriber = store.get_subscriber(email=address)
+    if subscriber is None:
+        subscriber = store.add_subscriber(address, deliver.clean_header_text(name, 100), wanted)
+    elif subscriber.status != "active" and subscriber.status != wanted:
+        assert subscriber.id is not None
+        subscriber = store.update_subscriber(subscriber.id, status=wanted) or subscriber
+    if subscriber.status == "pending" and config.email.double_opt_in:
+        assert subscriber.id is not None
+        token = signer(config).sign("confirm", subscriber.id)
+        message = deliver.build_confirmation(
+            mail_sender(config),
+            to=subscriber.email,
+            name=subscriber.name,
+            list_title=config.title,
+            link=deliver.confirm_url(config.base_url, token),
+        )
+        result = _send_one(config, message, subscriber.email)
+        if result.status != "sent":
+            raise DeliveryError(
+                f"the confirmation mail to {subscriber.email} was not sent: {result.answer}"
+            )
+        log.info("subscribe: confirmation mail sent to subscriber %d", subscriber.id)
+    return subscriber
+
+
+def confirm(config: Config, store: Store, token: str) -> Subscriber | None:
+    """Activate the pending subscriber a confirmation token names; None for a bad token."""
+    subscriber_id = signer(config).verify("confirm", token)
+    subscriber = None if subscriber_id is None else store.get_subscriber(id=subscriber_id)
+    if subscriber is None or subscriber.id is None:
+        return None
+    if subscriber.status == "pending":
+        subscriber = store.update_subscriber(subscriber.id, status="active")
+    return subscriber
+
+
+def unsubscribe(config: Config, store: Store, token: str) -> Subscriber | None:
+    """Unsubscribe whoever an unsubscribe token names (idempotent); None for a bad token."""
+    subscriber_id = signer(config).verify("unsubscribe", token)
+    subscriber = None if subscriber_id is None else store.get_subscriber(id=subscriber_id)
+    if subscriber is None or subscriber.id is None:
+        return None
+    if subscriber.status in ("active", "pending"):
+        subscriber = store.update_subscriber(subscriber.id, status="unsubscribed")
+        log.info("unsubscribe: subscriber %d", subscriber_id)
+    return subscriber
+
+
+@dataclass(frozen=True)
+class SendReport:
+    issue_id: str
+    sent: int = 0
+    """Messages accepted by the server in this run (with ``dry_run``: .eml files written)."""
+    failed: int = 0
+    bounced: int = 0
+    """Of the failed, those refused permanently at RCPT: the address is now bounced."""
+    skipped: int = 0
+    """Owed rows whose subscriber is no longer active."""
+    already_sent: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+    """(address, server answer) for every failure."""
+    dry_run_dir: Path | None = None
+    trimmed: int = 0
+    """Stories left out of the email to stay under Gmail's clipping size."""
+    error: str | None = None
+    """Why the run stopped early (server unreachable, login refused); rerun to continue."""
+
+
+def _trim_issue(issue: Issue, keep: int) -> Issue:
+    items = issue.items[:keep]
+    kept = {id(i) for i in items}
+    sections = tuple(
+        (name, tuple(i for i in group if id(i) in kept)) for name, group in issue.sections
+    )
+    return replace(issue, items=items, sections=tuple(s for s in sections if s[1]))
+
+
+def _fit_for_email(render: Renderer, issue: Issue, web_url: str, sample_link: str) -> Issue:
+    """The issue with as many stories as fit in an HTML part Gmail will not clip."""
+    keep = len(issue.items)
+    fitted = issue
+
+    def size_of(candidate: Issue) -> int:
+        page = render.issue(candidate, web_url=web_url, unsubscribe_url=sample_link)
+        return deliver.html_size(page.html)
+
+    size = size_of(issue)
+    while size > deliver.HTML_BUDGET_BYTES and keep > 1:
+        # Items are roughly the same size: jump near the answer, then step.
+        estimate = int(keep * deliver.HTML_BUDGET_BYTES / size)
+        keep = max(1, min(keep - 1, estimate))
+        fitted = _trim_issue(issue, keep)
+        size = size_of(fitted)
+    if keep < len(issue.items):
+        log.warning(
+            "issue %s: the HTML would exceed Gmail's 102 KB clipping size; the email carries "
+            "the first %d of %d stories, the rest are on the web page %s",
+            issue.id,
+            keep,
+            len(issue.items),
+            web_url,
+        )
+    return fitted
+
+
+class _IssueMail:
+    """Builds each recipient's copy of one issue (their own unsubscribe link)."""
+
+    def __init__(self, config: Config, issue: Issue) -> None:
+        self.config = config
+        self.render = renderer(config)
+        self.sender = mail_sender(config)
+        self.signer = signer(config)
+        self.web_url = f"{config.base_url.rstrip('/')}/issues/{issue.id}"
+        sample = deliver.unsubscribe_url(config.base_url, self.signer.sign("unsubscribe", 10**9))
+        self.issue = _fit_for_email(self.render, issue, self.web_url, sample)
+        self.trimmed = len(issue.items) - len(self.issue.items)
+        end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
+        self.subject = issue.title if end in issue.title else f"{issue.title}（{end}）"
+
+    def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
+        token = self.signer.sign("unsubscribe", subscriber_id)
+        link = deliver.unsubscribe_url(self.config.base_url, token)
+        page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
+        return deliver.build_message(
+            self.sender,
+            to=to,
+            name=name,
+            subject=self.subject,
+            html=page.html,
+            text=page.text,
+            unsubscribe=link,
+            unsubscribe_token=token,
+        )
+
+
+def _eml_name(index: int, address: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "@._-" else "_" for c in address)[:80]
+    return f"{index:05d}-{safe}.eml"
+
+
+def send_issue(
+    config: Config,
+    store: Store,
+    *,
+    issue_id: str | None = None,
+    dry_run: bool = False,
+    to: str | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send an issue (default: the newest) to every active subscriber who has not had it.
+
+    Safe to rerun at any time: rows already "sent" are never sent again; after a crash only
+    the one message that was in flight may arrive twice. ``dry_run`` writes .eml files into
+    the issue's folder instead; ``to`` sends one test copy to that address and records
+    nothing.
+    """
+    record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
+    issue = None if record is None else store.load_issue(record.id)
+    if record is None or issue is None:
+        wanted = f"issue {issue_id!r}" if issue_id else "issue"
+        raise NewsletterError(f"cannot send: no {wanted} in the database (run `build` first)")
+    if to is not None:
+        return _send_test_copy(config, store, issue, to)
+    if dry_run:
+        return _write_eml(config, store, issue, Path(record.path or "") or None)
+
+    store.queue_deliveries(issue.id)
+    rows = store.deliveries(issue.id)
+    already = sum(1 for r in rows if r.status == "sent")
+    owed = [r for r in rows if r.status != "sent"]
+    people = {s.id: s for s in store.list_subscribers()}
+    sent = failed = bounced = skipped = 0
+    failures: list[tuple[str, str]] = []
+    error: str | None = None
+    mail = _IssueMail(config, issue) if owed else None
+    if progress:
+        progress("send", 0, len(owed))
+    with deliver.SMTPSender(smtp_settings(config)) as smtp:
+        for done, row in enumerate(owed, 1):
+            person = people.get(row.subscriber_id)
+            if person is None or person.status != "active" or mail is None:
+                skipped += 1
+            else:
+                message = mail.message(person.email, person.name, row.subscriber_id)
+                if not store.claim_delivery(issue.id, row.subscriber_id):
+                    skipped += 1  # unsubscribed (e.g. on the web) since the run started
+                else:
+                    try:
+                        result = smtp.send(message, person.email)
+                    except DeliveryError as exc:
+                        # Nothing reached the server for this row: it is simply still owed.
+                        store.finish_delivery(issue.id, row.subscriber_id, "queued", str(exc))
+                        error = str(exc)
+                        break
+                    if result.status == "sent":
+                        store.finish_delivery(issue.id, row.subscriber_id, "sent", result.answer)
+                        sent += 1
+                    else:
+                        is_bounce = result.status == "bounced"
+                        store.finish_delivery(
+                            issue.id, row.subscriber_id, "failed", result.answer, bounced=is_bounce
+                        )
+                        failed += 1
+                        bounced += is_bounce
+                        failures.append((person.email, result.answer))
+            if progress:
+                progress("send", done, len(owed))
+    log.info(
+        "send: issue %s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
+        issue.id,
+        sent,
+        failed,
+        bounced,
+        skipped,
+        already,
+        f" stopped: {error}" if error else "",
+    )
+    return SendReport(
+        issue.id,
+        sent=sent,
+        failed=failed,
+        bounced=bounced,
+        skipped=skipped,
+        already_sent=already,
+        failures=tuple(failures),
+        trimmed=mail.trimmed if mail else 0,
+        error=error,
+    )
+
+
+def _send_test_copy(config: Config, store: Store, issue: Issue, to: str) -> SendReport:
+    address = deliver.normalize_address(to)
+    known = store.get_subscriber(email=address)
+    # Not a subscriber: the copy still has working-looking links, tied to no one (id 0).
+    subscriber_id = known.id if known and known.id is not None else 0
+    mail = _IssueMail(config, issue)
+    message = mail.message(address, known.name if known else "", subscriber_id)
+    result = _send_one(config, message, address)
+    if result.status == "sent":
+        return SendReport(issue.id, sent=1, trimmed=mail.trimmed)
+    return SendReport(
+        issue.id, failed=1, failures=((address, result.answer),), trimmed=mail.trimmed
+    )
+
+
+def _write_eml(config: Config, store: Store, issue: Issue, folder: Path | None) -> SendReport:
+    """What ``send`` would send now, as .eml files under ``<issue folder>/eml/``."""
+    target = (folder or config.output_path / "issues" / issue.id) / "eml"
+    target.mkdir(parents=True, exist_ok=True)
+    owed = {r.subscriber_id for r in store.deliveries(issue.id, unsent_only=True)}
+    done = {r.subscriber_id for r in store.deliveries(issue.id)} - owed
+    people = [s for s in store.list_subscribers("active") if s.id not in done]
+    mail = _IssueMail(config, issue) if people else None
+    for index, person in enumerate(people, 1):
+        assert mail is not None and person.id is not None
+        message = mail.message(person.email, person.name, person.id)
+        path = target / _eml_name(index, person.email)
+        path.write_bytes(message.as_bytes())
+    return SendReport(
+        issue.id,
+        sent=len(people),
+        already_sent=len(done),
+        dry_run_dir=target,
+        trimmed=mail.trimmed if mail else 0,
+    )
+
+
+# -- the newsletter's own feed (web archive) ---------------------------------------------
+
+
+def web_renderer(config: Config) -> WebRenderer:
+    return WebRenderer(
+        config.templates_dir,
+        timezone=config.timezone,
+        language=config.language,
+        title=config.title,
+    )
+
+
+def atom_feed(config: Config, store: Store, render: WebRenderer | None = None) -> str:
+    """The newsletter as an Atom feed: the newest issues, each with its full content."""
+    render = render or web_renderer(config)
+    base = config.base_url.rstrip("/")
+    records = store.list_issues()[: config.web.feed_issues]
+    issues = [i for i in (store.load_issue(r.id) for r in records) if i is not None]
+    updated = max((i.created for i in issues), default=datetime.now(UTC))
+    return render.atom(
+        [FeedEntry(i, f"{base}/issues/{i.id}") for i in issues],
+        feed_url=f"{base}/feed.xml",
+        site_url=f"{base}/",
+        updated=updated,
+    )
+
+
+def export_feed(config: Config, store: Store) -> Path:
+    """Write ``output/feed.xml`` next to ``output/index.html``, for static hosting."""
+    path = config.output_path / "feed.xml"
+    write_atomic(path, atom_feed(config, store))
+    return path

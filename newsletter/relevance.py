@@ -21,9 +21,20 @@ import opencc
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from newsletter.errors import LLMError
+from newsletter.llm import LLMClient, parse_json_object
 from newsletter.models import Verdict
 
-__all__ = ["Lexicon", "is_uncertain", "judge", "load_lexicon", "normalize"]
+__all__ = [
+    "JudgeAnswer",
+    "Lexicon",
+    "apply_judgement",
+    "is_uncertain",
+    "judge",
+    "llm_judge",
+    "load_lexicon",
+    "normalize",
+]
 
 # Feed text is untrusted: bound the work one entry can cost (articles are far shorter).
 _MAX_CHARS = 50_000
@@ -654,3 +665,59 @@ def is_uncertain(verdict: Verdict, lexicon: Lexicon) -> bool:
     """True when the score lies in the lexicon's uncertain band ``[low, high)``."""
     low, high = lexicon.uncertain_band
     return low <= verdict.score < high
+
+
+# -- optional LLM judge for the uncertain band -------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgeAnswer:
+    """What the LLM judge said about one entry, with its cost and any failure."""
+
+    verdict: Verdict
+    answered: bool
+    reason: str = ""
+    error: str | None = None
+    transient: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+def apply_judgement(rules: Verdict, relevant: bool, reason: str) -> Verdict:
+    """The rule verdict overruled (or confirmed) by the judge; the rule reasons stay visible."""
+    said = "yes" if relevant else "no"
+    return Verdict(relevant, rules.score, (*rules.reasons, f"llm judge: {said} — {reason}"[:300]))
+
+
+def llm_judge(rules: Verdict, client: LLMClient, messages: list[dict[str, str]]) -> JudgeAnswer:
+    """Ask the LLM whether an uncertain entry is on topic; keep the rule verdict on failure."""
+    try:
+        completion = client.chat(messages, json_mode=True)
+    except LLMError as exc:
+        return JudgeAnswer(rules, False, error=str(exc), transient=True)
+
+    def answered(
+        verdict: Verdict, ok: bool, reason: str = "", error: str | None = None
+    ) -> JudgeAnswer:
+        return JudgeAnswer(
+            verdict,
+            ok,
+            reason,
+            error,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+        )
+
+    try:
+        answer = parse_json_object(completion.content)
+    except LLMError as exc:
+        return answered(rules, False, error=str(exc))
+    relevant = answer.get("relevant")
+    if isinstance(relevant, str):
+        relevant = {"true": True, "yes": True, "false": False, "no": False}.get(relevant.lower())
+    if not isinstance(relevant, bool):
+        return answered(rules, False, error="answer has no true/false 'relevant'")
+    reason = " ".join(str(answer.get("reason", "")).split())[:200]
+    return answered(apply_judgement(rules, relevant, reason), True, reason)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -85,3 +87,85 @@ class Renderer:
             title=title, issues=issues, lang=self.lang
         )
         return self._inliner.inline(page)
+
+
+# -- web archive pages and the Atom feed --------------------------------------------------
+
+# Characters XML 1.0 forbids even as references; feed text could carry them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def http_url(url: str) -> str:
+    """``url`` if it is an absolute http(s) URL, else empty: nothing else becomes a link."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    issue: Issue
+    url: str
+    """Where the web version of the issue lives (also the entry's Atom id)."""
+
+
+class WebRenderer(Renderer):
+    """The web archive's pages (``templates/web/``) and the newsletter's own Atom feed."""
+
+    def __init__(
+        self,
+        templates_dir: str | Path | None = None,
+        *,
+        timezone: str = "Asia/Shanghai",
+        language: str = "zh-CN",
+        title: str = "",
+    ) -> None:
+        super().__init__(templates_dir, timezone=timezone, language=language)
+        self.title = title
+        self._html.filters["http_url"] = http_url
+        self._html.globals.update(site_title=title, lang=self.lang)
+
+    def page(self, template: str, **values: Any) -> str:
+        """A page from ``templates/web/``; every page gets ``site_title`` and ``lang``."""
+        return self._html.get_template(f"web/{template}").render(**values)
+
+    def issue_body(self, issue: Issue) -> str:
+        """The issue's intro, sections, items and digests as an HTML fragment (no page)."""
+        return self._html.get_template("web/_issue.html.j2").render(issue=issue)
+
+    def atom(
+        self,
+        entries: Sequence[FeedEntry],
+        *,
+        feed_url: str,
+        site_url: str,
+        updated: datetime,
+    ) -> str:
+        """An Atom 1.0 document whose entries carry each issue's full content as HTML."""
+        items = [
+            {
+                "id": e.url,
+                "url": e.url,
+                "title": e.issue.title,
+                "published": _rfc3339(e.issue.created),
+                "updated": _rfc3339(e.issue.created),
+                "summary": "；".join(e.issue.intro),
+                # A plain str, so the XML template escapes the markup into text.
+                "content": str(self.issue_body(e.issue)),
+            }
+            for e in entries
+        ]
+        document = self._html.get_template("feed.xml.j2").render(
+            title=self.title,
+            feed_url=feed_url,
+            site_url=site_url,
+            updated=_rfc3339(updated),
+            entries=items,
+        )
+        return _XML_INVALID.sub("", document)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")

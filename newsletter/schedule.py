@@ -225,6 +225,10 @@ class Daemon:
                     return
                 report = pipeline.build_issue(self.config, store)
                 store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
+                # Build and send are one step: a built issue is sent even when stopping
+                # (per-recipient state makes a cut-off send resumable, see unfinished_send).
+                if report.issue is not None:
+                    send_built(self.config, store, report.issue.id)
             finally:
                 store.close()
             seconds = round(time.monotonic() - started, 2)
@@ -239,6 +243,20 @@ class Daemon:
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
             )
+        finally:
+            self._work.release()
+
+    def send_job(self, issue_id: str) -> None:
+        """Finish sending an issue whose send was interrupted (crash, kill, restart)."""
+        while not self._work.acquire(timeout=1):
+            if self._stopping.is_set():
+                return
+        try:
+            store = Store.open(self.config.database)
+            try:
+                send_built(self.config, store, issue_id)
+            finally:
+                store.close()
         finally:
             self._work.release()
 
@@ -319,6 +337,12 @@ class Daemon:
                 name="issue catch-up",
                 **common,
             )
+        unfinished = unfinished_send(self.config, datetime.now(UTC))
+        if unfinished is not None:
+            log.info("issue %s was not sent to everyone; finishing that now", unfinished)
+            self.scheduler.add_job(
+                self.send_job, args=[unfinished], id="send-resume", name="send resume", **common
+            )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
         self._install_signals()
@@ -371,6 +395,52 @@ class Daemon:
     @staticmethod
     def _on_overlap(event: Any) -> None:
         _job_line(str(event.job_id), status="skipped", reason="previous run still going")
+
+
+def send_built(config: Config, store: Store, issue_id: str) -> None:
+    """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    started = time.monotonic()
+    try:
+        sent = pipeline.send_issue(config, store, issue_id=issue_id)
+    except NewsletterError as exc:
+        log.error(
+            "job=send issue=%s failed: %s",
+            issue_id,
+            exc,
+            extra={"fields": {"job": "send", "issue": issue_id, "failed": True}},
+        )
+        return
+    fields: dict[str, Any] = {
+        "issue": issue_id,
+        "sent": sent.sent,
+        "failed": sent.failed,
+        "bounced": sent.bounced,
+        "skipped": sent.skipped,
+        "already": sent.already_sent,
+    }
+    if sent.error:
+        fields["stopped"] = sent.error
+    _job_line("send", **fields, seconds=round(time.monotonic() - started, 2))
+
+
+def unfinished_send(config: Config, now: datetime) -> str | None:
+    """The newest issue if its send was cut short within the misfire grace, else None.
+
+    An issue older than the grace is left alone: a week-old issue arriving late is worse
+    than not at all; ``newsletter send --issue ID`` still finishes it by hand.
+    """
+    store = Store.open(config.database)
+    try:
+        newest = next(iter(store.list_issues()), None)
+        if newest is None:
+            return None
+        if now - newest.created > timedelta(seconds=config.schedule.misfire_grace_seconds):
+            return None
+        owed = store.deliveries(newest.id, unsent_only=True)
+    finally:
+        store.close()
+    # "failed" rows got their answer (bounce or retries used up); resume only cut-off runs.
+    return newest.id if any(d.status in ("queued", "sending") for d in owed) else None
 
 
 def run_daemon(config: Config) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal,
     select,
     update,
 )
@@ -40,6 +41,7 @@ from sqlalchemy.sql import text as sql_text
 
 from .errors import StorageError
 from .models import (
+    Delivery,
     Entry,
     Feed,
     FetchResult,
@@ -414,15 +416,9 @@ class Store:
         """Insert entries not seen before; returns the ids that were new."""
         if not items:
             return []
-        ids = [e.id for e, _ in items]
+        known = self.known_entry_ids([e.id for e, _ in items])
         now = now_utc()
         with self._tx() as conn:
-            known: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                known.update(
-                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
-                )
             fresh = [(e, v) for e, v in items if e.id not in known]
             if fresh:
                 conn.execute(
@@ -448,6 +444,17 @@ class Store:
                     ],
                 )
         return [e.id for e, _ in fresh]
+
+    def known_entry_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these entry ids are already stored."""
+        known: set[str] = set()
+        with self._tx() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                known.update(
+                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
+                )
+        return known
 
     @staticmethod
     def _entry_from_row(r: Any) -> tuple[Entry, Verdict]:
@@ -629,6 +636,170 @@ class Store:
             query = query.where(subscribers.c.status == status)
         with self._tx() as conn:
             return [self._subscriber(r) for r in conn.execute(query)]
+
+    def update_subscriber(
+        self, subscriber_id: int, *, status: str | None = None, name: str | None = None
+    ) -> Subscriber | None:
+        """Change a subscriber's status and/or name; the updated subscriber, or None."""
+        values: dict[str, Any] = {"updated": now_utc()}
+        if status is not None:
+            values["status"] = status
+        if name is not None:
+            values["name"] = name
+        with self._tx() as conn:
+            where = subscribers.c.id == subscriber_id
+            conn.execute(update(subscribers).where(where).values(values))
+            row = conn.execute(select(subscribers).where(where)).first()
+        return None if row is None else self._subscriber(row)
+
+    def delete_subscriber(self, subscriber_id: int) -> bool:
+        """Forget a subscriber and their delivery history (on request, e.g. GDPR erasure)."""
+        with self._tx() as conn:
+            conn.execute(deliveries.delete().where(deliveries.c.subscriber_id == subscriber_id))
+            done = conn.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))
+            return bool(done.rowcount)
+
+    def import_subscribers(
+        self, people: Sequence[tuple[str, str]], status: str = "active"
+    ) -> list[str]:
+        """Insert the (email, name) pairs not stored yet, in one transaction; returns those.
+
+        Existing subscribers are left exactly as they are: re-importing an old list must not
+        bring back anyone who unsubscribed or bounced.
+        """
+        now = now_utc()
+        with self._tx() as conn:
+            known: set[str] = set()
+            emails = [e for e, _ in people]
+            for start in range(0, len(emails), 500):
+                chunk = emails[start : start + 500]
+                known.update(
+                    conn.execute(
+                        select(subscribers.c.email).where(subscribers.c.email.in_(chunk))
+                    ).scalars()
+                )
+            fresh: dict[str, str] = {}
+            for email, name in people:
+                if email not in known and email not in fresh:
+                    fresh[email] = name
+            if fresh:
+                conn.execute(
+                    subscribers.insert(),
+                    [
+                        {"email": e, "name": n, "status": status, "created": now, "updated": now}
+                        for e, n in fresh.items()
+                    ],
+                )
+        return list(fresh)
+
+    def subscriber_counts(self) -> dict[str, int]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+            )
+            return {status: int(count) for status, count in rows}
+
+    # -- deliveries -------------------------------------------------------------------
+    # A row per (issue, subscriber): queued -> sending -> sent | failed. "sending" is
+    # committed before the SMTP transaction and "sent" after it, so after a crash the only
+    # message whose fate is unknown is the one row left in "sending"; it is sent again.
+
+    def queue_deliveries(self, issue_id: str) -> int:
+        """A queued row for every active subscriber who has none for this issue yet."""
+        have = select(deliveries.c.subscriber_id).where(deliveries.c.issue_id == issue_id)
+        source = select(
+            literal(issue_id),
+            subscribers.c.id,
+            literal("queued"),
+            literal(""),
+            literal(0),
+            literal(now_utc(), UTCDateTime()),
+        ).where(subscribers.c.status == "active", subscribers.c.id.not_in(have))
+        with self._tx() as conn:
+            done = conn.execute(
+                deliveries.insert().from_select(
+                    ["issue_id", "subscriber_id", "status", "answer", "attempts", "updated"],
+                    source,
+                )
+            )
+            return int(done.rowcount or 0)
+
+    def deliveries(self, issue_id: str, *, unsent_only: bool = False) -> list[Delivery]:
+        """Rows of one issue in subscriber order; ``unsent_only`` keeps those still owed."""
+        query = (
+            select(deliveries, subscribers.c.email)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.issue_id == issue_id)
+            .order_by(deliveries.c.subscriber_id)
+        )
+        if unsent_only:
+            query = query.where(deliveries.c.status != "sent")
+        with self._tx() as conn:
+            return [
+                Delivery(
+                    issue_id=r.issue_id,
+                    subscriber_id=r.subscriber_id,
+                    email=r.email,
+                    status=r.status,
+                    answer=r.answer,
+                    attempts=r.attempts,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def claim_delivery(self, issue_id: str, subscriber_id: int) -> bool:
+        """Mark a row "sending" if it is unsent and its subscriber is still active."""
+        active = select(subscribers.c.id).where(
+            subscribers.c.id == subscriber_id, subscribers.c.status == "active"
+        )
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.subscriber_id == subscriber_id,
+                    deliveries.c.status != "sent",
+                    deliveries.c.subscriber_id.in_(active),
+                )
+                .values(status="sending", attempts=deliveries.c.attempts + 1, updated=now_utc())
+            )
+            return done.rowcount == 1
+
+    def finish_delivery(
+        self,
+        issue_id: str,
+        subscriber_id: int,
+        status: str,
+        answer: str,
+        *,
+        bounced: bool = False,
+    ) -> None:
+        """Record the outcome (sent, failed, or queued again); a bounce also marks the address."""
+        now = now_utc()
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.subscriber_id == subscriber_id,
+                )
+                .values(status=status, answer=answer[:1000], updated=now)
+            )
+            if bounced:
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id)
+                    .values(status="bounced", updated=now)
+                )
+
+    def delivery_counts(self, issue_id: str) -> dict[str, int]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(deliveries.c.status, func.count())
+                .where(deliveries.c.issue_id == issue_id)
+                .group_by(deliveries.c.status)
+            )
+            return {status: int(count) for status, count in rows}
 
     # -- issues -----------------------------------------------------------------------
     def save_issue(self, issue: Issue, path: str) -> None:

@@ -52,6 +52,11 @@ _MD_MARKS = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*>]\s+)", re.M)
 _SPACES = re.compile(r"\s+")
 
 
+PROMPT_NAMES = (
+    "summary_system", "summary_user", "intro_system", "intro_user", "judge_system", "judge_user"
+)
+
+
 @dataclass(frozen=True)
 class Prompts:
     """The prompt templates and the version that enters every cache key."""
@@ -74,7 +79,7 @@ def load_prompts(templates_dir: str | Path | None = None) -> Prompts:
         loader=jinja2.ChoiceLoader(loaders), autoescape=False, keep_trailing_newline=True
     )
     digest = hashlib.sha256()
-    for name in ("summary_system", "summary_user", "intro_system", "intro_user"):
+    for name in PROMPT_NAMES:
         source, _, _ = env.loader.get_source(env, f"prompts/{name}.j2")  # type: ignore[union-attr]
         digest.update(source.encode())
     return Prompts(env, digest.hexdigest()[:12])

@@ -123,6 +123,10 @@ def _recode(body: bytes, encoding: str) -> bytes:
 
 
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+_CJK_ENCODINGS = frozenset(
+    {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "euc_kr", "cp949", "shift_jis",
+     "cp932", "euc_jp", "iso2022_jp", "hz"}
+)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.S)
 
@@ -146,8 +150,10 @@ def _guess_encoding(body: bytes) -> str | None:
         pass
     import charset_normalizer
 
-    best = charset_normalizer.from_bytes(body[:200_000]).best()
-    return best.encoding if best is not None and best.encoding != "utf_8" else None
+    best = charset_normalizer.from_bytes(body[:65_536]).best()
+    # Only CJK guesses: for single-byte text feedparser's windows-1252 fallback is right
+    # more often than a statistical guess (Latin-1 Portuguese is not Baltic cp1257).
+    return best.encoding if best is not None and best.encoding in _CJK_ENCODINGS else None
 
 
 def _when(entry: Any, fallback: datetime) -> datetime:

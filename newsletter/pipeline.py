@@ -96,10 +96,44 @@ class BuildReport:
     """LLM totals over every run that built this issue."""
 
 
+LexiconKey = tuple[str | None, float, str]
+_LEXICONS: dict[LexiconKey, relevance.Lexicon] = {}
+
+
+def _lexicon_key(config: Config) -> LexiconKey:
+    path = config.relevance.lexicon
+    try:
+        mtime = os.stat(path).st_mtime if path else 0.0
+    except OSError:
+        mtime = -1.0  # load_lexicon will name the problem
+    overrides = json.dumps(config.relevance.overrides, sort_keys=True, default=str)
+    return path, mtime, overrides
+
+
+def _lexicon(key: LexiconKey) -> relevance.Lexicon:
+    """The compiled lexicon, kept across polls: compiling it costs about a second.
+
+    Parse workers are forked after the parent has loaded it, so they inherit it too.
+    """
+    lexicon = _LEXICONS.get(key)
+    if lexicon is None:
+        path, _, overrides = key
+        lexicon = relevance.load_lexicon(path, json.loads(overrides))
+        _LEXICONS.clear()
+        _LEXICONS[key] = lexicon
+    return lexicon
+
+
+Parsed = tuple[ParsedFeed, tuple[Verdict, ...]]
+
+
 def _parse_job(
-    body: bytes, feed: Feed, now: datetime, content_type: str | None = None
-) -> ParsedFeed:
-    return parse_feed(body, feed, now, content_type)
+    body: bytes, feed: Feed, now: datetime, lexicon: LexiconKey, content_type: str | None = None
+) -> Parsed:
+    """Parse and judge one body: both are CPU-bound, so both run in the pool."""
+    parsed = parse_feed(body, feed, now, content_type)
+    lex = _lexicon(lexicon)
+    return parsed, tuple(relevance.judge(e.title, e.text, lex) for e in parsed.entries)
 
 
 def _ignore_stop_signals() -> None:
@@ -136,10 +170,22 @@ def poll(
     from .models import FetchState
 
     jobs = [(f, states.get(f.url, FetchState())) for f in targets]
-    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    lexicon = _lexicon_key(config)
+    _lexicon(lexicon)  # load (and validate) before forking workers
     now = datetime.now(UTC)
-    fetched: list[tuple[Feed, FetchResult, Future[ParsedFeed] | None]] = []
+    stored: list[Future[FeedOutcome]] = []
     done = 0
+    schedule = config.schedule
+
+    def backoff(failures: int, retry_after: float | None) -> float:
+        return backoff_seconds(
+            failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
+        )
+
+    second_opinion = llm_second_opinion(config, store)
+    # One writer thread stores each feed as soon as it is parsed, while others still
+    # download; SQLite wants one writer anyway.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
     pool: ProcessPoolExecutor | None = None
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
@@ -149,15 +195,22 @@ def poll(
 
     def on_result(feed: Feed, result: FetchResult) -> None:
         nonlocal done
-        future: Future[ParsedFeed] | None = None
+        future: Future[Parsed] | None = None
         if result.status == "ok" and result.body is not None:
             if pool is not None:
-                future = pool.submit(_parse_job, result.body, feed, now, result.content_type)
+                future = pool.submit(
+                    _parse_job, result.body, feed, now, lexicon, result.content_type
+                )
             else:
                 future = Future()
-                future.set_result(parse_feed(result.body, feed, now, result.content_type))
+                future.set_result(
+                    _parse_job(result.body, feed, now, lexicon, result.content_type)
+                )
         # The body now lives only in the parse job; keep the lightweight result.
-        fetched.append((feed, replace(result, body=None), future))
+        light = replace(result, body=None)
+        stored.append(
+            writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+        )
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -165,19 +218,9 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
-        second_opinion = llm_second_opinion(config, store)
-        schedule = config.schedule
-
-        def backoff(failures: int, retry_after: float | None) -> float:
-            return backoff_seconds(
-                failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
-            )
-
-        outcomes = [
-            _store_feed(store, lexicon, feed, result, future, backoff, second_opinion)
-            for feed, result, future in fetched
-        ]
+        outcomes = [future.result() for future in stored]
     finally:
+        writer.shutdown(wait=True, cancel_futures=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     outcomes.extend(skipped)
@@ -229,10 +272,9 @@ def _due_feeds(
 
 def _store_feed(
     store: Store,
-    lexicon: relevance.Lexicon,
     feed: Feed,
     result: FetchResult,
-    future: Future[ParsedFeed] | None,
+    future: Future[Parsed] | None,
     backoff: Callable[[int, float | None], float] | None = None,
     second_opinion: SecondOpinion | None = None,
 ) -> FeedOutcome:
@@ -242,16 +284,17 @@ def _store_feed(
             feed.url, feed.display_name, result.status, error=result.error, elapsed=result.elapsed
         )
     try:
-        parsed = future.result()
+        parsed, verdicts = future.result()
     except Exception as exc:  # a crashed parse job is this feed's problem only
         parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
+        verdicts = ()
     if parsed.error:
         error = _explain_parse_error(parsed.error, result)
         store.record_fetch(result, error=error, backoff=backoff)
         return FeedOutcome(
             feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
         )
-    judged = [(e, relevance.judge(e.title, e.text, lexicon)) for e in parsed.entries]
+    judged = list(zip(parsed.entries, verdicts, strict=True))
     if second_opinion is not None:
         judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
@@ -269,6 +312,14 @@ def _store_feed(
         elapsed=result.elapsed,
         warnings=parsed.problems,
     )
+
+
+def _explain_parse_error(error: str, result: FetchResult) -> str:
+    """Name the usual cause of "not a feed": a web page where the feed URL should be."""
+    ctype = (result.content_type or "").split(";")[0].strip().lower()
+    if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
+        return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
+    return error
 
 
 SecondOpinion = Callable[[list[tuple[Entry, Verdict]]], list[tuple[Entry, Verdict]]]
@@ -332,14 +383,6 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
         return refined
 
     return refine
-
-
-def _explain_parse_error(error: str, result: FetchResult) -> str:
-    """Name the usual cause of "not a feed": a web page where the feed URL should be."""
-    ctype = (result.content_type or "").split(";")[0].strip().lower()
-    if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
-        return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
-    return error
 
 
 def llm_client(config: Config) -> LLMClient | None:

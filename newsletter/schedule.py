@@ -225,8 +225,9 @@ class Daemon:
                     return
                 report = pipeline.build_issue(self.config, store)
                 store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
-                if report.issue is not None and not self._stopping.is_set():
-                    # Stopping before the send is safe: the next start resumes it.
+                # Build and send are one step: a built issue is sent even when stopping
+                # (per-recipient state makes a cut-off send resumable, see unfinished_send).
+                if report.issue is not None:
                     send_built(self.config, store, report.issue.id)
             finally:
                 store.close()
@@ -247,11 +248,17 @@ class Daemon:
 
     def send_job(self, issue_id: str) -> None:
         """Finish sending an issue whose send was interrupted (crash, kill, restart)."""
-        store = Store.open(self.config.database)
+        while not self._work.acquire(timeout=1):
+            if self._stopping.is_set():
+                return
         try:
-            send_built(self.config, store, issue_id)
+            store = Store.open(self.config.database)
+            try:
+                send_built(self.config, store, issue_id)
+            finally:
+                store.close()
         finally:
-            store.close()
+            self._work.release()
 
     def _scheduled_issue(self) -> None:
         self.issue_job(datetime.now(UTC))
@@ -392,21 +399,28 @@ class Daemon:
 
 def send_built(config: Config, store: Store, issue_id: str) -> None:
     """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    started = time.monotonic()
     try:
         sent = pipeline.send_issue(config, store, issue_id=issue_id)
     except NewsletterError as exc:
-        log.error("job=send issue=%s failed: %s", issue_id, exc)
+        log.error(
+            "job=send issue=%s failed: %s",
+            issue_id,
+            exc,
+            extra={"fields": {"job": "send", "issue": issue_id, "failed": True}},
+        )
         return
-    log.info(
-        "job=send issue=%s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
-        issue_id,
-        sent.sent,
-        sent.failed,
-        sent.bounced,
-        sent.skipped,
-        sent.already_sent,
-        f" stopped={sent.error!r}" if sent.error else "",
-    )
+    fields: dict[str, Any] = {
+        "issue": issue_id,
+        "sent": sent.sent,
+        "failed": sent.failed,
+        "bounced": sent.bounced,
+        "skipped": sent.skipped,
+        "already": sent.already_sent,
+    }
+    if sent.error:
+        fields["stopped"] = sent.error
+    _job_line("send", **fields, seconds=round(time.monotonic() - started, 2))
 
 
 def unfinished_send(config: Config, now: datetime) -> str | None:

@@ -27,11 +27,14 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    and_,
+    case,
     create_engine,
     event,
     func,
     inspect,
     literal,
+    or_,
     select,
     text,
     update,
@@ -100,6 +103,9 @@ feeds = Table(
     # (entries reference it and config names it), so only fetching follows the move.
     Column("current_url", String(2048)),
     Column("html_url", Text),
+    # Which worker polls the feed right now, and until when (see lease_feeds).
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
 )
 
 entries = Table(
@@ -189,6 +195,38 @@ deliveries = Table(
     Column("answer", Text, nullable=False, default=""),
     Column("attempts", Integer, nullable=False, default=0),
     Column("updated", UTCDateTime, nullable=False),
+    # The sender that holds a "sending" row, and until when (see lease_deliveries).
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    # Named roles only one process may hold at a time (the scheduler); see acquire_lease.
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # Generic cell rate algorithm: ``tat`` is the theoretical arrival time (epoch seconds)
+    # of the next message; one row per shared limit (e.g. all senders' SMTP rate).
+    Column("name", String(64), primary_key=True),
+    Column("tat", Float, nullable=False, default=0.0),
+)
+
+summary_claims = Table(
+    "summary_claims",
+    metadata,
+    # A worker about to ask the LLM for a cache key claims it first, so two workers that
+    # meet the same content make one call between them; see claim_summary.
+    Column("cache_key", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
 )
 
 
@@ -209,11 +247,26 @@ def _feeds_html_url(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE feeds ADD COLUMN html_url TEXT"))
 
 
+def _leases(conn: Connection) -> None:
+    """Lease columns and tables for several workers on one database (``newsletter worker``)."""
+    for table in ("feeds", "deliveries"):
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        # ALTER TABLE ... ADD COLUMN with these types is valid on SQLite and PostgreSQL.
+        if "lease_owner" not in have:
+            conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN lease_owner VARCHAR(200)"))
+        if "lease_until" not in have:
+            kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+            conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN lease_until {kind}"))
+    for new in (leases, rate_limits, summary_claims):
+        new.create(conn, checkfirst=True)
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
     _feeds_current_url,
     _feeds_html_url,
+    _leases,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -248,6 +301,9 @@ class IssueRecord:
     path: str
 
 
+# Arbitrary constant naming the migration advisory lock (PostgreSQL).
+_MIGRATION_LOCK = 0x6E65777331
+
 CLI_ORIGINS = ("cli", "opml")
 """Origins of feeds that live in the database rather than the config file."""
 
@@ -261,6 +317,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, a plain insert elsewhere."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return table.insert()
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -270,6 +340,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._rate_rows: set[str] = set()
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -294,9 +365,33 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _write_tx(self) -> Iterator[Connection]:
+        """A transaction that takes the write lock up front on SQLite (``BEGIN IMMEDIATE``).
+
+        SQLite has one writer at a time; taking the lock first serializes read-then-write
+        steps (leasing, migrating) across processes instead of failing them midway with
+        "database is locked" when a read snapshot cannot be upgraded. On PostgreSQL this is
+        an ordinary transaction (row locks do the work there).
+        """
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                # pysqlite leaves BEGIN to us here: it only begins implicitly before DML.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
     # -- schema -----------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self._tx() as conn:
+        with self._write_tx() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Two processes starting at once on a new database would both create the
+                # tables; the second waits here and then finds the schema current.
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             meta.create(conn, checkfirst=True)
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
             row = found.first()
@@ -329,14 +424,26 @@ class Store:
     # -- feeds ------------------------------------------------------------------------
     def sync_feeds(self, configured: Sequence[Feed], origin: str = "config") -> None:
         """Make sure every configured feed has a row; names and weights follow the config."""
+        wanted = list({f.url: f for f in configured}.values())
         with self._tx() as conn:
-            existing = {r.url for r in conn.execute(select(feeds.c.url))}
-            for feed in configured:
+            # Only the given feeds' rows, and only changed ones written: a worker syncs its
+            # batch of 25 without reading or rewriting a table of thousands.
+            existing: dict[str, tuple[str, float]] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = [f.url for f in wanted[start : start + 500]]
+                query = select(feeds.c.url, feeds.c.name, feeds.c.weight)
+                for r in conn.execute(query.where(feeds.c.url.in_(chunk))):
+                    existing[r.url] = (r.name, r.weight)
+            fresh = []
+            for feed in wanted:
                 values = {"name": feed.name, "weight": feed.weight}
-                if feed.url in existing:
+                if feed.url not in existing:
+                    fresh.append({"url": feed.url, "origin": origin, **values})
+                elif existing[feed.url] != (feed.name, feed.weight):
                     conn.execute(update(feeds).where(feeds.c.url == feed.url).values(**values))
-                else:
-                    conn.execute(feeds.insert().values(url=feed.url, origin=origin, **values))
+            if fresh:
+                # Another process may insert the same feed at the same moment.
+                conn.execute(_insert_ignoring_duplicates(conn, feeds), fresh)
 
     def fetch_states(self, urls: Iterable[str]) -> dict[str, FetchState]:
         wanted = list(urls)
@@ -391,9 +498,13 @@ class Store:
                     values["current_url"] = result.final_url
             conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
 
-    def feed_health(self) -> list[FeedHealth]:
+    def feed_health(self, urls: Sequence[str] | None = None) -> list[FeedHealth]:
+        """Every feed's health, or only these feeds' (a worker's batch)."""
+        query = select(feeds).order_by(feeds.c.url)
+        if urls is not None:
+            query = query.where(feeds.c.url.in_(list(urls)))
         with self._tx() as conn:
-            rows = conn.execute(select(feeds).order_by(feeds.c.url))
+            rows = conn.execute(query)
             return [
                 FeedHealth(
                     url=r.url,
@@ -786,8 +897,9 @@ class Store:
             literal(now_utc(), UTCDateTime()),
         ).where(subscribers.c.status == "active", subscribers.c.id.not_in(have))
         with self._tx() as conn:
+            # Several senders may queue the same issue at once; the primary key keeps one row.
             done = conn.execute(
-                deliveries.insert().from_select(
+                _insert_ignoring_duplicates(conn, deliveries).from_select(
                     ["issue_id", "subscriber_id", "status", "answer", "attempts", "updated"],
                     source,
                 )
@@ -853,7 +965,13 @@ class Store:
                     deliveries.c.issue_id == issue_id,
                     deliveries.c.subscriber_id == subscriber_id,
                 )
-                .values(status=status, answer=answer[:1000], updated=now)
+                .values(
+                    status=status,
+                    answer=answer[:1000],
+                    updated=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
             )
             if bounced:
                 conn.execute(
@@ -917,6 +1035,328 @@ class Store:
         with self._tx() as conn:
             row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
         return None if row is None else self._issue_from_row(row)
+
+    # -- several workers on one database: leases, a shared rate, claims -----------------
+    # A lease is an owner plus an expiry written into the row it guards. Taking one is a
+    # single UPDATE over rows picked with FOR UPDATE SKIP LOCKED (PostgreSQL: concurrent
+    # workers skip each other's rows instead of waiting) or under BEGIN IMMEDIATE (SQLite:
+    # one writer at a time). A holder that dies simply stops renewing; once ``until`` has
+    # passed any worker may take the rows.
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self.engine.dialect.name)
+
+    def lease_feeds(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        seconds: float,
+        polled_before: datetime,
+        config_urls: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Lease up to ``limit`` due feeds to ``owner``; returns their URLs.
+
+        Due: enabled, not backing off (``next_poll_at``), not polled since
+        ``polled_before``, not leased by a live holder. With ``config_urls`` only those and
+        command-line feeds count (a row left by a feed removed from the config does not).
+        """
+        now = now_utc()
+        due = and_(
+            feeds.c.disabled.is_(False),
+            or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now),
+            or_(feeds.c.last_polled.is_(None), feeds.c.last_polled < polled_before),
+            or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now),
+        )
+        if config_urls is not None:
+            due = and_(
+                due, or_(feeds.c.origin.in_(CLI_ORIGINS), feeds.c.url.in_(list(config_urls)))
+            )
+        pick = (
+            select(feeds.c.url)
+            .where(due)
+            .order_by(feeds.c.last_polled.asc().nulls_first(), feeds.c.url)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        take = (
+            update(feeds)
+            .where(feeds.c.url.in_(pick.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+            .returning(feeds.c.url)
+        )
+        with self._write_tx() as conn:
+            return sorted(conn.execute(take).scalars())
+
+    def renew_feed_leases(self, owner: str, urls: Sequence[str], seconds: float) -> int:
+        """Push the expiry of ``owner``'s leases on these feeds; returns how many it holds."""
+        if not urls:
+            return 0
+        with self._tx() as conn:
+            done = conn.execute(
+                update(feeds)
+                .where(feeds.c.url.in_(list(urls)), feeds.c.lease_owner == owner)
+                .values(lease_until=now_utc() + timedelta(seconds=seconds))
+            )
+            return int(done.rowcount or 0)
+
+    def release_feeds(self, owner: str, urls: Sequence[str]) -> None:
+        if not urls:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.url.in_(list(urls)), feeds.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def lease_deliveries(
+        self, issue_id: str, owner: str, *, limit: int, seconds: float
+    ) -> list[Subscriber]:
+        """Lease up to ``limit`` owed rows of an issue (status becomes "sending").
+
+        Owed: "queued", or "sending" whose lease has expired (its sender died) or that has
+        no lease (left by a crash of a single sender). Only active subscribers' rows.
+        Returns the subscribers to send to, in id order.
+        """
+        now = now_utc()
+        owed = or_(
+            deliveries.c.status == "queued",
+            and_(
+                deliveries.c.status == "sending",
+                or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+            ),
+        )
+        pick = (
+            select(deliveries.c.subscriber_id)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.issue_id == issue_id, subscribers.c.status == "active", owed)
+            .order_by(deliveries.c.subscriber_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=deliveries)
+        )
+        take = (
+            update(deliveries)
+            .where(
+                deliveries.c.issue_id == issue_id,
+                deliveries.c.subscriber_id.in_(pick.scalar_subquery()),
+            )
+            .values(
+                status="sending",
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=seconds),
+                attempts=deliveries.c.attempts + 1,
+                updated=now,
+            )
+            .returning(deliveries.c.subscriber_id)
+        )
+        with self._write_tx() as conn:
+            ids = list(conn.execute(take).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                select(subscribers).where(subscribers.c.id.in_(ids)).order_by(subscribers.c.id)
+            )
+            return [self._subscriber(r) for r in rows]
+
+    def renew_delivery_leases(
+        self, issue_id: str, owner: str, subscriber_ids: Sequence[int], seconds: float
+    ) -> int:
+        if not subscriber_ids:
+            return 0
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.subscriber_id.in_(list(subscriber_ids)),
+                    deliveries.c.status == "sending",
+                    deliveries.c.lease_owner == owner,
+                )
+                .values(lease_until=now_utc() + timedelta(seconds=seconds))
+            )
+            return int(done.rowcount or 0)
+
+    def delivery_lease_owners(self, issue_id: str) -> dict[str, int]:
+        """Owner → number of "sending" rows of this issue under a live lease."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(deliveries.c.lease_owner, func.count())
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.status == "sending",
+                    deliveries.c.lease_until > now_utc(),
+                )
+                .group_by(deliveries.c.lease_owner)
+            )
+            return {str(owner): int(count) for owner, count in rows if owner is not None}
+
+    def expire_delivery_leases(self, issue_id: str, owners: Sequence[str]) -> int:
+        """End the leases of owners known to be dead, so their rows are owed again now."""
+        if not owners:
+            return 0
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.status == "sending",
+                    deliveries.c.lease_owner.in_(list(owners)),
+                )
+                .values(lease_until=None)
+            )
+            return int(done.rowcount or 0)
+
+    def acquire_lease(self, name: str, owner: str, seconds: float) -> LeaseHolder:
+        """Take or renew the named lease if it is free, expired or already ours.
+
+        Returns whoever holds it afterwards: ``owner`` on success, else the live holder.
+        """
+        now = now_utc()
+        until = now + timedelta(seconds=seconds)
+        with self._write_tx() as conn:
+            conn.execute(
+                _insert_ignoring_duplicates(conn, leases).values(
+                    name=name, owner=owner, until=until, since=now
+                )
+            )
+            mine = leases.c.owner == owner
+            conn.execute(
+                update(leases)
+                .where(leases.c.name == name, or_(mine, leases.c.until <= now))
+                .values(owner=owner, until=until, since=case((mine, leases.c.since), else_=now))
+            )
+            row = conn.execute(select(leases).where(leases.c.name == name)).one()
+        return LeaseHolder(row.name, row.owner, row.until, row.since)
+
+    def lease_holder(self, name: str) -> LeaseHolder | None:
+        with self._tx() as conn:
+            row = conn.execute(select(leases).where(leases.c.name == name)).first()
+        return None if row is None else LeaseHolder(row.name, row.owner, row.until, row.since)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up (only if ``owner`` holds it) so another process need not wait."""
+        with self._tx() as conn:
+            conn.execute(leases.delete().where(leases.c.name == name, leases.c.owner == owner))
+
+    def take_rate_slot(self, name: str, per_second: float, now: float) -> float:
+        """Seconds to wait before the next event of a limit shared by every process.
+
+        Generic cell rate algorithm on one row: each call books the next free slot
+        ``1 / per_second`` after the previous booking, so all callers together stay at or
+        under ``per_second`` whichever process they run in. ``now`` is epoch seconds.
+        """
+        interval = 1.0 / per_second
+        with self._tx() as conn:
+            if name not in self._rate_rows:
+                conn.execute(_insert_ignoring_duplicates(conn, rate_limits).values(name=name))
+                self._rate_rows.add(name)
+            booked = conn.execute(
+                update(rate_limits)
+                .where(rate_limits.c.name == name)
+                .values(
+                    tat=case((rate_limits.c.tat > now, rate_limits.c.tat), else_=now) + interval
+                )
+                .returning(rate_limits.c.tat)
+            ).scalar_one()
+        return max(0.0, float(booked) - interval - now)
+
+    def claim_summary(self, cache_key: str, owner: str, seconds: float) -> bool:
+        """Claim the right to compute ``cache_key`` (free, expired, or already ours)."""
+        now = now_utc()
+        until = now + timedelta(seconds=seconds)
+        with self._tx() as conn:
+            done = conn.execute(
+                _insert_ignoring_duplicates(conn, summary_claims).values(
+                    cache_key=cache_key, owner=owner, until=until
+                )
+            )
+            if done.rowcount == 1:
+                return True
+            taken = conn.execute(
+                update(summary_claims)
+                .where(
+                    summary_claims.c.cache_key == cache_key,
+                    or_(summary_claims.c.until <= now, summary_claims.c.owner == owner),
+                )
+                .values(owner=owner, until=until)
+            )
+            return taken.rowcount == 1
+
+    def summary_claimed(self, cache_key: str) -> bool:
+        """Whether a live claim on ``cache_key`` exists (someone is computing it)."""
+        with self._tx() as conn:
+            found = conn.execute(
+                select(summary_claims.c.owner).where(
+                    summary_claims.c.cache_key == cache_key, summary_claims.c.until > now_utc()
+                )
+            ).first()
+        return found is not None
+
+    def release_summary_claim(self, cache_key: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                summary_claims.delete().where(
+                    summary_claims.c.cache_key == cache_key, summary_claims.c.owner == owner
+                )
+            )
+
+    def worker_overview(self) -> WorkerOverview:
+        """What an operator watches with several workers: who holds what, what is late."""
+        now = now_utc()
+        with self._tx() as conn:
+            holders = conn.execute(
+                select(feeds.c.lease_owner, func.count())
+                .where(feeds.c.lease_until > now)
+                .group_by(feeds.c.lease_owner)
+            )
+            feed_leases = {str(o): int(n) for o, n in holders if o is not None}
+            expired = conn.execute(
+                select(func.count())
+                .select_from(feeds)
+                .where(feeds.c.lease_until <= now, feeds.c.lease_owner.is_not(None))
+            ).scalar_one()
+            oldest = conn.execute(
+                select(func.min(feeds.c.last_polled)).where(feeds.c.disabled.is_(False))
+            ).scalar()
+            sending = conn.execute(
+                select(func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.status == "sending", deliveries.c.lease_until > now)
+            ).scalar_one()
+            scheduler = conn.execute(select(leases).where(leases.c.name == "scheduler")).first()
+        return WorkerOverview(
+            feed_leases=feed_leases,
+            expired_feed_leases=int(expired),
+            oldest_poll=oldest,
+            sending=int(sending),
+            scheduler=None
+            if scheduler is None
+            else LeaseHolder(scheduler.name, scheduler.owner, scheduler.until, scheduler.since),
+        )
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    name: str
+    owner: str
+    until: datetime
+    since: datetime
+
+
+@dataclass(frozen=True)
+class WorkerOverview:
+    feed_leases: dict[str, int]
+    """Live feed leases per owner: which workers are polling right now."""
+    expired_feed_leases: int
+    """Feeds whose holder stopped renewing (died mid-batch); they are polled again."""
+    oldest_poll: datetime | None
+    """The least recent poll of any enabled feed: it lags when workers are too few."""
+    sending: int
+    """Deliveries being sent right now under a live lease."""
+    scheduler: LeaseHolder | None
 
 
 def _plain(value: Any) -> Any:

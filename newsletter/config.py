@@ -184,6 +184,13 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     log_format: Literal["text", "json"] = "text"
+    workers: int = Field(
+        0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"
+    )
+    lease_seconds: float = Field(
+        300, ge=1, description="a dead worker's feeds and deliveries are taken over after this"
+    )
+    worker_batch: int = Field(25, ge=1, le=1000, description="feeds one worker leases at a time")
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -21,6 +22,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from . import compose, dedupe, deliver, relevance
+from ._lease import Heartbeat, dead_here, owner_id
 from .config import Config
 from .errors import DeliveryError, NewsletterError
 from .fetch import FetchOptions, fetch_all
@@ -856,6 +858,9 @@ def send_issue(
     dry_run: bool = False,
     to: str | None = None,
     progress: Progress | None = None,
+    owner: str | None = None,
+    join: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send an issue (default: the newest) to every active subscriber who has not had it.
 
@@ -863,6 +868,11 @@ def send_issue(
     the one message that was in flight may arrive twice. ``dry_run`` writes .eml files into
     the issue's folder instead; ``to`` sends one test copy to that address and records
     nothing.
+
+    Several senders (processes, machines) may run at once: each leases small batches of
+    owed rows as ``owner``, so every subscriber gets the issue once, and they share one
+    ``email.max_per_second``. ``join`` only helps with rows already queued (what a worker
+    does); ``stop`` is asked between batches.
     """
     record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
     issue = None if record is None else store.load_issue(record.id)
@@ -874,47 +884,81 @@ def send_issue(
     if dry_run:
         return _write_eml(config, store, issue, Path(record.path or "") or None)
 
-    store.queue_deliveries(issue.id)
+    if not join:
+        store.queue_deliveries(issue.id)
+        # A rerun retries what failed last time (a 4xx that outlasted the retries).
+        store.requeue_failed_deliveries(issue.id)
     rows = store.deliveries(issue.id)
     already = sum(1 for r in rows if r.status == "sent")
-    owed = [r for r in rows if r.status != "sent"]
     people = {s.id: s for s in store.list_subscribers()}
-    sent = failed = bounced = skipped = 0
+    inactive = {i for i, s in people.items() if s.status != "active"}
+    skipped = sum(1 for r in rows if r.status != "sent" and r.subscriber_id in inactive)
+    skipped = 0 if join else skipped
+    owed = sum(1 for r in rows if r.status != "sent" and r.subscriber_id not in inactive)
+    sent = failed = bounced = 0
     failures: list[tuple[str, str]] = []
     error: str | None = None
-    mail = _IssueMail(config, issue) if owed else None
+    mail: _IssueMail | None = None
+    me = owner or owner_id()
+    lease = config.lease_seconds
+    # About a second of sending per lease: a small batch keeps a subscriber who unsubscribes
+    # mid-run from being mailed long after, and spreads rows evenly over several senders.
+    batch_size = max(1, min(config.worker_batch, math.ceil(config.email.max_per_second)))
+    done = 0
     if progress:
-        progress("send", 0, len(owed))
+        progress("send", 0, owed)
     with deliver.SMTPSender(smtp_settings(config)) as smtp:
-        for done, row in enumerate(owed, 1):
-            person = people.get(row.subscriber_id)
-            if person is None or person.status != "active" or mail is None:
-                skipped += 1
-            else:
-                message = mail.message(person.email, person.name, row.subscriber_id)
-                if not store.claim_delivery(issue.id, row.subscriber_id):
-                    skipped += 1  # unsubscribed (e.g. on the web) since the run started
-                else:
+        while error is None and not (stop and stop()):
+            batch = store.lease_deliveries(issue.id, me, limit=batch_size, seconds=lease)
+            if not batch:
+                # Rows held by a sender that died on this machine need not wait for expiry.
+                gone = [o for o in store.delivery_lease_owners(issue.id) if dead_here(o)]
+                if gone and store.expire_delivery_leases(issue.id, gone):
+                    continue
+                break
+            mail = mail or _IssueMail(config, issue)
+            ids = [p.id for p in batch if p.id is not None]
+
+            def renew(ids: list[int] = ids) -> None:
+                store.renew_delivery_leases(issue.id, me, ids, lease)
+
+            with Heartbeat(lease / 3, renew):
+                for index, person in enumerate(batch):
+                    assert person.id is not None
+                    if not store.start_delivery(issue.id, person.id, me):
+                        skipped += 1  # unsubscribed since the lease, or the lease was lost
+                        continue
+                    message = mail.message(person.email, person.name, person.id)
+                    # One rate for all senders on this database, not one per process.
+                    wait = store.take_rate_slot(
+                        "smtp", config.email.max_per_second, time.time()
+                    )
+                    if wait > 0:
+                        time.sleep(wait)
                     try:
                         result = smtp.send(message, person.email)
                     except DeliveryError as exc:
-                        # Nothing reached the server for this row: it is simply still owed.
-                        store.finish_delivery(issue.id, row.subscriber_id, "queued", str(exc))
+                        # Nothing reached the server for these rows: they are simply owed.
+                        for rest in batch[index:]:
+                            assert rest.id is not None
+                            store.finish_delivery(issue.id, rest.id, "queued", str(exc))
                         error = str(exc)
                         break
                     if result.status == "sent":
-                        store.finish_delivery(issue.id, row.subscriber_id, "sent", result.answer)
+                        store.finish_delivery(issue.id, person.id, "sent", result.answer)
                         sent += 1
                     else:
                         is_bounce = result.status == "bounced"
                         store.finish_delivery(
-                            issue.id, row.subscriber_id, "failed", result.answer, bounced=is_bounce
+                            issue.id, person.id, "failed", result.answer, bounced=is_bounce
                         )
                         failed += 1
                         bounced += is_bounce
                         failures.append((person.email, result.answer))
-            if progress:
-                progress("send", done, len(owed))
+                    done += 1
+                    if progress:
+                        progress("send", done, max(owed, done))
+            store.release_deliveries(issue.id, me, ids)
     log.info(
         "send: issue %s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
         issue.id,

@@ -1115,24 +1115,22 @@ class Store:
     def lease_deliveries(
         self, issue_id: str, owner: str, *, limit: int, seconds: float
     ) -> list[Subscriber]:
-        """Lease up to ``limit`` owed rows of an issue (status becomes "sending").
+        """Lease up to ``limit`` owed rows of an issue to ``owner``; their subscribers.
 
-        Owed: "queued", or "sending" whose lease has expired (its sender died) or that has
-        no lease (left by a crash of a single sender). Only active subscribers' rows.
-        Returns the subscribers to send to, in id order.
+        Owed: "queued", or "sending" left by a sender that crashed, with no live lease
+        and an active subscriber. The status stays as it is: :meth:`start_delivery` marks
+        the one row whose message is in flight, as a single sender always did.
         """
         now = now_utc()
-        owed = or_(
-            deliveries.c.status == "queued",
-            and_(
-                deliveries.c.status == "sending",
-                or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
-            ),
-        )
         pick = (
             select(deliveries.c.subscriber_id)
             .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-            .where(deliveries.c.issue_id == issue_id, subscribers.c.status == "active", owed)
+            .where(
+                deliveries.c.issue_id == issue_id,
+                subscribers.c.status == "active",
+                deliveries.c.status.in_(("queued", "sending")),
+                or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+            )
             .order_by(deliveries.c.subscriber_id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=deliveries)
@@ -1143,13 +1141,7 @@ class Store:
                 deliveries.c.issue_id == issue_id,
                 deliveries.c.subscriber_id.in_(pick.scalar_subquery()),
             )
-            .values(
-                status="sending",
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=seconds),
-                attempts=deliveries.c.attempts + 1,
-                updated=now,
-            )
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
             .returning(deliveries.c.subscriber_id)
         )
         with self._write_tx() as conn:
@@ -1160,6 +1152,59 @@ class Store:
                 select(subscribers).where(subscribers.c.id.in_(ids)).order_by(subscribers.c.id)
             )
             return [self._subscriber(r) for r in rows]
+
+    def start_delivery(self, issue_id: str, subscriber_id: int, owner: str) -> bool:
+        """Mark a leased row "sending" just before its message goes out.
+
+        False when the lease was lost (expired and taken over), the row was sent meanwhile,
+        or the subscriber is no longer active (unsubscribed on the web since the lease).
+        """
+        active = select(subscribers.c.id).where(
+            subscribers.c.id == subscriber_id, subscribers.c.status == "active"
+        )
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.subscriber_id == subscriber_id,
+                    deliveries.c.status != "sent",
+                    deliveries.c.lease_owner == owner,
+                    deliveries.c.subscriber_id.in_(active),
+                )
+                .values(status="sending", attempts=deliveries.c.attempts + 1, updated=now_utc())
+            )
+            return done.rowcount == 1
+
+    def release_deliveries(self, issue_id: str, owner: str, subscriber_ids: Sequence[int]) -> None:
+        """Give back ``owner``'s leases on these rows (whatever was not finished)."""
+        if not subscriber_ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.subscriber_id.in_(list(subscriber_ids)),
+                    deliveries.c.lease_owner == owner,
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def requeue_failed_deliveries(self, issue_id: str) -> int:
+        """Owe again the failed rows of still-active subscribers (a rerun retries them)."""
+        active = select(subscribers.c.id).where(subscribers.c.status == "active")
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.status == "failed",
+                    deliveries.c.subscriber_id.in_(active),
+                )
+                .values(status="queued", updated=now_utc())
+            )
+            return int(done.rowcount or 0)
 
     def renew_delivery_leases(
         self, issue_id: str, owner: str, subscriber_ids: Sequence[int], seconds: float
@@ -1172,7 +1217,6 @@ class Store:
                 .where(
                     deliveries.c.issue_id == issue_id,
                     deliveries.c.subscriber_id.in_(list(subscriber_ids)),
-                    deliveries.c.status == "sending",
                     deliveries.c.lease_owner == owner,
                 )
                 .values(lease_until=now_utc() + timedelta(seconds=seconds))
@@ -1180,13 +1224,13 @@ class Store:
             return int(done.rowcount or 0)
 
     def delivery_lease_owners(self, issue_id: str) -> dict[str, int]:
-        """Owner → number of "sending" rows of this issue under a live lease."""
+        """Owner → number of unsent rows of this issue under a live lease."""
         with self._tx() as conn:
             rows = conn.execute(
                 select(deliveries.c.lease_owner, func.count())
                 .where(
                     deliveries.c.issue_id == issue_id,
-                    deliveries.c.status == "sending",
+                    deliveries.c.status != "sent",
                     deliveries.c.lease_until > now_utc(),
                 )
                 .group_by(deliveries.c.lease_owner)
@@ -1202,7 +1246,7 @@ class Store:
                 update(deliveries)
                 .where(
                     deliveries.c.issue_id == issue_id,
-                    deliveries.c.status == "sending",
+                    deliveries.c.status != "sent",
                     deliveries.c.lease_owner.in_(list(owners)),
                 )
                 .values(lease_until=None)
@@ -1324,7 +1368,7 @@ class Store:
             sending = conn.execute(
                 select(func.count())
                 .select_from(deliveries)
-                .where(deliveries.c.status == "sending", deliveries.c.lease_until > now)
+                .where(deliveries.c.status != "sent", deliveries.c.lease_until > now)
             ).scalar_one()
             scheduler = conn.execute(select(leases).where(leases.c.name == "scheduler")).first()
         return WorkerOverview(
@@ -1355,7 +1399,7 @@ class WorkerOverview:
     oldest_poll: datetime | None
     """The least recent poll of any enabled feed: it lags when workers are too few."""
     sending: int
-    """Deliveries being sent right now under a live lease."""
+    """Deliveries leased by a live sender right now (being sent)."""
     scheduler: LeaseHolder | None
 
 

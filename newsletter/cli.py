@@ -815,6 +815,40 @@ def feeds_export(
         _say(f"{len(local)} local-file feeds left out (not URLs)", err)
 
 
+# -- several workers on one database ----------------------------------------------------
+
+
+@app.command()
+def worker(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", help="Name in leases and logs (default: random).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over what is due, then exit.")
+    ] = False,
+    log_format: Annotated[str | None, typer.Option(help="text or json")] = None,
+) -> None:
+    """Poll due feeds and help send, sharing the database with other workers (leases)."""
+    import threading
+
+    from .workers import run_worker, stop_on_signals
+
+    config = load(config_path)
+    _setup_logging(config, log_format)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        report = run_worker(config, name=worker_id, once=once, stop=stop)
+    except NewsletterError as exc:
+        raise fail(str(exc), 1) from None
+    if once:
+        _say(
+            f"{report.owner}: polled {report.polled} feeds ({report.new_entries} new entries, "
+            f"{report.failed} failed), sent {report.sent} messages in {report.elapsed:.1f}s"
+        )
+
+
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     app()

@@ -340,35 +340,44 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex
 
+    owner = owner_id()
+
     def ask(entry: Entry, rules: Verdict) -> Verdict:
         key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
-        cached = store.get_summary(key)
-        if cached is not None:
-            said = json.loads(cached.text)
-            return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
-        user = prompts.render("judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS])
-        answer = relevance.llm_judge(
-            rules,
-            client,
-            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+
+        def call() -> Summary:
+            user = prompts.render(
+                "judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS]
+            )
+            answer = relevance.llm_judge(
+                rules,
+                client,
+                [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            )
+            said = {"relevant": answer.verdict.relevant, "reason": answer.reason}
+            return Summary(
+                text=json.dumps(said, ensure_ascii=False),
+                kind="llm" if answer.answered else "extractive",
+                model=client.model,
+                error=answer.error,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                reasoning_tokens=answer.reasoning_tokens,
+            )
+
+        outcome, called = computed_once(
+            store, key, entry.id, owner, _claim_seconds(config), call, lambda s: s.kind == "llm"
         )
-        outcome = Summary(
-            text=json.dumps(
-                {"relevant": answer.verdict.relevant, "reason": answer.reason}, ensure_ascii=False
-            ),
-            kind="llm" if answer.answered else "extractive",
-            model=client.model,
-            error=answer.error,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            reasoning_tokens=answer.reasoning_tokens,
-        )
-        _record_call(store, run_id, None, "judge", entry.id, outcome)
-        if answer.answered:
-            store.put_summary(key, entry.id, outcome)
-        elif answer.error:
-            log.info("llm judge failed for %s, rule verdict kept: %s", entry.id, answer.error)
-        return answer.verdict
+        if called:
+            _record_call(store, run_id, None, "judge", entry.id, outcome)
+            if outcome.kind != "llm":
+                if outcome.error:
+                    log.info(
+                        "llm judge failed for %s, rule verdict kept: %s", entry.id, outcome.error
+                    )
+                return rules
+        said = json.loads(outcome.text)
+        return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
 
     def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
         known = store.known_entry_ids([e.id for e, _ in judged])
@@ -437,25 +446,69 @@ def _summaries(
     if progress:
         progress("summarize", done, len(entries))
 
-    def work(entry: Entry) -> Summary:
-        return llm_summary(
-            entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+    owner = owner_id()
+
+    def work(entry: Entry, key: str) -> tuple[Summary, bool]:
+        def call() -> Summary:
+            return llm_summary(
+                entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+            )
+
+        # A failing endpoint is worth retrying next run; a bad answer for this content
+        # is not: it would cost the same tokens to get the same kind of answer.
+        return computed_once(
+            store, key, entry.id, owner, _claim_seconds(config), call, lambda s: not s.transient
         )
 
     with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
-        futures = [(entry, key, pool.submit(work, entry)) for entry, key in todo]
-        for entry, key, future in futures:
-            summary = future.result()
+        futures = [(entry, key, pool.submit(work, entry, key)) for entry, key in todo]
+        for entry, _key, future in futures:
+            summary, called = future.result()
             result[entry.id] = summary
-            _record_call(store, run_id, issue_id, "summary", entry.id, summary)
-            # A failing endpoint is worth retrying next run; a bad answer for this content
-            # is not: it would cost the same tokens to get the same kind of answer.
-            if not summary.transient:
-                store.put_summary(key, entry.id, summary)
+            if called:
+                _record_call(store, run_id, issue_id, "summary", entry.id, summary)
             done += 1
             if progress:
                 progress("summarize", done, len(entries))
     return result
+
+
+def _claim_seconds(config: Config) -> float:
+    """How long a claim on a cache key lasts: longer than one LLM call with its retries."""
+    llm = config.llm
+    return min(config.lease_seconds, llm.timeout * (llm.max_retries + 1) + 30)
+
+
+def computed_once(
+    store: Store,
+    key: str,
+    entry_id: str,
+    owner: str,
+    seconds: float,
+    compute: Callable[[], Summary],
+    keep: Callable[[Summary], bool],
+) -> tuple[Summary, bool]:
+    """The cached value of ``key``, computing it at most once across processes.
+
+    The cache row is claimed before ``compute`` (the LLM call) runs: a second worker that
+    meets the same content waits for the first one's answer instead of paying for its own.
+    A claim whose holder died expires after ``seconds``; a result ``keep`` rejects (a
+    transient failure) is not stored, so a waiter then claims and tries itself.
+    Returns ``(summary, True)`` when this call ran ``compute``.
+    """
+    while True:
+        cached = store.get_summary(key)
+        if cached is not None:
+            return cached, False
+        if store.claim_summary(key, owner, seconds):
+            try:
+                summary = compute()
+                if keep(summary):
+                    store.put_summary(key, entry_id, summary)
+            finally:
+                store.release_summary_claim(key, owner)
+            return summary, True
+        time.sleep(0.05)
 
 
 def _record_call(

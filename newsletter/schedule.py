@@ -33,7 +33,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import pipeline
+from . import pipeline, workers
 from .config import Config
 from .errors import NewsletterError
 from .store import Store
@@ -137,14 +137,28 @@ class FileLock:
             self._fd = None
 
 
+class NoLock:
+    """For a server database: any number of daemons, coordinated by database leases."""
+
+    def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
 def daemon_lock(config: Config) -> DaemonLock:
     """The lock for this config's database: a file next to a SQLite file, else in output_dir."""
     url = config.database
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         db = Path(url[len("sqlite:///") :])
         return FileLock(db.with_name(db.name + ".daemon.lock"))
-    # Until a database lease exists, a server database is guarded per output directory.
-    return FileLock(config.output_path / ".daemon.lock")
+    # A server database is shared by design: leases in the database coordinate daemons.
+    return NoLock()
 
 
 # -- schedule ----------------------------------------------------------------------------
@@ -173,10 +187,24 @@ class Daemon:
         self._work = threading.Lock()
         self._stopping = threading.Event()
         self.lock = daemon_lock(config)
+        # Several daemons may share a server database: they poll through feed leases and
+        # only the holder of the scheduler lease builds and sends (see workers.Leadership).
+        self.owner = workers.owner_id("daemon")
+        self.shared = config.workers > 0 or not _is_sqlite(config.database)
+        self.leader: workers.Leadership | None = None
+        if not _is_sqlite(config.database):
+            self.leader = workers.Leadership(config, self.owner)
+        self._procs: dict[str, Any] = {}
 
     # -- jobs ---------------------------------------------------------------------------
     def _poll(self, store: Store, job: str) -> pipeline.PollReport:
-        report = pipeline.poll(self.config, store)
+        if self.shared:
+            # Half an interval: daemons on the same cron poll each feed once per round.
+            half = timedelta(seconds=workers.poll_interval(self.config) / 2)
+            before = datetime.now(UTC) - half
+            report = workers.poll_pass(self.config, store, self.owner, polled_before=before)
+        else:
+            report = pipeline.poll(self.config, store)
         _job_line(
             job,
             feeds=len(report.outcomes),
@@ -209,6 +237,8 @@ class Daemon:
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
         due = due or datetime.now(UTC)
+        if not self._leading("issue"):
+            return
         while not self._work.acquire(timeout=1):
             if self._stopping.is_set():
                 return
@@ -248,6 +278,8 @@ class Daemon:
 
     def send_job(self, issue_id: str) -> None:
         """Finish sending an issue whose send was interrupted (crash, kill, restart)."""
+        if not self._leading("send"):
+            return
         while not self._work.acquire(timeout=1):
             if self._stopping.is_set():
                 return
@@ -309,14 +341,30 @@ class Daemon:
             "misfire_grace_time": self.config.schedule.misfire_grace_seconds,
         }
         now = datetime.now(UTC)
-        missed = self.missed_issue(now)
+        leading = self._leading(None)
+        missed = self.missed_issue(now) if leading else None
         first: dict[str, Any] = {}
         if not missed:
             # Poll right away on start, unless the catch-up below is about to poll anyway.
             first["next_run_time"] = now.astimezone(tz)
-        self.scheduler.add_job(
-            self.poll_job, self._poll_trigger(), id="poll", name="poll", **common, **first
-        )
+        if self.config.workers == 0:
+            self.scheduler.add_job(
+                self.poll_job, self._poll_trigger(), id="poll", name="poll", **common, **first
+            )
+        else:
+            self._start_workers()
+            self.scheduler.add_job(
+                self._start_workers, IntervalTrigger(seconds=5), id="workers", name="workers"
+            )
+        if self.leader is not None:
+            self.scheduler.add_job(
+                self._lead,
+                IntervalTrigger(seconds=max(0.2, self.config.lease_seconds / 3)),
+                id="leadership",
+                name="leadership",
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.add_job(
             self._scheduled_issue,
             CronTrigger.from_crontab(self.config.schedule.issue, timezone=tz),
@@ -337,7 +385,7 @@ class Daemon:
                 name="issue catch-up",
                 **common,
             )
-        unfinished = unfinished_send(self.config, datetime.now(UTC))
+        unfinished = unfinished_send(self.config, datetime.now(UTC)) if leading else None
         if unfinished is not None:
             log.info("issue %s was not sent to everyone; finishing that now", unfinished)
             self.scheduler.add_job(
@@ -359,11 +407,88 @@ class Daemon:
             self.config.timezone,
             len(self.config.feeds),
         )
-        self.scheduler.start()
+        try:
+            self.scheduler.start()
+        finally:
+            self._stop_workers()
         # The scheduler has stopped; a job may still be in its step. Let it finish.
         with self._work:
             pass
+        if self.leader is not None:
+            self.leader.release()
         log.info("daemon stopped")
+
+    # -- several daemons and workers on one database -------------------------------------
+    def _leading(self, job: str | None) -> bool:
+        """Whether this daemon may fire scheduler jobs now (always, on SQLite's file lock)."""
+        if self.leader is None:
+            return True
+        try:
+            leading = self.leader.check()
+        except Exception as exc:  # noqa: BLE001 - a database hiccup skips one job, no more
+            log.error("scheduler lease check failed: %s", exc)
+            return False
+        if not leading and job is not None:
+            holder = self.leader.holder()
+            _job_line(
+                job,
+                status="skipped",
+                reason="another daemon holds the scheduler lease",
+                holder=holder.owner if holder else "unknown",
+            )
+        return leading
+
+    def _lead(self) -> None:
+        """Renew the scheduler lease; on taking it over, catch up what the last holder missed."""
+        assert self.leader is not None
+        was = self.leader.held
+        if not self._leading(None) or was or self._stopping.is_set():
+            return
+        now = datetime.now(UTC)
+        missed = self.missed_issue(now)
+        if missed is not None:
+            log.info("took over the scheduler; weekly issue due %s was missed", missed.isoformat())
+            self.scheduler.add_job(
+                self.issue_job, args=(missed,), id="issue-catch-up", replace_existing=True
+            )
+        unfinished = unfinished_send(self.config, now)
+        if unfinished is not None:
+            self.scheduler.add_job(
+                self.send_job, args=[unfinished], id="send-resume", replace_existing=True
+            )
+
+    def _start_workers(self) -> None:
+        """Start the ``workers`` processes, and restart any that died."""
+        import multiprocessing
+
+        if self._stopping.is_set():
+            return
+        context = multiprocessing.get_context("spawn")
+        for index in range(self.config.workers):
+            name = f"{self.owner.split('@')[0]}-w{index + 1}"
+            proc = self._procs.get(name)
+            if proc is not None and proc.is_alive():
+                continue
+            if proc is not None:
+                _job_line("workers", status="restarting", worker=name, exitcode=proc.exitcode)
+            proc = context.Process(
+                target=workers.worker_process, args=(self.config, name), name=name, daemon=False
+            )
+            proc.start()
+            self._procs[name] = proc
+
+    def _stop_workers(self) -> None:
+        """SIGTERM every worker (each finishes its batch), then wait; kill any that hang."""
+        for proc in self._procs.values():
+            if proc.is_alive():
+                proc.terminate()
+        deadline = time.monotonic() + 60
+        for proc in self._procs.values():
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        self._procs.clear()
 
     def stop(self) -> None:
         """Stop scheduling; the step in progress finishes (``start`` returns after it)."""

@@ -258,6 +258,11 @@ class Leadership:
             self._held = held
             return held
 
+    @property
+    def held(self) -> bool:
+        """Whether the last check found this process holding the lease."""
+        return self._held
+
     def holder(self) -> LeaseHolder | None:
         return self.store.lease_holder(SCHEDULER_LEASE)
 

@@ -899,12 +899,15 @@ class Store:
         with self._tx() as conn:
             # Several senders may queue the same issue at once; the primary key keeps one row.
             done = conn.execute(
-                _insert_ignoring_duplicates(conn, deliveries).from_select(
+                _insert_ignoring_duplicates(conn, deliveries)
+                .from_select(
                     ["issue_id", "subscriber_id", "status", "answer", "attempts", "updated"],
                     source,
                 )
+                # psycopg reports no rowcount for INSERT … SELECT; count what came back.
+                .returning(deliveries.c.subscriber_id)
             )
-            return int(done.rowcount or 0)
+            return len(done.all())
 
     def deliveries(self, issue_id: str, *, unsent_only: bool = False) -> list[Delivery]:
         """Rows of one issue in subscriber order; ``unsent_only`` keeps those still owed."""
@@ -1080,10 +1083,14 @@ class Store:
             .order_by(feeds.c.last_polled.asc().nulls_first(), feeds.c.url)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("picked")
+            # Materialized: ``IN (SELECT … LIMIT n)`` may be re-run by PostgreSQL's planner
+            # and then take more than n rows; a materialized CTE is evaluated exactly once.
+            .prefix_with("MATERIALIZED")
         )
         take = (
             update(feeds)
-            .where(feeds.c.url.in_(pick.scalar_subquery()))
+            .where(feeds.c.url == pick.c.url)
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
             .returning(feeds.c.url)
         )
@@ -1134,12 +1141,14 @@ class Store:
             .order_by(deliveries.c.subscriber_id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=deliveries)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")  # evaluated once: see lease_feeds
         )
         take = (
             update(deliveries)
             .where(
                 deliveries.c.issue_id == issue_id,
-                deliveries.c.subscriber_id.in_(pick.scalar_subquery()),
+                deliveries.c.subscriber_id == pick.c.subscriber_id,
             )
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
             .returning(deliveries.c.subscriber_id)

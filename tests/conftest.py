@@ -41,3 +41,51 @@ def corpus_dir() -> Path:
 def demo_feeds_dir() -> Path:
     """The bundled offline demo feeds, ``examples/feeds``."""
     return REPO_ROOT / "examples" / "feeds"
+
+
+# -- databases: every storage test runs on SQLite and on PostgreSQL -----------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server URL: ``$NEWSLETTER_TEST_PG_URL`` (``.ci/run`` starts one), else a
+    throwaway server started here; skips with the reason when neither is possible."""
+    import os
+
+    from tests.pgserver import PostgresUnavailable, ThrowawayPostgres
+
+    url = os.environ.get("NEWSLETTER_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = ThrowawayPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests need a server: {exc}")
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    import uuid
+
+    from tests.pgserver import create_database, drop_database
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_server, name)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL, once per engine: SQLite file in tmp_path, or a new PG database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'news.db'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -249,6 +249,8 @@ class Daemon:
             store = Store.open(self.config.database)
             try:
                 self._poll(store, "issue-poll")
+                if self.shared and not workers.wait_for_polls(store, self.config.lease_seconds):
+                    log.warning("feeds still being polled by other workers; building anyway")
                 if self._stopping.is_set():
                     # Not recorded as done: the next start catches it up within the grace.
                     _job_line("issue", built="none", reason="stopping before the build")

@@ -1097,6 +1097,14 @@ class Store:
         with self._write_tx() as conn:
             return sorted(conn.execute(take).scalars())
 
+    def leased_feeds(self) -> dict[str, str]:
+        """URL → owner of every feed under a live lease (being polled right now)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(feeds.c.url, feeds.c.lease_owner).where(feeds.c.lease_until > now_utc())
+            )
+            return {r.url: str(r.lease_owner) for r in rows}
+
     def renew_feed_leases(self, owner: str, urls: Sequence[str], seconds: float) -> int:
         """Push the expiry of ``owner``'s leases on these feeds; returns how many it holds."""
         if not urls:

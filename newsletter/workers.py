@@ -106,6 +106,23 @@ def poll_pass(
     return pipeline.PollReport(tuple(outcomes), time.monotonic() - started)
 
 
+def wait_for_polls(store: Store, timeout: float, poll_every: float = 0.2) -> bool:
+    """Wait until the polls in flight now (other workers' leases) are done; False on timeout.
+
+    The weekly build runs after this, so it sees what another worker was storing right
+    then. Leases taken later do not count: busy workers must not hold the build up.
+    """
+    deadline = time.monotonic() + timeout
+    pending = store.leased_feeds()
+    while pending:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_every)
+        now = store.leased_feeds()
+        pending = {u: o for u, o in pending.items() if now.get(u) == o}
+    return True
+
+
 def send_pass(
     config: Config, store: Store, owner: str, stop: threading.Event | None = None
 ) -> pipeline.SendReport | None:

@@ -17,6 +17,7 @@ No pytest imports here, so benchmark scripts can use it too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -102,10 +103,8 @@ class ThrowawayPostgres:
 
     def stop(self) -> None:
         if self.data.is_dir():
-            try:
+            with contextlib.suppress(PostgresUnavailable):
                 self._run(_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except PostgresUnavailable:
-                pass
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import math
+import multiprocessing
 import os
 import tempfile
 import time
@@ -147,6 +148,14 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+# Fork explicitly: a process started with "spawn" (a daemon's worker) would otherwise spawn
+# its parse workers too, each importing everything and compiling the lexicon per poll.
+_FORK = (
+    multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods()
+    else None
+)
+
 # Below this many bodies a process pool costs more to start than it saves.
 _POOL_THRESHOLD = 4
 
@@ -192,7 +201,9 @@ def poll(
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
         pool = ProcessPoolExecutor(
-            max_workers=max(1, min(os.cpu_count() or 1, 4)), initializer=_ignore_stop_signals
+            max_workers=max(1, min(os.cpu_count() or 1, 4)),
+            initializer=_ignore_stop_signals,
+            mp_context=_FORK,
         )
 
     def on_result(feed: Feed, result: FetchResult) -> None:
@@ -335,7 +346,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     client = llm_client(config) if config.relevance.llm_judge else None
     if client is None:
         return None
-    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    lexicon = _lexicon(_lexicon_key(config))  # compiled once per process, not per poll
     prompts = load_prompts(config.templates_dir)
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex

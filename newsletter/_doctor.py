@@ -225,6 +225,42 @@ def check_smtp(config: Config) -> Check:
     return Check("SMTP server", "", "ok", f"{where}: {', '.join(steps)}; no mail sent")
 
 
+def check_workers(config: Config, store: Store) -> Check | None:
+    """Who polls and who schedules, when several workers or daemons share the database."""
+    from .workers import poll_interval
+
+    seen = store.worker_overview()
+    if not (seen.feed_leases or seen.expired_feed_leases or seen.scheduler or config.workers):
+        return None  # a single process: nothing to report
+    parts = []
+    if seen.feed_leases:
+        owners = ", ".join(f"{o} ({n})" for o, n in sorted(seen.feed_leases.items()))
+        parts.append(f"polling now: {owners}")
+    else:
+        parts.append("no feed leased right now")
+    if seen.sending:
+        parts.append(f"{seen.sending} deliveries leased by senders")
+    if seen.scheduler is not None:
+        live = seen.scheduler.until > datetime.now(UTC)
+        parts.append(
+            f"scheduler: {seen.scheduler.owner}" + ("" if live else " (lease expired)")
+        )
+    status: Status = "ok"
+    fix = ""
+    if seen.expired_feed_leases:
+        status = "warn"
+        parts.append(f"{seen.expired_feed_leases} feed leases expired (a worker died)")
+        fix = "nothing to do if other workers run: they poll those feeds; else start one"
+    interval = poll_interval(config)
+    if seen.oldest_poll is not None:
+        lag = (datetime.now(UTC) - seen.oldest_poll).total_seconds()
+        parts.append(f"oldest poll {lag / 60:.0f} min ago (interval {interval / 60:.0f} min)")
+        if lag > 3 * interval:
+            status = "warn"
+            fix = fix or "polls lag behind the interval: run more workers (config `workers`)"
+    return Check("workers", "", status, "; ".join(parts), fix)
+
+
 def run_checks(config: Config) -> list[Check]:
     """Every check, in the order an operator fixes things: database, feeds, LLM, SMTP."""
     from .pipeline import all_feeds
@@ -237,6 +273,9 @@ def run_checks(config: Config) -> list[Check]:
         try:
             feeds = all_feeds(config, store)
             health = store.feed_health()
+            workers = check_workers(config, store)
+            if workers is not None:
+                checks.append(workers)
         finally:
             store.close()
     checks += check_feeds(config, feeds, health)

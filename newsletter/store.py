@@ -348,7 +348,13 @@ class Store:
         try:
             if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
                 Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, future=True)
+            options: dict[str, Any] = {}
+            if url.startswith("postgresql+psycopg"):
+                # psycopg prepares a statement after 5 runs and PostgreSQL may then keep a
+                # generic plan made while the tables were empty (a sequential scan) as they
+                # grow to thousands of rows; plan each statement for the data it meets.
+                options["connect_args"] = {"prepare_threshold": None}
+            engine = create_engine(url, future=True, **options)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
@@ -1058,13 +1064,13 @@ class Store:
         limit: int,
         seconds: float,
         polled_before: datetime,
-        config_urls: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[str]:
         """Lease up to ``limit`` due feeds to ``owner``; returns their URLs.
 
         Due: enabled, not backing off (``next_poll_at``), not polled since
-        ``polled_before``, not leased by a live holder. With ``config_urls`` only those and
-        command-line feeds count (a row left by a feed removed from the config does not).
+        ``polled_before``, not leased by a live holder, and not in ``exclude`` (rows left
+        by feeds since removed from the config, see :meth:`feed_urls`).
         """
         now = now_utc()
         due = and_(
@@ -1073,10 +1079,8 @@ class Store:
             or_(feeds.c.last_polled.is_(None), feeds.c.last_polled < polled_before),
             or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now),
         )
-        if config_urls is not None:
-            due = and_(
-                due, or_(feeds.c.origin.in_(CLI_ORIGINS), feeds.c.url.in_(list(config_urls)))
-            )
+        if exclude:
+            due = and_(due, feeds.c.url.not_in(list(exclude)))
         pick = (
             select(feeds.c.url)
             .where(due)
@@ -1096,6 +1100,14 @@ class Store:
         )
         with self._write_tx() as conn:
             return sorted(conn.execute(take).scalars())
+
+    def feed_urls(self, origin: str | None = None) -> set[str]:
+        """Every feed URL in the database (of one origin: ``config``, ``cli``, ``opml``)."""
+        query = select(feeds.c.url)
+        if origin is not None:
+            query = query.where(feeds.c.origin == origin)
+        with self._tx() as conn:
+            return set(conn.execute(query).scalars())
 
     def leased_feeds(self) -> dict[str, str]:
         """URL → owner of every feed under a live lease (being polled right now)."""

@@ -73,7 +73,9 @@ def poll_pass(
     known = pipeline.all_feeds(config, store)
     store.sync_feeds(config.feed_list)
     by_url = {f.url: f for f in known}
-    config_urls = [f.url for f in config.feed_list]
+    # Rows of feeds since removed from the config stay (their stories are archived) but
+    # are not polled; found once per pass, not sent with every lease.
+    removed = sorted(store.feed_urls("config") - {f.url for f in config.feed_list})
     outcomes: list[pipeline.FeedOutcome] = []
     seconds = config.lease_seconds
     while not (stop and stop.is_set()):
@@ -82,7 +84,7 @@ def poll_pass(
             limit=config.worker_batch,
             seconds=seconds,
             polled_before=polled_before,
-            config_urls=config_urls,
+            exclude=removed,
         )
         if not urls:
             break

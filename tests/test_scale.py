@@ -142,7 +142,7 @@ def test_feed_leases_are_exclusive_expire_and_respect_backoff(db_url: str) -> No
                      .values(next_poll_at=now + timedelta(hours=1)))  # fmt: skip
         conn.execute(update(feeds).where(feeds.c.url == urls[1]).values(disabled=True))
         conn.execute(update(feeds).where(feeds.c.url == urls[2]).values(last_polled=now))
-    lease = dict(seconds=60, polled_before=now - timedelta(seconds=1), config_urls=urls)
+    lease = dict(seconds=60, polled_before=now - timedelta(seconds=1))
     a = store.lease_feeds("a", limit=4, **lease)  # type: ignore[arg-type]
     b = store.lease_feeds("b", limit=4, **lease)  # type: ignore[arg-type]
     c = store.lease_feeds("c", limit=4, **lease)  # type: ignore[arg-type]
@@ -150,10 +150,9 @@ def test_feed_leases_are_exclusive_expire_and_respect_backoff(db_url: str) -> No
     assert not set(a) & set(b) and not set(a + b) & set(c)
     assert set(a + b + c) == set(urls[3:])  # not the backing-off, disabled or fresh ones
     assert store.lease_feeds("d", limit=4, **lease) == []  # type: ignore[arg-type]
-    # Only config feeds listed (and command-line ones) count.
+    # Feeds removed from the config are left alone.
     store.release_feeds("a", a)
-    assert store.lease_feeds("d", limit=9, seconds=60, polled_before=now,
-                             config_urls=urls[:3]) == []  # fmt: skip
+    assert store.lease_feeds("d", limit=9, seconds=60, polled_before=now, exclude=a) == []
     assert store.renew_feed_leases("b", b, 60) == 4 and store.renew_feed_leases("x", b, 60) == 0
     # A holder that stops renewing loses its feeds once the lease runs out.
     assert store.lease_feeds("e", limit=9, seconds=0.3, **{k: v for k, v in lease.items()
@@ -316,8 +315,7 @@ def test_sigkilled_worker_loses_its_feeds_when_the_lease_expires(
         assert len(orphaned) == 10, "the kill must land mid-batch"
         assert all(until > killed_at for _, until in held)
         # While the lease holds, nobody else takes those feeds.
-        others = store.lease_feeds("probe", limit=100, seconds=60, polled_before=now_utc(),
-                                   config_urls=urls)  # fmt: skip
+        others = store.lease_feeds("probe", limit=100, seconds=60, polled_before=now_utc())
         assert len(others) == 10 and not set(others) & set(orphaned)
         store.release_feeds("probe", others)
         time.sleep(max(0.0, (max(u for _, u in held) - now_utc()).total_seconds()) + 0.1)
@@ -495,6 +493,10 @@ def test_one_of_two_daemons_builds_and_the_other_takes_over(tmp_path: Path, pg_u
         assert store.lease_holder("scheduler").owner == took["owner"]  # type: ignore[union-attr]
         assert len(store.list_issues()) == 1  # the slot was done: no second issue
         store.close()
+        doctor = CliRunner().invoke(app, ["doctor", "-c", str(config)])
+        assert f"scheduler: {took['owner']}" in " ".join(
+            doctor.output.split()
+        ), doctor.output
         assert daemons[1].stop() == 0
     finally:
         for d in daemons:

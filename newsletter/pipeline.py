@@ -588,13 +588,13 @@ def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:
     return tuple(item for _, group in compose.sections(items, CATEGORIES) for item in group)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write through a temp file and rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             # mkstemp makes 0600 files; the archive must be readable by a static web server.
             os.fchmod(handle.fileno(), 0o644)
@@ -934,7 +934,7 @@ def _write_eml(config: Config, store: Store, issue: Issue, folder: Path | None) 
         assert mail is not None and person.id is not None
         message = mail.message(person.email, person.name, person.id)
         path = target / _eml_name(index, person.email)
-        path.write_bytes(message.as_bytes())
+        write_atomic(path, message.as_bytes())
     return SendReport(
         issue.id,
         sent=len(people),

@@ -32,7 +32,7 @@ class FetchOptions:
 
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
-    concurrency: int = 32
+    concurrency: int = 64
     per_host: int = 4
     user_agent: str = "newsletter/0.1"
     max_redirects: int = 5
@@ -236,7 +236,8 @@ async def _fetch_one(
             return FetchResult(feed.url, "error", error=f"unsupported URL scheme in {feed.url!r}")
         return await asyncio.to_thread(_read_local, feed, options)
     host = urlsplit(state.url or feed.url).netloc.lower()
-    async with global_limit, host_limits[host]:
+    # Host first: a task queued behind a busy host must not hold one of the global slots.
+    async with host_limits[host], global_limit:
         started = time.monotonic()
         try:
             result = await asyncio.wait_for(_get(client, feed, state, options), options.timeout)

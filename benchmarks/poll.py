@@ -24,11 +24,13 @@ Exit status 0 when both hold, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,13 +60,38 @@ def load_docs(n: int) -> list[tuple[str, bytes]]:
     return [bodies[i % len(bodies)] for i in range(n)]
 
 
+def _server_process(
+    docs: list[tuple[str, bytes]], hosts: int, latency: float, conn: Connection
+) -> None:
+    with ExitStack() as stack:
+        servers = [stack.enter_context(FeedServer(latency=latency)) for _ in range(hosts)]
+        urls = [
+            servers[i % hosts].add(f"/{i}/{name}", body, "application/xml")
+            for i, (name, body) in enumerate(docs)
+        ]
+        conn.send(urls)
+        conn.recv()  # until the benchmark is done
+
+
 def serve(stack: ExitStack, docs: list[tuple[str, bytes]], hosts: int, latency: float) -> list[str]:
-    """Serve each document under its own path, spread over ``hosts`` loopback servers."""
-    servers = [stack.enter_context(FeedServer(latency=latency)) for _ in range(hosts)]
-    return [
-        servers[i % hosts].add(f"/{i}/{name}", body, "application/xml")
-        for i, (name, body) in enumerate(docs)
-    ]
+    """Serve each document under its own path, spread over ``hosts`` loopback servers.
+
+    The servers run in a process of their own, as remote servers would: in ours, their
+    Python threads would compete for the interpreter with the client being measured.
+    """
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_server_process, args=(docs, hosts, latency, theirs), daemon=True
+    )
+    process.start()
+    urls: list[str] = ours.recv()
+
+    def stop() -> None:
+        ours.send("stop")
+        process.join(5)
+
+    stack.callback(stop)
+    return urls
 
 
 def max_rss_mb(who: int) -> float:

@@ -169,7 +169,8 @@ def poll(
     lexicon = _lexicon_key(config)
     _lexicon(lexicon)  # load (and validate) before forking workers
     now = datetime.now(UTC)
-    stored: list[Future[FeedOutcome]] = []
+    stored: list[Future[FeedOutcome | None]] = []
+    bodiless: list[FetchResult] = []
     done = 0
     schedule = config.schedule
 
@@ -200,9 +201,19 @@ def poll(
                 future.set_result(_parse_job(result.body, feed, now, lexicon))
         # The body now lives only in the parse job; keep the lightweight result.
         light = replace(result, body=None)
-        stored.append(
-            writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
-        )
+        if future is None:
+            # 304s and failures: no entries, so they are recorded together in one transaction.
+            bodiless.append(light)
+            outcome = FeedOutcome(
+                feed.url, feed.display_name, light.status, error=light.error, elapsed=light.elapsed
+            )
+            done_future: Future[FeedOutcome | None] = Future()
+            done_future.set_result(outcome)
+            stored.append(done_future)
+        else:
+            stored.append(
+                writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+            )
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -210,7 +221,8 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
-        outcomes = [future.result() for future in stored]
+        stored.append(writer.submit(_record_bodiless, store, bodiless, backoff))
+        outcomes = [o for o in (future.result() for future in stored) if o is not None]
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
         if pool is not None:
@@ -260,6 +272,13 @@ def _due_feeds(
         else:
             due.append(feed)
     return due, skipped
+
+
+def _record_bodiless(
+    store: Store, results: list[FetchResult], backoff: Callable[[int, float | None], float]
+) -> None:
+    if results:
+        store.record_fetches(results, backoff=backoff)
 
 
 def _store_feed(

@@ -341,6 +341,28 @@ class Store:
         feed is due again; HTTP 410 disables it. On success the backoff is cleared and a
         permanent redirect moves ``current_url`` (never ``url``, the feed's identity).
         """
+        with self._tx() as conn:
+            self._record_fetch(conn, result, new_entries, error, backoff)
+
+    def record_fetches(
+        self,
+        results: Sequence[FetchResult],
+        *,
+        backoff: Callable[[int, float | None], float] | None = None,
+    ) -> None:
+        """:meth:`record_fetch` for many bodiless results (304s, errors) in one transaction."""
+        with self._tx() as conn:
+            for result in results:
+                self._record_fetch(conn, result, 0, None, backoff)
+
+    @staticmethod
+    def _record_fetch(
+        conn: Connection,
+        result: FetchResult,
+        new_entries: int,
+        error: str | None,
+        backoff: Callable[[int, float | None], float] | None,
+    ) -> None:
         now = now_utc()
         failed = result.status == "error" or error is not None
         values: dict[str, Any] = {
@@ -351,24 +373,23 @@ class Store:
         }
         if result.status == "ok" and not failed:
             values.update(etag=result.etag, last_modified=result.last_modified)
-        with self._tx() as conn:
-            if failed:
-                values["consecutive_failures"] = feeds.c.consecutive_failures + 1
-                if backoff is not None:
-                    failures = conn.execute(
-                        select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
-                    ).scalar()
-                    delay = backoff((failures or 0) + 1, result.retry_after)
-                    values["next_poll_at"] = now + timedelta(seconds=delay)
-                if result.http_status == 410:
-                    values["disabled"] = True
-            else:
-                values["consecutive_failures"] = 0
-                values["last_success"] = now
-                values["next_poll_at"] = None
-                if result.permanent_redirect and result.final_url:
-                    values["current_url"] = result.final_url
-            conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
+        if failed:
+            values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+            if backoff is not None:
+                failures = conn.execute(
+                    select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
+                ).scalar()
+                delay = backoff((failures or 0) + 1, result.retry_after)
+                values["next_poll_at"] = now + timedelta(seconds=delay)
+            if result.http_status == 410:
+                values["disabled"] = True
+        else:
+            values["consecutive_failures"] = 0
+            values["last_success"] = now
+            values["next_poll_at"] = None
+            if result.permanent_redirect and result.final_url:
+                values["current_url"] = result.final_url
+        conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
 
     def feed_health(self) -> list[FeedHealth]:
         with self._tx() as conn:

@@ -172,7 +172,7 @@ def main() -> int:
     print(f"ours / CPU floor (our parse options):    {ours / floor_ours:7.2f}")
     print(
         f"peak memory: main process {max_rss_mb(resource.RUSAGE_SELF):.0f} MB RSS "
-        f"({rss_before:.0f} MB before the poll, servers and documents included), "
+        f"({rss_before:.0f} MB before it, with the 500 documents for the baselines), "
         f"largest parse worker {max_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB RSS"
     )
     for outcome in failed[:5]:

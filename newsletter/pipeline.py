@@ -193,7 +193,8 @@ def _store_feed(
     store.set_feed_site(feed.url, parsed.title, parsed.link or None)
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     for problem in parsed.problems:
-        log.warning("feed %s: %s", feed.display_name, problem)
+        # Shown in the poll table; the daemon's INFO log carries it for operators.
+        log.info("feed %s: %s", feed.display_name, problem)
     return FeedOutcome(
         feed.url,
         feed.display_name,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -314,3 +315,39 @@ def test_normalize_address_and_urls():
     )
     assert deliver.confirm_url("https://n.example.com", "t") == "https://n.example.com/confirm/t"
     assert deliver.clean_header_text("a\r\nb\tc\x00d") == "a b c d"
+
+
+def test_daemon_weekly_job_builds_then_sends_and_resumes(tmp_path: Path, smtp_server: SMTPServer):
+    """The real pipeline on the bundled demo feeds, then the daemon's send and its resume."""
+    import yaml
+
+    from newsletter.schedule import Daemon, unfinished_send
+
+    path = write_config(tmp_path, smtp_server.port)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    demo = yaml.safe_load((REPO / "examples" / "demo.yaml").read_text(encoding="utf-8"))
+    feeds = REPO / "examples" / "feeds"
+    data["feeds"] = [{**f, "url": str(feeds / Path(f["url"]).name)} for f in demo["feeds"]]
+    data["issue"] = {"as_of": demo["issue"]["as_of"]}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.database)
+    for n in range(3):
+        store.add_subscriber(f"reader{n}@example.com")
+
+    Daemon(config).issue_job()
+    [issue] = store.list_issues()
+    assert smtp_server.count == 3
+    msg = smtp_server.messages[0].message()
+    assert msg["Subject"] == issue.title
+    first_story = store.load_issue(issue.id).items[0].entry.title  # type: ignore[union-attr]
+    assert first_story in body(msg, "plain")
+    assert unfinished_send(config, datetime.now(UTC)) is None
+
+    # A send cut short right after queueing: the daemon finishes it on start.
+    store.add_subscriber("late@example.com")
+    store.queue_deliveries(issue.id)
+    assert unfinished_send(config, datetime.now(UTC)) == issue.id
+    Daemon(config).send_job(issue.id)
+    assert len(smtp_server.received_by("late@example.com")) == 1
+    assert smtp_server.count == 4

@@ -137,23 +137,55 @@ def _tokens(prepared: str) -> list[str]:
     return out
 
 
+# Platforms a headline is about. Two headlines that each name platforms, none in common,
+# report different events even when their figures and wording match ("快手双11：GMV增长73%"
+# vs "视频号双11战报：GMV增长73%"): reports of one story name the same platform.
+_PLATFORMS: dict[str, tuple[str, ...]] = {
+    "wechat": ("视频号", "微信", "wechat", "weixin", "腾讯", "tencent"),
+    "douyin": ("抖音", "douyin"),
+    "tiktok": ("tiktok",),
+    "kuaishou": ("快手", "kuaishou"),
+    "alibaba": ("淘宝", "天猫", "taobao", "tmall", "阿里", "alibaba"),
+    "jd": ("京东", "jd.com", "jingdong"),
+    "xiaohongshu": ("小红书", "xiaohongshu", "rednote"),
+    "pdd": ("拼多多", "pinduoduo", "temu"),
+    "amazon": ("亚马逊", "amazon"),
+    "bilibili": ("哔哩哔哩", "b站", "bilibili"),
+    "youtube": ("youtube",),
+    "instagram": ("instagram",),
+    "whatnot": ("whatnot",),
+    "shopee": ("shopee", "虾皮"),
+}
+_PLATFORM_RE = re.compile(
+    "|".join(re.escape(n) for names in _PLATFORMS.values() for n in names)
+)
+_PLATFORM_OF = {n: key for key, names in _PLATFORMS.items() for n in names}
+
+
 @dataclass(frozen=True)
 class _Doc:
     shingles: set[bytes]
     counts: Counter[str]
     numbers: frozenset[str]
     n_tokens: int
+    platforms: frozenset[str]
 
 
 def _doc(entry: Entry) -> _Doc:
     prepared = _prepare(f"{entry.title}\n{entry.text}")
     tokens = _tokens(prepared)
+    title = _prepare(entry.title)
     return _Doc(
         shingles=_shingles(prepared),
         counts=Counter(tokens),
         numbers=frozenset(_NUMBER_RE.findall(prepared)),
         n_tokens=len(tokens),
+        platforms=frozenset(_PLATFORM_OF[m] for m in _PLATFORM_RE.findall(title)),
     )
+
+
+def _different_platforms(a: _Doc, b: _Doc) -> bool:
+    return bool(a.platforms and b.platforms and not a.platforms & b.platforms)
 
 
 def _tfidf(docs: Sequence[_Doc]) -> list[dict[str, float]]:
@@ -241,7 +273,11 @@ def _links(entries: Sequence[Entry]) -> _UnionFind:
         a, b = docs[i], docs[j]
         short = min(a.n_tokens, b.n_tokens) < SHORT_TOKENS
         need = SHORT_LINK_COSINE if short else LINK_COSINE
-        if _cosine(vectors[i], vectors[j]) >= need and not _figures_disagree(a, b):
+        if (
+            _cosine(vectors[i], vectors[j]) >= need
+            and not _figures_disagree(a, b)
+            and not _different_platforms(a, b)
+        ):
             uf.union(i, j)
     return uf
 

@@ -58,6 +58,8 @@ class FeedOutcome:
     relevant_new: int = 0
     error: str | None = None
     elapsed: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """Problems that did not stop the feed: wrong charset, garbled titles dropped."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,10 @@ class BuildReport:
     """LLM totals over every run that built this issue."""
 
 
-def _parse_job(body: bytes, feed: Feed, now: datetime) -> ParsedFeed:
-    return parse_feed(body, feed, now)
+def _parse_job(
+    body: bytes, feed: Feed, now: datetime, content_type: str | None = None
+) -> ParsedFeed:
+    return parse_feed(body, feed, now, content_type)
 
 
 # Below this many bodies a process pool costs more to start than it saves.
@@ -104,7 +108,7 @@ def poll(
 ) -> PollReport:
     """Fetch every feed, parse, judge relevance and store new entries. Never raises per feed."""
     started = time.monotonic()
-    targets = list(feeds if feeds is not None else config.feed_list)
+    targets = list(feeds if feeds is not None else all_feeds(config, store))
     store.sync_feeds(targets)
     states = store.fetch_states(f.url for f in targets)
     from .models import FetchState
@@ -124,10 +128,10 @@ def poll(
         future: Future[ParsedFeed] | None = None
         if result.status == "ok" and result.body is not None:
             if pool is not None:
-                future = pool.submit(_parse_job, result.body, feed, now)
+                future = pool.submit(_parse_job, result.body, feed, now, result.content_type)
             else:
                 future = Future()
-                future.set_result(parse_feed(result.body, feed, now))
+                future.set_result(parse_feed(result.body, feed, now, result.content_type))
         # The body now lives only in the parse job; keep the lightweight result.
         fetched.append((feed, replace(result, body=None), future))
         done += 1
@@ -186,9 +190,18 @@ def _store_feed(
         judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
+    store.set_feed_site(feed.url, parsed.title, parsed.link or None)
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
+    for problem in parsed.problems:
+        log.warning("feed %s: %s", feed.display_name, problem)
     return FeedOutcome(
-        feed.url, feed.display_name, "ok", len(new_ids), relevant_new, elapsed=result.elapsed
+        feed.url,
+        feed.display_name,
+        "ok",
+        len(new_ids),
+        relevant_new,
+        elapsed=result.elapsed,
+        warnings=parsed.problems,
     )
 
 
@@ -385,7 +398,7 @@ def build_issue(
         if store.get_issue(issue_id) is not None:
             issue_id = f"{issue_id}-{number}"
     pairs = store.entries_between(start, end)
-    feeds = {f.url: f for f in config.feed_list}
+    feeds = {f.url: f for f in all_feeds(config, store)}
     stories = compose.select_stories(
         pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=dedupe.cluster
     )
@@ -511,6 +524,17 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     )
     export_feed(config, store)
     return html_path, text_path
+
+
+def all_feeds(config: Config, store: Store) -> list[Feed]:
+    """The feeds to poll: the config's, then those added from the command line or OPML.
+
+    The config wins: a command-line feed whose URL is also in the config is polled once,
+    with the config's name, weight, encoding and limits.
+    """
+    configured = config.feed_list
+    known = {f.url for f in configured}
+    return configured + [f for f in store.cli_feeds() if f.url not in known]
 
 
 # -- subscribers and delivery ----------------------------------------------------------

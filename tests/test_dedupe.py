@@ -258,3 +258,18 @@ def test_labeled_stories_meet_targets() -> None:
     assert precision >= 0.95, sorted(fps)
     assert recall >= 0.85, sorted(fns)
     assert elapsed < 2.0
+
+
+def test_same_figures_on_different_platforms_stay_apart() -> None:
+    body = (
+        "双11大促收官，平台公布短视频与直播带货数据：带货GMV同比增长73%，千万级直播间数量"
+        "同比增长52%，新入驻商家超过12万家，中小商家贡献了六成以上的增量。"
+    )
+    items = [
+        entry("ks", body, title="快手双11：短视频带货GMV同比增长73%"),
+        entry("wx", body, title="视频号双11战报：带货GMV同比增长73%"),
+        entry("wx2", body + "腾讯方面表示将继续投入。", title="微信视频号双11带货GMV同比增长73%"),
+    ]
+    clusters = cluster(items)
+    assert not together(clusters, "ks", "wx") and not together(clusters, "ks", "wx2")
+    assert together(clusters, "wx", "wx2")

@@ -570,6 +570,7 @@ def smtp_settings(config: Config) -> deliver.SMTPSettings:
         max_per_second=email.max_per_second,
         retries=email.retries,
         backoff=email.retry_backoff,
+        cafile=smtp.cafile,
     )
 
 

@@ -708,18 +708,22 @@ class _IssueMail:
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
         self.subject = issue.title if end in issue.title else f"{issue.title}（{end}）"
+        # Render (and inline CSS) once; each copy differs only by its signed token, which
+        # is URL-safe and so reads the same escaped in HTML as in text.
+        self._placeholder = f"UNSUBSCRIBETOKEN{uuid.uuid4().hex}"
+        link = deliver.unsubscribe_url(config.base_url, self._placeholder)
+        self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
         token = self.signer.sign("unsubscribe", subscriber_id)
         link = deliver.unsubscribe_url(self.config.base_url, token)
-        page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
         return deliver.build_message(
             self.sender,
             to=to,
             name=name,
             subject=self.subject,
-            html=page.html,
-            text=page.text,
+            html=self._page.html.replace(self._placeholder, token),
+            text=self._page.text.replace(self._placeholder, token),
             unsubscribe=link,
             unsubscribe_token=token,
         )

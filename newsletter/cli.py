@@ -86,10 +86,15 @@ def progress_bars() -> Iterator[pipeline.Progress]:
         yield update
 
 
-def _setup_logging(config: Config | None = None, fmt: str | None = None) -> None:
+def _setup_logging(
+    config: Config | None = None, fmt: str | None = None, *, daemon: bool = False
+) -> None:
+    """The daemon logs what it did; one-shot commands print tables, so only problems log."""
     from .schedule import configure_logging
 
     configure_logging(fmt or (config.log_format if config else "text"))
+    if not daemon:
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 def print_poll(report: pipeline.PollReport) -> None:
@@ -111,7 +116,7 @@ def print_poll(report: pipeline.PollReport) -> None:
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or f"{o.elapsed:.2f}s",
+            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
         )
     console.print(table)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
@@ -288,7 +293,7 @@ def daemon(
     from .schedule import run_daemon
 
     config = load(config_path)
-    _setup_logging(config, log_format)
+    _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
     except NewsletterError as exc:
@@ -599,6 +604,220 @@ def feeds_enable(
     if not found:
         raise fail(f"no feed with URL {url!r} (see `newsletter feeds list`)", 1)
     console.print(f"enabled {url}", highlight=False)
+
+
+# -- init, doctor, feeds from the command line and OPML ---------------------------------
+
+
+def _say(text: str, stream: Console = console) -> None:
+    """Plain text, never re-wrapped: commands and URLs must stay copyable."""
+    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="Where to write config.yaml (created if missing).")
+    ] = Path("."),
+) -> None:
+    """Write a commented, working config.yaml (real feeds, extractive digests, SQLite)."""
+    from importlib import resources
+
+    target = directory / "config.yaml"
+    if target.exists():
+        raise fail(f"{target} already exists; not overwritten (edit it, or pick another DIR)")
+    template = resources.files("newsletter").joinpath("data/init_config.yaml").read_text("utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # "x" mode: never clobber a file that appeared since the check above.
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(template)
+    except FileExistsError:
+        raise fail(f"{target} already exists; not overwritten") from None
+    except OSError as exc:
+        raise fail(f"cannot write {target}: {exc.strerror or exc}") from None
+    shown = str(target)
+    _say(f"Wrote {shown}: real Chinese industry feeds, extractive digests, SQLite under output/.")
+    steps = (
+        (f"newsletter doctor -c {shown}", "check every feed, the LLM endpoint and SMTP"),
+        (f"newsletter run -c {shown}", "poll the feeds and build the first issue"),
+        (f"newsletter daemon -c {shown}", "poll every 30 minutes, build an issue on Mondays"),
+    )
+    width = max(len(command) for command, _ in steps)
+    _say("Next:")
+    for command, why in steps:
+        _say(f"  {command:<{width}}  # {why}")
+
+
+@app.command()
+def doctor(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Check the config, database, every feed, the LLM endpoint and SMTP; say what to fix."""
+    from ._doctor import run_checks
+
+    config = load(config_path)
+    checks = run_checks(config)
+    marks = {
+        "ok": "[green]  ok[/green]",
+        "warn": "[yellow]warn[/yellow]",
+        "fail": "[red]FAIL[/red]",
+        "skip": "[dim]skip[/dim]",
+    }
+    for check in checks:
+        console.print(f"{marks[check.status]} ", end="")
+        _say(f"{check.area}{' ' + check.name if check.name else ''}: {check.detail}")
+        if check.fix and check.status in ("fail", "warn", "skip"):
+            _say(f"     fix: {check.fix}")
+    failed = [c for c in checks if c.status == "fail"]
+    warned = sum(c.status == "warn" for c in checks)
+    _say(
+        f"{len(checks)} checks: {len(checks) - len(failed) - warned} fine, "
+        f"{warned} warnings, {len(failed)} failed"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _local_or_url(url: str) -> str:
+    from ._opml import is_feed_url
+
+    url = url.strip()
+    if is_feed_url(url):
+        return url
+    path = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
+    if "://" not in url and path.is_file():
+        return str(path.resolve())
+    raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's http(s) URL (or a local file).")],
+    name: Annotated[str | None, typer.Option(help="Name shown in the issue.")] = None,
+    weight: Annotated[
+        float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add a feed (kept in the database; the config file is left untouched)."""
+    from .models import Feed
+
+    config = load(config_path)
+    url = _local_or_url(url)
+    if url in {f.url for f in config.feeds}:
+        if name is not None or weight is not None:
+            raise fail(
+                f"{url} is in {config_path}, whose name and weight win: change them there"
+            )
+        _say(f"{url} is already in {config_path}; nothing to add.")
+        return
+    with opened(config) as store:
+        known = {f.url: f for f in store.cli_feeds()}
+        old = known.get(url)
+        feed = Feed(
+            url=url,
+            name=name if name is not None else (old.name if old else ""),
+            weight=weight if weight is not None else (old.weight if old else 1.0),
+        )
+        store.add_feed(feed)
+    verb = "Updated" if old else "Added"
+    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    url: Annotated[str, typer.Argument(help="The feed's URL, as `feeds list` shows it.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Remove a feed added from the command line or OPML (its stories stay archived)."""
+    from .store import CLI_ORIGINS
+
+    config = load(config_path)
+    url = url.strip()
+    if url in {f.url for f in config.feeds}:
+        raise fail(f"{url} is listed in {config_path}: remove it from the file instead")
+    with opened(config) as store:
+        if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
+            known = [f.url for f in store.cli_feeds()]
+            hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
+            raise fail(f"no command-line feed with URL {url}{hint}")
+        store.remove_feed(url)
+    _say(f"Removed {url}; its stories stay in the archive.")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    from ._opml import OPMLError, read_opml
+    from .models import Feed
+
+    config = load(config_path)
+    try:
+        result = read_opml(file.read_bytes())
+    except OSError as exc:
+        raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
+    except OPMLError as exc:
+        raise fail(f"{file}: {exc}") from None
+    configured = {f.url for f in config.feeds}
+    added = skipped = 0
+    with opened(config) as store:
+        present = {f.url for f in store.cli_feeds()}
+        for item in result.feeds:
+            if item.url in configured or item.url in present:
+                skipped += 1
+                continue
+            store.add_feed(
+                Feed(url=item.url, name=item.name, weight=item.weight),
+                origin="opml",
+                html_url=item.html_url,
+            )
+            present.add(item.url)
+            added += 1
+    _say(
+        f"Imported {added} feeds from {file}; {skipped} already present, "
+        f"{len(result.problems)} outlines skipped."
+    )
+    for problem in result.problems:
+        _say(f"  {file}: {problem}", err)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Every feed (config and command line) as OPML 2.0 for other readers."""
+    from datetime import UTC, datetime
+
+    from ._opml import OPMLFeed, is_feed_url, write_opml
+
+    config = load(config_path)
+    with opened(config) as store:
+        feeds = pipeline.all_feeds(config, store)
+        sites = store.feed_sites()
+    local = [f for f in feeds if not is_feed_url(f.url)]
+    items = [
+        OPMLFeed(
+            url=f.url,
+            name=f.name or sites.get(f.url, ("", None))[0],
+            html_url=sites.get(f.url, ("", None))[1],
+            weight=f.weight,
+        )
+        for f in feeds
+        if is_feed_url(f.url)
+    ]
+    text = write_opml(items, title=config.title, created=datetime.now(UTC))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        pipeline.write_atomic(output, text)
+        _say(f"Wrote {len(items)} feeds to {output}", err)
+    if local:
+        _say(f"{len(local)} local-file feeds left out (not URLs)", err)
 
 
 def main() -> None:

@@ -115,6 +115,7 @@ class SMTPConfig(_Strict):
     username_env: str = "SMTP_USERNAME"
     password_env: str = "SMTP_PASSWORD"
     timeout: float = Field(30.0, gt=0)
+    cafile: str | None = Field(None, description="CA bundle for a relay with a private CA")
 
 
 class EmailConfig(_Strict):

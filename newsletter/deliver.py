@@ -232,6 +232,8 @@ class SMTPSettings:
     """First wait before a retry, doubled each time."""
     max_backoff: float = 60.0
     local_hostname: str | None = None
+    cafile: str | None = None
+    """Extra CA bundle to trust (a private relay's certificate); system CAs otherwise."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,7 @@ class SMTPSender:
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.cafile)
         smtp: smtplib.SMTP
         if s.ssl:
             smtp = smtplib.SMTP_SSL(
@@ -363,11 +365,24 @@ class SMTPSender:
             now = self._next_slot
         self._next_slot = max(now, self._next_slot) + 1.0 / rate
 
-    def send(self, msg: EmailMessage, to: str, *, from_addr: str | None = None) -> SendResult:
-        """Deliver one message to one recipient; never raises for that recipient's failure."""
-        sender = from_addr or parseaddr(str(msg["From"]))[1]
-        utf8 = not (to.isascii() and sender.isascii())
-        payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+    def send(
+        self, msg: EmailMessage | bytes, to: str, *, from_addr: str | None = None
+    ) -> SendResult:
+        """Deliver one message to one recipient; never raises for that recipient's failure.
+
+        ``msg`` may be already serialized (CRLF line ends); then ``from_addr`` is required.
+        Raises :class:`DeliveryError` only when the server cannot be reached or refuses the
+        login: then nothing was sent for this recipient.
+        """
+        if isinstance(msg, bytes):
+            if not from_addr:
+                raise ValueError("from_addr is required with a serialized message")
+            sender, payload = from_addr, msg
+            utf8 = not (to.isascii() and sender.isascii())
+        else:
+            sender = from_addr or parseaddr(str(msg["From"]))[1]
+            utf8 = not (to.isascii() and sender.isascii())
+            payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
         attempts = 0
         while True:
             attempts += 1

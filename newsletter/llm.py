@@ -6,6 +6,7 @@ Ollama, vLLM: anything that speaks ``POST /v1/chat/completions``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -225,3 +226,38 @@ def _backoff(attempt: int) -> float:
 def _brief(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
+
+
+def check_endpoint(settings: LLMSettings) -> str:
+    """Reach the endpoint for ``newsletter doctor``; a one-line finding, or :class:`LLMError`.
+
+    ``GET /models`` first, which costs no tokens; when the endpoint does not list the
+    model (or has no such route), one tiny chat request settles it.
+    """
+    client = openai.OpenAI(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        timeout=min(settings.timeout, 20.0),
+        max_retries=0,
+        default_headers=settings.extra_headers or None,
+    )
+    listed: list[str] | None = None
+    try:
+        listed = [m.id for m in client.models.list()]
+    except openai.AuthenticationError as exc:
+        reason = f"the API key was rejected (HTTP {exc.status_code}): {_brief(exc)}"
+        raise LLMError(reason) from None
+    except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+        raise LLMError(f"endpoint unreachable: {_brief(exc)}") from None
+    except (openai.OpenAIError, ValueError):
+        listed = None  # no /models route here; the chat request below decides
+    if listed is not None and settings.model in listed:
+        return f"GET /models lists {settings.model!r}"
+    quick = dataclasses.replace(settings, max_retries=0, json_mode=False)
+    try:
+        answer = LLMClient(quick).chat([{"role": "user", "content": "Reply with: ok"}])
+    except LLMError as exc:
+        known = f"; the endpoint lists {', '.join(listed[:5])}" if listed else ""
+        raise LLMError(f"chat with model {settings.model!r} failed: {exc}{known}") from None
+    spent = answer.prompt_tokens + answer.completion_tokens + answer.reasoning_tokens
+    return f"model {settings.model!r} answered a one-line chat ({spent} tokens)"

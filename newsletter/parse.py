@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 import nh3
 
+from ._encoding import detect, mojibake, superset
 from .models import Entry, Feed
 
 # Query parameters that only track the click, never select the content.
@@ -79,6 +80,10 @@ class ParsedFeed:
     error: str | None = None
     encoding: str | None = None
     warnings: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    """What the operator should hear about (wrong charset, garbled titles dropped)."""
+    link: str = ""
+    """The site the feed belongs to (its channel link), when it names one."""
 
 
 def html_to_text(fragment: str) -> str:
@@ -118,39 +123,6 @@ def _recode(body: bytes, encoding: str) -> bytes:
 
 
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
-_CJK_ENCODINGS = frozenset(
-    {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "euc_kr", "cp949", "shift_jis",
-     "cp932", "euc_jp", "iso2022_jp", "hz"}
-)
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-_DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.S)
-
-
-def _guess_encoding(body: bytes) -> str | None:
-    """The real encoding of a body that claims (or defaults to) UTF-8 but is not UTF-8.
-
-    Chinese sites often send GBK with no declaration or a wrong one; feedparser would then
-    fall back to windows-1252 and store mojibake. Only that case is guessed: a body that is
-    valid UTF-8 or declares another encoding is left to feedparser.
-    """
-    if body.startswith(_BOMS):
-        return None
-    declared = _DECLARED.match(body[:512])
-    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
-        return None
-    try:
-        body.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
-        pass
-    import charset_normalizer
-
-    best = charset_normalizer.from_bytes(body[:65_536]).best()
-    # Only CJK guesses: for single-byte text feedparser's windows-1252 fallback is right
-    # more often than a statistical guess (Latin-1 Portuguese is not Baltic cp1257).
-    return best.encoding if best is not None and best.encoding in _CJK_ENCODINGS else None
-
-
 def _when(entry: Any, fallback: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -185,17 +157,64 @@ def entry_id(feed_url: str, guid: str, link: str, title: str, published: str) ->
     return hashlib.sha256(f"{feed_url}\x00{key}".encode()).hexdigest()[:20]
 
 
-def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFeed:
-    """Parse one feed document. Never raises for bad input: problems land in ``error``."""
+def _feedparse(body: bytes, content_type: str | None) -> Any:
+    headers = {"content-type": content_type} if content_type else None
+    return feedparser.parse(
+        body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
+    )
+
+
+def _garbled_titles(parsed: Any) -> int:
+    titles = [parsed.feed.get("title", "")]
+    titles += [e.get("title", "") for e in parsed.get("entries", [])[:MAX_ENTRIES_PER_FEED]]
+    return sum(1 for t in titles if t and mojibake(t))
+
+
+def _redecode(
+    body: bytes, parsed: Any, content_type: str | None
+) -> tuple[Any, str | None, str | None]:
+    """Parse again with a detected charset when the first pass produced mojibake.
+
+    The second reading wins only when it garbles fewer titles, so a wrong guess can
+    never make a feed worse than feedparser's own reading.
+    """
+    before = _garbled_titles(parsed)
+    if not before:
+        return parsed, None, None
+    guess = detect(body)
+    used = superset(parsed.get("encoding") or "")
+    if guess is None or guess == used:
+        return parsed, None, None
+    again = _feedparse(_recode(body, guess), None)
+    if _garbled_titles(again) >= before:
+        return parsed, None, None
+    served = f"; served as {content_type!r}" if content_type else ""
+    return again, guess, (
+        f"charset: read as {used or 'unknown'}{served}, but the bytes are {guess}; "
+        f"decoded as {guess} (set `encoding: {guess}` on this feed to skip detection)"
+    )
+
+
+def parse_feed(
+    body: bytes, feed: Feed, now: datetime | None = None, content_type: str | None = None
+) -> ParsedFeed:
+    """Parse one feed document. Never raises for bad input: problems land in ``error``.
+
+    ``content_type`` is the HTTP header, whose charset feedparser weighs against the
+    XML declaration. Without a per-feed ``encoding``, a reading that garbles titles is
+    retried with a detected charset (GBK / Big5 feeds with missing or wrong labels).
+    """
     now = now or datetime.now(UTC)
+    problems: list[str] = []
+    detected: str | None = None
     if feed.encoding:
         body = _recode(body, feed.encoding)
-    else:
-        guessed = _guess_encoding(body)
-        if guessed:
-            body = _recode(body, guessed)
     try:
-        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+        parsed = _feedparse(body, None if feed.encoding else content_type)
+        if not feed.encoding:
+            parsed, detected, note = _redecode(body, parsed, content_type)
+            if note:
+                problems.append(note)
     except Exception as exc:  # feedparser on hostile bytes can fail in many ways
         return ParsedFeed("", (), error=f"parser failed: {type(exc).__name__}: {exc}"[:300])
     version = parsed.get("version", "")
@@ -209,10 +228,19 @@ def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFe
             reason += f" ({_describe(problem)})"
         return ParsedFeed("", (), error=reason)
     feed_title = html_to_text(parsed.feed.get("title", ""))[:MAX_TITLE_CHARS]
+    if mojibake(feed_title):
+        problems.append(f"feed title is garbled ({mojibake(feed_title)}): {feed_title[:40]!r}")
+        feed_title = ""
     entries: list[Entry] = []
     seen: set[str] = set()
+    garbled: list[tuple[str, str]] = []
     for raw in raw_entries[:MAX_ENTRIES_PER_FEED]:
         title = html_to_text(raw.get("title", ""))[:MAX_TITLE_CHARS]
+        why = mojibake(title)
+        if why:
+            # A garbled title must never reach an issue: drop the entry, report the feed.
+            garbled.append((title, why))
+            continue
         link = canonical_url(safe_link(raw.get("link", "")))
         text, raw_html = _entry_text(raw)
         if not title and not text:
@@ -245,6 +273,17 @@ def parse_feed(body: bytes, feed: Feed, now: datetime | None = None) -> ParsedFe
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if problem is not None:
         warnings = (_describe(problem),)
+    if garbled:
+        title, why = garbled[0]
+        problems.append(
+            f"{len(garbled)} entries dropped for garbled titles ({why}), e.g. {title[:40]!r}; "
+            "set `encoding:` on this feed if the charset is known"
+        )
     return ParsedFeed(
-        feed_title, tuple(entries), encoding=parsed.get("encoding"), warnings=warnings
+        feed_title,
+        tuple(entries),
+        encoding=detected or feed.encoding or parsed.get("encoding"),
+        warnings=warnings,
+        problems=tuple(problems),
+        link=safe_link(str(parsed.feed.get("link", "") or "")),
     )

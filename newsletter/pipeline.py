@@ -58,6 +58,8 @@ class FeedOutcome:
     relevant_new: int = 0
     error: str | None = None
     elapsed: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """Problems that did not stop the feed: wrong charset, garbled titles dropped."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,11 @@ def _lexicon(key: LexiconKey) -> relevance.Lexicon:
 Parsed = tuple[ParsedFeed, tuple[Verdict, ...]]
 
 
-def _parse_job(body: bytes, feed: Feed, now: datetime, lexicon: LexiconKey) -> Parsed:
+def _parse_job(
+    body: bytes, feed: Feed, now: datetime, lexicon: LexiconKey, content_type: str | None = None
+) -> Parsed:
     """Parse and judge one body: both are CPU-bound, so both run in the pool."""
-    parsed = parse_feed(body, feed, now)
+    parsed = parse_feed(body, feed, now, content_type)
     lex = _lexicon(lexicon)
     return parsed, tuple(relevance.judge(e.title, e.text, lex) for e in parsed.entries)
 
@@ -159,7 +163,7 @@ def poll(
     polls them anyway); feeds disabled by HTTP 410 are always skipped.
     """
     started = time.monotonic()
-    configured = list(feeds if feeds is not None else config.feed_list)
+    configured = list(feeds if feeds is not None else all_feeds(config, store))
     store.sync_feeds(configured)
     targets, skipped = _due_feeds(store, configured, force=force)
     states = store.fetch_states(f.url for f in targets)
@@ -195,10 +199,14 @@ def poll(
         future: Future[Parsed] | None = None
         if result.status == "ok" and result.body is not None:
             if pool is not None:
-                future = pool.submit(_parse_job, result.body, feed, now, lexicon)
+                future = pool.submit(
+                    _parse_job, result.body, feed, now, lexicon, result.content_type
+                )
             else:
                 future = Future()
-                future.set_result(_parse_job(result.body, feed, now, lexicon))
+                future.set_result(
+                    _parse_job(result.body, feed, now, lexicon, result.content_type)
+                )
         # The body now lives only in the parse job; keep the lightweight result.
         light = replace(result, body=None)
         if future is None:
@@ -310,9 +318,19 @@ def _store_feed(
         judged = second_opinion(judged)
     new_ids = set(store.add_entries(judged))
     store.record_fetch(result, new_entries=len(new_ids))
+    store.set_feed_site(feed.url, parsed.title, parsed.link or None)
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
+    for problem in parsed.problems:
+        # Shown in the poll table; the daemon's INFO log carries it for operators.
+        log.info("feed %s: %s", feed.display_name, problem)
     return FeedOutcome(
-        feed.url, feed.display_name, "ok", len(new_ids), relevant_new, elapsed=result.elapsed
+        feed.url,
+        feed.display_name,
+        "ok",
+        len(new_ids),
+        relevant_new,
+        elapsed=result.elapsed,
+        warnings=parsed.problems,
     )
 
 
@@ -517,7 +535,7 @@ def build_issue(
         if store.get_issue(issue_id) is not None:
             issue_id = f"{issue_id}-{number}"
     pairs = store.entries_between(start, end)
-    feeds = {f.url: f for f in config.feed_list}
+    feeds = {f.url: f for f in all_feeds(config, store)}
     stories = compose.select_stories(
         pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=dedupe.cluster
     )
@@ -645,6 +663,17 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     return html_path, text_path
 
 
+def all_feeds(config: Config, store: Store) -> list[Feed]:
+    """The feeds to poll: the config's, then those added from the command line or OPML.
+
+    The config wins: a command-line feed whose URL is also in the config is polled once,
+    with the config's name, weight, encoding and limits.
+    """
+    configured = config.feed_list
+    known = {f.url for f in configured}
+    return configured + [f for f in store.cli_feeds() if f.url not in known]
+
+
 # -- subscribers and delivery ----------------------------------------------------------
 
 
@@ -677,6 +706,7 @@ def smtp_settings(config: Config) -> deliver.SMTPSettings:
         max_per_second=email.max_per_second,
         retries=email.retries,
         backoff=email.retry_backoff,
+        cafile=smtp.cafile,
     )
 
 
@@ -814,18 +844,22 @@ class _IssueMail:
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
         self.subject = issue.title if end in issue.title else f"{issue.title}（{end}）"
+        # Render (and inline CSS) once; each copy differs only by its signed token, which
+        # is URL-safe and so reads the same escaped in HTML as in text.
+        self._placeholder = f"UNSUBSCRIBETOKEN{uuid.uuid4().hex}"
+        link = deliver.unsubscribe_url(config.base_url, self._placeholder)
+        self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
         token = self.signer.sign("unsubscribe", subscriber_id)
         link = deliver.unsubscribe_url(self.config.base_url, token)
-        page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
         return deliver.build_message(
             self.sender,
             to=to,
             name=name,
             subject=self.subject,
-            html=page.html,
-            text=page.text,
+            html=self._page.html.replace(self._placeholder, token),
+            text=self._page.text.replace(self._placeholder, token),
             unsubscribe=link,
             unsubscribe_token=token,
         )

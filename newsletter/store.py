@@ -33,6 +33,7 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -98,6 +99,7 @@ feeds = Table(
     # Where the feed lives now after a permanent redirect; ``url`` stays its identity
     # (entries reference it and config names it), so only fetching follows the move.
     Column("current_url", String(2048)),
+    Column("html_url", Text),
 )
 
 entries = Table(
@@ -194,6 +196,13 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _feeds_html_url(conn: Connection) -> None:
+    """v2: ``feeds.html_url``, the site a feed belongs to (OPML ``htmlUrl``)."""
+    # A database created at v1 by this code already has the column from create_all.
+    if "html_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(text("ALTER TABLE feeds ADD COLUMN html_url TEXT"))
+
+
 def _feeds_current_url(conn: Connection) -> None:
     # v1 creates tables from the current metadata, so a fresh database already has it.
     if "current_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
@@ -201,7 +210,7 @@ def _feeds_current_url(conn: Connection) -> None:
 
 
 # Index i upgrades a database from version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _feeds_current_url]
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _feeds_html_url, _feeds_current_url]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -233,6 +242,10 @@ class IssueRecord:
     item_count: int
     entry_ids: tuple[str, ...]
     path: str
+
+
+CLI_ORIGINS = ("cli", "opml")
+"""Origins of feeds that live in the database rather than the config file."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -299,6 +312,10 @@ class Store:
                     .where(meta.c.key == "schema_version")
                     .values(value=str(SCHEMA_VERSION))
                 )
+
+    def describe(self) -> str:
+        """Engine and URL (password hidden), for ``newsletter doctor``."""
+        return f"{self.engine.dialect.name} at {_redact(str(self.engine.url))}"
 
     def schema_version(self) -> int:
         with self._tx() as conn:
@@ -431,6 +448,55 @@ class Store:
             done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
             if done.rowcount == 0:
                 conn.execute(meta.insert().values(key=key, value=value))
+
+    def cli_feeds(self) -> list[Feed]:
+        """Feeds added with ``feeds add`` or ``feeds import`` (not disabled), by URL."""
+        query = (
+            select(feeds.c.url, feeds.c.name, feeds.c.weight)
+            .where(feeds.c.origin.in_(CLI_ORIGINS), feeds.c.disabled.is_(False))
+            .order_by(feeds.c.url)
+        )
+        with self._tx() as conn:
+            return [Feed(url=r.url, name=r.name, weight=r.weight) for r in conn.execute(query)]
+
+    def add_feed(self, feed: Feed, *, origin: str = "cli", html_url: str | None = None) -> bool:
+        """Insert a command-line feed, or update its name and weight; True when it is new.
+
+        A row left behind by a feed since removed from the config becomes a command-line
+        feed: the operator asked for it again, so it must not vanish with the config.
+        """
+        with self._tx() as conn:
+            found = conn.execute(select(feeds.c.url).where(feeds.c.url == feed.url)).first()
+            values: dict[str, Any] = {"name": feed.name, "weight": feed.weight, "origin": origin}
+            if html_url:
+                values["html_url"] = html_url
+            if found is None:
+                conn.execute(feeds.insert().values(url=feed.url, **values))
+                return True
+            conn.execute(update(feeds).where(feeds.c.url == feed.url).values(**values))
+            return False
+
+    def remove_feed(self, url: str) -> str | None:
+        """Delete a feed's row (its entries stay in the archive); returns its origin."""
+        with self._tx() as conn:
+            origin = conn.execute(select(feeds.c.origin).where(feeds.c.url == url)).scalar()
+            if origin is not None:
+                conn.execute(feeds.delete().where(feeds.c.url == url))
+            return origin
+
+    def set_feed_site(self, url: str, title: str, html_url: str | None) -> None:
+        """Remember a feed's own title and site link (for OPML export)."""
+        values: dict[str, Any] = {"title": title}
+        if html_url:
+            values["html_url"] = html_url
+        with self._tx() as conn:
+            conn.execute(update(feeds).where(feeds.c.url == url).values(**values))
+
+    def feed_sites(self) -> dict[str, tuple[str, str | None]]:
+        """URL → (feed's own title, site link) for every known feed."""
+        with self._tx() as conn:
+            rows = conn.execute(select(feeds.c.url, feeds.c.title, feeds.c.html_url))
+            return {r.url: (r.title or "", r.html_url) for r in rows}
 
     # -- entries ----------------------------------------------------------------------
     def add_entries(self, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:

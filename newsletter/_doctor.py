@@ -1,0 +1,245 @@
+"""``newsletter doctor``: reach every configured service and say what works and what to fix.
+
+Read-only towards the outside world: feeds are fetched without conditional headers and
+nothing is stored; the LLM check lists models (or sends one tiny chat); the SMTP check
+stops after EHLO / STARTTLS / login and never sends a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from .config import Config
+from .errors import LLMError, NewsletterError
+from .fetch import FetchOptions, fetch_all
+from .llm import LLMSettings, check_endpoint
+from .models import Feed, FetchResult, FetchState
+from .parse import parse_feed
+from .store import SCHEMA_VERSION, FeedHealth, Store
+
+Status = Literal["ok", "warn", "fail", "skip"]
+
+
+@dataclass(frozen=True)
+class Check:
+    area: str
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def check_database(config: Config) -> tuple[Check, Store | None]:
+    try:
+        store = Store.open(config.database)
+        version = store.schema_version()
+        entries = store.entry_count()
+        issues = len(store.list_issues())
+    except NewsletterError as exc:
+        return (
+            Check("database", "", "fail", str(exc), "check `database:` in the config"),
+            None,
+        )
+    detail = (
+        f"{store.describe()}, schema version {version} (current {SCHEMA_VERSION}), "
+        f"{entries} entries, {issues} issues"
+    )
+    return Check("database", "", "ok", detail), store
+
+
+def _feed_check(feed: Feed, result: FetchResult, health: FeedHealth | None) -> Check:
+    name = feed.display_name
+    history = ""
+    if health is not None and health.consecutive_failures:
+        history = f"; {health.consecutive_failures} failed polls in a row"
+    if result.status == "error":
+        last = f"; last poll: {health.last_error}" if health and health.last_error else ""
+        return Check(
+            "feed",
+            name,
+            "fail",
+            f"{feed.url}: {result.error}{history}{last}",
+            "check the URL in a browser, then fix it in the config"
+            if health is None or health.origin == "config"
+            else f"check the URL in a browser; `newsletter feeds remove {feed.url}` drops it",
+        )
+    parsed = parse_feed(result.body or b"", feed, datetime.now(UTC), result.content_type)
+    took = f"{result.elapsed:.1f}s"
+    if parsed.error:
+        return Check(
+            "feed",
+            name,
+            "fail",
+            f"{feed.url}: reachable (HTTP {result.http_status or 200}, {took}) but {parsed.error}",
+            "the URL answers with something that is not RSS/Atom: use the site's feed link",
+        )
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {newest:%Y-%m-%d}" if newest is not None else ""
+    )
+    detail = f"HTTP {result.http_status or 200} in {took}, parses ({parsed.title[:30]!r}), {found}"
+    if parsed.problems:
+        return Check(
+            "feed",
+            name,
+            "warn",
+            f"{detail}; " + "; ".join(parsed.problems),
+            "set `encoding:` on this feed in the config if its charset is known",
+        )
+    if not parsed.entries:
+        return Check("feed", name, "warn", f"{detail}{history}", "the feed is empty right now")
+    return Check("feed", name, "ok", detail + history)
+
+
+def check_feeds(config: Config, feeds: list[Feed], health: list[FeedHealth]) -> list[Check]:
+    if not feeds:
+        return [
+            Check(
+                "feed",
+                "feeds",
+                "fail",
+                "no feeds configured",
+                "add feeds under `feeds:` in the config or with `newsletter feeds add URL`",
+            )
+        ]
+    by_url = {h.url: h for h in health}
+    results = asyncio.run(
+        fetch_all(
+            [(f, FetchState()) for f in feeds],
+            FetchOptions(**{**config.fetch.model_dump(), "timeout": min(config.fetch.timeout, 15)}),
+        )
+    )
+    return [_feed_check(f, r, by_url.get(f.url)) for f, r in zip(feeds, results, strict=True)]
+
+
+def check_llm(config: Config) -> Check:
+    llm = config.llm
+    if not llm.model:
+        return Check(
+            "LLM endpoint",
+            "",
+            "skip",
+            "no llm.model set: digests are extracted from the articles (marked 原文摘录)",
+            "for AI digests set llm.base_url, llm.model and llm.api_key_env",
+        )
+    key = llm.api_key()
+    where = llm.base_url or "https://api.openai.com/v1"
+    if not key:
+        return Check(
+            "LLM endpoint",
+            "",
+            "fail",
+            f"environment variable {llm.api_key_env} is unset or empty, so {llm.model} at "
+            f"{where} is never called and every digest is extracted",
+            f"export {llm.api_key_env}=<your key> (or remove llm.model for extracts only)",
+        )
+    settings = LLMSettings(
+        model=llm.model,
+        api_key=key,
+        base_url=llm.base_url,
+        extra_headers=dict(llm.extra_headers),
+        timeout=llm.timeout,
+    )
+    try:
+        found = check_endpoint(settings)
+    except LLMError as exc:
+        return Check(
+            "LLM endpoint",
+            "",
+            "fail",
+            f"{where}: {exc}",
+            "check llm.base_url, llm.model and the key in " + llm.api_key_env,
+        )
+    return Check("LLM endpoint", "", "ok", f"{where}: {found}")
+
+
+def check_smtp(config: Config) -> Check:
+    if "smtp" not in config.email.model_fields_set:
+        return Check(
+            "SMTP server",
+            "",
+            "skip",
+            "email.smtp is not configured: issues are written to output/ but not sent",
+            "set email.smtp.host / port / starttls and email.from before `newsletter send`",
+        )
+    smtp = config.email.smtp
+    where = f"{smtp.host}:{smtp.port}"
+    fix = "check email.smtp.host, port, starttls/ssl and the credentials' env variables"
+    user = os.environ.get(smtp.username_env) or ""
+    password = os.environ.get(smtp.password_env) or ""
+    steps: list[str] = []
+    try:
+        context = ssl.create_default_context()
+        timeout = min(smtp.timeout, 15.0)
+        server = (
+            smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+            if smtp.ssl
+            else smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        )
+        with server:
+            steps.append("connected" + (" over TLS" if smtp.ssl else ""))
+            server.ehlo()
+            steps.append("EHLO")
+            if smtp.starttls and not smtp.ssl:
+                if not server.has_extn("starttls"):
+                    return Check(
+                        "SMTP server",
+                        "",
+                        "fail",
+                        f"{where}: the server does not offer STARTTLS",
+                        "set email.smtp.starttls: false only for a trusted local relay, "
+                        "or use the provider's submission port",
+                    )
+                server.starttls(context=context)
+                server.ehlo()
+                steps.append("STARTTLS")
+            if user and password:
+                server.login(user, password)
+                steps.append(f"login as {user}")
+            elif user or password:
+                missing = smtp.password_env if user else smtp.username_env
+                return Check(
+                    "SMTP server",
+                    "",
+                    "fail",
+                    f"{where}: {', '.join(steps)}; {missing} is unset, so no login",
+                    f"export {missing}",
+                )
+    except smtplib.SMTPAuthenticationError as exc:
+        return Check("SMTP server", "", "fail", f"{where}: login refused ({exc.smtp_code})", fix)
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, socket.timeout):
+            reason = "timed out"
+        done = f" after {', '.join(steps)}" if steps else ""
+        return Check("SMTP server", "", "fail", f"{where}: {reason}{done}", fix)
+    if not (user or password):
+        steps.append(f"no login ({smtp.username_env} / {smtp.password_env} unset)")
+    return Check("SMTP server", "", "ok", f"{where}: {', '.join(steps)}; no mail sent")
+
+
+def run_checks(config: Config) -> list[Check]:
+    """Every check, in the order an operator fixes things: database, feeds, LLM, SMTP."""
+    from .pipeline import all_feeds
+
+    database, store = check_database(config)
+    checks = [database]
+    feeds = config.feed_list
+    health: list[FeedHealth] = []
+    if store is not None:
+        try:
+            feeds = all_feeds(config, store)
+            health = store.feed_health()
+        finally:
+            store.close()
+    checks += check_feeds(config, feeds, health)
+    checks.append(check_llm(config))
+    checks.append(check_smtp(config))
+    return checks

@@ -351,7 +351,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     client = llm_client(config) if config.relevance.llm_judge else None
     if client is None:
         return None
-    lexicon = relevance.load_lexicon(config.relevance.lexicon, config.relevance.overrides)
+    lexicon = _lexicon(_lexicon_key(config))
     prompts = load_prompts(config.templates_dir)
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex

@@ -344,3 +344,13 @@ def test_daemon_weekly_job_builds_then_sends_and_resumes(tmp_path: Path, smtp_se
     Daemon(config).send_job(issue.id)
     assert len(smtp_server.received_by("late@example.com")) == 1
     assert smtp_server.count == 4
+
+
+def test_chinese_parts_use_the_smaller_transfer_encoding() -> None:
+    from newsletter.deliver import _transfer_encoding
+
+    chinese = "<html><head><style>p{color:red}</style></head><body>" + "视频号直播带货。" * 400
+    assert _transfer_encoding(chinese) == "base64"
+    assert _transfer_encoding("<p>live shopping weekly, mostly ASCII 视频号</p>" * 50) == (
+        "quoted-printable"
+    )

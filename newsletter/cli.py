@@ -86,10 +86,15 @@ def progress_bars() -> Iterator[pipeline.Progress]:
         yield update
 
 
-def _setup_logging(config: Config | None = None, fmt: str | None = None) -> None:
+def _setup_logging(
+    config: Config | None = None, fmt: str | None = None, *, daemon: bool = False
+) -> None:
+    """The daemon logs what it did; one-shot commands print tables, so only problems log."""
     from .schedule import configure_logging
 
     configure_logging(fmt or (config.log_format if config else "text"))
+    if not daemon:
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 def print_poll(report: pipeline.PollReport) -> None:
@@ -288,7 +293,7 @@ def daemon(
     from .schedule import run_daemon
 
     config = load(config_path)
-    _setup_logging(config, log_format)
+    _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
     except NewsletterError as exc:

@@ -26,8 +26,8 @@ from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
+from newsletter._urls import canonical_url
 from newsletter.models import Entry
-from newsletter.parse import canonical_url
 
 # --- Parameters, measured on ../shared/corpus/labeled/stories.jsonl with
 # `python benchmarks/dedupe.py` (and a sweep of LINK_COSINE x FIGURES_AGREE x IDF_PRIOR_DOCS).

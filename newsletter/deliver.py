@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -176,9 +177,21 @@ def build_message(
             links.append(f"<{unsubscribe_mailto(sender.mailbox, unsubscribe_token)}>")
         msg["List-Unsubscribe"] = ", ".join(links)
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text, subtype="plain", charset="utf-8")
-    msg.add_alternative(html, subtype="html", charset="utf-8")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=_transfer_encoding(text))
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte=_transfer_encoding(html))
     return msg
+
+
+def _transfer_encoding(body: str) -> str:
+    """The smaller of quoted-printable and base64 for this body.
+
+    The stdlib guesses from the first ten lines only; an HTML head is ASCII, so it picks
+    quoted-printable, which writes every byte of Chinese text as three characters.
+    """
+    data = body.encode("utf-8")
+    non_ascii = sum(1 for byte in data if byte > 0x7E)
+    # quoted-printable ≈ n + 2 per escaped byte; base64 ≈ 4/3 n plus line breaks.
+    return "base64" if 2 * non_ascii > 0.37 * len(data) else "quoted-printable"
 
 
 def build_confirmation(
@@ -321,6 +334,10 @@ class SMTPSender:
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout, local_hostname=s.local_hostname)
         try:
+            # smtplib writes a command and waits for its reply: with Nagle's algorithm on,
+            # a message's last segment can wait for a delayed ACK (~40 ms per message).
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.starttls and not s.ssl:
                 if not smtp.has_extn("starttls"):

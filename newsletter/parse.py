@@ -8,59 +8,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import feedparser
 import nh3
 
 from ._encoding import detect, mojibake, superset
+from ._urls import canonical_url
 from .models import Entry, Feed
-
-# Query parameters that only track the click, never select the content.
-_TRACKING_PREFIXES = ("utm_", "spm", "mc_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
-_TRACKING_NAMES = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "yclid",
-        "igshid",
-        "from",
-        "source",
-        "share_token",
-        "scene",
-        "clicktime",
-        "enterid",
-        "sessionid",
-        "isappinstalled",
-        "wxfrom",
-        "ref",
-        "ref_src",
-    }
-)
-
-
-def canonical_url(url: str) -> str:
-    """Normalize a link for identity: lower-case scheme/host, no fragment, no tracking params."""
-    url = (url or "").strip()
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if parts.port and not (
-        (scheme == "http" and parts.port == 80) or (scheme == "https" and parts.port == 443)
-    ):
-        host = f"{host}:{parts.port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_NAMES
-    ]
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/")
-    return urlunsplit((scheme, host, path, urlencode(query), ""))
-
 
 # Caps keep one giant feed from dominating memory or the LLM bill.
 MAX_ENTRIES_PER_FEED = 500
@@ -123,39 +78,6 @@ def _recode(body: bytes, encoding: str) -> bytes:
 
 
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
-_CJK_ENCODINGS = frozenset(
-    {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "euc_kr", "cp949", "shift_jis",
-     "cp932", "euc_jp", "iso2022_jp", "hz"}
-)
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-_DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.S)
-
-
-def _guess_encoding(body: bytes) -> str | None:
-    """The real encoding of a body that claims (or defaults to) UTF-8 but is not UTF-8.
-
-    Chinese sites often send GBK with no declaration or a wrong one; feedparser would then
-    fall back to windows-1252 and store mojibake. Only that case is guessed: a body that is
-    valid UTF-8 or declares another encoding is left to feedparser.
-    """
-    if body.startswith(_BOMS):
-        return None
-    declared = _DECLARED.match(body[:512])
-    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
-        return None
-    try:
-        body.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
-        pass
-    import charset_normalizer
-
-    best = charset_normalizer.from_bytes(body[:65_536]).best()
-    # Only CJK guesses: for single-byte text feedparser's windows-1252 fallback is right
-    # more often than a statistical guess (Latin-1 Portuguese is not Baltic cp1257).
-    return best.encoding if best is not None and best.encoding in _CJK_ENCODINGS else None
-
-
 def _when(entry: Any, fallback: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -242,10 +164,6 @@ def parse_feed(
     detected: str | None = None
     if feed.encoding:
         body = _recode(body, feed.encoding)
-    else:
-        guessed = _guess_encoding(body)
-        if guessed:
-            body = _recode(body, guessed)
     try:
         parsed = _feedparse(body, None if feed.encoding else content_type)
         if not feed.encoding:

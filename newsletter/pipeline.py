@@ -184,7 +184,8 @@ def poll(
     lexicon = _lexicon_key(config)
     _lexicon(lexicon)  # load (and validate) before forking workers
     now = datetime.now(UTC)
-    stored: list[Future[FeedOutcome]] = []
+    stored: list[Future[FeedOutcome | None]] = []
+    bodiless: list[FetchResult] = []
     done = 0
     schedule = config.schedule
 
@@ -221,9 +222,19 @@ def poll(
                 )
         # The body now lives only in the parse job; keep the lightweight result.
         light = replace(result, body=None)
-        stored.append(
-            writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
-        )
+        if future is None:
+            # 304s and failures: no entries, so they are recorded together in one transaction.
+            bodiless.append(light)
+            outcome = FeedOutcome(
+                feed.url, feed.display_name, light.status, error=light.error, elapsed=light.elapsed
+            )
+            done_future: Future[FeedOutcome | None] = Future()
+            done_future.set_result(outcome)
+            stored.append(done_future)
+        else:
+            stored.append(
+                writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+            )
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -231,7 +242,8 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
-        outcomes = [future.result() for future in stored]
+        stored.append(writer.submit(_record_bodiless, store, bodiless, backoff))
+        outcomes = [o for o in (future.result() for future in stored) if o is not None]
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
         if pool is not None:
@@ -285,6 +297,13 @@ def _due_feeds(
     return due, skipped
 
 
+def _record_bodiless(
+    store: Store, results: list[FetchResult], backoff: Callable[[int, float | None], float]
+) -> None:
+    if results:
+        store.record_fetches(results, backoff=backoff)
+
+
 def _store_feed(
     store: Store,
     feed: Feed,
@@ -317,7 +336,8 @@ def _store_feed(
     store.set_feed_site(feed.url, parsed.title, parsed.link or None)
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     for problem in parsed.problems:
-        log.warning("feed %s: %s", feed.display_name, problem)
+        # Shown in the poll table; the daemon's INFO log carries it for operators.
+        log.info("feed %s: %s", feed.display_name, problem)
     return FeedOutcome(
         feed.url,
         feed.display_name,
@@ -346,7 +366,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     client = llm_client(config) if config.relevance.llm_judge else None
     if client is None:
         return None
-    lexicon = _lexicon(_lexicon_key(config))  # compiled once per process, not per poll
+    lexicon = _lexicon(_lexicon_key(config))
     prompts = load_prompts(config.templates_dir)
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex
@@ -673,13 +693,13 @@ def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:
     return tuple(item for _, group in compose.sections(items, CATEGORIES) for item in group)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write through a temp file and rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             # mkstemp makes 0600 files; the archive must be readable by a static web server.
             os.fchmod(handle.fileno(), 0o644)
@@ -892,18 +912,22 @@ class _IssueMail:
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
         self.subject = issue.title if end in issue.title else f"{issue.title}（{end}）"
+        # Render (and inline CSS) once; each copy differs only by its signed token, which
+        # is URL-safe and so reads the same escaped in HTML as in text.
+        self._placeholder = f"UNSUBSCRIBETOKEN{uuid.uuid4().hex}"
+        link = deliver.unsubscribe_url(config.base_url, self._placeholder)
+        self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
         token = self.signer.sign("unsubscribe", subscriber_id)
         link = deliver.unsubscribe_url(self.config.base_url, token)
-        page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
         return deliver.build_message(
             self.sender,
             to=to,
             name=name,
             subject=self.subject,
-            html=page.html,
-            text=page.text,
+            html=self._page.html.replace(self._placeholder, token),
+            text=self._page.text.replace(self._placeholder, token),
             unsubscribe=link,
             unsubscribe_token=token,
         )
@@ -1073,7 +1097,7 @@ def _write_eml(config: Config, store: Store, issue: Issue, folder: Path | None) 
         assert mail is not None and person.id is not None
         message = mail.message(person.email, person.name, person.id)
         path = target / _eml_name(index, person.email)
-        path.write_bytes(message.as_bytes())
+        write_atomic(path, message.as_bytes())
     return SendReport(
         issue.id,
         sent=len(people),

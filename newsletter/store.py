@@ -234,17 +234,17 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-def _feeds_current_url(conn: Connection) -> None:
-    # v1 creates tables from the current metadata, so a fresh database already has it.
-    if "current_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
-        conn.execute(sql_text("ALTER TABLE feeds ADD COLUMN current_url VARCHAR(2048)"))
-
-
 def _feeds_html_url(conn: Connection) -> None:
     """v2: ``feeds.html_url``, the site a feed belongs to (OPML ``htmlUrl``)."""
     # A database created at v1 by this code already has the column from create_all.
     if "html_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
         conn.execute(text("ALTER TABLE feeds ADD COLUMN html_url TEXT"))
+
+
+def _feeds_current_url(conn: Connection) -> None:
+    # v1 creates tables from the current metadata, so a fresh database already has it.
+    if "current_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(sql_text("ALTER TABLE feeds ADD COLUMN current_url VARCHAR(2048)"))
 
 
 def _leases(conn: Connection) -> None:
@@ -264,8 +264,8 @@ def _leases(conn: Connection) -> None:
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
-    _feeds_current_url,
     _feeds_html_url,
+    _feeds_current_url,
     _leases,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -475,6 +475,28 @@ class Store:
         feed is due again; HTTP 410 disables it. On success the backoff is cleared and a
         permanent redirect moves ``current_url`` (never ``url``, the feed's identity).
         """
+        with self._tx() as conn:
+            self._record_fetch(conn, result, new_entries, error, backoff)
+
+    def record_fetches(
+        self,
+        results: Sequence[FetchResult],
+        *,
+        backoff: Callable[[int, float | None], float] | None = None,
+    ) -> None:
+        """:meth:`record_fetch` for many bodiless results (304s, errors) in one transaction."""
+        with self._tx() as conn:
+            for result in results:
+                self._record_fetch(conn, result, 0, None, backoff)
+
+    @staticmethod
+    def _record_fetch(
+        conn: Connection,
+        result: FetchResult,
+        new_entries: int,
+        error: str | None,
+        backoff: Callable[[int, float | None], float] | None,
+    ) -> None:
         now = now_utc()
         failed = result.status == "error" or error is not None
         values: dict[str, Any] = {
@@ -485,24 +507,23 @@ class Store:
         }
         if result.status == "ok" and not failed:
             values.update(etag=result.etag, last_modified=result.last_modified)
-        with self._tx() as conn:
-            if failed:
-                values["consecutive_failures"] = feeds.c.consecutive_failures + 1
-                if backoff is not None:
-                    failures = conn.execute(
-                        select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
-                    ).scalar()
-                    delay = backoff((failures or 0) + 1, result.retry_after)
-                    values["next_poll_at"] = now + timedelta(seconds=delay)
-                if result.http_status == 410:
-                    values["disabled"] = True
-            else:
-                values["consecutive_failures"] = 0
-                values["last_success"] = now
-                values["next_poll_at"] = None
-                if result.permanent_redirect and result.final_url:
-                    values["current_url"] = result.final_url
-            conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
+        if failed:
+            values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+            if backoff is not None:
+                failures = conn.execute(
+                    select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
+                ).scalar()
+                delay = backoff((failures or 0) + 1, result.retry_after)
+                values["next_poll_at"] = now + timedelta(seconds=delay)
+            if result.http_status == 410:
+                values["disabled"] = True
+        else:
+            values["consecutive_failures"] = 0
+            values["last_success"] = now
+            values["next_poll_at"] = None
+            if result.permanent_redirect and result.final_url:
+                values["current_url"] = result.final_url
+        conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
 
     def feed_health(self, urls: Sequence[str] | None = None) -> list[FeedHealth]:
         """Every feed's health, or only these feeds' (a worker's batch)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.servers import FeedServer, OpenAIServer
+from tests.smtp import SMTPServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_ROOT.parent / "shared" / "corpus"
@@ -41,6 +43,24 @@ def corpus_dir() -> Path:
 def demo_feeds_dir() -> Path:
     """The bundled offline demo feeds, ``examples/feeds``."""
     return REPO_ROOT / "examples" / "feeds"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives."""
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """CLI commands point the root logger at the runner's stream; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # -- databases: every storage test runs on SQLite and on PostgreSQL -----------------------

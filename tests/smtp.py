@@ -58,7 +58,7 @@ class _Handler:
         if getattr(smtp, "_drop_next", False):
             # Vanish without an answer, like a relay that restarts or times us out.
             assert smtp.transport is not None
-            smtp.transport.abort()
+            smtp.transport.abort()  # type: ignore[attr-defined]  # an asyncio.Transport
             return "421 4.3.2 closing"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)

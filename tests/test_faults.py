@@ -19,7 +19,7 @@ from newsletter.config import Config
 from newsletter.models import Feed
 from newsletter.parse import parse_feed
 from newsletter.store import Store
-from tests.servers import FeedServer, billion_laughs
+from tests.servers import FaultKind, FeedServer, billion_laughs
 
 GOOD = (
     '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
@@ -28,7 +28,7 @@ GOOD = (
     "<pubDate>Mon, 23 Nov 2026 10:00:00 +0800</pubDate></item></channel></rss>"
 )
 
-FAULTS: dict[str, tuple[str, dict[str, Any], str]] = {
+FAULTS: dict[str, tuple[FaultKind, dict[str, Any], str]] = {
     # path: (kind, options, expected reason prefix; "" = must parse fine)
     "/hang": ("hang", {}, "timed out after 1.5s"),
     "/slow": ("slow", {"interval": 0.05}, "timed out after 1.5s"),

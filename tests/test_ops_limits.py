@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shutil
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,14 +28,7 @@ runner = CliRunner()
 AS_OF = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def _entry(n: int, published: datetime, feed: str = "https://a.example/feed") -> Entry:

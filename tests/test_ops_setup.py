@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 import subprocess
@@ -24,15 +23,7 @@ from tests.servers import FeedServer, OpenAIServer
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """`run` points the root logger at the runner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 STORIES = [

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from newsletter import pipeline
-from newsletter.config import parse_config
+from newsletter.config import Config, parse_config
+from newsletter.models import Verdict
 from newsletter.store import Store
 from tests.servers import FeedServer, Func, OpenAIServer, Reply, Status
 
@@ -42,6 +43,24 @@ def key() -> Iterator[None]:
     del os.environ["NL_JUDGE_KEY"]
 
 
+def judge_config(
+    tmp_path: Path, feeds: list[str], ai: OpenAIServer, *, judge: bool = True, extra: str = ""
+) -> Config:
+    listed = ", ".join(f"'{url}'" for url in feeds)
+    return parse_config(
+        f"feeds: [{listed}]\nrelevance:\n  llm_judge: {str(judge).lower()}\n"
+        f"llm:\n  base_url: '{ai.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n{extra}",
+        base_dir=tmp_path,
+    )
+
+
+def stored_verdicts(store: Store) -> dict[str, Verdict]:
+    everything = store.entries_between(
+        datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), relevant_only=False
+    )
+    return {e.title: v for e, v in everything}
+
+
 def judge_answers(request: dict[str, Any]) -> Reply:
     text = request["messages"][-1]["content"]
     relevant = "抖音商城" in text  # the judge disagrees with the rules on both doubtful ones
@@ -52,23 +71,14 @@ def test_judge_only_asked_about_the_uncertain_band(
     tmp_path: Path, feed_server: FeedServer, openai_server: OpenAIServer, key: None
 ) -> None:
     feed_server.add("/f.xml", rss(ITEMS))
-    config = parse_config(
-        f"feeds: ['{feed_server.url('/f.xml')}']\nrelevance:\n  llm_judge: true\n"
-        f"llm:\n  base_url: '{openai_server.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n",
-        base_dir=tmp_path,
-    )
+    config = judge_config(tmp_path, [feed_server.url("/f.xml")], openai_server)
     openai_server.default = Func(judge_answers)
     store = Store.open(config.database)
     pipeline.poll(config, store)
     assert openai_server.request_count == 2
     asked = " ".join(r.json["messages"][-1]["content"] for r in openai_server.requests)
     assert "抖音商城" in asked and "羽绒服" in asked and "斗鱼" not in asked
-    stored = {
-        e.title: v
-        for e, v in store.entries_between(
-            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), relevant_only=False
-        )
-    }
+    stored = stored_verdicts(store)
     assert stored["品牌入驻抖音商城"].relevant is True
     assert stored["深夜直播间"].relevant is False
     assert any(r.startswith("llm judge: no") for r in stored["深夜直播间"].reasons)
@@ -78,11 +88,8 @@ def test_judge_only_asked_about_the_uncertain_band(
 
     # The same entries from another feed (new ids, same content): answers come from the cache.
     feed_server.add("/g.xml", rss(ITEMS))
-    again = parse_config(
-        f"feeds: ['{feed_server.url('/f.xml')}', '{feed_server.url('/g.xml')}']\n"
-        f"relevance:\n  llm_judge: true\nllm:\n  base_url: '{openai_server.base_url}'\n"
-        "  model: m\n  api_key_env: NL_JUDGE_KEY\n",
-        base_dir=tmp_path,
+    again = judge_config(
+        tmp_path, [feed_server.url("/f.xml"), feed_server.url("/g.xml")], openai_server
     )
     pipeline.poll(again, store)
     assert openai_server.request_count == 2
@@ -93,22 +100,14 @@ def test_judge_failure_keeps_rule_verdict(
     tmp_path: Path, feed_server: FeedServer, openai_server: OpenAIServer, key: None
 ) -> None:
     feed_server.add("/f.xml", rss(ITEMS))
-    config = parse_config(
-        f"feeds: ['{feed_server.url('/f.xml')}']\nrelevance:\n  llm_judge: true\n"
-        f"llm:\n  base_url: '{openai_server.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n"
-        "  max_retries: 0\n",
-        base_dir=tmp_path,
+    config = judge_config(
+        tmp_path, [feed_server.url("/f.xml")], openai_server, extra="  max_retries: 0\n"
     )
     openai_server.default = Status(503)
     store = Store.open(config.database)
     report = pipeline.poll(config, store)
     assert report.outcomes[0].status == "ok" and report.outcomes[0].new_entries == 4
-    stored = {
-        e.title: v.relevant
-        for e, v in store.entries_between(
-            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), relevant_only=False
-        )
-    }
+    stored = {title: v.relevant for title, v in stored_verdicts(store).items()}
     assert stored == {
         ITEMS[0][1]: True,
         ITEMS[1][1]: False,
@@ -124,11 +123,7 @@ def test_judge_off_by_default(
     tmp_path: Path, feed_server: FeedServer, openai_server: OpenAIServer, key: None
 ) -> None:
     feed_server.add("/f.xml", rss(ITEMS))
-    config = parse_config(
-        f"feeds: ['{feed_server.url('/f.xml')}']\n"
-        f"llm:\n  base_url: '{openai_server.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n",
-        base_dir=tmp_path,
-    )
+    config = judge_config(tmp_path, [feed_server.url("/f.xml")], openai_server, judge=False)
     store = Store.open(config.database)
     pipeline.poll(config, store)
     store.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,6 @@ from tests.smtp import SECRET, SMTPServer, write_config
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SMTPServer]:
-    with SMTPServer() as server:
-        yield server
 
 
 def opened(folder: Path, port: int, **email: object) -> tuple[Path, Config, Store]:

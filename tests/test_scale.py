@@ -142,23 +142,24 @@ def test_feed_leases_are_exclusive_expire_and_respect_backoff(db_url: str) -> No
                      .values(next_poll_at=now + timedelta(hours=1)))  # fmt: skip
         conn.execute(update(feeds).where(feeds.c.url == urls[1]).values(disabled=True))
         conn.execute(update(feeds).where(feeds.c.url == urls[2]).values(last_polled=now))
-    lease = dict(seconds=60, polled_before=now - timedelta(seconds=1))
-    a = store.lease_feeds("a", limit=4, **lease)  # type: ignore[arg-type]
-    b = store.lease_feeds("b", limit=4, **lease)  # type: ignore[arg-type]
-    c = store.lease_feeds("c", limit=4, **lease)  # type: ignore[arg-type]
+    before = now - timedelta(seconds=1)
+
+    def lease(owner: str, limit: int, seconds: float = 60) -> list[str]:
+        return store.lease_feeds(owner, limit=limit, seconds=seconds, polled_before=before)
+
+    a, b, c = lease("a", 4), lease("b", 4), lease("c", 4)
     assert len(a) == 4 and len(b) == 4 and len(c) == 1
     assert not set(a) & set(b) and not set(a + b) & set(c)
     assert set(a + b + c) == set(urls[3:])  # not the backing-off, disabled or fresh ones
-    assert store.lease_feeds("d", limit=4, **lease) == []  # type: ignore[arg-type]
+    assert lease("d", 4) == []
     # Feeds removed from the config are left alone.
     store.release_feeds("a", a)
     assert store.lease_feeds("d", limit=9, seconds=60, polled_before=now, exclude=a) == []
     assert store.renew_feed_leases("b", b, 60) == 4 and store.renew_feed_leases("x", b, 60) == 0
     # A holder that stops renewing loses its feeds once the lease runs out.
-    assert store.lease_feeds("e", limit=9, seconds=0.3, **{k: v for k, v in lease.items()
-                                                         if k != "seconds"}) == a  # fmt: skip
+    assert lease("e", 9, seconds=0.3) == a
     time.sleep(0.5)
-    assert store.lease_feeds("f", limit=9, **lease) == a  # type: ignore[arg-type]
+    assert lease("f", 9) == a
     overview = store.worker_overview()
     assert overview.feed_leases == {"b": 4, "c": 1, "f": 4}
     store.close()

@@ -473,8 +473,13 @@ class Daemon:
                 continue
             if proc is not None:
                 _job_line("workers", status="restarting", worker=name, exitcode=proc.exitcode)
+            # Workers log like the daemon (``--log-format`` may differ from the config).
+            json_logs = any(
+                isinstance(h.formatter, _JsonFormatter) for h in logging.getLogger().handlers
+            )
+            fmt = "json" if json_logs else self.config.log_format
             proc = context.Process(
-                target=workers.worker_process, args=(self.config, name), name=name, daemon=False
+                target=workers.worker_process, args=(self.config, name, fmt), name=name
             )
             proc.start()
             self._procs[name] = proc

@@ -227,11 +227,11 @@ def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def worker_process(config: Config, name: str) -> None:
+def worker_process(config: Config, name: str, log_format: str = "text") -> None:
     """Entry point of a worker process the daemon starts (``multiprocessing`` spawn)."""
     from .schedule import configure_logging
 
-    configure_logging(config.log_format)
+    configure_logging(log_format)
     stop = threading.Event()
     stop_on_signals(stop)
     run_worker(config, name=name, stop=stop)

@@ -502,3 +502,27 @@ def test_one_of_two_daemons_builds_and_the_other_takes_over(tmp_path: Path, pg_u
     finally:
         for d in daemons:
             d.kill()
+
+
+def test_daemon_runs_and_stops_its_worker_processes(tmp_path: Path, pg_url: str) -> None:
+    with FeedServer(latency=0.02) as server:
+        urls = [server.add(f"/f{i}.xml", rss(i)) for i in range(40)]
+        config = write(tmp_path / "c.yaml", {
+            "database": pg_url, "output_dir": str(tmp_path / "out"), "timezone": "UTC",
+            "feeds": [{"url": u} for u in urls], "workers": 2, "worker_batch": 5,
+            "schedule": {"poll_interval_seconds": 600, "issue": "0 8 1 1 *"},
+        })  # fmt: skip
+        Store.open(pg_url).close()
+        daemon = Proc(config)
+        try:
+            deadline = time.monotonic() + 40
+            while min(server.count(f"/f{i}.xml") for i in range(40)) < 1:
+                assert time.monotonic() < deadline, "".join(daemon.raw)
+                time.sleep(0.05)
+            assert daemon.stop() == 0  # SIGTERM reaches the workers too; all exit cleanly
+        finally:
+            daemon.kill()
+        assert max(server.count(f"/f{i}.xml") for i in range(40)) == 1
+    stopped = [r for r in daemon.lines if r.get("job") == "worker" and r.get("status") == "stopped"]
+    assert len(stopped) == 2 and sum(r["polled"] for r in stopped) == 40
+    assert len({r["owner"] for r in stopped}) == 2

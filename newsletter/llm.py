@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import openai
-
 from .errors import LLMError
 
 log = logging.getLogger(__name__)
@@ -115,6 +113,10 @@ class LLMClient:
     """
 
     def __init__(self, settings: LLMSettings) -> None:
+        # Imported here: the client library takes ~0.4 s to import and most commands
+        # (poll, send, serve, extractive builds) never talk to an LLM.
+        import openai
+
         self.settings = settings
         self._client = openai.OpenAI(
             api_key=settings.api_key,
@@ -143,6 +145,8 @@ class LLMClient:
 
     def chat(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> Completion:
         """One completion; raises :class:`LLMError` with a one-line reason when it fails."""
+        import openai
+
         attempt = 0
         while True:
             try:
@@ -234,6 +238,8 @@ def check_endpoint(settings: LLMSettings) -> str:
     ``GET /models`` first, which costs no tokens; when the endpoint does not list the
     model (or has no such route), one tiny chat request settles it.
     """
+    import openai
+
     client = openai.OpenAI(
         api_key=settings.api_key,
         base_url=settings.base_url,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from . import compose, dedupe, deliver, relevance
+from . import compose, deliver, relevance
 from ._lease import Heartbeat, dead_here, owner_id
 from .config import Config
 from .errors import DeliveryError, NewsletterError
@@ -542,6 +542,16 @@ def computed_once(
         time.sleep(0.05)
 
 
+def _cluster(
+    entries: Sequence[Entry], rank: Callable[[Entry], float]
+) -> list[tuple[Entry, ...]]:
+    # Imported on first build: datasketch pulls in scipy (~0.4 s), which poll, send and
+    # serve never need.
+    from . import dedupe
+
+    return dedupe.cluster(entries, rank)
+
+
 def _record_call(
     store: Store,
     run_id: str,
@@ -605,7 +615,7 @@ def build_issue(
     pairs = store.entries_between(start, end)
     feeds = {f.url: f for f in all_feeds(config, store)}
     stories = compose.select_stories(
-        pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=dedupe.cluster
+        pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=_cluster
     )
     if len(stories) < config.issue.min_items and not force:
         reason = (

@@ -19,6 +19,7 @@ from rich.table import Table
 from . import pipeline, relevance
 from .config import Config, load_config
 from .errors import NewsletterError
+from .models import Subscriber
 from .store import Store
 
 app = typer.Typer(
@@ -453,25 +454,28 @@ def subscribers_remove(
     console.print(f"{address}: {'deleted' if purge else 'unsubscribed'}", highlight=False)
 
 
-def _status_option(status: str | None) -> str | None:
+StatusOption = Annotated[
+    str | None,
+    typer.Option("--status", help="Only subscribers with this status: pending, active, "
+                 "unsubscribed or bounced."),
+]
+
+
+def _subscribers(config_path: Path, status: str | None) -> list[Subscriber]:
+    """The subscribers with ``status`` (all when None), after checking the status name."""
     if status is not None and status not in SUBSCRIBER_STATUSES:
         raise fail(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)} (got {status!r})")
-    return status
+    with opened(load(config_path)) as store:
+        return store.list_subscribers(status)
 
 
 @subscribers_app.command("list")
 def subscribers_list(
-    status: Annotated[
-        str | None, typer.Option("--status", help="pending, active, unsubscribed or bounced.")
-    ] = None,
-    config_path: ConfigOption = DEFAULT_CONFIG,
+    status: StatusOption = None, config_path: ConfigOption = DEFAULT_CONFIG
 ) -> None:
     """Subscribers with their status."""
-    config = load(config_path)
-    wanted = _status_option(status)
-    with opened(config) as store:
-        people = store.list_subscribers(wanted)
-    table = Table(title=f"{len(people)} subscribers" + (f" ({wanted})" if wanted else ""))
+    people = _subscribers(config_path, status)
+    table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
     for column in ("id", "email", "name", "status"):
         table.add_column(column)
     for p in people:
@@ -546,18 +550,12 @@ def subscribers_import(
 
 @subscribers_app.command("export")
 def subscribers_export(
-    status: Annotated[
-        str | None, typer.Option("--status", help="Only subscribers with this status.")
-    ] = None,
-    config_path: ConfigOption = DEFAULT_CONFIG,
+    status: StatusOption = None, config_path: ConfigOption = DEFAULT_CONFIG
 ) -> None:
     """Write all subscribers as CSV (email,name,status) to standard output."""
     import csv
 
-    config = load(config_path)
-    wanted = _status_option(status)
-    with opened(config) as store:
-        people = store.list_subscribers(wanted)
+    people = _subscribers(config_path, status)
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["email", "name", "status"])
     for p in people:

@@ -65,7 +65,7 @@ class FeedConfig(_Strict):
 class FetchConfig(_Strict):
     timeout: float = Field(20.0, gt=0, description="seconds for a whole fetch, body included")
     max_bytes: int = Field(10 * 1024 * 1024, gt=0)
-    concurrency: int = Field(64, ge=1)  # requests in flight overall; per_host stays polite
+    concurrency: int = Field(128, ge=1)  # requests in flight overall; per_host stays polite
     per_host: int = Field(4, ge=1)
     user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
     max_redirects: int = Field(5, ge=0)

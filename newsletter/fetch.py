@@ -32,7 +32,7 @@ class FetchOptions:
 
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
-    concurrency: int = 64
+    concurrency: int = 128
     per_host: int = 4
     user_agent: str = "newsletter/0.1"
     max_redirects: int = 5
@@ -292,7 +292,9 @@ async def _fetch_one(
         started = time.monotonic()
         try:
             client = clients.get(host)
-            result = await asyncio.wait_for(_get(client, feed, state, options), options.timeout)
+            # asyncio.timeout, not wait_for: wait_for wraps every request in a task of its own.
+            async with asyncio.timeout(options.timeout):
+                result = await _get(client, feed, state, options)
         except TimeoutError:
             result = FetchResult(feed.url, "error", error=f"timed out after {options.timeout:g}s")
         except (_TooLarge, _Refused) as exc:

@@ -166,6 +166,31 @@ def test_health_backoff_redirect_and_gone_across_polls(faulty: FeedServer, tmp_p
     store.close()
 
 
+def test_not_modified_after_a_failure_clears_it(feed_server: FeedServer, tmp_path: Path) -> None:
+    """A 304 is a success: it ends a feed's failure streak and backoff like a 200 does."""
+    body = GOOD.format(name="steady")
+    urls = [feed_server.add(f"/steady{i}.xml", body) for i in range(3)]
+    config = make_config(tmp_path, urls)
+    store = Store.open(config.database)
+    pipeline.poll(config, store)
+    feed_server.add_fault("/steady1.xml", "status", code=500)
+    pipeline.poll(config, store)
+    failing = {h.url: h for h in store.feed_health()}[urls[1]]
+    assert failing.consecutive_failures == 1 and failing.next_poll_at is not None
+
+    feed_server.add("/steady1.xml", body)  # same body, same ETag: the server answers 304
+    report = pipeline.poll(config, store, force=True)
+    assert [o.status for o in report.outcomes] == ["not_modified"] * 3
+    health = {h.url: h for h in store.feed_health()}
+    for url in urls:
+        assert health[url].last_status == "not_modified"
+        assert health[url].consecutive_failures == 0 and health[url].next_poll_at is None
+        assert health[url].last_error is None
+    assert health[urls[1]].last_success and failing.last_success
+    assert health[urls[1]].last_success > failing.last_success
+    store.close()
+
+
 def test_backoff_doubles_and_is_capped() -> None:
     waits = [pipeline.backoff_seconds(n, None, 300, 3600) for n in range(1, 7)]
     assert waits == [300, 600, 1200, 2400, 3600, 3600]

@@ -331,9 +331,9 @@ def _store_feed(
     judged = list(zip(parsed.entries, verdicts, strict=True))
     if second_opinion is not None:
         judged = second_opinion(judged)
-    new_ids = set(store.add_entries(judged))
-    store.record_fetch(result, new_entries=len(new_ids))
-    store.set_feed_site(feed.url, parsed.title, parsed.link or None)
+    new_ids = set(
+        store.store_polled_feed(result, judged, title=parsed.title, html_url=parsed.link or None)
+    )
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     for problem in parsed.problems:
         # Shown in the poll table; the daemon's INFO log carries it for operators.

@@ -628,13 +628,13 @@ class Store:
                 conn.execute(feeds.delete().where(feeds.c.url == url))
             return origin
 
-    def set_feed_site(self, url: str, title: str, html_url: str | None) -> None:
+    @staticmethod
+    def _set_feed_site(conn: Connection, url: str, title: str, html_url: str | None) -> None:
         """Remember a feed's own title and site link (for OPML export)."""
         values: dict[str, Any] = {"title": title}
         if html_url:
             values["html_url"] = html_url
-        with self._tx() as conn:
-            conn.execute(update(feeds).where(feeds.c.url == url).values(**values))
+        conn.execute(update(feeds).where(feeds.c.url == url).values(**values))
 
     def feed_sites(self) -> dict[str, tuple[str, str | None]]:
         """URL → (feed's own title, site link) for every known feed."""
@@ -647,44 +647,69 @@ class Store:
         """Insert entries not seen before; returns the ids that were new."""
         if not items:
             return []
-        known = self.known_entry_ids([e.id for e, _ in items])
-        now = now_utc()
         with self._tx() as conn:
-            fresh = [(e, v) for e, v in items if e.id not in known]
-            if fresh:
-                conn.execute(
-                    entries.insert(),
-                    [
-                        {
-                            "id": e.id,
-                            "feed_url": e.feed_url,
-                            "title": e.title,
-                            "link": e.link,
-                            "text": e.text,
-                            "html": e.html,
-                            "author": e.author,
-                            "source_name": e.source_name,
-                            "published": e.published,
-                            "fetched": now,
-                            "content_hash": e.content_hash,
-                            "relevant": v.relevant,
-                            "score": v.score,
-                            "reasons": json.dumps(list(v.reasons), ensure_ascii=False),
-                        }
-                        for e, v in fresh
-                    ],
-                )
+            return self._insert_new(conn, items)
+
+    def store_polled_feed(
+        self,
+        result: FetchResult,
+        items: Sequence[tuple[Entry, Verdict]],
+        *,
+        title: str,
+        html_url: str | None,
+    ) -> list[str]:
+        """One parsed feed in one transaction: its new entries, its fetch outcome, its site.
+
+        Returns the ids that were new. One commit per feed instead of three keeps a poll's
+        single writer ahead of the parse workers, and a crash never stores half a feed.
+        """
+        with self._tx() as conn:
+            new_ids = self._insert_new(conn, items) if items else []
+            self._record_fetch(conn, result, len(new_ids), None, None)
+            self._set_feed_site(conn, result.url, title, html_url)
+        return new_ids
+
+    @staticmethod
+    def _insert_new(conn: Connection, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:
+        known = Store._known_ids(conn, [e.id for e, _ in items])
+        now = now_utc()
+        fresh = [(e, v) for e, v in items if e.id not in known]
+        if fresh:
+            conn.execute(
+                entries.insert(),
+                [
+                    {
+                        "id": e.id,
+                        "feed_url": e.feed_url,
+                        "title": e.title,
+                        "link": e.link,
+                        "text": e.text,
+                        "html": e.html,
+                        "author": e.author,
+                        "source_name": e.source_name,
+                        "published": e.published,
+                        "fetched": now,
+                        "content_hash": e.content_hash,
+                        "relevant": v.relevant,
+                        "score": v.score,
+                        "reasons": json.dumps(list(v.reasons), ensure_ascii=False),
+                    }
+                    for e, v in fresh
+                ],
+            )
         return [e.id for e, _ in fresh]
 
     def known_entry_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these entry ids are already stored."""
-        known: set[str] = set()
         with self._tx() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                known.update(
-                    conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars()
-                )
+            return self._known_ids(conn, ids)
+
+    @staticmethod
+    def _known_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite caps the parameters per statement
+            chunk = list(ids[start : start + 500])
+            known.update(conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars())
         return known
 
     @staticmethod

@@ -25,8 +25,9 @@ so no two entries have the same text, and the judge scores every copy.
   daily (0.7-2 a day), 50 % weekly (1-3.5 a week, a year or so of history), 30 % rare
   (1-10 a quarter, years of history). 10 % of all feeds are dormant: their newest post is
   1-24 months old.
-* So about 8 % of the rows fall in the issue's 7-day window and a few percent of those
-  are on topic: the counts are printed.
+* So about 9 % of the rows fall in the issue's 7-day window and about 6 % of those are
+  on topic (about 1,300 entries: the labeled stories, each run by several outlets, which
+  dedupe groups); the counts are printed.
 
 Measured in the same run, each build repeated ``--repeat`` times after one untimed warm-up
 (imports, template compilation), median printed:
@@ -288,6 +289,16 @@ def time_builds(config: Config, store: Store, repeat: int) -> Built:
     return Built(statistics.median(times), min(times), max(times), stories)
 
 
+def time_window_query(store: Store, repeat: int) -> float:
+    """Median time of the build's one entries query (the window's relevant entries)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        store.entries_between(NOW - timedelta(days=WINDOW_DAYS), NOW)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def cli_build(folder: Path) -> float:
     """Wall time of ``newsletter build`` as a fresh process (start-up and imports included)."""
     config = config_for(folder)
@@ -383,6 +394,7 @@ def main() -> int:
             name: time_builds(configs[name], stores[name], args.repeat)
             for name in ("small", "week", "scale")
         }
+        query = {name: time_window_query(stores[name], args.repeat) for name in ("scale", "week")}
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(pipeline.build_issue, configs["scale"], stores["scale"])
@@ -399,9 +411,7 @@ def main() -> int:
         ("small", "baseline, small store"),
     ):
         b = built[name]
-        print(
-            f"  {label:<22} {b.median:6.2f} s ({b.low:.2f}-{b.high:.2f}), {b.stories} stories"
-        )
+        print(f"  {label:<22} {b.median:6.2f} s ({b.low:.2f}-{b.high:.2f}), {b.stories} stories")
     print(
         f"scale / week only:  {scale.median / built['week'].median:5.2f}x  "
         f"(same stories, {big.rows / max(week.rows, 1):.0f}x the rows)"
@@ -411,9 +421,16 @@ def main() -> int:
         f"({big.relevant_in_window / max(small.relevant_in_window, 1):.0f}x the week's "
         f"relevant entries, {big.rows / max(small.rows, 1):.0f}x the rows)"
     )
+    print(
+        f"of which the window's query (Store.entries_between): scale {query['scale'] * 1000:.0f} ms"
+        f", week only {query['week'] * 1000:.0f} ms"
+    )
     print(f"`newsletter build` as a fresh process on the full store: {cli:.2f} s wall")
     met = scale.median <= TARGET_SECONDS
-    print(f"target: build <= {TARGET_SECONDS:.0f} s on the full store: " + ("met" if met else "MISSED"))
+    print(
+        f"target: build <= {TARGET_SECONDS:.0f} s on the full store: "
+        + ("met" if met else "MISSED")
+    )
     return 0 if met else 1
 
 

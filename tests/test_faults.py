@@ -186,8 +186,8 @@ def test_not_modified_after_a_failure_clears_it(feed_server: FeedServer, tmp_pat
         assert health[url].last_status == "not_modified"
         assert health[url].consecutive_failures == 0 and health[url].next_poll_at is None
         assert health[url].last_error is None
-    assert health[urls[1]].last_success and failing.last_success
-    assert health[urls[1]].last_success > failing.last_success
+    recovered, before = health[urls[1]].last_success, failing.last_success
+    assert recovered is not None and before is not None and recovered > before
     store.close()
 
 

@@ -388,7 +388,7 @@ def main() -> int:
         print(describe("baseline, small store:", args.baseline_feeds, small, sizes["small"]))
 
         stores = {name: Store.open(c.database) for name, c in configs.items()}
-        # Warm-up: imports (dedupe pulls in scipy), template compilation, lexicon.
+        # Warm-up: imports (dedupe's numpy, jieba), template compilation, lexicon.
         pipeline.build_issue(configs["small"], stores["small"])
         built = {
             name: time_builds(configs[name], stores[name], args.repeat)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
 
 from newsletter._urls import canonical_url
 from newsletter.models import Entry
@@ -33,8 +33,8 @@ from newsletter.models import Entry
 # `python benchmarks/dedupe.py` (and a sweep of LINK_COSINE x FIGURES_AGREE x IDF_PRIOR_DOCS).
 
 NUM_PERM = 128
-"""MinHash permutations (datasketch's default): enough for 64 bands of 2 rows, the
-candidate curve below. Hashing time grows linearly with it."""
+"""MinHash permutations: enough for 64 bands of 2 rows, the candidate curve below.
+Hashing time grows linearly with it."""
 
 SHINGLE_SIZE = 3
 """Character shingle length. 3-grams separate Chinese reports of different events
@@ -43,7 +43,7 @@ SHINGLE_SIZE = 3
 
 LSH_BANDS, LSH_ROWS = 64, 2
 """LSH banding: what datasketch's optimiser picks for a 0.1 Jaccard threshold at 128
-permutations, fixed here because the optimiser itself costs ~30 ms per call. A pair
+permutations. A pair
 becomes a candidate with probability 1-(1-J^2)^64: 0.47 at J=0.1, 0.93 at 0.2, >0.99 at
 0.3. Heavy rewrites of one story have 3-gram Jaccard as low as 0.13, so the net must be
 wide; the verification below supplies precision. On the labeled set this proposes
@@ -203,7 +203,11 @@ def _tfidf(docs: Sequence[_Doc]) -> list[dict[str, float]]:
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    return sum(a[t] * b[t] for t in a.keys() & b.keys())
+    # Walking the smaller vector with dict.get beats intersecting the key sets first.
+    if len(a) > len(b):
+        a, b = b, a
+    get = b.get
+    return sum([x * get(t, 0.0) for t, x in a.items()])
 
 
 def _figures_disagree(a: _Doc, b: _Doc) -> bool:
@@ -212,29 +216,57 @@ def _figures_disagree(a: _Doc, b: _Doc) -> bool:
     return len(a.numbers & b.numbers) / len(a.numbers | b.numbers) < FIGURES_AGREE
 
 
-def _hash32(b: bytes) -> int:
-    # crc32 is C-fast and stable across processes (built-in hash() is salted).
-    return zlib.crc32(b)
+# MinHash and LSH banding are written out here rather than taken from datasketch, which
+# they replaced: importing datasketch imports scipy (0.5 s of every `newsletter build`,
+# for a parameter optimiser we never call), its LSH index cost 0.25 s per 1,300 entries
+# only for us to walk its buckets, and its default scheme changed in 2.0, so clusters
+# depended on the installed version. The hashing below is datasketch 2's "affine32"
+# scheme with the same seed: the signatures are identical to the ones it produced.
+_FMIX32 = (np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))
+
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """NUM_PERM random bijections h -> a*h + b (mod 2^32); odd ``a`` keeps them bijective."""
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def _signature(shingles: set[bytes]) -> np.ndarray:
+    """MinHash signature: per permutation, the least permuted hash of any shingle."""
+    # crc32 is C-fast and stable across processes (built-in hash() is salted); the
+    # MurmurHash3 finaliser spreads its structured output before the affine maps.
+    hv = np.fromiter((zlib.crc32(s) for s in shingles), dtype=np.uint32, count=len(shingles))
+    m1, m2 = _FMIX32
+    hv ^= hv >> np.uint32(16)
+    hv *= m1
+    hv ^= hv >> np.uint32(13)
+    hv *= m2
+    hv ^= hv >> np.uint32(16)
+    a, b = _permutations()
+    signature: np.ndarray = (hv[:, None] * a + b).min(axis=0)
+    return signature
 
 
 def _candidates(docs: Sequence[_Doc]) -> set[tuple[int, int]]:
+    """Pairs that share at least one LSH band: identical signatures over its rows."""
     idx = [i for i, d in enumerate(docs) if d.shingles]
     if len(idx) < 2:
         return set()
-    hashes = MinHash.bulk(
-        [docs[i].shingles for i in idx], num_perm=NUM_PERM, seed=_SEED, hashfunc=_hash32
-    )
-    lsh = MinHashLSH(num_perm=NUM_PERM, params=(LSH_BANDS, LSH_ROWS))
-    for i, m in zip(idx, hashes, strict=True):
-        lsh.insert(i, m, check_duplication=False)
-    # Walking the band buckets once gives the same pairs as query() per entry at a fifth
-    # of the cost (query re-hashes every band of every entry).
+    # Each band's LSH_ROWS 32-bit values, read as one integer key per entry.
+    signatures = np.stack([_signature(docs[i].shingles) for i in idx])
+    bands = np.ascontiguousarray(signatures.reshape(len(idx), LSH_BANDS, LSH_ROWS))
+    keys = bands.view(np.dtype(f"V{4 * LSH_ROWS}")).reshape(len(idx), LSH_BANDS)
     pairs: set[tuple[int, int]] = set()
-    for table in lsh.hashtables:
-        for band in table.keys():  # noqa: SIM118 (a datasketch Storage, not a dict)
-            bucket = table.get(band)
+    for band in range(LSH_BANDS):
+        buckets: dict[bytes, list[int]] = {}
+        for i, key in zip(idx, keys[:, band].tolist(), strict=True):
+            buckets.setdefault(key, []).append(i)
+        for bucket in buckets.values():
             if len(bucket) > 1:
-                pairs.update(combinations(sorted(bucket), 2))
+                pairs.update(combinations(bucket, 2))
     return pairs
 
 

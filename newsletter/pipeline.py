@@ -545,8 +545,7 @@ def computed_once(
 def _cluster(
     entries: Sequence[Entry], rank: Callable[[Entry], float]
 ) -> list[tuple[Entry, ...]]:
-    # Imported on first build: datasketch pulls in scipy (~0.4 s), which poll, send and
-    # serve never need.
+    # Imported on first build: numpy and OpenCC, which poll, send and serve never need.
     from . import dedupe
 
     return dedupe.cluster(entries, rank)

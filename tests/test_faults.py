@@ -166,11 +166,13 @@ def test_health_backoff_redirect_and_gone_across_polls(faulty: FeedServer, tmp_p
     store.close()
 
 
-def test_not_modified_after_a_failure_clears_it(feed_server: FeedServer, tmp_path: Path) -> None:
+def test_not_modified_after_a_failure_clears_it(
+    feed_server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
     """A 304 is a success: it ends a feed's failure streak and backoff like a 200 does."""
     body = GOOD.format(name="steady")
     urls = [feed_server.add(f"/steady{i}.xml", body) for i in range(3)]
-    config = make_config(tmp_path, urls)
+    config = make_config(tmp_path, urls).model_copy(update={"database": db_url})
     store = Store.open(config.database)
     pipeline.poll(config, store)
     feed_server.add_fault("/steady1.xml", "status", code=500)

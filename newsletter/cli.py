@@ -301,8 +301,15 @@ def daemon(
         raise fail(str(exc), 1) from None
 
 
-feeds_app = typer.Typer(help="Feeds and their health.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Feeds and their health; with no command, the health table.")
 app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.callback(invoke_without_command=True)
+def feeds_main(ctx: typer.Context, config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """With no command, print the health table (as `feeds list`)."""
+    if ctx.invoked_subcommand is None:
+        feeds_list(config_path)
 
 
 @feeds_app.command("list")

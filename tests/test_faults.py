@@ -222,6 +222,10 @@ def test_feeds_list_shows_health_and_enable_clears_it(
         assert column in out
     assert "disabled" in out and "HTTP 410 Gone" in out and "HTTP 500" in out
     assert "moved to " + faulty.url("/new-home.xml") in out
+    # `newsletter feeds` alone prints the same table.
+    bare = runner.invoke(app, ["feeds", "-c", str(config_file)], env={"COLUMNS": "250"})
+    assert bare.exit_code == 0, bare.output
+    assert bare.output == out
     enabled = runner.invoke(app, ["feeds", "enable", urls[1], "-c", str(config_file)])
     assert enabled.exit_code == 0, enabled.output
     store = Store.open(f"sqlite:///{tmp_path / 'news.db'}")

@@ -255,7 +255,7 @@ def _candidates(docs: Sequence[_Doc]) -> set[tuple[int, int]]:
     idx = [i for i, d in enumerate(docs) if d.shingles]
     if len(idx) < 2:
         return set()
-    # Each band's LSH_ROWS 32-bit values, read as one integer key per entry.
+    # Each band's LSH_ROWS 32-bit values, read as one bytes key per entry.
     signatures = np.stack([_signature(docs[i].shingles) for i in idx])
     bands = np.ascontiguousarray(signatures.reshape(len(idx), LSH_BANDS, LSH_ROWS))
     keys = bands.view(np.dtype(f"V{4 * LSH_ROWS}")).reshape(len(idx), LSH_BANDS)

@@ -510,21 +510,12 @@ class Store:
         plain = [
             r.url for r in results if r.status == "not_modified" and not r.permanent_redirect
         ]
-        now = now_utc()
         with self._tx() as conn:
             if plain:
                 conn.execute(
                     update(feeds)
                     .where(feeds.c.url == bindparam("feed_url"))
-                    .values(
-                        last_status="not_modified",
-                        last_error=None,
-                        last_new=0,
-                        last_polled=now,
-                        consecutive_failures=0,
-                        last_success=now,
-                        next_poll_at=None,
-                    ),
+                    .values(**self._success_values("not_modified", 0, now_utc())),
                     [{"feed_url": url} for url in plain],
                 )
             for result in results:
@@ -540,17 +531,20 @@ class Store:
         backoff: Callable[[int, float | None], float] | None,
     ) -> None:
         now = now_utc()
-        failed = result.status == "error" or error is not None
-        values: dict[str, Any] = {
-            "last_status": "error" if failed else result.status,
-            "last_error": (error or result.error) if failed else None,
-            "last_new": new_entries,
-            "last_polled": now,
-        }
-        if result.status == "ok" and not failed:
-            values.update(etag=result.etag, last_modified=result.last_modified)
-        if failed:
-            values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+        if result.status != "error" and error is None:
+            values = Store._success_values(result.status, new_entries, now)
+            if result.status == "ok":
+                values.update(etag=result.etag, last_modified=result.last_modified)
+            if result.permanent_redirect and result.final_url:
+                values["current_url"] = result.final_url
+        else:
+            values = {
+                "last_status": "error",
+                "last_error": error or result.error,
+                "last_new": new_entries,
+                "last_polled": now,
+                "consecutive_failures": feeds.c.consecutive_failures + 1,
+            }
             if backoff is not None:
                 failures = conn.execute(
                     select(feeds.c.consecutive_failures).where(feeds.c.url == result.url)
@@ -559,13 +553,20 @@ class Store:
                 values["next_poll_at"] = now + timedelta(seconds=delay)
             if result.http_status == 410:
                 values["disabled"] = True
-        else:
-            values["consecutive_failures"] = 0
-            values["last_success"] = now
-            values["next_poll_at"] = None
-            if result.permanent_redirect and result.final_url:
-                values["current_url"] = result.final_url
         conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
+
+    @staticmethod
+    def _success_values(status: str, new_entries: int, now: datetime) -> dict[str, Any]:
+        """A fetch that worked (200 or 304) ends any failure streak and backoff."""
+        return {
+            "last_status": status,
+            "last_error": None,
+            "last_new": new_entries,
+            "last_polled": now,
+            "consecutive_failures": 0,
+            "last_success": now,
+            "next_poll_at": None,
+        }
 
     def feed_health(self, urls: Sequence[str] | None = None) -> list[FeedHealth]:
         """Every feed's health, or only these feeds' (a worker's batch)."""

@@ -95,6 +95,17 @@ def serve(stack: ExitStack, docs: list[tuple[str, bytes]], hosts: int, latency: 
     return urls
 
 
+def bench_config(folder: str, urls: list[str]) -> Config:
+    """Default settings, a fresh SQLite file in ``folder``, the served feeds."""
+    return Config.model_validate(
+        {
+            "database": f"sqlite:///{folder}/bench.db",
+            "output_dir": folder,
+            "feeds": [{"url": u} for u in urls],
+        }
+    )
+
+
 def max_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
@@ -139,13 +150,7 @@ def main() -> int:
         sequential = per_feed * args.feeds
 
         # -- ours ------------------------------------------------------------------------------
-        config = Config.model_validate(
-            {
-                "database": f"sqlite:///{tmp}/bench.db",
-                "output_dir": tmp,
-                "feeds": [{"url": u} for u in urls],
-            }
-        )
+        config = bench_config(tmp, urls)
         store = Store.open(config.database)
         # No tracemalloc here: it slows every allocation in the main process severalfold.
         rss_before = max_rss_mb(resource.RUSAGE_SELF)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from poll import REAL, load_docs, serve  # noqa: E402
+from poll import REAL, bench_config, load_docs, serve  # noqa: E402
 
 from newsletter import pipeline  # noqa: E402
-from newsletter.config import Config  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 
 
@@ -38,13 +37,7 @@ def main() -> int:
     docs = load_docs(args.feeds)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         urls = serve(stack, docs, args.hosts, args.latency)
-        config = Config.model_validate(
-            {
-                "database": f"sqlite:///{tmp}/bench.db",
-                "output_dir": tmp,
-                "feeds": [{"url": u} for u in urls],
-            }
-        )
+        config = bench_config(tmp, urls)
         store = Store.open(config.database)
         started = time.perf_counter()
         first = pipeline.poll(config, store)

@@ -557,4 +557,12 @@ def extract_digest(title: str, text: str, caps: DigestCaps | int = DigestCaps())
         if fits(trial, caps, words=by_words):
             chosen.append(best)
             seen |= covers[best]
-    return _join([sentences[lead]] + [sentences[c] for c in sorted(chosen[1:])])
+    ordered = sorted(chosen)
+    first = ordered[0]
+    # Source order reads best when its first sentence could lead as well as the lead.
+    if first != lead and not (
+        coverage(first, set()) >= 0.5 * coverage(lead, set())
+        and not dangling_start(sentences[first])
+    ):
+        ordered = [lead, *(c for c in ordered if c != lead)]
+    return _join([sentences[c] for c in ordered])

@@ -83,7 +83,6 @@ class LLMConfig(_Strict):
     api_key_env: str = "OPENAI_API_KEY"
     extra_headers: dict[str, str] = Field(default_factory=dict)
     max_chars: int = Field(120, ge=20, description="digest cap in characters (Chinese)")
-    max_words: int = Field(60, ge=10, description="digest cap in words (English)")
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_concurrency: int = Field(4, ge=1)

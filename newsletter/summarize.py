@@ -120,9 +120,7 @@ def plain_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def extractive_summary(
-    entry: Entry, caps: DigestCaps | int, error: str | None = None
-) -> Summary:
+def extractive_summary(entry: Entry, caps: DigestCaps | int, error: str | None = None) -> Summary:
     """A digest made of the entry's own sentences, marked as extracted.
 
     ``caps`` in characters (Chinese) and words (English); a bare int is the character cap.

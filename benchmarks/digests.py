@@ -40,7 +40,8 @@ sys.path.insert(0, str(REPO))
 import jieba  # noqa: E402
 import opencc  # noqa: E402
 
-from newsletter._extract import DigestCaps, extract_digest, split_sentences  # noqa: E402
+from newsletter._extract import DigestCaps, extract_digest  # noqa: E402
+from newsletter._text import split_sentences  # noqa: E402
 from newsletter.models import Feed  # noqa: E402
 from newsletter.parse import parse_feed  # noqa: E402
 

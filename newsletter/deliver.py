@@ -26,8 +26,8 @@ from email_validator import EmailNotValidError, validate_email
 from .errors import AddressError, DeliveryError
 from .render import Renderer
 
-# Gmail clips an HTML part larger than 102 KB ("[Message clipped]"), hiding the footer
-# with the unsubscribe link; keep a margin for the per-recipient parts.
+# Gmail clips an HTML part larger than 102 KB as sent ("[Message clipped]"), hiding the
+# footer with the unsubscribe link; keep a margin for the per-recipient parts.
 GMAIL_CLIP_BYTES = 102 * 1024
 HTML_BUDGET_BYTES = GMAIL_CLIP_BYTES - 2 * 1024
 
@@ -216,10 +216,6 @@ def build_confirmation(
     )
     msg["Auto-Submitted"] = "auto-generated"
     return msg
-
-
-def html_size(html: str) -> int:
-    return len(html.encode("utf-8"))
 
 
 def html_wire_size(html: str) -> int:

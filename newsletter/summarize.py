@@ -251,14 +251,16 @@ def write_intro(
     *,
     language: str = "zh-CN",
     budget: TokenBudget | None = None,
+    fallback: tuple[str, ...] | None = None,
 ) -> tuple[tuple[str, ...], Summary]:
     """The issue's "本周要点" from (title, digest) pairs, in issue order.
 
     Returns the bullets and a :class:`Summary` describing how they were made (kind,
     tokens, fallback reason). Without an LLM, or when its bullets fail the figure
-    check, the bullets are the top headlines.
+    check, the bullets are ``fallback`` (``compose.highlights``: the week's most
+    important stories across sections), or else the first headlines.
     """
-    headlines = tuple(title for title, _ in items[:5])
+    headlines = fallback if fallback is not None else tuple(title for title, _ in items[:5])
     if client is None or not items:
         return headlines, Summary(text="", kind="extractive")
     if budget is not None and budget.exhausted:

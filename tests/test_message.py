@@ -5,11 +5,20 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from newsletter import compose, deliver
+from newsletter.config import Config, load_config
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
+from newsletter.flows.subscriptions import subscribe
 from newsletter.models import Entry, Issue, IssueItem, Summary, Verdict
 from newsletter.render import Renderer, preheader
+from newsletter.store import Store
 from newsletter.summarize import CATEGORIES
+from tests.smtp import SECRET, SMTPServer, write_config
 
 END = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -145,3 +154,66 @@ def test_wire_size_counts_the_encoded_part() -> None:
     assert base64.b64decode(body.group(1)).decode("utf-8").rstrip("\r\n") == html
     ascii_html = "<p>" + "plain English newsletter text " * 300 + "</p>"
     assert deliver.html_wire_size(ascii_html) < 1.05 * len(ascii_html)
+
+
+# --- through the flows, as an operator runs them ------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_issue_highlights_and_contact_line(tmp_path: Path) -> None:
+    feeds = sorted(p for p in (REPO / "examples" / "feeds").glob("*.*") if p.suffix != ".md")
+    config = Config.model_validate(
+        {
+            "title": "视频号与直播电商周报",
+            "database": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            "output_dir": str(tmp_path / "out"),
+            "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
+            "email": {"contact": "示例传媒 · 北京市朝阳区示例路 1 号"},
+            "feeds": [{"url": str(p), "name": p.stem} for p in feeds],
+        }
+    )
+    store = Store.open(config.database)
+    try:
+        poll(config, store)
+        report = build_issue(config, store)
+    finally:
+        store.close()
+    issue = report.issue
+    assert issue is not None and report.html_path is not None
+    shown = [i.entry.title for _, group in issue.sections for i in group]
+    # Rank order in items, reading order in sections; the bullets are not the first
+    # headlines the reader meets right below, and come from more than one section.
+    assert sorted(i.entry.id for i in issue.items) == sorted(
+        i.entry.id for _, g in issue.sections for i in g
+    )
+    assert list(issue.intro) != shown[: len(issue.intro)]
+    assert 3 <= len(issue.intro) <= 5
+    sections_of = {
+        compose.short_headline(i.entry.title): name for name, g in issue.sections for i in g
+    }
+    assert len({sections_of[b] for b in issue.intro}) >= 3
+    page = report.html_path.read_text(encoding="utf-8")
+    assert "示例传媒 · 北京市朝阳区示例路 1 号" in page
+    assert "您收到这封邮件，是因为您订阅了《视频号与直播电商周报》" in page
+
+
+def test_confirmation_sent_by_subscribe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+    with SMTPServer() as smtp:
+        path = write_config(
+            tmp_path, smtp.port, double_opt_in=True, contact="示例传媒 · editor@example.com"
+        )
+        config = load_config(path)
+        store = Store.open(config.database)
+        try:
+            subscribe(config, store, "new.reader@example.org")
+        finally:
+            store.close()
+        msg = smtp.received_by("new.reader@example.org")[0].message()
+    assert msg["Auto-Submitted"] == "auto-generated"
+    html = msg.get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<title>请确认订阅：" in content and '<html lang="zh-CN">' in content
+    assert "示例传媒 · editor@example.com" in content and 'class="button"' in content

@@ -10,6 +10,7 @@ from ..errors import DeliveryError
 from ..models import Subscriber
 from ..store import Store
 from ._mail import mail_sender, send_one, signer
+from .archive import renderer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def subscribe(config: Config, store: Store, email: str, name: str = "") -> Subsc
             name=subscriber.name,
             list_title=config.title,
             link=deliver.confirm_url(config.base_url, token),
+            renderer=renderer(config),
         )
         result = send_one(config, message, subscriber.email)
         if result.status != "sent":

@@ -7,6 +7,7 @@ loopback feed servers and a loopback SMTP server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -275,7 +276,7 @@ def test_four_workers_poll_each_feed_exactly_once_per_round(tmp_path: Path, pg_u
                 proc.send_signal(signal.SIGTERM)
         finish(procs)  # SIGTERM: each finishes its batch and exits 0
         # Observed by polling every 50 ms, so allow that much (and the fetch latency) of slack.
-        gaps = [b - a for times in fetched_at.values() for a, b in zip(times, times[1:])]
+        gaps = [b - a for times in fetched_at.values() for a, b in itertools.pairwise(times)]
         assert min(gaps) > interval - 0.5, sorted(gaps)[:5]
     store = Store.open(pg_url)
     polled = Counter(store.worker_overview().feed_leases)

@@ -24,7 +24,6 @@ from urllib.parse import quote
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import AddressError, DeliveryError
-from .render import Renderer
 
 # Gmail clips an HTML part larger than 102 KB as sent ("[Message clipped]"), hiding the
 # footer with the unsubscribe link; keep a margin for the per-recipient parts.
@@ -196,24 +195,15 @@ def _transfer_encoding(body: str) -> str:
 
 
 def build_confirmation(
-    sender: Sender,
-    *,
-    to: str,
-    name: str,
-    list_title: str,
-    link: str,
-    renderer: Renderer | None = None,
+    sender: Sender, *, to: str, name: str, list_title: str, html: str, text: str
 ) -> EmailMessage:
-    """The double opt-in mail: one link that activates the subscription.
+    """The double opt-in mail (rendered by ``Renderer.confirmation``).
 
-    Rendered like the issue (``templates/confirm.*.j2``); marked ``Auto-Submitted`` (RFC
-    3834) so that autoresponders do not answer it.
+    Marked ``Auto-Submitted`` (RFC 3834) so that autoresponders do not answer it.
     """
     title = clean_header_text(list_title, 120)
-    page = (renderer or Renderer()).confirmation(title, link)
-    msg = build_message(
-        sender, to=to, name=name, subject=f"请确认订阅：{title}", html=page.html, text=page.text
-    )
+    subject = f"请确认订阅：{title}"
+    msg = build_message(sender, to=to, name=name, subject=subject, html=html, text=text)
     msg["Auto-Submitted"] = "auto-generated"
     return msg
 

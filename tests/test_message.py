@@ -119,13 +119,14 @@ def test_footer_says_why_who_and_how_to_leave() -> None:
 def test_confirmation_mail_looks_like_the_issue_and_is_marked_automatic() -> None:
     renderer = Renderer(contact="示例传媒 · 北京市朝阳区示例路 1 号")
     link = "https://news.example.com/confirm/abc.DEF-123"
+    page = renderer.confirmation("视频号周报", link)
     msg = deliver.build_confirmation(
         deliver.Sender("周报 <news@example.com>"),
         to="reader@example.org",
         name="读者",
         list_title="视频号周报",
-        link=link,
-        renderer=renderer,
+        html=page.html,
+        text=page.text,
     )
     assert msg["Auto-Submitted"] == "auto-generated"
     html_part = msg.get_body(("html",))

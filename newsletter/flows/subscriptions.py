@@ -34,13 +34,15 @@ def subscribe(config: Config, store: Store, email: str, name: str = "") -> Subsc
     if subscriber.status == "pending" and config.email.double_opt_in:
         assert subscriber.id is not None
         token = signer(config).sign("confirm", subscriber.id)
+        link = deliver.confirm_url(config.base_url, token)
+        page = renderer(config).confirmation(deliver.clean_header_text(config.title, 120), link)
         message = deliver.build_confirmation(
             mail_sender(config),
             to=subscriber.email,
             name=subscriber.name,
             list_title=config.title,
-            link=deliver.confirm_url(config.base_url, token),
-            renderer=renderer(config),
+            html=page.html,
+            text=page.text,
         )
         result = send_one(config, message, subscriber.email)
         if result.status != "sent":

@@ -93,7 +93,7 @@ def _demo_issue(renderer: Renderer) -> Issue:
         window_start=END.replace(day=19),
         window_end=END,
         items=items,
-        intro=tuple(i.entry.title for i in items[:3]),
+        intro=compose.highlights(items),
         sections=sections,
     )
 

@@ -419,8 +419,13 @@ def subscribers_add(
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    from .deliver import HeaderInjectionError, check_header_text
     from .errors import AddressError, ConfigError
 
+    try:
+        check_header_text(name, "--name")
+    except HeaderInjectionError as exc:
+        raise fail(str(exc)) from None
     config = load(config_path)
     with opened(config) as store:
         try:
@@ -515,7 +520,7 @@ def subscribers_import(
     import csv
     import io
 
-    from .deliver import clean_header_text, normalize_address
+    from .deliver import clean_header_text, normalize_address, unsafe_header_text
     from .errors import AddressError
 
     config = load(config_path)
@@ -540,10 +545,21 @@ def subscribers_import(
             )
             bad += 1
             continue
+        name = str(row.get("name") or "").strip()
+        reason = unsafe_header_text(name)
+        if reason is not None:
+            err.print(
+                f"{file}:{line}: skipped, the name is not allowed: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            bad += 1
+            continue
         if address in people:
             repeated += 1
             continue
-        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+        people[address] = clean_header_text(name, 100)
     with opened(config) as store:
         added = store.import_subscribers(list(people.items()))
     console.print(

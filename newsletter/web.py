@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import pipeline
+from . import deliver, pipeline
 from ._resources import templates_root
 from .config import Config
 from .render import WebRenderer
@@ -190,7 +190,7 @@ def _stylesheet(templates_dir: str | None) -> bytes:
 
 
 def _clean_name(value: str) -> str:
-    return "".join(ch for ch in value if ch.isprintable()).strip()[:100]
+    return " ".join(value.split())[:100]
 
 
 async def _read_form(request: Request) -> FormData:
@@ -337,10 +337,20 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return response
         form = await _read_form(request)
         email = str(form.get("email") or "").strip()
-        name = _clean_name(str(form.get("name") or ""))
+        raw_name = str(form.get("name") or "")
+        name = _clean_name(deliver.clean_header_text(raw_name, 200))
         if not csrf.valid(request, form):
             return subscribe_form(
                 request, 403, error="表单已过期或无效，请再提交一次。", email=email, name=name
+            )
+        if deliver.unsafe_header_text(raw_name.strip()) is not None:
+            # It would end up in a mail header: refuse rather than store something else.
+            return subscribe_form(
+                request,
+                400,
+                error="名字里不能有控制字符、换行或 “=?” 这样的编码，请改一下再提交。",
+                email=email,
+                name=name,
             )
         try:
             address = validate_email(email, check_deliverability=False).normalized

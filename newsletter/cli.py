@@ -603,8 +603,9 @@ def serve(
     except NewsletterError as exc:
         raise fail(str(exc)) from None
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
-    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
-    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+    # X-Forwarded-For is believed only from web.trusted_proxies (the app checks it);
+    # uvicorn's own proxy_headers would trust it from any process on this host.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def _next_retry(when: datetime | None) -> str:

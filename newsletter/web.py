@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import deliver, pipeline
@@ -194,10 +194,71 @@ def _clean_name(value: str) -> str:
 
 
 async def _read_form(request: Request) -> FormData:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, "request body too large")
     return await request.form(max_files=0, max_fields=20, max_part_size=4096)
+
+
+class BodyLimit:
+    """Reads a request body (at most ``limit`` bytes) before the app sees the request.
+
+    A declared Content-Length over the limit is refused unread; a chunked body is refused
+    at the first chunk past the limit. Either way the connection is closed, so the rest is
+    never read (otherwise the server drains it after answering: four 100 MB uploads slowed
+    every other request). Starlette has no such limit; its form parser caps only fields.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(scope, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if len(body) > self.limit:
+                await _too_large(scope, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    response = Response(
+        "request body too large", 413, headers={"connection": "close"}, media_type="text/plain"
+    )
+    await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _known_path(routes: list[Route], path: str) -> bool:
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
 
 
 def create_app(config: Config, store: Store | None = None) -> Starlette:
@@ -406,6 +467,16 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return message(request, "链接无效", "退订链接无效，请使用邮件中的退订链接。", 400)
         return message(request, "已退订", "你不会再收到这份周报。随时欢迎回来订阅。")
 
+    async def slash_redirect(request: Request) -> Response:
+        # Starlette's own redirect builds an absolute URL from the Host header, which
+        # whoever sends the request chooses; a path-only Location cannot leave this site.
+        target = "/" + str(request.path_params["rest"]).strip("/")
+        if not _known_path(routes, target):
+            return message(request, "页面不存在", "这里什么也没有。", 404)
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return Response(status_code=307, headers={"location": f"{root}{target}{query}"})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 404:
@@ -431,9 +502,23 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/static/web.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(SecurityHeaders, headers=SECURITY_HEADERS)],
+    middleware = [
+        Middleware(SecurityHeaders, headers=SECURITY_HEADERS),
+        Middleware(BodyLimit, limit=MAX_BODY),
+    ]
+    if config.web.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        # Only these proxies' X-Forwarded-For names the client (rate limits key on it);
+        # `serve` turns uvicorn's own handling off, which trusts any local process.
+        middleware.insert(
+            0, Middleware(ProxyHeadersMiddleware, trusted_hosts=config.web.trusted_proxies)
+        )
+    web = Starlette(
+        routes=[*routes, Route("/{rest:path}/", slash_redirect, methods=["GET", "HEAD"])],
+        middleware=middleware,
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    web.router.redirect_slashes = False
+    return web

@@ -413,16 +413,28 @@ def send(
 
 subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
 app.add_typer(subscribers_app, name="subscribers", no_args_is_help=True)
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
 
 @subscribers_app.command("add")
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="Email address.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Re-activate an address that unsubscribed, bounced or complained "
+            "(only when its owner asked to come back).",
+        ),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in).
+
+    An address that unsubscribed, bounced or complained is left as it is (exit 1) unless
+    --resubscribe is given.
+    """
     from .deliver import HeaderInjectionError, check_header_text
     from .errors import AddressError, ConfigError
 
@@ -433,7 +445,9 @@ def subscribers_add(
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = subscriptions.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(
+                config, store, email, name, resubscribe=resubscribe
+            )
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:

@@ -69,11 +69,6 @@ class FetchConfig(_Strict):
     per_host: int = Field(4, ge=1)
     user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
     max_redirects: int = Field(5, ge=0)
-    allow_private_addresses: bool = Field(
-        False,
-        description="let feeds resolve to private and loopback addresses (a local RSSHub); "
-        "link-local and cloud-metadata addresses stay refused",
-    )
 
 
 class RelevanceConfig(_Strict):

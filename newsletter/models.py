@@ -130,7 +130,7 @@ class Issue:
     sections: tuple[tuple[str, tuple[IssueItem, ...]], ...] = field(default=())
 
 
-SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
 DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
 
 

@@ -381,7 +381,9 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
 
     def do_subscribe(email: str, name: str) -> None:
         try:
-            subscriptions.subscribe(config, db, email, name)
+            subscriptions.subscribe(config, db, email, name, public=True)
+        except subscriptions.ConfirmationLimited as exc:
+            log.warning("subscribe: %s", exc)
         except Exception as exc:  # logged without the address: the visitor was already answered
             log.error("subscribe failed: %s: %s", type(exc).__name__, exc)
 
@@ -426,7 +428,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             "subscribe.html.j2",
             cache_control="no-store",
             done=True,
-            double_opt_in=config.email.double_opt_in,
+            double_opt_in=True,  # the public form always asks for a confirmed click
         )
         response.background = BackgroundTask(do_subscribe, address, name)
         return response

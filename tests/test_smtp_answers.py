@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import deliver, pipeline
+from newsletter import deliver
 from newsletter.config import Config, load_config
+from newsletter.flows._mail import smtp_settings
+from newsletter.flows.send import send_issue
 from newsletter.store import Store
 from tests.smtp import SECRET, SMTPServer, sample_issue, write_config
 
@@ -66,7 +68,7 @@ def test_relay_access_denied_stops_the_send_and_changes_no_subscriber(
 ) -> None:
     config, store = setup(tmp_path, smtp_server.port, people=5)
     smtp_server.answer_rcpt("554 5.7.1 <{address}>: Relay access denied")
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert report.sent == 0 and report.bounced == 0
     assert report.error and "Relay access denied" in report.error
     assert "no subscriber was changed" in report.error
@@ -74,7 +76,7 @@ def test_relay_access_denied_stops_the_send_and_changes_no_subscriber(
     assert {r.status for r in store.deliveries(ISSUE)} == {"queued"}
     # Fixed relay: the rerun delivers to everyone, once.
     smtp_server.answer_rcpt(None)
-    again = pipeline.send_issue(config, store)
+    again = send_issue(config, store)
     assert again.sent == 5 and smtp_server.count == 5
 
 
@@ -83,7 +85,7 @@ def test_sender_refused_at_mail_from_stops_the_send(
 ) -> None:
     config, store = setup(tmp_path, smtp_server.port, people=3)
     smtp_server.answer_mail("530 5.7.0 Authentication required")
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert report.sent == 0 and report.failed == 0
     assert report.error and "530 5.7.0" in report.error and "MAIL FROM" in report.error
     assert set(statuses(store).values()) == {"active"}
@@ -94,7 +96,7 @@ def test_a_user_unknown_among_others_bounces_only_that_address(
 ) -> None:
     config, store = setup(tmp_path, smtp_server.port, people=4)
     smtp_server.answer_rcpt("550 5.1.1 <{address}>: User unknown", "reader2@example.com")
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.bounced, report.error) == (3, 1, None)
     assert statuses(store)["reader2@example.com"] == "bounced"
     assert [s for e, s in statuses(store).items() if e != "reader2@example.com"] == ["active"] * 3
@@ -103,11 +105,11 @@ def test_a_user_unknown_among_others_bounces_only_that_address(
 def test_552_at_rcpt_is_temporary(tmp_path: Path, smtp_server: SMTPServer) -> None:
     config, store = setup(tmp_path, smtp_server.port, people=2, retries=1)
     smtp_server.answer_rcpt("552 5.2.2 Mailbox full", "reader0@example.com")
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed, report.bounced) == (1, 1, 0)
     assert statuses(store)["reader0@example.com"] == "active"
     smtp_server.answer_rcpt(None, "reader0@example.com")
-    assert pipeline.send_issue(config, store).sent == 1
+    assert send_issue(config, store).sent == 1
 
 
 def test_452_per_connection_limit_reconnects_and_delivers_everyone(
@@ -115,7 +117,7 @@ def test_452_per_connection_limit_reconnects_and_delivers_everyone(
 ) -> None:
     config, store = setup(tmp_path, smtp_server.port, people=10, retries=1)
     smtp_server.limit_per_connection(3)
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed, report.error) == (10, 0, None)
     assert smtp_server.connections == 4
     for n in range(10):
@@ -148,7 +150,7 @@ def test_breaker_pauses_after_consecutive_failures_across_recipients(
     config, store = setup(tmp_path, smtp_server.port, people=8)
     everyone = [f"reader{n}@example.com" for n in range(8)]
     smtp_server.answer_data("554 5.7.1 Message rejected as spam", *everyone)
-    settings = pipeline.smtp_settings(config)
+    settings = smtp_settings(config)
     settings = deliver.SMTPSettings(**{**settings.__dict__, "max_consecutive_failures": 3})
     with deliver.SMTPSender(settings) as sender:
         results = [sender.send(_message(a), a) for a in everyone[:3]]
@@ -161,7 +163,7 @@ def test_breaker_pauses_after_consecutive_failures_across_recipients(
     smtp_server.answer_data(
         "554 5.7.1 Message rejected as spam", *[f"reader{n}@example.com" for n in range(8, 14)]
     )
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert report.failed == 10 and report.error and "paused" in report.error
     assert set(statuses(store).values()) == {"active"}
 

@@ -93,7 +93,8 @@ class _IssueMail:
         self.sender = mail_sender(config)
         self.signer = signer(config)
         self.web_url = f"{config.base_url.rstrip('/')}/issues/{issue.id}"
-        sample = deliver.unsubscribe_url(config.base_url, self.signer.sign("unsubscribe", 10**9))
+        sample_token = self.signer.sign("unsubscribe", 10**9, email="sample@example.org")
+        sample = deliver.unsubscribe_url(config.base_url, sample_token)
         self.issue = _fit_for_email(self.render, issue, self.web_url, sample)
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
@@ -105,7 +106,7 @@ class _IssueMail:
         self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
-        token = self.signer.sign("unsubscribe", subscriber_id)
+        token = self.signer.sign("unsubscribe", subscriber_id, email=to)
         link = deliver.unsubscribe_url(self.config.base_url, token)
         return deliver.build_message(
             self.sender,

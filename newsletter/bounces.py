@@ -369,7 +369,9 @@ def _near(body: str, address: str) -> str:
     at = body.lower().find(address)
     if at < 0:
         return _text(body[:_DIAGNOSTIC_CHARS])
-    return _text(body[at : at + 400])
+    window = body[at : at + 400]
+    copy = _COPY_STARTS.search(window)
+    return _text(window[: copy.start()] if copy else window)
 
 
 def _envelope(msg: Message) -> tuple[str, ...]:

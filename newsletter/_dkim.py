@@ -59,14 +59,18 @@ def load_key(
     if key_env:
         text = os.environ.get(key_env, "")
         if not text.strip():
-            raise ConfigError(f"email.dkim.private_key_env: environment variable {key_env} is empty")
+            raise ConfigError(
+                f"email.dkim.private_key_env: environment variable {key_env} is empty"
+            )
         pem = text.encode("ascii", "replace")
         where = f"environment variable {key_env}"
     elif key_file:
         try:
             pem = Path(key_file).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"email.dkim.private_key_file: cannot read {key_file} ({exc})") from None
+            raise ConfigError(
+                f"email.dkim.private_key_file: cannot read {key_file} ({exc})"
+            ) from None
         where = key_file
     else:
         raise ConfigError("email.dkim: set private_key_file or private_key_env")

@@ -111,7 +111,8 @@ _NO_SUCH_USER = re.compile(
     r"recipient (address )?rejected: (user unknown|undeliverable)|not our customer|"
     r"unrouteable address|(host or )?domain (name )?(not found|does not exist)|"
     r"no mailbox here|address unknown|user not found|unknown recipient|"
-    r"not listed in (the )?(\w+ )?directory|address (you entered )?(couldn.t|could not|wasn.t) be found",
+    r"not listed in (the )?(\w+ )?directory|"
+    r"address (you entered )?(couldn.t|could not|wasn.t) be found",
     re.IGNORECASE,
 )
 _HARD_STATUS = {"1.1", "1.2", "1.3", "1.6", "1.10", "2.1", "4.4"}

@@ -120,7 +120,7 @@ class SMTPConfig(_Strict):
 
 class DKIMConfig(_Strict):
     domain: str = Field(description="the d= domain, normally the From address's domain")
-    selector: str = Field(description="the s= selector: the key is at <selector>._domainkey.<domain>")
+    selector: str = Field(description="the s= selector: the key is at <s>._domainkey.<domain>")
     private_key_file: str | None = None
     private_key_env: str | None = Field(None, description="variable holding the PEM key")
 
@@ -197,6 +197,38 @@ class WebConfig(_Strict):
     feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
 
 
+class SESWebhook(_Strict):
+    topic_arns: list[str] = Field(
+        default_factory=list, description="accept only these SNS topics (empty: any)"
+    )
+    cert_hosts: list[str] = Field(
+        default_factory=lambda: [r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"],
+        description="hosts (regular expressions) SNS signing certificates may come from",
+    )
+
+
+class MailgunWebhook(_Strict):
+    signing_key_env: str = "MAILGUN_WEBHOOK_SIGNING_KEY"
+
+
+class PostmarkWebhook(_Strict):
+    username_env: str = "POSTMARK_WEBHOOK_USER"
+    password_env: str = "POSTMARK_WEBHOOK_PASSWORD"
+
+
+class SendGridWebhook(_Strict):
+    public_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+
+
+class WebhooksConfig(_Strict):
+    """Each provider set here gets its ``/webhooks/<provider>`` route on ``serve``."""
+
+    ses: SESWebhook | None = None
+    mailgun: MailgunWebhook | None = None
+    postmark: PostmarkWebhook | None = None
+    sendgrid: SendGridWebhook | None = None
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -214,6 +246,7 @@ class Config(_Strict):
     email: EmailConfig = Field(default_factory=EmailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
         0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"

@@ -22,9 +22,7 @@ def dns_answer(name: bytes, timeout: int = 5) -> bytes:
 
 
 def key() -> _dkim.DKIMKey:
-    return _dkim.load_key(
-        "news.example.org", "nl2026", key_file=str(KEYS / "test-only.key")
-    )
+    return _dkim.load_key("news.example.org", "nl2026", key_file=str(KEYS / "test-only.key"))
 
 
 def test_sent_messages_carry_a_signature_covering_the_list_headers(

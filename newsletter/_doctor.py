@@ -14,7 +14,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .config import Config
 from .errors import LLMError, NewsletterError
@@ -281,4 +281,13 @@ def run_checks(config: Config) -> list[Check]:
     checks += check_feeds(config, feeds, health)
     checks.append(check_llm(config))
     checks.append(check_smtp(config))
+    checks += check_mail_dns(config)
     return checks
+
+
+def check_mail_dns(config: Config, res: Any = None) -> list[Check]:
+    """SPF, DMARC and DKIM records of the From domain (skipped when DNS is unreachable)."""
+    from . import _mailauth
+
+    found = _mailauth.check(config, res if res is not None else _mailauth.resolver())
+    return [Check("mail DNS", c.name, c.status, c.detail, c.fix) for c in found]

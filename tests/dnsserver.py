@@ -13,8 +13,8 @@ import threading
 
 import dns.message
 import dns.rcode
-import dns.resolver
 import dns.rdatatype
+import dns.resolver
 import dns.rrset
 
 

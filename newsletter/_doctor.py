@@ -261,6 +261,23 @@ def check_workers(config: Config, store: Store) -> Check | None:
     return Check("workers", "", status, "; ".join(parts), fix)
 
 
+def check_subscribers(store: Store) -> Check:
+    """How many subscribers are in each state; complaints are worth a look."""
+    counts = store.subscriber_counts()
+    order = ("active", "pending", "unsubscribed", "bounced", "complained")
+    names = [*order, *sorted(set(counts) - set(order))]
+    detail = ", ".join(f"{counts.get(n, 0)} {n}" for n in names if n in order or counts.get(n))
+    total = sum(counts.values())
+    complained = counts.get("complained", 0)
+    if total and complained / total > 0.001:
+        # Gmail's bulk-sender rule: keep spam complaints under 0.3 %, ideally 0.1 %.
+        return Check(
+            "subscribers", "", "warn", f"{detail}: {complained / total:.2%} complained",
+            "complaints above 0.1 % hurt delivery: check how people came on the list",
+        )
+    return Check("subscribers", "", "ok", detail)
+
+
 def run_checks(config: Config) -> list[Check]:
     """Every check, in the order an operator fixes things: database, feeds, LLM, SMTP."""
     from .pipeline import all_feeds
@@ -276,6 +293,7 @@ def run_checks(config: Config) -> list[Check]:
             workers = check_workers(config, store)
             if workers is not None:
                 checks.append(workers)
+            checks.append(check_subscribers(store))
         finally:
             store.close()
     checks += check_feeds(config, feeds, health)

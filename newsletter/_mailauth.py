@@ -93,11 +93,11 @@ def check(config: Config, res: dns.resolver.Resolver) -> list[DNSCheck]:
     """SPF and DMARC of the From domain, and the DKIM key the config signs with."""
     domain = domain_of(config.email.from_)
     if domain in ("localhost", "") or "." not in domain:
-        return [DNSCheck("mail DNS", "skip", f"From domain {domain!r} is not a public domain")]
+        return [DNSCheck("", "skip", f"From domain {domain!r} is not a public domain")]
     try:
         return _checks(config, res, domain)
     except Unreachable as exc:
-        return [DNSCheck("mail DNS", "skip", f"cannot reach DNS ({exc})", "run doctor online")]
+        return [DNSCheck("", "skip", f"cannot reach DNS ({exc})", "run doctor online")]
 
 
 def _checks(config: Config, res: dns.resolver.Resolver, domain: str) -> list[DNSCheck]:

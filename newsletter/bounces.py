@@ -303,7 +303,9 @@ def _flufl_findings(msg: Message, body: str) -> tuple[str, list[Finding]]:
         if not (temporary or permanent):
             continue
         findings: list[Finding] = []
-        for raw, is_permanent in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
+        # Sets come back in hash order: sorted, the same mail always reads the same.
+        ordered = [(a, True) for a in sorted(permanent)] + [(a, False) for a in sorted(temporary)]
+        for raw, is_permanent in ordered:
             address = _address(raw.decode("ascii", "replace"))
             if not address:
                 continue

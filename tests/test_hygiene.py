@@ -171,7 +171,9 @@ def test_cli_pipe_list_reactivate_and_doctor_counts(tmp_path: Path) -> None:
     undo = runner.invoke(app, ["subscribers", "reactivate", "-c", str(path), "reader2@example.com"])
     assert undo.exit_code == 0 and "active" in undo.output
     assert status(store, "reader2@example.com") == "active"
-    again = runner.invoke(app, ["subscribers", "reactivate", "-c", str(path), "reader2@example.com"])
+    again = runner.invoke(
+        app, ["subscribers", "reactivate", "-c", str(path), "reader2@example.com"]
+    )
     assert again.exit_code == 1 and "not bounced or complained" in again.output
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     undo = runner.invoke(
@@ -273,12 +275,14 @@ async def test_webhooks_on_serve_change_subscribers_only_when_verified(
     config = load_config(path)
     application = create_app(config, store)
 
-    def body(event: dict[str, object], key: str) -> dict[str, object]:
+    def body(event: dict[str, str], key: str) -> dict[str, object]:
         stamp = str(int(time.time()))
         token = hashlib.sha256(json.dumps(event).encode()).hexdigest()[:40]
         sig = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
-        return {"signature": {"timestamp": stamp, "token": token, "signature": sig},
-                "event-data": event}
+        return {
+            "signature": {"timestamp": stamp, "token": token, "signature": sig},
+            "event-data": event,
+        }
 
     complained = {"event": "complained", "recipient": "Reader1@example.com"}
     transport = httpx.ASGITransport(app=application)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .. import bounces
+from .._logging import log_line
 from ..config import Config
 from ..models import Subscriber
 from ..store import Store
@@ -73,7 +74,9 @@ class Tally:
     def line(self) -> str:
         kinds = " ".join(f"{k}={v}" for k, v in sorted(self.kinds.items())) or "none"
         acts = " ".join(f"{k}={v}" for k, v in sorted(self.actions.items())) or "none"
-        return f"kinds: {kinds}; actions: {acts}; unmatched={self.unmatched} repeats={self.duplicates}"
+        return (
+            f"kinds: {kinds}; actions: {acts}; unmatched={self.unmatched} repeats={self.duplicates}"
+        )
 
 
 def report_key(report: bounces.Report) -> str:
@@ -281,11 +284,13 @@ def poll_mailbox(config: Config, store: Store) -> Tally:
         seen=lambda uidl: store.mailbox_seen(where, uidl),
         remember=lambda uidl: store.remember_mailbox_message(where, uidl),
     )
-    log.info(
-        "job=bounces handled=%d failed=%d skipped=%d %s",
-        result.handled,
-        result.failed,
-        result.skipped,
-        tally.line(),
+    log_line(
+        log,
+        "bounces",
+        handled=result.handled,
+        failed=result.failed,
+        skipped=result.skipped,
+        **{f"kind_{k}": v for k, v in sorted(tally.kinds.items())},
+        **{f"action_{k}": v for k, v in sorted(tally.actions.items())},
     )
     return tally

@@ -887,6 +887,9 @@ def bounces_process(
             "which Postfix's pipe sets): a VERP bounce names its subscriber there.",
         ),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what each mail is; change nothing.")
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Read bounce, complaint or unsubscribe mails and act on them (an MTA pipe target).
@@ -899,10 +902,26 @@ def bounces_process(
 
     from .flows import bounces as hygiene
 
-    config = load(config_path)
+    from .bounces import parse
+
     envelope = tuple(a for a in (recipient or os.environ.get("ORIGINAL_RECIPIENT", ""),) if a)
     sources = files or [Path("-")]
     tally = hygiene.Tally()
+    if dry_run:
+        for source in sources:
+            try:
+                raw = sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+            except OSError as exc:
+                raise fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            report = parse(raw, envelope_to=envelope)
+            tally.kinds[report.kind] += 1
+            named = ", ".join(f"{f.address or '(redacted)'} {f.status}".strip()
+                              for f in report.findings[:3])
+            _say(f"{source}: {report.kind} [{report.detector}] {named or report.reason}")
+        if len(sources) > 1:
+            _say(" ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items())))
+        return
+    config = load(config_path)
     with opened(config) as store:
         for source in sources:
             try:

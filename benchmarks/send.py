@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from multiprocessing import Event, Process, Queue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,7 +102,7 @@ def one_connection_each(
     return time.perf_counter() - started
 
 
-def _serve(pair: tuple[Path, Path] | None, ports: Queue[int], stop: Event) -> None:
+def _serve(pair: tuple[Path, Path] | None, ports: Queue[int], stop: EventType) -> None:
     context = None
     if pair is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -156,8 +157,8 @@ def compare(label: str, payload: bytes, count: int, pair: tuple[Path, Path] | No
 
 
 def pipeline_send(people: int) -> None:
-    from newsletter import pipeline
     from newsletter.config import load_config
+    from newsletter.flows.send import send_issue
     from newsletter.store import Store
 
     os.environ.setdefault("NEWSLETTER_SECRET", SECRET)
@@ -168,7 +169,7 @@ def pipeline_send(people: int) -> None:
         store.save_issue(sample_issue(30, text_len=120), str(folder / "issue"))
         store.import_subscribers([(f"r{n}@example.com", f"读者 {n}") for n in range(people)])
         started = time.perf_counter()
-        report = pipeline.send_issue(config, store)
+        report = send_issue(config, store)
         elapsed = time.perf_counter() - started
         assert report.sent == people == server.count
         store.close()

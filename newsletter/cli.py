@@ -904,9 +904,8 @@ def bounces_process(
     """
     import os
 
-    from .flows import bounces as hygiene
-
     from .bounces import parse
+    from .flows import bounces as hygiene
 
     envelope = tuple(a for a in (recipient or os.environ.get("ORIGINAL_RECIPIENT", ""),) if a)
     sources = files or [Path("-")]

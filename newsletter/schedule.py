@@ -209,7 +209,7 @@ class Daemon:
         try:
             poll_mailbox(self.config, store)  # logs its own job=bounces line
         except NewsletterError as exc:
-            _job_line("bounces", failed=True, error=str(exc))
+            log_line(log, "bounces", failed=True, error=str(exc))
         finally:
             store.close()
 

@@ -26,8 +26,7 @@ from .. import bounces
 from .._logging import log_line
 from ..config import Config
 from ..models import Subscriber
-from ..store import Store
-from ..store._bounces import BounceEvent
+from ..store import BounceEvent, Store
 from ..tokens import secret_from_env
 from ._mail import signer
 

@@ -411,8 +411,11 @@ class SMTPSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.settings = settings
+        self._sign = sign
+        """Adds a DKIM signature to the serialized message (``_dkim.DKIMKey.sign``)."""
         self._sleep = sleep
         self._clock = clock
         self._smtp: smtplib.SMTP | None = None
@@ -542,6 +545,9 @@ class SMTPSender:
                 payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
         except HeaderInjectionError as exc:
             return self._outcome(SendResult("rejected", f"not sent: {exc}", 0))
+        if self._sign is not None:
+            # Signed once, over the exact bytes every attempt sends.
+            payload = self._sign(payload)
         attempts = 0
         while True:
             attempts += 1

@@ -32,6 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
+from ._lease import owner_id
 from ._logging import current_format, log_line
 from .config import Config
 from .errors import NewsletterError
@@ -152,7 +153,7 @@ class Daemon:
         self.lock = daemon_lock(config)
         # Several daemons may share a server database: they poll through feed leases and
         # only the holder of the scheduler lease builds and sends (see workers.Leadership).
-        self.owner = workers.owner_id("daemon")
+        self.owner = owner_id("daemon")
         self.shared = config.workers > 0 or not _is_sqlite(config.database)
         self.leader: workers.Leadership | None = None
         if not _is_sqlite(config.database):
@@ -197,6 +198,20 @@ class Daemon:
                 store.close()
         finally:
             self._work.release()
+
+    def bounces_job(self) -> None:
+        """Read the bounce mailbox; an unreachable one is logged, never kills the daemon."""
+        from .flows.bounces import poll_mailbox
+
+        if self._stopping.is_set() or not self._leading("bounces"):
+            return
+        store = Store.open(self.config.database)
+        try:
+            poll_mailbox(self.config, store)  # logs its own job=bounces line
+        except NewsletterError as exc:
+            log_line(log, "bounces", failed=True, error=str(exc))
+        finally:
+            store.close()
 
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
@@ -339,6 +354,17 @@ class Daemon:
                 name="leadership",
                 max_instances=1,
                 coalesce=True,
+            )
+        mailbox = self.config.email.bounce_mailbox
+        if mailbox is not None:
+            self.scheduler.add_job(
+                self.bounces_job,
+                IntervalTrigger(seconds=mailbox.interval_seconds),
+                id="bounces",
+                name="bounces",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now.astimezone(tz),
             )
         self.scheduler.add_job(
             self._scheduled_issue,

@@ -208,20 +208,25 @@ class BodyLimit:
     every other request). Starlette has no such limit; its form parser caps only fields.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, *, webhook_limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.webhook_limit = webhook_limit
+        """A provider's batch of events is larger than a form (``/webhooks/...`` only)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.default
+        if self.webhook_limit is not None and str(scope["path"]).startswith("/webhooks/"):
+            limit = self.webhook_limit
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is None and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
             return
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(scope, send)
             return
         body = bytearray()
@@ -232,7 +237,7 @@ class BodyLimit:
                 return  # the client went away
             body += message.get("body", b"")
             more = bool(message.get("more_body", False))
-            if len(body) > self.limit:
+            if len(body) > limit:
                 await _too_large(scope, send)
                 return
         replayed = False
@@ -261,6 +266,30 @@ async def _no_body() -> Message:
 def _known_path(routes: list[Route], path: str) -> bool:
     scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
     return any(route.matches(scope)[0] == Match.FULL for route in routes)
+
+
+def _webhook_routes(config: Config, store: Store) -> list[Route]:
+    """``/webhooks/<provider>`` for each ESP configured (see ``_webhooks``)."""
+    hooks = config.webhooks
+    if not (hooks.ses or hooks.mailgun or hooks.postmark or hooks.sendgrid):
+        return []
+    from . import _webhooks
+    from .bounces import Report
+    from .flows import bounces
+
+    def apply(report: Report) -> None:
+        bounces.apply(config, store, report, source=report.detector)
+
+    return _webhooks.routes(hooks, apply)
+
+
+def _webhook_body_limit(config: Config) -> int | None:
+    hooks = config.webhooks
+    if not (hooks.ses or hooks.mailgun or hooks.postmark or hooks.sendgrid):
+        return None
+    from ._webhooks import MAX_BODY as WEBHOOK_MAX_BODY
+
+    return WEBHOOK_MAX_BODY
 
 
 def create_app(config: Config, store: Store | None = None) -> Starlette:
@@ -495,7 +524,8 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         if own_store:
             db.close()
 
-    routes = [
+    routes = _webhook_routes(config, db)
+    routes += [
         Route("/", archive, methods=["GET"]),
         Route("/issues/{issue_id}", issue_page, methods=["GET"]),
         Route("/feed.xml", feed, methods=["GET"]),
@@ -508,7 +538,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeaders, headers=SECURITY_HEADERS),
-        Middleware(BodyLimit, limit=MAX_BODY),
+        Middleware(BodyLimit, limit=MAX_BODY, webhook_limit=_webhook_body_limit(config)),
     ]
     if config.web.trusted_proxies:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware

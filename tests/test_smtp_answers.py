@@ -194,3 +194,42 @@ def test_permanent_refusal_of_the_body_is_rejected_not_bounced(smtp_server: SMTP
         b = sender.send(_message("b@example.org"), "b@example.org")
     assert (a.status, a.attempts) == ("rejected", 1)
     assert (b.status, b.attempts) == ("bounced", 1)
+
+
+def test_an_unknown_outcome_is_sent_again_at_most_once_on_a_later_send(
+    tmp_path: Path, smtp_server: SMTPServer
+) -> None:
+    config, store = setup(tmp_path, smtp_server.port, people=3)
+    config = config.model_copy(
+        update={
+            "email": config.email.model_copy(
+                update={"smtp": config.email.smtp.model_copy(update={"timeout": 0.5})}
+            )
+        }
+    )
+    smtp_server.stall_data(2.0, "reader1@example.com")
+    first = send_issue(config, store)
+    assert (first.sent, first.failed) == (2, 1)
+    rows = {r.email: r for r in store.deliveries(ISSUE)}
+    assert rows["reader1@example.com"].status == "unknown"
+    assert len(smtp_server.received_by("reader1@example.com")) == 1
+    second = send_issue(config, store)  # still stalling: resent once, unknown again
+    assert second.sent == 0
+    assert len(smtp_server.received_by("reader1@example.com")) == 2
+    third = send_issue(config, store)
+    assert third.sent == 0 and third.failed == 0
+    assert len(smtp_server.received_by("reader1@example.com")) == 2, "never a third copy"
+
+
+def test_a_permanent_refusal_after_data_is_not_retried_by_later_sends(
+    tmp_path: Path, smtp_server: SMTPServer
+) -> None:
+    config, store = setup(tmp_path, smtp_server.port, people=2)
+    smtp_server.answer_data("554 5.6.0 Message content rejected", "reader0@example.com")
+    first = send_issue(config, store)
+    assert (first.sent, first.failed, first.bounced) == (1, 1, 0)
+    again = send_issue(config, store)
+    assert (again.sent, again.failed) == (0, 0)
+    [row] = [r for r in store.deliveries(ISSUE) if r.email == "reader0@example.com"]
+    assert (row.status, row.attempts) == ("rejected", 1)
+    assert statuses(store)["reader0@example.com"] == "active"

@@ -131,7 +131,7 @@ class Issue:
 
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "rejected", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,8 +47,19 @@ ForceOption = Annotated[
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 
+def shown(value: object) -> str:
+    """Text from outside (a feed, a server, a subscriber, an OPML file) safe to print:
+    control and format characters (ESC, CR, bidi overrides) become spaces and Rich markup
+    is escaped, so ``[/]`` in a reason phrase or a name cannot break or restyle output."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
+        for ch in str(value)
+    )
+    return escape(text)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -117,11 +130,11 @@ def print_poll(report: poll_flow.PollReport) -> None:
             o.status, o.status
         )
         table.add_row(
-            o.name,
+            shown(o.name),
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
+            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
         )
     console.print(table)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
@@ -132,12 +145,12 @@ def print_poll(report: poll_flow.PollReport) -> None:
 
 def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
-        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        console.print(f"[yellow]No issue built:[/yellow] {shown(report.reason)}", highlight=False)
         return
     issue = report.issue
     llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
     console.print(
-        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"[green]Issue {issue.id}[/green]: {shown(issue.title)} — {len(issue.items)} stories "
         f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
         highlight=False,
     )
@@ -160,7 +173,8 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
     for title, reason in report.fallbacks:
         console.print(
-            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+            f"  [yellow]extracted instead:[/yellow] {shown(title[:40])} — {shown(reason)}",
+            highlight=False,
         )
 
 
@@ -278,15 +292,15 @@ def explain(
     if found is None:
         raise fail(f"no entry with id {entry_id!r}", 1)
     entry, verdict = found
-    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
     console.print(
-        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
         highlight=False,
     )
     state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
     console.print(f"{state} (score {verdict.score:g})")
     for reason in verdict.reasons:
-        console.print(f"  - {reason}", highlight=False, markup=False)
+        console.print(f"  - {shown(reason)}", highlight=False)
 
 
 @app.command()
@@ -332,14 +346,14 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         if h.current_url:
             notes.append(f"moved to {h.current_url}")
         table.add_row(
-            h.name or h.url,
-            h.origin,
+            shown(h.name or h.url),
+            shown(h.origin),
             ("disabled" if h.disabled else h.last_status or "never"),
             str(h.last_new),
             str(h.consecutive_failures),
             f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
             "never" if h.disabled else _next_retry(h.next_poll_at),
-            "; ".join(notes),
+            shown("; ".join(notes)),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
@@ -364,7 +378,7 @@ def print_send(report: send_flow.SendReport) -> None:
     table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
     console.print(table)
     for address, answer in report.failures[:20]:
-        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+        console.print(f"  [red]failed[/red] {shown(address)}: {shown(answer)}", highlight=False)
     if len(report.failures) > 20:
         console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
     if report.trimmed:
@@ -375,7 +389,8 @@ def print_send(report: send_flow.SendReport) -> None:
         )
     if report.error:
         console.print(
-            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+            f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
+            highlight=False,
         )
 
 
@@ -453,7 +468,7 @@ def subscribers_add(
         except NewsletterError as exc:
             raise fail(str(exc), 1) from None
     note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
-    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+    console.print(f"{shown(subscriber.email)}: {subscriber.status}{note}", highlight=False)
 
 
 @subscribers_app.command("remove")
@@ -517,7 +532,7 @@ def subscribers_list(
             f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
             f"{e.received:%Y-%m-%d})" if e.received else e.kind
         )
-        table.add_row(str(p.id), p.email, p.name, p.status, why)
+        table.add_row(str(p.id), shown(p.email), shown(p.name), p.status, shown(why))
     console.print(table)
 
 
@@ -659,7 +674,7 @@ def feeds_enable(
 
 def _say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
-    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+    stream.print(shown(text), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -311,7 +311,17 @@ def daemon(
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from .schedule import run_daemon
 
+    from .tokens import secret_from_env
+
     config = load(config_path)
+    with opened(config) as store:
+        mails = store.subscriber_counts().get("active", 0) > 0
+    if mails:
+        # The weekly job would fail days from now at its first send: say so at start.
+        try:
+            secret_from_env(config.secret_env)
+        except NewsletterError as exc:
+            raise fail(f"the daemon sends to active subscribers, but {exc}") from None
     _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)

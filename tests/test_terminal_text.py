@@ -6,6 +6,7 @@ error was stored; names with Rich markup did the same; escape sequences went out
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,3 +103,31 @@ def test_markup_and_control_characters_from_outside_are_printed_as_text(
     assert explained.exit_code == 0, explained.output
     assert "[link=https://evil.example]" in explained.output
     assert "\u202e" not in explained.output and "\x1b" not in explained.output
+
+
+def test_daemon_refuses_to_start_without_the_secret_when_it_would_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from newsletter.config import load_config
+    from newsletter.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.yaml"
+    path.write_text("database: sqlite:///nl.db\noutput_dir: out\n", encoding="utf-8")
+    store = Store.open(load_config(path).database)
+    store.add_subscriber("reader@example.org")
+    store.close()
+    env = {k: v for k, v in os.environ.items() if k != "NEWSLETTER_SECRET"}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsletter", "daemon", "-c", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "NEWSLETTER_SECRET" in lines[0], done.stderr

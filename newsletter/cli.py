@@ -310,7 +310,6 @@ def daemon(
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from .schedule import run_daemon
-
     from .tokens import secret_from_env
 
     config = load(config_path)

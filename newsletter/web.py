@@ -34,7 +34,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import deliver
 from ._resources import templates_root
 from .config import Config
 from .flows import subscriptions
@@ -432,12 +431,12 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         form = await _read_form(request)
         email = str(form.get("email") or "").strip()
         raw_name = str(form.get("name") or "")
-        name = _clean_name(deliver.clean_header_text(raw_name, 200))
+        name = _clean_name(subscriptions.displayable_name(raw_name))
         if not csrf.valid(request, form):
             return subscribe_form(
                 request, 403, error="表单已过期或无效，请再提交一次。", email=email, name=name
             )
-        if deliver.unsafe_header_text(raw_name.strip()) is not None:
+        if subscriptions.name_problem(raw_name.strip()) is not None:
             # It would end up in a mail header: refuse rather than store something else.
             return subscribe_form(
                 request,

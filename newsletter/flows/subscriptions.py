@@ -34,6 +34,16 @@ class ConfirmationLimited(NewsletterError):
     """No confirmation mail was sent: the per-address or overall cap was reached."""
 
 
+def name_problem(name: str) -> str | None:
+    """Why a display name may not be stored as typed (it goes into a mail header), or None."""
+    return deliver.unsafe_header_text(name)
+
+
+def displayable_name(name: str) -> str:
+    """The name on one line without control or format characters (to show it again)."""
+    return deliver.clean_header_text(name, 200)
+
+
 def subscribe(
     config: Config,
     store: Store,

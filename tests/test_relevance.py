@@ -156,6 +156,19 @@ def test_figurative_selling_word_alone_does_not_carry_an_entry(
     assert "'带货' alone (no on_stream/host words in the entry)" in reasons_text(verdict)
 
 
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("新机发布会像一场直播带货", "厂商高管在台上连报三次价格，观众直呼熟悉。"),
+        ("这款空气炸锅真的比直播带货还香吗？", "编辑试用两周后给出答案。"),
+    ],
+)
+def test_live_selling_as_a_figure_of_speech(lex: Lexicon, title: str, body: str) -> None:
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "masked live selling used as a comparison" in reasons_text(verdict)
+
+
 def test_selling_word_beside_live_words_counts_fully(lex: Lexicon) -> None:
     verdict = judge("果园主带货猕猴桃", "他在直播里介绍产地，当晚发货两千箱。", lex)
     assert verdict.relevant, verdict.reasons
@@ -392,7 +405,7 @@ def test_override_rules_and_unless() -> None:
     assert any(r.name == "live+groupbuy" for r in lex.rules)
     assert not any(r.name == "host+sell" for r in lex.rules)
     assert lex.groups["tipping"].unless == ()
-    assert "live+groupbuy" in reasons_text(judge("直播团购火锅券", "", lex))
+    assert "live+groupbuy" in reasons_text(judge("直播间里团购火锅券", "", lex))
 
 
 @pytest.mark.parametrize(

@@ -114,11 +114,22 @@ def normalize(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    if _nfkc_needed().search(text) is not None:
+    nfkc, t2s = _NEEDED or _needed()
+    if nfkc.search(text) is not None:
         text = unicodedata.normalize("NFKC", text)
-    if _t2s_needed().search(text) is not None:
+    if t2s.search(text) is not None:
         text = _tw2sp().convert(text)
     return text.lower()
+
+
+_NEEDED: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+
+
+def _needed() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # Module-level rather than lru_cache lookups: normalize() runs for every entry.
+    global _NEEDED
+    _NEEDED = (_nfkc_needed(), _t2s_needed())
+    return _NEEDED
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,7 +289,7 @@ class Lexicon:
     _mask_res: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = field(
         init=False, repr=False
     )
-    _mask_gate: tuple[str, ...] | None = field(init=False, repr=False)
+    _mask_gate: re.Pattern[str] | None = field(init=False, repr=False)
     _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
     _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
@@ -316,7 +327,8 @@ class Lexicon:
         # Every mask has `requires`: an entry with none of them skips the mask loop.
         gate = None
         if masks and all(req for _l, _p, req in masks):
-            gate = tuple(sorted({r for _l, _p, req in masks for r in req}))
+            words = sorted({r for _l, _p, req in masks for r in req})
+            gate = re.compile("|".join(map(re.escape, words)))
         object.__setattr__(self, "_mask_gate", gate)
         # Flat tuples: judge() runs these loops for every entry.
         near = tuple(
@@ -649,6 +661,10 @@ def _apply_rules(
     # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
     full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
     for name, group, cue_a, cue_b, weight, window in lex._near_rules:
+        if (cue_a not in title_cues and cue_a not in body_cues) or (
+            cue_b not in title_cues and cue_b not in body_cues
+        ):
+            continue
         for where, cues, value in (
             ("title", title_cues, weight * factor),
             ("body", body_cues, weight),
@@ -696,12 +712,13 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     """Score one entry against the lexicon; the reasons say which terms and rules counted."""
     lex = lexicon if lexicon is not None else _default_lexicon()
     reasons: list[str] = []
-    norm_title = normalize(title[:_MAX_CHARS])
-    split = len(norm_title)
-    # One string, one scan: the newline is a sentence end, so no rule pairs across it.
-    full = norm_title + "\n" + normalize(text[:_MAX_CHARS])
+    # One string, one scan: the newline is a sentence end, so no rule pairs across it. It
+    # is normalized in one call (tw2sp may change lengths, so the title's end is found
+    # again afterwards); newlines inside the title become spaces.
+    full = normalize(title[:_MAX_CHARS].replace("\n", " ") + "\n" + text[:_MAX_CHARS])
+    split = full.index("\n")
     gate = lex._mask_gate
-    masks = lex._mask_res if gate is None or any(r in full for r in gate) else ()
+    masks = lex._mask_res if gate is None or gate.search(full) is not None else ()
     for label, pattern, requires in masks:
         # A substring test is far cheaper than a regex search, and most entries fail it.
         if requires and not any(r in full for r in requires):

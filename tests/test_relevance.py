@@ -287,6 +287,16 @@ def test_relevant_without_the_obvious_words(lex: Lexicon, title: str, body: str)
     assert verdict.relevant, verdict.reasons
 
 
+def test_whatnot_the_app_and_the_word(lex: Lexicon) -> None:
+    assert judge("Whatnot raises funds", "Sellers auction sneakers in live streams.", lex).relevant
+    assert not judge("Snacks, drinks and whatnot", "A guide to stocking a pantry.", lex).relevant
+
+
+def test_selling_on_facebook_live(lex: Lexicon) -> None:
+    verdict = judge("Boutiques sell dresses on Facebook Live", "Viewers comment to claim.", lex)
+    assert verdict.relevant, verdict.reasons
+
+
 def test_context_terms_are_validated() -> None:
     with pytest.raises(ValueError, match=r"channels\.terms\.x\.context: unknown cue 'nope'"):
         load_lexicon(overrides={"add": {"channels": {"x": {"weight": 3, "context": ["nope"]}}}})

@@ -287,6 +287,17 @@ def test_relevant_without_the_obvious_words(lex: Lexicon, title: str, body: str)
     assert verdict.relevant, verdict.reasons
 
 
+def test_tv_shopping_as_a_comparison_is_masked(lex: Lexicon) -> None:
+    verdict = judge(
+        "TikTok sellers go live", "A digital update of televised home shopping, selling lipstick."
+    )
+    assert verdict.relevant, verdict.reasons
+    assert "masked TV shopping used as a comparison" in reasons_text(verdict)
+    assert not judge(
+        "QVC sales fall as cable viewers age", "The home shopping network cut jobs.", lex
+    ).relevant
+
+
 def test_whatnot_the_app_and_the_word(lex: Lexicon) -> None:
     assert judge("Whatnot raises funds", "Sellers auction sneakers in live streams.", lex).relevant
     assert not judge("Snacks, drinks and whatnot", "A guide to stocking a pantry.", lex).relevant

@@ -327,8 +327,8 @@ class Lexicon:
         # Every mask has `requires`: an entry with none of them skips the mask loop.
         gate = None
         if masks and all(req for _l, _p, req in masks):
-            words = sorted({r for _l, _p, req in masks for r in req})
-            gate = re.compile("|".join(map(re.escape, words)))
+            gate_words = sorted({r for _l, _p, req in masks for r in req})
+            gate = re.compile("|".join(map(re.escape, gate_words)))
         object.__setattr__(self, "_mask_gate", gate)
         # Flat tuples: judge() runs these loops for every entry.
         near = tuple(

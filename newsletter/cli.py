@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,8 +47,19 @@ ForceOption = Annotated[
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 
+def shown(value: object) -> str:
+    """Text from outside (a feed, a server, a subscriber, an OPML file) safe to print:
+    control and format characters (ESC, CR, bidi overrides) become spaces and Rich markup
+    is escaped, so ``[/]`` in a reason phrase or a name cannot break or restyle output."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
+        for ch in str(value)
+    )
+    return escape(text)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -117,11 +130,11 @@ def print_poll(report: poll_flow.PollReport) -> None:
             o.status, o.status
         )
         table.add_row(
-            o.name,
+            shown(o.name),
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
+            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
         )
     console.print(table)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
@@ -132,12 +145,12 @@ def print_poll(report: poll_flow.PollReport) -> None:
 
 def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
-        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        console.print(f"[yellow]No issue built:[/yellow] {shown(report.reason)}", highlight=False)
         return
     issue = report.issue
     llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
     console.print(
-        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"[green]Issue {issue.id}[/green]: {shown(issue.title)} — {len(issue.items)} stories "
         f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
         highlight=False,
     )
@@ -160,7 +173,8 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
     for title, reason in report.fallbacks:
         console.print(
-            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+            f"  [yellow]extracted instead:[/yellow] {shown(title[:40])} — {shown(reason)}",
+            highlight=False,
         )
 
 
@@ -278,15 +292,15 @@ def explain(
     if found is None:
         raise fail(f"no entry with id {entry_id!r}", 1)
     entry, verdict = found
-    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
     console.print(
-        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
         highlight=False,
     )
     state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
     console.print(f"{state} (score {verdict.score:g})")
     for reason in verdict.reasons:
-        console.print(f"  - {reason}", highlight=False, markup=False)
+        console.print(f"  - {shown(reason)}", highlight=False)
 
 
 @app.command()
@@ -296,8 +310,17 @@ def daemon(
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from .schedule import run_daemon
+    from .tokens import secret_from_env
 
     config = load(config_path)
+    with opened(config) as store:
+        mails = store.subscriber_counts().get("active", 0) > 0
+    if mails:
+        # The weekly job would fail days from now at its first send: say so at start.
+        try:
+            secret_from_env(config.secret_env)
+        except NewsletterError as exc:
+            raise fail(f"the daemon sends to active subscribers, but {exc}") from None
     _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
@@ -332,14 +355,14 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         if h.current_url:
             notes.append(f"moved to {h.current_url}")
         table.add_row(
-            h.name or h.url,
-            h.origin,
+            shown(h.name or h.url),
+            shown(h.origin),
             ("disabled" if h.disabled else h.last_status or "never"),
             str(h.last_new),
             str(h.consecutive_failures),
             f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
             "never" if h.disabled else _next_retry(h.next_poll_at),
-            "; ".join(notes),
+            shown("; ".join(notes)),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
@@ -364,7 +387,7 @@ def print_send(report: send_flow.SendReport) -> None:
     table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
     console.print(table)
     for address, answer in report.failures[:20]:
-        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+        console.print(f"  [red]failed[/red] {shown(address)}: {shown(answer)}", highlight=False)
     if len(report.failures) > 20:
         console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
     if report.trimmed:
@@ -375,7 +398,8 @@ def print_send(report: send_flow.SendReport) -> None:
         )
     if report.error:
         console.print(
-            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+            f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
+            highlight=False,
         )
 
 
@@ -413,28 +437,47 @@ def send(
 
 subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
 app.add_typer(subscribers_app, name="subscribers", no_args_is_help=True)
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
 
 @subscribers_app.command("add")
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="Email address.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Re-activate an address that unsubscribed, bounced or complained "
+            "(only when its owner asked to come back).",
+        ),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in).
+
+    An address that unsubscribed, bounced or complained is left as it is (exit 1) unless
+    --resubscribe is given.
+    """
+    from .deliver import HeaderInjectionError, check_header_text
     from .errors import AddressError, ConfigError
 
+    try:
+        check_header_text(name, "--name")
+    except HeaderInjectionError as exc:
+        raise fail(str(exc)) from None
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = subscriptions.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(
+                config, store, email, name, resubscribe=resubscribe
+            )
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:
             raise fail(str(exc), 1) from None
     note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
-    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+    console.print(f"{shown(subscriber.email)}: {subscriber.status}{note}", highlight=False)
 
 
 @subscribers_app.command("remove")
@@ -468,7 +511,7 @@ def subscribers_remove(
 StatusOption = Annotated[
     str | None,
     typer.Option("--status", help="Only subscribers with this status: pending, active, "
-                 "unsubscribed or bounced."),
+                 "unsubscribed, bounced or complained."),
 ]
 
 
@@ -487,10 +530,18 @@ def subscribers_list(
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
-    for column in ("id", "email", "name", "status"):
+    for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
+    with opened(load(config_path)) as store:
+        # Why a bounced, complained or mail-unsubscribed address is so: the stored report.
+        evidence = store.last_bounce_events([p.id for p in people if p.id is not None])
     for p in people:
-        table.add_row(str(p.id), p.email, p.name, p.status)
+        e = evidence.get(p.id or -1)
+        why = "" if e is None else (
+            f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
+            f"{e.received:%Y-%m-%d})" if e.received else e.kind
+        )
+        table.add_row(str(p.id), shown(p.email), shown(p.name), p.status, shown(why))
     console.print(table)
 
 
@@ -519,7 +570,7 @@ def subscribers_import(
     import csv
     import io
 
-    from .deliver import clean_header_text, normalize_address
+    from .deliver import clean_header_text, normalize_address, unsafe_header_text
     from .errors import AddressError
 
     config = load(config_path)
@@ -544,10 +595,21 @@ def subscribers_import(
             )
             bad += 1
             continue
+        name = str(row.get("name") or "").strip()
+        reason = unsafe_header_text(name)
+        if reason is not None:
+            err.print(
+                f"{file}:{line}: skipped, the name is not allowed: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            bad += 1
+            continue
         if address in people:
             repeated += 1
             continue
-        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+        people[address] = clean_header_text(name, 100)
     with opened(config) as store:
         added = store.import_subscribers(list(people.items()))
     console.print(
@@ -591,8 +653,9 @@ def serve(
     except NewsletterError as exc:
         raise fail(str(exc)) from None
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
-    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
-    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+    # X-Forwarded-For is believed only from web.trusted_proxies (the app checks it);
+    # uvicorn's own proxy_headers would trust it from any process on this host.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def _next_retry(when: datetime | None) -> str:
@@ -620,7 +683,7 @@ def feeds_enable(
 
 def _say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
-    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+    stream.print(shown(text), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -861,6 +924,149 @@ def worker(
             f"{report.owner}: polled {report.polled} feeds ({report.new_entries} new entries, "
             f"{report.failed} failed), sent {report.sent} messages in {report.elapsed:.1f}s"
         )
+
+
+# -- list hygiene: bounces, complaints, mailto unsubscribes ---------------------------
+
+bounces_app = typer.Typer(help="Bounces, complaints and mailto unsubscribes.")
+app.add_typer(bounces_app, name="bounces", no_args_is_help=True)
+
+
+@bounces_app.command("process")
+def bounces_process(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Message files (one mail each); none or - reads standard input."),
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            "--recipient",
+            help="The address the mail was delivered to (default $ORIGINAL_RECIPIENT, "
+            "which Postfix's pipe sets): a VERP bounce names its subscriber there.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what each mail is; change nothing.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Read bounce, complaint or unsubscribe mails and act on them (an MTA pipe target).
+
+    Exit status 0 even for mail that is not a bounce (an MTA must not bounce it back);
+    2 only for bad usage or config, 75 (EX_TEMPFAIL: the MTA retries) when the database
+    cannot be written.
+    """
+    import os
+
+    from .bounces import parse
+    from .flows import bounces as hygiene
+
+    envelope = tuple(a for a in (recipient or os.environ.get("ORIGINAL_RECIPIENT", ""),) if a)
+    sources = files or [Path("-")]
+    tally = hygiene.Tally()
+    if dry_run:
+        for source in sources:
+            try:
+                raw = sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+            except OSError as exc:
+                raise fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            report = parse(raw, envelope_to=envelope)
+            tally.kinds[report.kind] += 1
+            named = ", ".join(f"{f.address or '(redacted)'} {f.status}".strip()
+                              for f in report.findings[:3])
+            _say(f"{source}: {report.kind} [{report.detector}] {named or report.reason}")
+        if len(sources) > 1:
+            _say(" ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items())))
+        return
+    config = load(config_path)
+    with ExitStack() as stack:
+        try:
+            store = stack.enter_context(opened(config))
+        except (typer.Exit, OSError) as exc:
+            # EX_TEMPFAIL: the MTA keeps the mail and tries again instead of losing it.
+            if isinstance(exc, OSError):
+                err.print(f"error: cannot open the database: {exc}", highlight=False)
+            raise typer.Exit(75) from None
+        for source in sources:
+            try:
+                raw = (
+                    sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+                )
+            except OSError as exc:
+                raise fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            try:
+                outcome = hygiene.process_message(
+                    config, store, raw, source="pipe", envelope_to=envelope
+                )
+            except NewsletterError as exc:
+                raise fail(str(exc), 75) from None
+            tally.add(outcome)
+            what = ", ".join(f"{a} {act}" for a, act in outcome.actions) or outcome.reason
+            if outcome.duplicate and not outcome.actions:
+                what = "already processed"
+            if outcome.unmatched:
+                what += f" (not subscribers: {', '.join(outcome.unmatched[:5])})"
+            _say(f"{source}: {outcome.kind} [{outcome.detector}] {what}".rstrip())
+    if len(sources) > 1:
+        _say(tally.line())
+
+
+@bounces_app.command("poll")
+def bounces_poll(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Read the bounce mailbox (email.bounce_mailbox) once, as the daemon does."""
+    from .flows import bounces as hygiene
+
+    config = load(config_path)
+    if config.email.bounce_mailbox is None:
+        raise fail("email.bounce_mailbox is not set in the config")
+    with opened(config) as store:
+        try:
+            tally = hygiene.poll_mailbox(config, store)
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    _say(tally.line())
+
+
+@subscribers_app.command("reactivate")
+def subscribers_reactivate(
+    email: Annotated[str | None, typer.Argument(help="Email address.")] = None,
+    bounced_since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--bounced-since",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            help="Everyone bounced or complained by a report received since then (UTC).",
+        ),
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Undo a bounce or complaint: the subscriber is active again (recorded as yours)."""
+    from .deliver import normalize_address
+    from .errors import AddressError
+    from .flows import bounces as hygiene
+
+    if (email is None) == (bounced_since is None):
+        raise fail("give an EMAIL or --bounced-since DATE (one of them)")
+    config = load(config_path)
+    with opened(config) as store:
+        if bounced_since is not None:
+            since = bounced_since.replace(tzinfo=bounced_since.tzinfo or UTC)
+            done = hygiene.reactivate_since(store, since)
+            for person in done:
+                _say(f"{person.email}: active (was {person.status})")
+            _say(f"{len(done)} subscribers reactivated")
+            return
+        try:
+            address = normalize_address(email or "")
+        except AddressError as exc:
+            raise fail(str(exc)) from None
+        subscriber = store.get_subscriber(email=address)
+        if subscriber is None:
+            raise fail(f"{address} is not a subscriber", 1)
+        if not hygiene.reactivate(store, subscriber, note="subscribers reactivate"):
+            raise fail(f"{address} is {subscriber.status}, not bounced or complained", 1)
+    _say(f"{address}: active (was {subscriber.status})")
 
 
 def main() -> None:

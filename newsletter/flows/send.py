@@ -21,7 +21,7 @@ from ..models import Issue
 from ..render import Renderer
 from ..store import Store
 from . import Progress
-from ._mail import mail_sender, send_one, signer, smtp_settings
+from ._mail import envelope_sender, mail_sender, send_one, signer, smtp_sender
 from .archive import renderer, write_atomic
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ class SendReport:
     """Stories left out of the email to stay under Gmail's clipping size."""
     error: str | None = None
     """Why the run stopped early (server unreachable, login refused); rerun to continue."""
+
+
+KEPT = frozenset({"rejected", "unknown"})
+"""Delivery row statuses a rerun does not simply retry (see ``requeue_failed_deliveries``)."""
 
 
 def _trim_issue(issue: Issue, keep: int) -> Issue:
@@ -100,7 +104,8 @@ class _IssueMail:
         self.sender = mail_sender(config)
         self.signer = signer(config)
         self.web_url = f"{config.base_url.rstrip('/')}/issues/{issue.id}"
-        sample = deliver.unsubscribe_url(config.base_url, self.signer.sign("unsubscribe", 10**9))
+        sample_token = self.signer.sign("unsubscribe", 10**9, email="sample@example.org")
+        sample = deliver.unsubscribe_url(config.base_url, sample_token)
         self.issue = _fit_for_email(self.render, issue, self.web_url, sample)
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
@@ -114,7 +119,7 @@ class _IssueMail:
         )
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
-        token = self.signer.sign("unsubscribe", subscriber_id)
+        token = self.signer.sign("unsubscribe", subscriber_id, email=to)
         link = deliver.unsubscribe_url(self.config.base_url, token)
         return deliver.build_message(
             self.sender,
@@ -190,7 +195,7 @@ def send_issue(
     done = 0
     if progress:
         progress("send", 0, owed)
-    with deliver.SMTPSender(smtp_settings(config)) as smtp:
+    with smtp_sender(config) as smtp:
         while error is None and not (stop and stop()):
             batch = store.lease_deliveries(issue.id, me, limit=batch_size, seconds=lease)
             if not batch:
@@ -219,7 +224,9 @@ def send_issue(
                     if wait > 0:
                         time.sleep(wait)
                     try:
-                        result = smtp.send(message, person.email)
+                        result = smtp.send(
+                            message, person.email, from_addr=envelope_sender(config, person.id)
+                        )
                     except DeliveryError as exc:
                         # Nothing reached the server for these rows: they are simply owed.
                         for rest in batch[index:]:
@@ -232,8 +239,11 @@ def send_issue(
                         sent += 1
                     else:
                         is_bounce = result.status == "bounced"
+                        # "rejected" (refused for good after DATA) is never retried, and
+                        # "unknown" (no answer once the message left) only once, later.
+                        row_status = result.status if result.status in KEPT else "failed"
                         store.finish_delivery(
-                            issue.id, person.id, "failed", result.answer, bounced=is_bounce
+                            issue.id, person.id, row_status, result.answer, bounced=is_bounce
                         )
                         failed += 1
                         bounced += is_bounce
@@ -272,7 +282,7 @@ def _send_test_copy(config: Config, store: Store, issue: Issue, to: str) -> Send
     subscriber_id = known.id if known and known.id is not None else 0
     mail = _IssueMail(config, issue)
     message = mail.message(address, known.name if known else "", subscriber_id)
-    result = send_one(config, message, address)
+    result = send_one(config, message, address, subscriber_id or None)
     if result.status == "sent":
         return SendReport(issue.id, sent=1, trimmed=mail.trimmed)
     return SendReport(

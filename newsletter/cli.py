@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -861,4 +862,11 @@ def worker(
 
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except OSError as exc:
+        # A full disk or a read-only folder: one line naming the path, not a traceback.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+        where = f"{'cannot write ' if full else ''}{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {where}{exc.strerror or exc}", highlight=False)
+        sys.exit(1)

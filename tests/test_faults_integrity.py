@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from newsletter import pipeline
 from newsletter.config import Config
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
 from newsletter.parse import MAX_ENTRIES_PER_FEED
 from newsletter.store import Store
 from tests.servers import FeedServer
@@ -86,7 +87,7 @@ def test_a_reset_mid_body_says_what_happened_and_how_far_it_got(
     config = make_config(tmp_path, [reset, closed, "http://127.0.0.1:1/refused.xml"])
     store = Store.open(config.database)
     try:
-        report = pipeline.poll(config, store)
+        report = poll(config, store)
         errors = {o.url: o.error for o in report.outcomes}
         health = {h.url: h.last_error for h in store.feed_health()}
     finally:
@@ -120,10 +121,10 @@ def test_control_characters_never_reach_the_store_or_the_issue(
     config = make_config(tmp_path, [url], database=db_url)
     store = Store.open(config.database)
     try:
-        report = pipeline.poll(config, store)
+        report = poll(config, store)
         assert report.outcomes[0].status == "ok", report.outcomes[0]
         assert report.new_entries == 1
-        built = pipeline.build_issue(config, store)
+        built = build_issue(config, store)
         assert built.issue is not None and built.html_path is not None
         (entry, _), = store.entries_between(recent(24), datetime.now(UTC))
     finally:
@@ -156,7 +157,7 @@ def test_a_truncated_feed_says_so_and_keeps_the_newest_entries(
     config = make_config(tmp_path, [url])
     store = Store.open(config.database)
     try:
-        outcome, = pipeline.poll(config, store).outcomes
+        outcome, = poll(config, store).outcomes
         links = {e.link for e, _ in store.entries_between(start - timedelta(1), datetime.now(UTC))}
     finally:
         store.close()
@@ -188,8 +189,8 @@ def test_impossible_dates_count_from_first_seen_and_are_kept_and_reported(
     store = Store.open(config.database)
     before = datetime.now(UTC).replace(microsecond=0)
     try:
-        outcome, = pipeline.poll(config, store).outcomes
-        built = pipeline.build_issue(config, store)
+        outcome, = poll(config, store).outcomes
+        built = build_issue(config, store)
     finally:
         store.close()
     assert any("2 entries carry impossible dates (1 in the future, 1 before 1995)" in w
@@ -215,8 +216,8 @@ def test_a_guid_shared_by_different_items_falls_back_to_their_links(
     config = make_config(tmp_path, [url])
     store = Store.open(config.database)
     try:
-        outcome, = pipeline.poll(config, store).outcomes
-        again, = pipeline.poll(config, store, force=True).outcomes
+        outcome, = poll(config, store).outcomes
+        again, = poll(config, store, force=True).outcomes
     finally:
         store.close()
     assert outcome.new_entries == len(STORIES)
@@ -245,8 +246,8 @@ def test_see_also_never_repeats_the_storys_own_feed_or_link(
     config = make_config(tmp_path, urls)
     store = Store.open(config.database)
     try:
-        pipeline.poll(config, store)
-        built = pipeline.build_issue(config, store)
+        poll(config, store)
+        built = build_issue(config, store)
     finally:
         store.close()
     assert built.issue is not None

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from . import flows, relevance
 from .config import Config, load_config
-from .errors import NewsletterError
+from .errors import NewsletterError, StorageError
 from .flows import archive, subscriptions
 from .flows import build as build_flow
 from .flows import poll as poll_flow
@@ -68,6 +68,15 @@ def opened(config: Config) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that refuses a write (locked too long, disk full): one line, exit 1."""
+    try:
+        yield
+    except StorageError as exc:
+        raise fail(str(exc), 1) from None
 
 
 @contextmanager
@@ -175,9 +184,11 @@ def poll(
     """Fetch all due feeds once and store new entries."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
     print_poll(report)
+    if report.storage_error:
+        raise fail(report.storage_error, 1)
 
 
 @app.command()
@@ -190,7 +201,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
     if report.issue is None:
@@ -207,9 +218,12 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
+        if report.storage_error:
+            # Building from a poll half stored would leave its stories to a later issue.
+            raise fail(report.storage_error, 1)
         built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:

@@ -119,9 +119,8 @@ def _is_sqlite(url: str) -> bool:
 
 def daemon_lock(config: Config) -> DaemonLock:
     """The lock for this config's database: a file next to a SQLite file, else in output_dir."""
-    url = config.database
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        db = Path(url[len("sqlite:///") :])
+    db = sqlite_path(config.database)
+    if db is not None:
         return FileLock(db.with_name(db.name + ".daemon.lock"))
     # A server database is shared by design: leases in the database coordinate daemons.
     return NoLock()
@@ -238,6 +237,9 @@ class Daemon:
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
         )
+        if report.storage_error:
+            fields = {"job": job, "failed": True}
+            log.error("job=%s %s", job, report.storage_error, extra={"fields": fields})
         return report
 
     def poll_job(self) -> None:

@@ -368,3 +368,52 @@ def test_a_renamed_feed_appears_under_its_current_name(
     assert _build(config, datetime.now(UTC))["code"] == 0
     page = next((tmp_path / "out" / "issues").glob("*/index.html")).read_text(encoding="utf-8")
     assert "新名字" in page and "旧名字" not in page
+
+
+def test_upgrading_an_older_database_records_what_its_issues_took(
+    feed_server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    """Schema v6 on a v5 database: its issues' entries are recorded, so none repeats."""
+    from sqlalchemy import inspect
+
+    from newsletter.config import Config
+    from newsletter.flows.build import build_issue
+    from newsletter.flows.poll import poll
+    from newsletter.store import SCHEMA_VERSION, Store
+
+    twice = [(t, x) for t, x in STORIES[:3]]
+    urls = [
+        feed_server.add("/a.xml", rss("甲", items(twice, "a", 30))),
+        # The same stories from a second source: the issue shows them with 另见.
+        feed_server.add("/b.xml", rss("乙", items(twice, "b", 29))),
+    ]
+    data = json.loads(write_config(tmp_path, urls).read_text(encoding="utf-8"))
+    config = Config.model_validate({**data, "database": db_url})
+    store = Store.open(db_url)
+    poll(config, store)
+    first_end = datetime.now(UTC)
+    built = build_issue(config, store, now=first_end)
+    assert built.issue is not None and any(i.also for i in built.issue.items)
+    shown = {e.id for i in built.issue.items for e in (i.entry, *i.also)}
+    with store.engine.begin() as conn:  # back to schema version 5
+        conn.exec_driver_sql("DROP TABLE issue_entries")
+        conn.exec_driver_sql("DROP INDEX ix_entries_relevant_fetched")
+        conn.exec_driver_sql("ALTER TABLE entries DROP COLUMN claimed_published")
+        conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    store.close()
+
+    store = Store.open(db_url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 6
+        columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
+        assert "claimed_published" in columns
+        with store.engine.begin() as conn:
+            rows = conn.exec_driver_sql("SELECT entry_id, issue_id FROM issue_entries")
+            taken = {entry_id: issue_id for entry_id, issue_id in rows}
+        assert taken == {entry_id: built.issue.id for entry_id in shown}
+        # An issue whose window overlaps the first one's (built for an hour earlier) finds
+        # those stories taken: nothing repeats.
+        overlap = build_issue(config, store, now=first_end - timedelta(hours=1))
+        assert overlap.issue is None, overlap.issue
+    finally:
+        store.close()

@@ -359,3 +359,22 @@ def test_daemon_workers_stop_when_the_daemon_is_killed(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_items_that_all_link_to_one_page_are_all_kept(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Identity on (feed, link) also needs the title: some feeds link every item home."""
+    same_page = [
+        {"title": t, "text": x, "link": "http://news.example.com/", "guid": f"g{i}",
+         "date": recent(i + 1)}
+        for i, (t, x) in enumerate(STORIES)
+    ]
+    url = feed_server.add("/home.xml", rss("只链到首页", same_page))
+    config = make_config(tmp_path, [url])
+    store = Store.open(config.database)
+    try:
+        outcome, = poll(config, store).outcomes
+    finally:
+        store.close()
+    assert outcome.new_entries == len(STORIES)

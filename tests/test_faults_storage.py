@@ -373,7 +373,7 @@ def test_a_renamed_feed_appears_under_its_current_name(
 def test_upgrading_an_older_database_records_what_its_issues_took(
     feed_server: FeedServer, tmp_path: Path, db_url: str
 ) -> None:
-    """Schema v6 on a v5 database: its issues' entries are recorded, so none repeats."""
+    """Schema v7 on a v6 database: its issues' entries are recorded, so none repeats."""
     from sqlalchemy import inspect
 
     from newsletter.config import Config
@@ -395,16 +395,16 @@ def test_upgrading_an_older_database_records_what_its_issues_took(
     built = build_issue(config, store, now=first_end)
     assert built.issue is not None and any(i.also for i in built.issue.items)
     shown = {e.id for i in built.issue.items for e in (i.entry, *i.also)}
-    with store.engine.begin() as conn:  # back to schema version 5
+    with store.engine.begin() as conn:  # back to schema version 6
         conn.exec_driver_sql("DROP TABLE issue_entries")
         conn.exec_driver_sql("DROP INDEX ix_entries_relevant_fetched")
         conn.exec_driver_sql("ALTER TABLE entries DROP COLUMN claimed_published")
-        conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        conn.exec_driver_sql("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     store.close()
 
     store = Store.open(db_url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         columns = {c["name"] for c in inspect(store.engine).get_columns("entries")}
         assert "claimed_published" in columns
         with store.engine.begin() as conn:

@@ -9,6 +9,7 @@ module of the table it is about.
 from __future__ import annotations
 
 from ._base import StoreBase, now_utc
+from ._bounces import BounceEvent, BouncesMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
 from ._deliveries import DeliveriesMixin
 from ._entries import EntriesMixin
@@ -18,6 +19,7 @@ from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     UTCDateTime,
+    bounce_events,
     deliveries,
     entries,
     feeds,
@@ -25,6 +27,7 @@ from ._schema import (
     issues,
     leases,
     llm_calls,
+    mailbox_seen,
     meta,
     metadata,
     rate_limits,
@@ -37,6 +40,7 @@ from ._summaries import SummariesMixin
 
 __all__ = [
     "CLI_ORIGINS",
+    "BounceEvent",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
@@ -45,6 +49,7 @@ __all__ = [
     "Store",
     "UTCDateTime",
     "WorkerOverview",
+    "bounce_events",
     "deliveries",
     "entries",
     "feeds",
@@ -54,6 +59,7 @@ __all__ = [
     "issues",
     "leases",
     "llm_calls",
+    "mailbox_seen",
     "meta",
     "metadata",
     "now_utc",
@@ -72,6 +78,7 @@ class Store(
     DeliveriesMixin,
     IssuesMixin,
     CoordinationMixin,
+    BouncesMixin,
     StoreBase,
 ):
     """Every read and write of persistent state goes through here."""

@@ -111,21 +111,24 @@ class EntriesMixin(StoreBase):
 def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:
     """Insert the entries not stored yet; returns their ids.
 
-    An entry is known by its id, and also by its feed plus canonical link: a feed whose
-    guids change on every poll (session ids, timestamps) must not add the story again.
+    An entry is known by its id, and also by its feed, canonical link and title: a feed
+    whose guids change on every poll (session ids, timestamps) must not add the story
+    again. The title takes part because some feeds link every item to one page.
     """
     known = known_ids(conn, [e.id for e, _ in items])
     fresh: list[tuple[Entry, Verdict]] = []
-    links: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for e, v in items:
-        key = (e.feed_url, e.link)
-        if e.id in known or (e.link and key in links):
+        key = (e.feed_url, e.link, e.title)
+        if e.id in known or (e.link and key in seen):
             continue
-        links.add(key)
+        seen.add(key)
         fresh.append((e, v))
     if fresh:
         taken = _known_links(conn, [(e.feed_url, e.link) for e, _ in fresh if e.link])
-        fresh = [(e, v) for e, v in fresh if not (e.link and (e.feed_url, e.link) in taken)]
+        fresh = [
+            (e, v) for e, v in fresh if not (e.link and (e.feed_url, e.link, e.title) in taken)
+        ]
     now = now_utc()
     if fresh:
         conn.execute(
@@ -154,19 +157,22 @@ def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]])
     return [e.id for e, _ in fresh]
 
 
-def _known_links(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (feed, link) pairs are stored already; only asked about entries new by id."""
-    found: set[tuple[str, str]] = set()
+def _known_links(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str, str]]:
+    """(feed, link, title) of stored entries with these feeds and links; asked only about
+    entries new by id, so a repoll of known entries costs no query."""
+    found: set[tuple[str, str, str]] = set()
     by_feed: dict[str, list[str]] = {}
     for feed_url, link in keys:
         by_feed.setdefault(feed_url, []).append(link)
     for feed_url, feed_links in by_feed.items():
         for start in range(0, len(feed_links), 500):
             chunk = feed_links[start : start + 500]
-            query = select(entries.c.link).where(
+            query = select(entries.c.link, entries.c.title).where(
                 entries.c.feed_url == feed_url, entries.c.link.in_(chunk)
             )
-            found.update((feed_url, link) for link in conn.execute(query).scalars())
+            found.update((feed_url, r.link, r.title) for r in conn.execute(query))
     return found
 
 

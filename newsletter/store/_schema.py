@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     inspect,
     select,
@@ -104,7 +105,7 @@ entries = Table(
     # With one index on ``relevant`` and one on ``published``, SQLite (no statistics)
     # prefers the equality and reads every relevant entry ever stored; see _window_index.
     Index("ix_entries_relevant_published", "relevant", "published"),
-    # The feed's own date when it could not be true and ``published`` is first seen (v6).
+    # The feed's own date when it could not be true and ``published`` is first seen (v7).
     Column("claimed_published", UTCDateTime),
     # Late stories: relevant entries first seen in a window (see _issue_entries).
     Index("ix_entries_relevant_fetched", "relevant", "fetched"),
@@ -162,7 +163,7 @@ issue_entries = Table(
     "issue_entries",
     metadata,
     # Which issue took which entry, as its story or among its 另见 reports: the primary key
-    # is the entry, so no two issues ever take the same one (v6).
+    # is the entry, so no two issues ever take the same one (v7).
     Column("entry_id", String(64), primary_key=True),
     Column("issue_id", String(64), ForeignKey("issues.id"), nullable=False, index=True),
     Column("role", String(8), nullable=False, default="story"),
@@ -223,6 +224,39 @@ summary_claims = Table(
 )
 
 
+bounce_events = Table(
+    "bounce_events",
+    metadata,
+    # One row per finding of an incoming bounce, complaint or unsubscribe report (and per
+    # operator reactivation): the evidence behind every status change it made.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_key", String(100), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id")),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(40), nullable=False, default=""),
+    Column("status", String(40), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("detector", String(60), nullable=False, default=""),
+    Column("message_id", String(250), nullable=False, default=""),
+    Column("action", String(16), nullable=False, default=""),
+    Column("previous_status", String(16), nullable=False, default=""),
+    Column("received", UTCDateTime, nullable=False),
+    UniqueConstraint("message_key", "email", name="uq_bounce_events_report"),
+    Index("ix_bounce_events_subscriber", "subscriber_id", "received"),
+    Index("ix_bounce_events_received", "received"),
+)
+
+mailbox_seen = Table(
+    "mailbox_seen",
+    metadata,
+    # POP3 has no flags: the UIDLs of bounce-mailbox messages already handled.
+    Column("mailbox", String(300), primary_key=True),
+    Column("uidl", String(200), primary_key=True),
+    Column("seen", UTCDateTime, nullable=False),
+)
+
+
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -267,8 +301,14 @@ def _window_index(conn: Connection) -> None:
     conn.execute(sql_text("DROP INDEX IF EXISTS ix_entries_relevant"))
 
 
+def _bounce_events(conn: Connection) -> None:
+    """v6: evidence of bounces, complaints and mailto unsubscribes; POP3 UIDLs seen."""
+    for new in (bounce_events, mailbox_seen):
+        new.create(conn, checkfirst=True)
+
+
 def _issue_entries(conn: Connection) -> None:
-    """v6: which issue took which entry, and the feed's own date of a redated entry.
+    """v7: which issue took which entry, and the feed's own date of a redated entry.
 
     Issues built before this version are recorded from their saved items (oldest issue
     first, so an entry two old windows both showed belongs to the first), so the first
@@ -304,6 +344,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _feeds_current_url,
     _leases,
     _window_index,
+    _bounce_events,
     _issue_entries,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from . import flows, relevance
 from .config import Config, load_config
-from .errors import NewsletterError
+from .errors import NewsletterError, StorageError
 from .flows import archive, subscriptions
 from .flows import build as build_flow
 from .flows import poll as poll_flow
@@ -80,6 +81,15 @@ def opened(config: Config) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that refuses a write (locked too long, disk full): one line, exit 1."""
+    try:
+        yield
+    except StorageError as exc:
+        raise fail(str(exc), 1) from None
 
 
 @contextmanager
@@ -188,9 +198,11 @@ def poll(
     """Fetch all due feeds once and store new entries."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
     print_poll(report)
+    if report.storage_error:
+        raise fail(report.storage_error, 1)
 
 
 @app.command()
@@ -203,7 +215,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
     if report.issue is None:
@@ -220,9 +232,12 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
+        if report.storage_error:
+            # Building from a poll half stored would leave its stories to a later issue.
+            raise fail(report.storage_error, 1)
         built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
@@ -1071,4 +1086,11 @@ def subscribers_reactivate(
 
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except OSError as exc:
+        # A full disk or a read-only folder: one line naming the path, not a traceback.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+        where = f"{'cannot write ' if full else ''}{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {where}{exc.strerror or exc}", highlight=False)
+        sys.exit(1)

@@ -10,7 +10,7 @@ would only measure our per-host politeness limit). Every response waits ``--late
 
 Measured in the same run:
 
-* ours: ``pipeline.poll`` into a fresh SQLite file (fetch, parse in a process pool, nh3,
+* ours: ``flows.poll.poll`` into a fresh SQLite file (fetch, parse in a process pool, nh3,
   relevance, store);
 * sequential baseline: ``feedparser.parse(url)`` one feed after another (timed on the first
   ``--baseline-sample`` feeds, which cover whole round-robin cycles, and extrapolated per feed);
@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO))
 
 import feedparser  # noqa: E402
 
-from newsletter import pipeline  # noqa: E402
 from newsletter.config import Config  # noqa: E402
+from newsletter.flows.poll import poll  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 
@@ -155,7 +155,7 @@ def main() -> int:
         # No tracemalloc here: it slows every allocation in the main process severalfold.
         rss_before = max_rss_mb(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        report = pipeline.poll(config, store)
+        report = poll(config, store)
         ours = time.perf_counter() - started
         entries = store.entry_count()
         store.close()
@@ -170,7 +170,7 @@ def main() -> int:
         f"({per_feed * 1000:.1f} ms/feed over {len(sample)} feeds, extrapolated)"
     )
     print(
-        f"ours, pipeline.poll:                     {ours:7.2f} s "
+        f"ours, flows.poll.poll:                   {ours:7.2f} s "
         f"({len(report.outcomes) - len(failed)} ok, {len(failed)} failed, {entries} entries)"
     )
     print(f"speed-up vs sequential:                  {speedup:7.1f}x  (target >= 20x)")

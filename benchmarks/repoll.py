@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from poll import REAL, bench_config, load_docs, serve  # noqa: E402
 
-from newsletter import pipeline  # noqa: E402
+from newsletter.flows.poll import poll  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 
 
@@ -40,10 +40,10 @@ def main() -> int:
         config = bench_config(tmp, urls)
         store = Store.open(config.database)
         started = time.perf_counter()
-        first = pipeline.poll(config, store)
+        first = poll(config, store)
         t_first = time.perf_counter() - started
         started = time.perf_counter()
-        second = pipeline.poll(config, store)
+        second = poll(config, store)
         t_second = time.perf_counter() - started
         store.close()
     unchanged = second.count("not_modified")

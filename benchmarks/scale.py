@@ -7,7 +7,7 @@ Usage (from the repository root)::
 
 Fills a fresh SQLite store through ``Store`` as a poll would (feeds registered as an
 OPML import, entries inserted with ``Store.add_entries`` together with the verdict of the
-real relevance judge), then times ``pipeline.build_issue`` offline (no LLM configured, so
+real relevance judge), then times ``flows.build.build_issue`` offline (no LLM configured, so
 extractive digests), which is what ``newsletter build`` runs: compose the window, dedupe,
 summarize, render, write the issue files, the archive index and ``feed.xml``.
 
@@ -68,8 +68,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from newsletter import pipeline, relevance  # noqa: E402
+from newsletter import relevance  # noqa: E402
 from newsletter.config import Config  # noqa: E402
+from newsletter.flows.build import build_issue  # noqa: E402
 from newsletter.models import Entry, Feed, Verdict  # noqa: E402
 from newsletter.parse import entry_id, parse_feed  # noqa: E402
 from newsletter.store import Store  # noqa: E402
@@ -281,7 +282,7 @@ def time_builds(config: Config, store: Store, repeat: int) -> Built:
     stories = 0
     for _ in range(repeat):
         started = time.perf_counter()
-        report = pipeline.build_issue(config, store)
+        report = build_issue(config, store)
         times.append(time.perf_counter() - started)
         if report.issue is None:
             raise SystemExit(f"build produced no issue: {report.reason}")
@@ -389,7 +390,7 @@ def main() -> int:
 
         stores = {name: Store.open(c.database) for name, c in configs.items()}
         # Warm-up: imports (dedupe's numpy, jieba), template compilation, lexicon.
-        pipeline.build_issue(configs["small"], stores["small"])
+        build_issue(configs["small"], stores["small"])
         built = {
             name: time_builds(configs[name], stores[name], args.repeat)
             for name in ("small", "week", "scale")
@@ -397,7 +398,7 @@ def main() -> int:
         query = {name: time_window_query(stores[name], args.repeat) for name in ("scale", "week")}
         if args.profile:
             profiler = cProfile.Profile()
-            profiler.runcall(pipeline.build_issue, configs["scale"], stores["scale"])
+            profiler.runcall(build_issue, configs["scale"], stores["scale"])
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         for store in stores.values():
             store.close()

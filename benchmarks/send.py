@@ -156,8 +156,8 @@ def compare(label: str, payload: bytes, count: int, pair: tuple[Path, Path] | No
 
 
 def pipeline_send(people: int) -> None:
-    from newsletter import pipeline
     from newsletter.config import load_config
+    from newsletter.flows.send import send_issue
     from newsletter.store import Store
 
     os.environ.setdefault("NEWSLETTER_SECRET", SECRET)
@@ -168,7 +168,7 @@ def pipeline_send(people: int) -> None:
         store.save_issue(sample_issue(30, text_len=120), str(folder / "issue"))
         store.import_subscribers([(f"r{n}@example.com", f"读者 {n}") for n in range(people)])
         started = time.perf_counter()
-        report = pipeline.send_issue(config, store)
+        report = send_issue(config, store)
         elapsed = time.perf_counter() - started
         assert report.sent == people == server.count
         store.close()

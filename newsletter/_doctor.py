@@ -7,7 +7,6 @@ stops after EHLO / STARTTLS / login and never sends a message.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import smtplib
 import socket
@@ -18,10 +17,10 @@ from typing import Literal
 
 from .config import Config
 from .errors import LLMError, NewsletterError
-from .fetch import FetchOptions, fetch_all
+from .flows.poll import all_feeds, poll_interval, probe
 from .llm import LLMSettings, check_endpoint
-from .models import Feed, FetchResult, FetchState
-from .parse import parse_feed
+from .models import Feed, FetchResult
+from .parse import ParsedFeed
 from .store import SCHEMA_VERSION, FeedHealth, Store
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -54,12 +53,14 @@ def check_database(config: Config) -> tuple[Check, Store | None]:
     return Check("database", "", "ok", detail), store
 
 
-def _feed_check(feed: Feed, result: FetchResult, health: FeedHealth | None) -> Check:
+def _feed_check(
+    feed: Feed, result: FetchResult, parsed: ParsedFeed | None, health: FeedHealth | None
+) -> Check:
     name = feed.display_name
     history = ""
     if health is not None and health.consecutive_failures:
         history = f"; {health.consecutive_failures} failed polls in a row"
-    if result.status == "error":
+    if parsed is None:
         last = f"; last poll: {health.last_error}" if health and health.last_error else ""
         return Check(
             "feed",
@@ -70,7 +71,6 @@ def _feed_check(feed: Feed, result: FetchResult, health: FeedHealth | None) -> C
             if health is None or health.origin == "config"
             else f"check the URL in a browser; `newsletter feeds remove {feed.url}` drops it",
         )
-    parsed = parse_feed(result.body or b"", feed, datetime.now(UTC), result.content_type)
     took = f"{result.elapsed:.1f}s"
     if parsed.error:
         return Check(
@@ -110,13 +110,11 @@ def check_feeds(config: Config, feeds: list[Feed], health: list[FeedHealth]) -> 
             )
         ]
     by_url = {h.url: h for h in health}
-    results = asyncio.run(
-        fetch_all(
-            [(f, FetchState()) for f in feeds],
-            FetchOptions(**{**config.fetch.model_dump(), "timeout": min(config.fetch.timeout, 15)}),
-        )
-    )
-    return [_feed_check(f, r, by_url.get(f.url)) for f, r in zip(feeds, results, strict=True)]
+    probed = probe(config, feeds, timeout=15)
+    return [
+        _feed_check(f, r, parsed, by_url.get(f.url))
+        for f, (r, parsed) in zip(feeds, probed, strict=True)
+    ]
 
 
 def check_llm(config: Config) -> Check:
@@ -227,8 +225,6 @@ def check_smtp(config: Config) -> Check:
 
 def check_workers(config: Config, store: Store) -> Check | None:
     """Who polls and who schedules, when several workers or daemons share the database."""
-    from .workers import poll_interval
-
     seen = store.worker_overview()
     if not (seen.feed_leases or seen.expired_feed_leases or seen.scheduler or config.workers):
         return None  # a single process: nothing to report
@@ -263,8 +259,6 @@ def check_workers(config: Config, store: Store) -> Check | None:
 
 def run_checks(config: Config) -> list[Check]:
     """Every check, in the order an operator fixes things: database, feeds, LLM, SMTP."""
-    from .pipeline import all_feeds
-
     database, store = check_database(config)
     checks = [database]
     feeds = config.feed_list

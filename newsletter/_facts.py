@@ -37,14 +37,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from newsletter._extract import sentence_spans
+from newsletter._text import char_len, sentence_spans
 
 __all__ = [
     "DateValue",
     "FactKind",
     "NumberFact",
     "cap_length",
-    "char_len",
     "extract_numbers",
     "unsupported_facts",
 ]
@@ -66,11 +65,6 @@ class NumberFact:
     value: float | DateValue
     kind: FactKind
     unit: str = ""
-
-
-def char_len(text: str) -> int:
-    """Length in characters as a reader counts them: one per CJK character, letter, mark."""
-    return len(unicodedata.normalize("NFC", text))
 
 
 # --- normalization ------------------------------------------------------------------------

@@ -16,9 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import pipeline, relevance
+from . import flows, relevance
 from .config import Config, load_config
 from .errors import NewsletterError
+from .flows import archive, subscriptions
+from .flows import build as build_flow
+from .flows import poll as poll_flow
+from .flows import send as send_flow
 from .models import Subscriber
 from .store import Store
 
@@ -66,7 +70,7 @@ def opened(config: Config) -> Iterator[Store]:
 
 
 @contextmanager
-def progress_bars() -> Iterator[pipeline.Progress]:
+def progress_bars() -> Iterator[flows.Progress]:
     """A rich progress bar per stage, fed by the pipeline's progress callback."""
     with Progress(
         TextColumn("{task.description}"),
@@ -91,14 +95,14 @@ def _setup_logging(
     config: Config | None = None, fmt: str | None = None, *, daemon: bool = False
 ) -> None:
     """The daemon logs what it did; one-shot commands print tables, so only problems log."""
-    from .schedule import configure_logging
+    from ._logging import configure_logging
 
     configure_logging(fmt or (config.log_format if config else "text"))
     if not daemon:
         logging.getLogger().setLevel(logging.WARNING)
 
 
-def print_poll(report: pipeline.PollReport) -> None:
+def print_poll(report: poll_flow.PollReport) -> None:
     table = Table(title=f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
     table.add_column("feed")
     table.add_column("result")
@@ -126,7 +130,7 @@ def print_poll(report: pipeline.PollReport) -> None:
     )
 
 
-def print_build(report: pipeline.BuildReport) -> None:
+def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
         console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
         return
@@ -171,7 +175,7 @@ def poll(
     config = load(config_path)
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars:
-        report = pipeline.poll(config, store, progress=bars, force=all_feeds)
+        report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
     print_poll(report)
 
 
@@ -186,7 +190,7 @@ def build(
     config = load(config_path)
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars:
-        report = pipeline.build_issue(config, store, force=force, progress=bars)
+        report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
     if report.issue is None:
         raise typer.Exit(1)
@@ -203,9 +207,9 @@ def run(
     config = load(config_path)
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars:
-        report = pipeline.poll(config, store, progress=bars)
+        report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
-        built = pipeline.build_issue(config, store, force=force, progress=bars)
+        built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)
@@ -343,7 +347,7 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 # -- email delivery and subscribers ---------------------------------------------------
 
 
-def print_send(report: pipeline.SendReport) -> None:
+def print_send(report: send_flow.SendReport) -> None:
     if report.dry_run_dir is not None:
         console.print(
             f"Dry run: {report.sent} messages written to {report.dry_run_dir} "
@@ -395,7 +399,7 @@ def send(
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars:
         try:
-            report = pipeline.send_issue(
+            report = send_flow.send_issue(
                 config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
             )
         except (ConfigError, AddressError) as exc:
@@ -424,7 +428,7 @@ def subscribers_add(
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = pipeline.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(config, store, email, name)
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:
@@ -802,7 +806,7 @@ def feeds_export(
 
     config = load(config_path)
     with opened(config) as store:
-        feeds = pipeline.all_feeds(config, store)
+        feeds = poll_flow.all_feeds(config, store)
         sites = store.feed_sites()
     local = [f for f in feeds if not is_feed_url(f.url)]
     items = [
@@ -819,7 +823,7 @@ def feeds_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        pipeline.write_atomic(output, text)
+        archive.write_atomic(output, text)
         _say(f"Wrote {len(items)} feeds to {output}", err)
     if local:
         _say(f"{len(local)} local-file feeds left out (not URLs)", err)

@@ -1,6 +1,6 @@
 """Email delivery stage: MIME messages (stdlib ``email``) and SMTP sending (``smtplib``).
 
-Pure of our I/O: no database, no config files. ``pipeline.send_issue`` records each
+Pure of our I/O: no database, no config files. ``flows.send.send_issue`` records each
 recipient's outcome in the store; this module only builds messages and talks SMTP.
 """
 

@@ -15,11 +15,9 @@ Guarantees, each for a reason an operator would otherwise find out the hard way:
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,54 +31,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import pipeline, workers
+from . import workers
+from ._logging import current_format, log_line
 from .config import Config
 from .errors import NewsletterError
+from .flows import build as build_flow
+from .flows import poll as poll_flow
+from .flows import send as send_flow
 from .store import Store
 
 log = logging.getLogger("newsletter.daemon")
 
 # meta key holding the scheduled time of the last weekly run that completed (ISO, UTC).
 ISSUE_RUN_KEY = "daemon.issue.last_due"
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            payload.update({k: v for k, v in fields.items() if k not in payload})
-        if record.exc_info:
-            payload["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(payload, ensure_ascii=False, default=str)
-
-
-def configure_logging(fmt: str = "text") -> None:
-    """Log lines to stderr: human text, or one JSON object per line for machines."""
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    # APScheduler's own INFO lines ("Added job", "Running job") duplicate our job lines.
-    for noisy in ("httpx", "httpcore", "apscheduler", "openai", "jieba"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _job_line(job: str, **fields: Any) -> None:
-    """One log line per job: ``job=poll feeds=12 …`` as text, the same keys as JSON fields."""
-    parts = " ".join(
-        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
-    )
-    log.info("job=%s %s", job, parts, extra={"fields": {"job": job, **fields}})
 
 
 # -- single-instance lock ----------------------------------------------------------------
@@ -197,15 +160,16 @@ class Daemon:
         self._procs: dict[str, Any] = {}
 
     # -- jobs ---------------------------------------------------------------------------
-    def _poll(self, store: Store, job: str) -> pipeline.PollReport:
+    def _poll(self, store: Store, job: str) -> poll_flow.PollReport:
         if self.shared:
             # Half an interval: daemons on the same cron poll each feed once per round.
-            half = timedelta(seconds=workers.poll_interval(self.config) / 2)
+            half = timedelta(seconds=poll_flow.poll_interval(self.config) / 2)
             before = datetime.now(UTC) - half
-            report = workers.poll_pass(self.config, store, self.owner, polled_before=before)
+            report = poll_flow.poll_leased(self.config, store, self.owner, polled_before=before)
         else:
-            report = pipeline.poll(self.config, store)
-        _job_line(
+            report = poll_flow.poll(self.config, store)
+        log_line(
+            log,
             job,
             feeds=len(report.outcomes),
             ok=report.count("ok"),
@@ -223,7 +187,7 @@ class Daemon:
             return
         # The issue job polls first anyway; waiting for it would only poll twice.
         if not self._work.acquire(blocking=False):
-            _job_line("poll", status="skipped", reason="issue job running")
+            log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
             store = Store.open(self.config.database)
@@ -249,25 +213,27 @@ class Daemon:
             store = Store.open(self.config.database)
             try:
                 self._poll(store, "issue-poll")
-                if self.shared and not workers.wait_for_polls(store, self.config.lease_seconds):
+                if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
                     log.warning("feeds still being polled by other workers; building anyway")
                 if self._stopping.is_set():
                     # Not recorded as done: the next start catches it up within the grace.
-                    _job_line("issue", built="none", reason="stopping before the build")
+                    log_line(log, "issue", built="none", reason="stopping before the build")
                     return
-                report = pipeline.build_issue(self.config, store)
+                report = build_flow.build_issue(self.config, store)
                 store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
                 # Build and send are one step: a built issue is sent even when stopping
-                # (per-recipient state makes a cut-off send resumable, see unfinished_send).
+                # (per-recipient state makes a cut-off send resumable: see
+                # flows.send.unfinished_send).
                 if report.issue is not None:
                     send_built(self.config, store, report.issue.id)
             finally:
                 store.close()
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
-                _job_line("issue", built="none", reason=report.reason, seconds=seconds)
+                log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
                 return
-            _job_line(
+            log_line(
+                log,
                 "issue",
                 built=report.issue.id,
                 stories=len(report.issue.items),
@@ -319,6 +285,13 @@ class Daemon:
         if any(i.created >= due for i in issues):
             return None
         return due
+
+    def _unfinished_send(self, now: datetime) -> str | None:
+        store = Store.open(self.config.database)
+        try:
+            return send_flow.unfinished_send(self.config, store, now)
+        finally:
+            store.close()
 
     # -- running ------------------------------------------------------------------------
     def _poll_trigger(self) -> BaseTrigger:
@@ -387,7 +360,7 @@ class Daemon:
                 name="issue catch-up",
                 **common,
             )
-        unfinished = unfinished_send(self.config, datetime.now(UTC)) if leading else None
+        unfinished = self._unfinished_send(datetime.now(UTC)) if leading else None
         if unfinished is not None:
             log.info("issue %s was not sent to everyone; finishing that now", unfinished)
             self.scheduler.add_job(
@@ -432,7 +405,8 @@ class Daemon:
             return False
         if not leading and job is not None:
             holder = self.leader.holder()
-            _job_line(
+            log_line(
+                log,
                 job,
                 status="skipped",
                 reason="another daemon holds the scheduler lease",
@@ -453,7 +427,7 @@ class Daemon:
             self.scheduler.add_job(
                 self.issue_job, args=(missed,), id="issue-catch-up", replace_existing=True
             )
-        unfinished = unfinished_send(self.config, now)
+        unfinished = self._unfinished_send(now)
         if unfinished is not None:
             self.scheduler.add_job(
                 self.send_job, args=[unfinished], id="send-resume", replace_existing=True
@@ -472,12 +446,9 @@ class Daemon:
             if proc is not None and proc.is_alive():
                 continue
             if proc is not None:
-                _job_line("workers", status="restarting", worker=name, exitcode=proc.exitcode)
+                log_line(log, "workers", status="restarting", worker=name, exitcode=proc.exitcode)
             # Workers log like the daemon (``--log-format`` may differ from the config).
-            json_logs = any(
-                isinstance(h.formatter, _JsonFormatter) for h in logging.getLogger().handlers
-            )
-            fmt = "json" if json_logs else self.config.log_format
+            fmt = "json" if current_format() == "json" else self.config.log_format
             proc = context.Process(
                 target=workers.worker_process, args=(self.config, name, fmt), name=name
             )
@@ -526,14 +497,14 @@ class Daemon:
 
     @staticmethod
     def _on_overlap(event: Any) -> None:
-        _job_line(str(event.job_id), status="skipped", reason="previous run still going")
+        log_line(log, str(event.job_id), status="skipped", reason="previous run still going")
 
 
 def send_built(config: Config, store: Store, issue_id: str) -> None:
     """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
     started = time.monotonic()
     try:
-        sent = pipeline.send_issue(config, store, issue_id=issue_id)
+        sent = send_flow.send_issue(config, store, issue_id=issue_id)
     except NewsletterError as exc:
         log.error(
             "job=send issue=%s failed: %s",
@@ -552,27 +523,7 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
     }
     if sent.error:
         fields["stopped"] = sent.error
-    _job_line("send", **fields, seconds=round(time.monotonic() - started, 2))
-
-
-def unfinished_send(config: Config, now: datetime) -> str | None:
-    """The newest issue if its send was cut short within the misfire grace, else None.
-
-    An issue older than the grace is left alone: a week-old issue arriving late is worse
-    than not at all; ``newsletter send --issue ID`` still finishes it by hand.
-    """
-    store = Store.open(config.database)
-    try:
-        newest = next(iter(store.list_issues()), None)
-        if newest is None:
-            return None
-        if now - newest.created > timedelta(seconds=config.schedule.misfire_grace_seconds):
-            return None
-        owed = store.deliveries(newest.id, unsent_only=True)
-    finally:
-        store.close()
-    # "failed" rows got their answer (bounce or retries used up); resume only cut-off runs.
-    return newest.id if any(d.status in ("queued", "sending") for d in owed) else None
+    log_line(log, "send", **fields, seconds=round(time.monotonic() - started, 2))
 
 
 def run_daemon(config: Config) -> None:

@@ -34,9 +34,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import pipeline
 from ._resources import templates_root
 from .config import Config
+from .flows import subscriptions
+from .flows.archive import atom_feed
 from .render import WebRenderer
 from .store import Store
 from .tokens import Signer, secret_from_env
@@ -272,7 +273,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         )
 
     async def feed(request: Request) -> Response:
-        xml = await run_in_threadpool(pipeline.atom_feed, config, db, render)
+        xml = await run_in_threadpool(atom_feed, config, db, render)
         return Response(
             xml,
             media_type="application/atom+xml; charset=utf-8",
@@ -318,7 +319,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
 
     def do_subscribe(email: str, name: str) -> None:
         try:
-            pipeline.subscribe(config, db, email, name)
+            subscriptions.subscribe(config, db, email, name)
         except Exception as exc:  # logged without the address: the visitor was already answered
             log.error("subscribe failed: %s: %s", type(exc).__name__, exc)
 
@@ -371,7 +372,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                 action=str(request.url_for("confirm", token=token).path),
                 button="确认订阅",
             )
-        subscriber = await run_in_threadpool(pipeline.confirm, config, db, token)
+        subscriber = await run_in_threadpool(subscriptions.confirm, config, db, token)
         if subscriber is None:
             return message(request, "链接无效", "确认链接无效或已过期，请重新订阅。", 400)
         return message(request, "订阅成功", "已确认，下一期周报会发到你的邮箱。")
@@ -391,7 +392,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         # Authenticated by the signed token alone: the RFC 8058 one-click POST
         # (body "List-Unsubscribe=One-Click") comes from a mail provider with no cookie.
         await _read_form(request)
-        subscriber = await run_in_threadpool(pipeline.unsubscribe, config, db, token)
+        subscriber = await run_in_threadpool(subscriptions.unsubscribe, config, db, token)
         if subscriber is None:
             return message(request, "链接无效", "退订链接无效，请使用邮件中的退订链接。", 400)
         return message(request, "已退订", "你不会再收到这份周报。随时欢迎回来订阅。")

@@ -1,12 +1,12 @@
 """Several workers on one database: ``newsletter worker`` and the daemon's ``workers: N``.
 
 The database is the coordinator; there is no other service. A worker repeatedly leases a
-small batch of due feeds (:meth:`Store.lease_feeds`), polls them through the ordinary
-:func:`pipeline.poll`, and releases them; while a batch runs a heartbeat pushes the lease
-expiry forward, so a worker that dies (even by ``kill -9``) loses its feeds
+small batch of due feeds and polls them through the poll flow
+(:func:`flows.poll.poll_leased`), then releases them; while a batch runs a heartbeat pushes
+the lease expiry forward, so a worker that dies (even by ``kill -9``) loses its feeds
 ``lease_seconds`` later and another worker polls them. A worker also helps send an issue
-whose sending has started (:func:`pipeline.send_issue` with ``join``), and the one daemon
-that holds the ``scheduler`` lease fires the weekly build (:class:`Leadership`).
+whose sending has started (:func:`flows.send.join_send`), and the one daemon that holds
+the ``scheduler`` lease fires the weekly build (:class:`Leadership`).
 
 A feed is due when it has not been polled for one poll interval (``schedule.
 poll_interval_seconds``, else the period of the ``schedule.poll`` cron string), is not
@@ -24,132 +24,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
 
-from . import pipeline
-from ._lease import Heartbeat, dead_here, owner_id
+from ._lease import dead_here, owner_id
+from ._logging import configure_logging, log_line
 from .config import Config
 from .errors import NewsletterError
-from .models import Feed
+from .flows import poll as poll_flow
+from .flows import send as send_flow
 from .store import LeaseHolder, Store
 
 log = logging.getLogger("newsletter.worker")
 
 SCHEDULER_LEASE = "scheduler"
-
-
-def _line(job: str, **fields: Any) -> None:
-    """One log line per step, ``job=… key=value …``; the same keys as JSON fields."""
-    parts = " ".join(
-        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
-    )
-    log.info("job=%s %s", job, parts, extra={"fields": {"job": job, **fields}})
-
-
-def poll_interval(config: Config) -> float:
-    """Seconds between two polls of one feed: the interval, or the poll cron's period."""
-    if config.schedule.poll_interval_seconds:
-        return float(config.schedule.poll_interval_seconds)
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(config.schedule.poll, timezone=config.tz)
-    first = trigger.get_next_fire_time(None, datetime.now(config.tz))
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
-    if first is None or second is None:
-        return 1800.0
-    return max(1.0, (second - first).total_seconds())
-
-
-def poll_pass(
-    config: Config,
-    store: Store,
-    owner: str,
-    *,
-    polled_before: datetime,
-    stop: threading.Event | None = None,
-) -> pipeline.PollReport:
-    """Lease due feeds batch by batch and poll them, until none is due (or ``stop``)."""
-    started = time.monotonic()
-    known = pipeline.all_feeds(config, store)
-    store.sync_feeds(config.feed_list)
-    by_url = {f.url: f for f in known}
-    # Rows of feeds since removed from the config stay (their stories are archived) but
-    # are not polled; found once per pass, not sent with every lease.
-    removed = sorted(store.feed_urls("config") - {f.url for f in config.feed_list})
-    outcomes: list[pipeline.FeedOutcome] = []
-    seconds = config.lease_seconds
-    while not (stop and stop.is_set()):
-        urls = store.lease_feeds(
-            owner,
-            limit=config.worker_batch,
-            seconds=seconds,
-            polled_before=polled_before,
-            exclude=removed,
-        )
-        if not urls:
-            break
-        if any(u not in by_url for u in urls):
-            # Added with `feeds add` since this pass began.
-            by_url.update({f.url: f for f in pipeline.all_feeds(config, store)})
-        batch: list[Feed] = [by_url[u] for u in urls if u in by_url]
-        # A leased URL this worker cannot resolve keeps its lease until it expires, so the
-        # loop does not take it again at once; a worker that knows the feed polls it then.
-        mine = [f.url for f in batch]
-
-        def renew(mine: list[str] = mine) -> None:
-            store.renew_feed_leases(owner, mine, seconds)
-
-        try:
-            with Heartbeat(seconds / 3, renew):
-                report = pipeline.poll(config, store, feeds=batch)
-        finally:
-            store.release_feeds(owner, mine)
-        outcomes.extend(report.outcomes)
-    return pipeline.PollReport(tuple(outcomes), time.monotonic() - started)
-
-
-def wait_for_polls(store: Store, timeout: float, poll_every: float = 0.2) -> bool:
-    """Wait until the polls in flight now (other workers' leases) are done; False on timeout.
-
-    The weekly build runs after this, so it sees what another worker was storing right
-    then. Leases taken later do not count: busy workers must not hold the build up.
-    """
-    deadline = time.monotonic() + timeout
-    pending = store.leased_feeds()
-    while pending:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(poll_every)
-        now = store.leased_feeds()
-        pending = {u: o for u, o in pending.items() if now.get(u) == o}
-    return True
-
-
-def send_pass(
-    config: Config, store: Store, owner: str, stop: threading.Event | None = None
-) -> pipeline.SendReport | None:
-    """Help send the newest issue if its sending has started and rows are still owed.
-
-    Only an issue created within ``schedule.misfire_grace_seconds`` (the same rule as the
-    daemon's resume): a worker never starts a send nobody asked for, nor finishes a stale one.
-    """
-    newest = next(iter(store.list_issues()), None)
-    if newest is None:
-        return None
-    grace = timedelta(seconds=config.schedule.misfire_grace_seconds)
-    if datetime.now(UTC) - newest.created > grace:
-        return None
-    counts = store.delivery_counts(newest.id)
-    if not (counts.get("queued", 0) or counts.get("sending", 0)):
-        return None
-    return pipeline.send_issue(
-        config,
-        store,
-        issue_id=newest.id,
-        owner=owner,
-        join=True,
-        stop=stop.is_set if stop else None,
-    )
 
 
 @dataclass
@@ -175,16 +61,16 @@ def run_worker(
     owner = owner_id(name)
     report = WorkerReport(owner)
     started = time.monotonic()
-    interval = poll_interval(config)
+    interval = poll_flow.poll_interval(config)
     idle = min(5.0, max(0.2, interval / 10))
     store = Store.open(config.database)
-    _line("worker", status="started", owner=owner, interval=interval)
+    log_line(log, "worker", status="started", owner=owner, interval=interval)
     try:
         while not stop.is_set():
             before = datetime.now(UTC) - timedelta(seconds=interval)
-            polled = poll_pass(config, store, owner, polled_before=before, stop=stop)
+            polled = poll_flow.poll_leased(config, store, owner, polled_before=before, stop=stop)
             try:
-                sent = send_pass(config, store, owner, stop)
+                sent = send_flow.join_send(config, store, owner, stop)
             except NewsletterError as exc:
                 log.error("worker %s: send failed: %s", owner, exc)
                 sent = None
@@ -194,7 +80,8 @@ def run_worker(
             report.failed += polled.failed
             report.sent += sent.sent if sent else 0
             if polled.outcomes or (sent and sent.sent):
-                _line(
+                log_line(
+                    log,
                     "worker-pass",
                     owner=owner,
                     feeds=len(polled.outcomes),
@@ -210,7 +97,9 @@ def run_worker(
     finally:
         store.close()
         report.elapsed = time.monotonic() - started
-        _line("worker", status="stopped", owner=owner, polled=report.polled, sent=report.sent)
+        log_line(
+            log, "worker", status="stopped", owner=owner, polled=report.polled, sent=report.sent
+        )
     return report
 
 
@@ -229,8 +118,6 @@ def stop_on_signals(stop: threading.Event) -> None:
 
 def worker_process(config: Config, name: str, log_format: str = "text") -> None:
     """Entry point of a worker process the daemon starts (``multiprocessing`` spawn)."""
-    from .schedule import configure_logging
-
     configure_logging(log_format)
     stop = threading.Event()
     stop_on_signals(stop)
@@ -268,7 +155,8 @@ class Leadership:
                 holder = self.store.acquire_lease(SCHEDULER_LEASE, self.owner, seconds)
             held = holder.owner == self.owner
             if held != self._held:
-                _line(
+                log_line(
+                    log,
                     "scheduler",
                     status="acquired" if held else "lost",
                     owner=self.owner,

@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsletter import pipeline
 from newsletter.config import parse_config
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
 from newsletter.store import Store
 
 sync_api = pytest.importorskip(
@@ -89,8 +90,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     (root / "config.yaml").write_text(config_text, encoding="utf-8")
     config = parse_config(config_text, base_dir=root)
     store = Store.open(config.database)
-    pipeline.poll(config, store)
-    assert pipeline.build_issue(config, store).issue is not None
+    poll(config, store)
+    assert build_issue(config, store).issue is not None
     store.close()
     env = {**os.environ, "NEWSLETTER_SECRET": "browser-test-secret-0123456789"}
     server = subprocess.Popen(

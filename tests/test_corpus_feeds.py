@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsletter import pipeline
 from newsletter.config import Config
+from newsletter.flows.poll import poll
 from newsletter.store import Store
 from tests.servers import FeedServer
 
@@ -38,7 +38,7 @@ def test_every_corpus_feed_ends_ok_or_with_a_one_line_reason(
             }
         )
         store = Store.open(config.database)
-        report = pipeline.poll(config, store)  # must not raise
+        report = poll(config, store)  # must not raise
         assert len(report.outcomes) == len(urls)
         for outcome in report.outcomes:
             assert outcome.status in ("ok", "error"), outcome

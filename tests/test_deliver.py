@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsletter import deliver, pipeline
+from newsletter import deliver
 from newsletter.cli import app
 from newsletter.config import Config, load_config
+from newsletter.flows.send import send_issue
+from newsletter.flows.subscriptions import unsubscribe
 from newsletter.store import Store
 from newsletter.tokens import Signer
 from tests.smtp import SECRET, SMTPServer, sample_issue, write_config
@@ -53,7 +55,7 @@ def body(msg: EmailMessage, subtype: str) -> str:
 
 def test_message_parts_headers_and_unsubscribe_link(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=3)
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed, report.skipped) == (3, 0, 0)
     assert smtp_server.connections == 1, "one connection must carry the whole batch"
     received = smtp_server.messages
@@ -104,7 +106,7 @@ def test_message_parts_headers_and_unsubscribe_link(tmp_path: Path, smtp_server:
     # The unsubscribe link works through the pipeline (what the web app calls).
     first = received[0]
     token = re.findall(r"/unsubscribe/([^>]+)>", str(first.message()["List-Unsubscribe"]))[0]
-    gone = pipeline.unsubscribe(config, store, token)
+    gone = unsubscribe(config, store, token)
     assert gone is not None and gone.status == "unsubscribed"
     assert gone.email == first.rcpt_tos[0]
 
@@ -118,7 +120,7 @@ def test_header_injection_from_names_and_titles_is_neutralised(
         str(tmp_path / "evil"),
     )
     store.add_subscriber("target@example.com", 'Eve\r\nBcc: spy@evil.test\n"<x@evil.test>,')
-    report = pipeline.send_issue(config, store, issue_id="evil")
+    report = send_issue(config, store, issue_id="evil")
     assert report.sent == 1
     [item] = smtp_server.messages
     assert item.rcpt_tos == ("target@example.com",)
@@ -136,11 +138,11 @@ def test_rerun_sends_nothing_twice_and_skips_inactive(tmp_path: Path, smtp_serve
         ("maybe@example.com", "pending"),
     ):
         store.add_subscriber(address, status=status)
-    assert pipeline.send_issue(config, store).sent == 3
-    again = pipeline.send_issue(config, store)
+    assert send_issue(config, store).sent == 3
+    again = send_issue(config, store)
     assert (again.sent, again.already_sent) == (0, 3)
     late = store.add_subscriber("late@example.com")
-    third = pipeline.send_issue(config, store)
+    third = send_issue(config, store)
     assert (third.sent, third.already_sent) == (1, 3)
     assert smtp_server.count == 4
     assert [m.rcpt_tos[0] for m in smtp_server.messages][-1] == late.email
@@ -151,7 +153,7 @@ def test_rerun_sends_nothing_twice_and_skips_inactive(tmp_path: Path, smtp_serve
 def test_connection_dropped_mid_batch_reconnects(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=10)
     smtp_server.drop_after(4)
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed) == (10, 0)
     assert smtp_server.connections == 2
     for n in range(10):
@@ -162,7 +164,7 @@ def test_transient_4xx_is_retried_then_succeeds(tmp_path: Path, smtp_server: SMT
     _, config, store = setup(tmp_path, smtp_server.port, people=4, retries=3)
     smtp_server.tempfail_rcpt(2)
     smtp_server.tempfail_data(1)
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed) == (4, 0)
     assert smtp_server.count == 4
     assert {r.status for r in store.deliveries("2024-05-06")} == {"sent"}
@@ -171,12 +173,12 @@ def test_transient_4xx_is_retried_then_succeeds(tmp_path: Path, smtp_server: SMT
 def test_4xx_beyond_retries_fails_then_rerun_delivers(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=2, retries=1)
     smtp_server.tempfail_rcpt(2)  # both attempts for the first reader
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed, report.bounced) == (1, 1, 0)
     row = store.deliveries("2024-05-06")[0]
     assert row.status == "failed" and row.answer.startswith("451 ")
     assert store.get_subscriber(email="reader0@example.com").status == "active"  # type: ignore[union-attr]
-    rerun = pipeline.send_issue(config, store)
+    rerun = send_issue(config, store)
     assert (rerun.sent, rerun.already_sent) == (1, 1)
     assert len(smtp_server.received_by("reader0@example.com")) == 1
 
@@ -184,7 +186,7 @@ def test_4xx_beyond_retries_fails_then_rerun_delivers(tmp_path: Path, smtp_serve
 def test_permanent_5xx_marks_bounced(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=3)
     smtp_server.reject("reader1@example.com")
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert (report.sent, report.failed, report.bounced) == (2, 1, 1)
     assert report.failures[0][0] == "reader1@example.com"
     assert report.failures[0][1].startswith("550 ")
@@ -192,7 +194,7 @@ def test_permanent_5xx_marks_bounced(tmp_path: Path, smtp_server: SMTPServer):
     rows = {r.email: r for r in store.deliveries("2024-05-06")}
     assert rows["reader1@example.com"].status == "failed"
     assert "User unknown" in rows["reader1@example.com"].answer
-    again = pipeline.send_issue(config, store)
+    again = send_issue(config, store)
     assert (again.sent, again.skipped) == (0, 1)
     assert smtp_server.received_by("reader1@example.com") == []
 
@@ -201,26 +203,26 @@ def test_unreachable_server_stops_cleanly_and_rerun_continues(tmp_path: Path):
     with SMTPServer() as server:
         port = server.port
     _, config, store = setup(tmp_path, port, people=2, retries=1)
-    report = pipeline.send_issue(config, store)
+    report = send_issue(config, store)
     assert report.sent == 0 and report.error and "cannot reach SMTP server" in report.error
     assert [r.status for r in store.deliveries("2024-05-06")] == ["queued", "queued"]
     with SMTPServer() as server:
         config = load_config(write_config(tmp_path, server.port))
-        later = pipeline.send_issue(config, store)
+        later = send_issue(config, store)
         assert later.sent == 2 and server.count == 2
 
 
 def test_rate_limit_spaces_messages(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=6, max_per_second=20)
     started = time.monotonic()
-    assert pipeline.send_issue(config, store).sent == 6
+    assert send_issue(config, store).sent == 6
     assert time.monotonic() - started >= 5 / 20 * 0.9
 
 
 def test_oversized_issue_is_trimmed_below_gmail_clip(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=1, items=0)
     store.save_issue(sample_issue(300, issue_id="big", text_len=300), str(tmp_path / "big"))
-    report = pipeline.send_issue(config, store, issue_id="big")
+    report = send_issue(config, store, issue_id="big")
     assert report.sent == 1 and 0 < report.trimmed < 300
     msg = smtp_server.messages[0].message()
     html = body(msg, "html")
@@ -314,7 +316,8 @@ def test_daemon_weekly_job_builds_then_sends_and_resumes(tmp_path: Path, smtp_se
     """The real pipeline on the bundled demo feeds, then the daemon's send and its resume."""
     import yaml
 
-    from newsletter.schedule import Daemon, unfinished_send
+    from newsletter.flows.send import unfinished_send
+    from newsletter.schedule import Daemon
 
     path = write_config(tmp_path, smtp_server.port)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -335,12 +338,12 @@ def test_daemon_weekly_job_builds_then_sends_and_resumes(tmp_path: Path, smtp_se
     assert msg["Subject"] == issue.title
     first_story = store.load_issue(issue.id).items[0].entry.title  # type: ignore[union-attr]
     assert first_story in body(msg, "plain")
-    assert unfinished_send(config, datetime.now(UTC)) is None
+    assert unfinished_send(config, store, datetime.now(UTC)) is None
 
     # A send cut short right after queueing: the daemon finishes it on start.
     store.add_subscriber("late@example.com")
     store.queue_deliveries(issue.id)
-    assert unfinished_send(config, datetime.now(UTC)) == issue.id
+    assert unfinished_send(config, store, datetime.now(UTC)) == issue.id
     Daemon(config).send_job(issue.id)
     assert len(smtp_server.received_by("late@example.com")) == 1
     assert smtp_server.count == 4

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter._extract import extract_digest, sentence_spans, split_sentences
-from newsletter._facts import char_len
+from newsletter._extract import extract_digest
+from newsletter._text import char_len, sentence_spans, split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 LONG_ARTICLE = CORPUS / "articles" / "000_2801cbfc706f1353.txt"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from newsletter import pipeline
 from newsletter.cli import app
 from newsletter.config import Config
+from newsletter.flows.poll import backoff_seconds, poll
 from newsletter.models import Feed
 from newsletter.parse import parse_feed
 from newsletter.store import Store
@@ -77,7 +77,7 @@ def test_every_fault_ends_bounded_with_a_reason_and_good_feeds_are_unaffected(
     tracemalloc.start()
     started = time.monotonic()
     try:
-        report = pipeline.poll(config, store)
+        report = poll(config, store)
         elapsed = time.monotonic() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -128,7 +128,7 @@ def test_health_backoff_redirect_and_gone_across_polls(faulty: FeedServer, tmp_p
     config = make_config(tmp_path, [faulty.url(p) for p in paths])
     store = Store.open(config.database)
     before = datetime.now(UTC)
-    pipeline.poll(config, store)
+    poll(config, store)
     health = {h.url.removeprefix(faulty.origin): h for h in store.feed_health()}
     assert health["/gone"].disabled
     assert health["/broken"].consecutive_failures == 1
@@ -140,7 +140,7 @@ def test_health_backoff_redirect_and_gone_across_polls(faulty: FeedServer, tmp_p
     assert health["/good1.xml"].next_poll_at is None
 
     faulty.reset()
-    report = pipeline.poll(config, store)
+    report = poll(config, store)
     status = {o.url.removeprefix(faulty.origin): o for o in report.outcomes}
     assert status["/gone"].status == "skipped" and "disabled" in (status["/gone"].error or "")
     assert status["/broken"].status == "skipped"
@@ -157,7 +157,7 @@ def test_health_backoff_redirect_and_gone_across_polls(faulty: FeedServer, tmp_p
     store = Store.open(config.database)
     with sqlite3.connect(tmp_path / "news.db") as db:
         db.execute("update feeds set next_poll_at = NULL where url like '%/broken'")
-    report = pipeline.poll(config, store)
+    report = poll(config, store)
     recovered = next(o for o in report.outcomes if o.url.endswith("/broken"))
     assert recovered.status == "ok"
     health = {h.url.removeprefix(faulty.origin): h for h in store.feed_health()}
@@ -174,14 +174,14 @@ def test_not_modified_after_a_failure_clears_it(
     urls = [feed_server.add(f"/steady{i}.xml", body) for i in range(3)]
     config = make_config(tmp_path, urls).model_copy(update={"database": db_url})
     store = Store.open(config.database)
-    pipeline.poll(config, store)
+    poll(config, store)
     feed_server.add_fault("/steady1.xml", "status", code=500)
-    pipeline.poll(config, store)
+    poll(config, store)
     failing = {h.url: h for h in store.feed_health()}[urls[1]]
     assert failing.consecutive_failures == 1 and failing.next_poll_at is not None
 
     feed_server.add("/steady1.xml", body)  # same body, same ETag: the server answers 304
-    report = pipeline.poll(config, store, force=True)
+    report = poll(config, store, force=True)
     assert [o.status for o in report.outcomes] == ["not_modified"] * 3
     health = {h.url: h for h in store.feed_health()}
     for url in urls:
@@ -194,11 +194,11 @@ def test_not_modified_after_a_failure_clears_it(
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    waits = [pipeline.backoff_seconds(n, None, 300, 3600) for n in range(1, 7)]
+    waits = [backoff_seconds(n, None, 300, 3600) for n in range(1, 7)]
     assert waits == [300, 600, 1200, 2400, 3600, 3600]
-    assert pipeline.backoff_seconds(1, 900, 300, 3600) == 900
-    assert pipeline.backoff_seconds(1, 10**9, 300, 3600) == 3600
-    assert pipeline.backoff_seconds(10_000, None, 300, 3600) == 3600
+    assert backoff_seconds(1, 900, 300, 3600) == 900
+    assert backoff_seconds(1, 10**9, 300, 3600) == 3600
+    assert backoff_seconds(10_000, None, 300, 3600) == 3600
 
 
 def test_feeds_list_shows_health_and_enable_clears_it(

@@ -9,9 +9,9 @@ import pytest
 
 from newsletter._encoding import mojibake
 from newsletter.config import parse_config
+from newsletter.flows.poll import poll
 from newsletter.models import Feed
 from newsletter.parse import parse_feed
-from newsletter.pipeline import poll
 from newsletter.store import Store
 from tests.servers import FeedServer
 

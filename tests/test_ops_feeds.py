@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from newsletter._opml import OPMLError, OPMLFeed, read_opml, write_opml
 from newsletter.cli import app
 from newsletter.config import load_config
-from newsletter.pipeline import all_feeds, poll
+from newsletter.flows.poll import all_feeds, poll
 from newsletter.store import Store
 from tests.servers import FeedServer, billion_laughs
 

@@ -13,10 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
-from newsletter import pipeline
 from newsletter._resources import templates_root
 from newsletter.cli import app
 from newsletter.config import Config, load_config
+from newsletter.flows.build import build_issue
 from newsletter.llm import LLMClient, LLMSettings
 from newsletter.models import Entry, Verdict
 from newsletter.schedule import Daemon
@@ -85,7 +85,7 @@ def test_empty_week_builds_and_sends_nothing(
         try:
             store.add_subscriber("reader@example.com")
             store.add_entries([(_entry(1, now - timedelta(days=9)), Verdict(True, 5.0))])
-            first = pipeline.build_issue(config, store, now=now - timedelta(days=7))
+            first = build_issue(config, store, now=now - timedelta(days=7))
             assert first.issue is not None
         finally:
             store.close()
@@ -173,7 +173,7 @@ def test_per_feed_and_per_issue_caps(tmp_path: Path) -> None:
             for n, (topic, feed) in enumerate(zip(topics, feeds, strict=True))
         ]
         store.add_entries(pairs)
-        report = pipeline.build_issue(config, store)
+        report = build_issue(config, store)
     finally:
         store.close()
     assert report.issue is not None
@@ -301,16 +301,16 @@ def test_prompt_file_change_means_new_cache_key_and_call(
     store = Store.open(config.database)
     try:
         store.add_entries([(_article_entry(), Verdict(True, 5.0))])
-        pipeline.build_issue(config, store)
+        build_issue(config, store)
         calls = openai_server.request_count
         assert calls >= 1
-        pipeline.build_issue(config, store)
+        build_issue(config, store)
         assert openai_server.request_count == calls  # unchanged prompt: cached
 
         system = prompts / "summary_system.j2"
         system.write_text(system.read_text("utf-8") + "\n语气保持中立。\n", "utf-8")
         assert load_prompts(config.templates_dir).version != load_prompts().version
-        report = pipeline.build_issue(config, store)
+        report = build_issue(config, store)
         summary_requests = [
             r
             for r in openai_server.requests[calls:]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import pipeline
 from newsletter.config import parse_config
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
 from newsletter.store import Store
 from tests.servers import FeedServer, OpenAIServer, Status
 
@@ -145,10 +146,10 @@ def test_llm_digests_cached_and_failures_fall_back(
     try:
         config = parse_config(config_path.read_text(), base_dir=tmp_path)
         store = Store.open(config.database)
-        pipeline.poll(config, store)
+        poll(config, store)
         # The first story's call fails hard: it must fall back and the rest go on.
         openai_server.queue(Status(500))
-        report = pipeline.build_issue(config, store)
+        report = build_issue(config, store)
         assert report.issue is not None
         kinds = [i.summary.kind for i in report.issue.items]
         errors = [i.summary.error or "" for i in report.issue.items if i.summary.kind != "llm"]
@@ -167,7 +168,7 @@ def test_llm_digests_cached_and_failures_fall_back(
         assert "AI 摘要" in page
 
         # Same moment again: digests come from the cache; only the failed one is retried.
-        again = pipeline.build_issue(config, store)
+        again = build_issue(config, store)
         assert again.issue is not None
         retried = openai_server.request_count - first_calls
         assert retried <= 2, retried
@@ -177,7 +178,7 @@ def test_llm_digests_cached_and_failures_fall_back(
             for i in again.issue.items
         ), [(i.summary.error, i.summary.text) for i in again.issue.items if i.summary.kind != "llm"]
         third_start = openai_server.request_count
-        pipeline.build_issue(config, store)
+        build_issue(config, store)
         # No new entries and nothing failed: zero LLM requests, intro included.
         assert openai_server.request_count == third_start, [
             r.json["messages"][-1]["content"][:300] for r in openai_server.requests[third_start:]
@@ -214,7 +215,7 @@ def test_explain_prints_reasons(tmp_path: Path, served: FeedServer) -> None:
     config_path = write_config(tmp_path, served)
     config = parse_config(config_path.read_text(), base_dir=tmp_path)
     store = Store.open(config.database)
-    pipeline.poll(config, store)
+    poll(config, store)
     pairs = store.entries_between(
         datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), relevant_only=False
     )

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from newsletter import pipeline
 from newsletter.config import Config, parse_config
+from newsletter.flows.poll import poll
 from newsletter.models import Verdict
 from newsletter.store import Store
 from tests.servers import FeedServer, Func, OpenAIServer, Reply, Status
@@ -74,7 +74,7 @@ def test_judge_only_asked_about_the_uncertain_band(
     config = judge_config(tmp_path, [feed_server.url("/f.xml")], openai_server)
     openai_server.default = Func(judge_answers)
     store = Store.open(config.database)
-    pipeline.poll(config, store)
+    poll(config, store)
     assert openai_server.request_count == 2
     asked = " ".join(r.json["messages"][-1]["content"] for r in openai_server.requests)
     assert "抖音商城" in asked and "羽绒服" in asked and "斗鱼" not in asked
@@ -91,7 +91,7 @@ def test_judge_only_asked_about_the_uncertain_band(
     again = judge_config(
         tmp_path, [feed_server.url("/f.xml"), feed_server.url("/g.xml")], openai_server
     )
-    pipeline.poll(again, store)
+    poll(again, store)
     assert openai_server.request_count == 2
     store.close()
 
@@ -105,7 +105,7 @@ def test_judge_failure_keeps_rule_verdict(
     )
     openai_server.default = Status(503)
     store = Store.open(config.database)
-    report = pipeline.poll(config, store)
+    report = poll(config, store)
     assert report.outcomes[0].status == "ok" and report.outcomes[0].new_entries == 4
     stored = {title: v.relevant for title, v in stored_verdicts(store).items()}
     assert stored == {
@@ -125,6 +125,6 @@ def test_judge_off_by_default(
     feed_server.add("/f.xml", rss(ITEMS))
     config = judge_config(tmp_path, [feed_server.url("/f.xml")], openai_server, judge=False)
     store = Store.open(config.database)
-    pipeline.poll(config, store)
+    poll(config, store)
     store.close()
     assert openai_server.request_count == 0

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import event, inspect
 
-from newsletter import pipeline
 from newsletter.config import Config
+from newsletter.flows.build import build_issue
 from newsletter.models import Entry, Feed, Verdict
 from newsletter.store import SCHEMA_VERSION, Store
 
@@ -81,7 +81,7 @@ def build_work(tmp: Path, name: str, old: int) -> tuple[int, list[str], list[str
 
     store.engine.dispose()  # pooled connections from the fill would escape the count
     event.listen(store.engine, "checkout", checkout)
-    report = pipeline.build_issue(config, store)
+    report = build_issue(config, store)
     store.close()
     assert report.issue is not None, report.reason
     shown = [e.id for i in report.issue.items for e in (i.entry, *i.also)]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsletter import pipeline
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import AddressError, ConfigError, DeliveryError
+from newsletter.flows.subscriptions import confirm, subscribe, unsubscribe
 from newsletter.store import Store
 from newsletter.tokens import Signer
 from tests.smtp import SECRET, SMTPServer, write_config
@@ -44,19 +44,19 @@ def test_subscribe_without_double_opt_in_is_active_and_idempotent(
     tmp_path: Path, smtp_server: SMTPServer
 ):
     _, config, store = opened(tmp_path, smtp_server.port)
-    first = pipeline.subscribe(config, store, " Reader@Example.COM ", "读者")
+    first = subscribe(config, store, " Reader@Example.COM ", "读者")
     assert (first.email, first.status, first.name) == ("reader@example.com", "active", "读者")
-    again = pipeline.subscribe(config, store, "reader@example.com", "someone else")
+    again = subscribe(config, store, "reader@example.com", "someone else")
     assert again == first, "subscribing twice returns the same subscriber, unchanged"
     assert smtp_server.count == 0, "no confirmation mail without double opt-in"
     with pytest.raises(AddressError, match="not-an-address"):
-        pipeline.subscribe(config, store, "not-an-address")
+        subscribe(config, store, "not-an-address")
     assert [s.email for s in store.list_subscribers()] == ["reader@example.com"]
 
 
 def test_double_opt_in_confirmation_link_activates(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = opened(tmp_path, smtp_server.port, double_opt_in=True)
-    pending = pipeline.subscribe(config, store, "new@example.com", "New\r\nBcc: x@evil.test")
+    pending = subscribe(config, store, "new@example.com", "New\r\nBcc: x@evil.test")
     assert pending.status == "pending" and pending.name == "New Bcc: x@evil.test"
     msg = smtp_server.received_by("new@example.com")[0].message()
     assert msg["Bcc"] is None and "确认订阅" in msg["Subject"]
@@ -67,25 +67,25 @@ def test_double_opt_in_confirmation_link_activates(tmp_path: Path, smtp_server: 
 
     # Wrong purpose, forged or altered tokens do nothing.
     unsub = Signer(SECRET).sign("unsubscribe", pending.id or 0)
-    assert pipeline.confirm(config, store, unsub) is None
+    assert confirm(config, store, unsub) is None
     assert (
-        pipeline.confirm(config, store, Signer("another-secret-01234567").sign("confirm", 1))
+        confirm(config, store, Signer("another-secret-01234567").sign("confirm", 1))
         is None
     )
-    assert pipeline.confirm(config, store, token[:-2] + "xx") is None
+    assert confirm(config, store, token[:-2] + "xx") is None
     assert store.get_subscriber(id=pending.id).status == "pending"  # type: ignore[union-attr]
 
-    active = pipeline.confirm(config, store, token)
+    active = confirm(config, store, token)
     assert active is not None and active.status == "active" and active.id == pending.id
-    assert pipeline.confirm(config, store, token) == active, "confirming twice is harmless"
+    assert confirm(config, store, token) == active, "confirming twice is harmless"
 
 
 def test_forged_token_with_other_secret_is_rejected(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = opened(tmp_path, smtp_server.port)
     person = store.add_subscriber("a@example.com")
     forged = Signer("another-secret-0123456789").sign("unsubscribe", person.id or 0)
-    assert pipeline.unsubscribe(config, store, forged) is None
-    assert pipeline.unsubscribe(config, store, "garbage") is None
+    assert unsubscribe(config, store, forged) is None
+    assert unsubscribe(config, store, "garbage") is None
     assert store.get_subscriber(id=person.id).status == "active"  # type: ignore[union-attr]
 
 
@@ -93,13 +93,13 @@ def test_unsubscribe_and_resubscribe(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = opened(tmp_path, smtp_server.port, double_opt_in=True)
     person = store.add_subscriber("a@example.com")
     token = Signer(SECRET).sign("unsubscribe", person.id or 0)
-    gone = pipeline.unsubscribe(config, store, token)
+    gone = unsubscribe(config, store, token)
     assert gone is not None and gone.status == "unsubscribed"
-    assert pipeline.unsubscribe(config, store, token) == gone
+    assert unsubscribe(config, store, token) == gone
     # Subscribing again needs a fresh confirmation: the address gets a mail, not the list.
-    back = pipeline.subscribe(config, store, "a@example.com")
+    back = subscribe(config, store, "a@example.com")
     assert back.status == "pending" and back.id == person.id
-    assert pipeline.confirm(config, store, confirm_token(smtp_server, "a@example.com"))
+    assert confirm(config, store, confirm_token(smtp_server, "a@example.com"))
     assert store.get_subscriber(id=person.id).status == "active"  # type: ignore[union-attr]
 
 
@@ -109,11 +109,11 @@ def test_missing_secret_and_failed_confirmation_mail(
     _, config, store = opened(tmp_path, smtp_server.port, double_opt_in=True, retries=0)
     monkeypatch.delenv("NEWSLETTER_SECRET")
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET"):
-        pipeline.subscribe(config, store, "a@example.com")
+        subscribe(config, store, "a@example.com")
     monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
     smtp_server.reject("b@example.com")
     with pytest.raises(DeliveryError, match="550"):
-        pipeline.subscribe(config, store, "b@example.com")
+        subscribe(config, store, "b@example.com")
     assert store.get_subscriber(email="b@example.com").status == "pending"  # type: ignore[union-attr]
 
 
@@ -192,4 +192,4 @@ def test_cli_add_with_double_opt_in_sends_confirmation(tmp_path: Path, smtp_serv
     result = CliRunner().invoke(app, ["subscribers", "add", "p@example.com", "-c", str(path)])
     assert result.exit_code == 0, result.output
     assert "pending (confirmation mail sent)" in result.output
-    assert pipeline.confirm(config, store, confirm_token(smtp_server, "p@example.com"))
+    assert confirm(config, store, confirm_token(smtp_server, "p@example.com"))

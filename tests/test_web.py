@@ -26,9 +26,11 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from newsletter import pipeline
 from newsletter.config import Config, parse_config
 from newsletter.errors import ConfigError
+from newsletter.flows.archive import export_feed
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
 from newsletter.models import Entry, Issue, IssueItem, Summary, Verdict
 from newsletter.store import Store
 from newsletter.tokens import Signer
@@ -139,8 +141,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         base_dir=root,
     )
     store = Store.open(config.database)
-    pipeline.poll(config, store)
-    report = pipeline.build_issue(config, store)
+    poll(config, store)
+    report = build_issue(config, store)
     assert report.issue is not None, report.reason
     hostile = _hostile_issue()
     store.save_issue(hostile, str(root / "hostile"))
@@ -564,6 +566,6 @@ def test_build_exports_archive_and_feed_as_static_files(site: Site) -> None:
     for path in (feed, index):
         assert path.stat().st_mode & 0o044 == 0o044, "a static web server must read it"
     # The export reflects the store: writing again picks up the hand-made issue too.
-    pipeline.export_feed(site.config, site.store)
+    export_feed(site.config, site.store)
     assert len(feedparser.parse(feed.read_bytes()).entries) == 2
     assert os.path.getsize(feed) > 1000

@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsletter import pipeline
 from newsletter.config import Config
+from newsletter.flows.build import build_issue
+from newsletter.flows.poll import poll
+from newsletter.flows.send import send_issue
 from newsletter.store import Store
 from tests.servers import FeedServer
 
@@ -150,9 +152,9 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Con
             }
         )
         store = Store.open(config.database)
-        report = pipeline.poll(config, store)
+        report = poll(config, store)
     assert report.failed == 0 and report.new_entries == len(PAYLOADS), report
-    build = pipeline.build_issue(config, store, force=True)
+    build = build_issue(config, store, force=True)
     assert build.issue is not None and len(build.issue.items) >= 5, build.reason
     yield config, store, build.issue.id
     store.close()
@@ -174,7 +176,7 @@ def test_nothing_executable_reaches_the_email_text_or_archive(
 
     # The MIME message as it would be sent (dry run writes .eml files).
     store.add_subscriber("reader@example.com")
-    pipeline.send_issue(config, store, issue_id=issue_id, dry_run=True)
+    send_issue(config, store, issue_id=issue_id, dry_run=True)
     emls = list(config.output_path.rglob("*.eml"))
     assert emls
     message = email.message_from_bytes(emls[0].read_bytes(), policy=email.policy.default)

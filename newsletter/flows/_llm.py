@@ -1,0 +1,100 @@
+"""LLM plumbing shared by poll (second opinion) and build (digests, intro).
+
+The client from the config, the cross-process claim that makes each cache key cost one
+call, and the usage row each paid call leaves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..config import Config
+from ..llm import LLMClient, LLMSettings
+from ..models import Summary
+from ..store import Store
+
+
+def llm_client(config: Config) -> LLMClient | None:
+    """A client when ``llm.model`` and the API key are both set, else ``None`` (extractive)."""
+    key = config.llm.api_key()
+    if not (config.llm.model and key):
+        return None
+    llm = config.llm
+    return LLMClient(
+        LLMSettings(
+            model=llm.model or "",
+            api_key=key,
+            base_url=llm.base_url,
+            extra_headers=dict(llm.extra_headers),
+            timeout=llm.timeout,
+            max_retries=llm.max_retries,
+            max_concurrency=llm.max_concurrency,
+            json_mode=llm.json_mode,
+            temperature=llm.temperature,
+        )
+    )
+
+
+def claim_seconds(config: Config) -> float:
+    """How long a claim on a cache key lasts: longer than one LLM call with its retries."""
+    llm = config.llm
+    return min(config.lease_seconds, llm.timeout * (llm.max_retries + 1) + 30)
+
+
+def computed_once(
+    store: Store,
+    key: str,
+    entry_id: str,
+    owner: str,
+    seconds: float,
+    compute: Callable[[], Summary],
+    keep: Callable[[Summary], bool],
+) -> tuple[Summary, bool]:
+    """The cached value of ``key``, computing it at most once across processes.
+
+    The cache row is claimed before ``compute`` (the LLM call) runs: a second worker that
+    meets the same content waits for the first one's answer instead of paying for its own.
+    A claim whose holder died expires after ``seconds``; a result ``keep`` rejects (a
+    transient failure) is not stored, so a waiter then claims and tries itself.
+    Returns ``(summary, True)`` when this call ran ``compute``.
+    """
+    while True:
+        cached = store.get_summary(key)
+        if cached is not None:
+            return cached, False
+        if store.claim_summary(key, owner, seconds):
+            try:
+                summary = compute()
+                if keep(summary):
+                    store.put_summary(key, entry_id, summary)
+            finally:
+                store.release_summary_claim(key, owner)
+            return summary, True
+        time.sleep(0.05)
+
+
+def record_call(
+    store: Store,
+    run_id: str,
+    issue_id: str | None,
+    purpose: str,
+    entry_id: str | None,
+    summary: Summary,
+) -> None:
+    """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
+    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
+    if not spent and not (summary.kind == "extractive" and summary.error):
+        return
+    store.record_llm_call(
+        run_id=run_id,
+        issue_id=issue_id,
+        purpose=purpose,
+        entry_id=entry_id,
+        model=summary.model,
+        ok=summary.kind == "llm",
+        error=summary.error,
+        prompt_tokens=summary.prompt_tokens,
+        completion_tokens=summary.completion_tokens,
+        reasoning_tokens=summary.reasoning_tokens,
+    )

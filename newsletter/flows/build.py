@@ -1,0 +1,235 @@
+"""Build: compose the week's stories, digest them (LLM or extract), render the issue."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import compose
+from .._lease import owner_id
+from ..config import Config
+from ..llm import LLMClient, TokenBudget
+from ..models import Entry, Issue, IssueItem, Summary
+from ..store import Store
+from ..summarize import (
+    CATEGORIES,
+    Prompts,
+    cache_key,
+    extractive_summary,
+    intro_cache_key,
+    llm_summary,
+    load_prompts,
+    write_intro,
+)
+from . import Progress
+from ._llm import claim_seconds, computed_once, llm_client, record_call
+from .archive import write_issue
+from .poll import all_feeds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    issue: Issue | None
+    reason: str
+    html_path: Path | None = None
+    text_path: Path | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    fallbacks: tuple[tuple[str, str], ...] = ()
+    """(entry title, reason) for each LLM digest that was replaced by an extract."""
+    issue_usage: dict[str, int] = field(default_factory=dict)
+    """LLM totals over every run that built this issue."""
+
+def _summaries(
+    config: Config,
+    store: Store,
+    entries: Sequence[Entry],
+    client: LLMClient | None,
+    prompts: Prompts,
+    budget: TokenBudget,
+    run_id: str,
+    issue_id: str,
+    progress: Progress | None,
+) -> dict[str, Summary]:
+    max_chars = config.llm.max_chars
+    if client is None:
+        return {e.id: extractive_summary(e, max_chars) for e in entries}
+    result: dict[str, Summary] = {}
+    todo: list[tuple[Entry, str]] = []
+    for entry in entries:
+        key = cache_key(entry, client.model, prompts.version, max_chars, config.language)
+        cached = store.get_summary(key)
+        if cached is not None:
+            result[entry.id] = cached
+        else:
+            todo.append((entry, key))
+    done = len(result)
+    if progress:
+        progress("summarize", done, len(entries))
+
+    owner = owner_id()
+
+    def work(entry: Entry, key: str) -> tuple[Summary, bool]:
+        def call() -> Summary:
+            return llm_summary(
+                entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+            )
+
+        # A failing endpoint is worth retrying next run; a bad answer for this content
+        # is not: it would cost the same tokens to get the same kind of answer.
+        return computed_once(
+            store, key, entry.id, owner, claim_seconds(config), call, lambda s: not s.transient
+        )
+
+    with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
+        futures = [(entry, key, pool.submit(work, entry, key)) for entry, key in todo]
+        for entry, _key, future in futures:
+            summary, called = future.result()
+            result[entry.id] = summary
+            if called:
+                record_call(store, run_id, issue_id, "summary", entry.id, summary)
+            done += 1
+            if progress:
+                progress("summarize", done, len(entries))
+    return result
+
+
+def _cluster(
+    entries: Sequence[Entry], rank: Callable[[Entry], float]
+) -> list[tuple[Entry, ...]]:
+    # Imported on first build: numpy and OpenCC, which poll, send and serve never need.
+    from .. import dedupe
+
+    return dedupe.cluster(entries, rank)
+
+
+def _issue_title(config: Config, number: int, end: datetime) -> str:
+    local = end.astimezone(config.tz)
+    return f"{config.title} 第 {number} 期（{local:%Y-%m-%d}）"
+
+
+def build_issue(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Compose, summarize and render the issue for the window since the previous one."""
+    now = now or config.issue.as_of or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=config.tz)
+    now = now.astimezone(UTC)
+    run_id = uuid.uuid4().hex
+    previous = store.list_issues()
+    rebuild = next((i for i in previous if i.window_end == now), None)
+    if rebuild is not None:
+        # Same moment, same input: rebuild that issue in place instead of an empty one.
+        start, end, issue_id = rebuild.window_start, rebuild.window_end, rebuild.id
+        number = len(previous) - previous.index(rebuild)
+    else:
+        earlier = [i for i in previous if i.window_end < now]
+        start, end = compose.window(
+            now, earlier[0].window_end if earlier else None, config.issue.first_window_days
+        )
+        number = len(previous) + 1
+        issue_id = end.astimezone(config.tz).strftime("%Y-%m-%d")
+        if store.get_issue(issue_id) is not None:
+            issue_id = f"{issue_id}-{number}"
+    pairs = store.entries_between(start, end)
+    feeds = {f.url: f for f in all_feeds(config, store)}
+    stories = compose.select_stories(
+        pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=_cluster
+    )
+    if len(stories) < config.issue.min_items and not force:
+        reason = (
+            f"{len(stories)} relevant stories between {start:%Y-%m-%d %H:%M} and "
+            f"{end:%Y-%m-%d %H:%M} UTC, fewer than issue.min_items={config.issue.min_items}; "
+            "nothing built"
+        )
+        log.info("build: %s", reason)
+        return BuildReport(None, reason)
+    client = llm_client(config)
+    prompts = load_prompts(config.templates_dir)
+    budget = TokenBudget(config.llm.max_tokens_per_run)
+    digests = _summaries(
+        config,
+        store,
+        [s.entry for s in stories],
+        client,
+        prompts,
+        budget,
+        run_id,
+        issue_id,
+        progress,
+    )
+    items = compose.issue_items(stories, digests)
+    ordered = _section_order(items)
+    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    record_call(store, run_id, issue_id, "intro", None, intro_usage)
+    issue = Issue(
+        id=issue_id,
+        title=_issue_title(config, number, end),
+        created=datetime.now(UTC),
+        window_start=start,
+        window_end=end,
+        items=ordered,
+        intro=intro,
+        intro_kind=intro_usage.kind,
+        sections=compose.sections(ordered, CATEGORIES),
+    )
+    html_path, text_path = write_issue(config, store, issue)
+    fallbacks = tuple(
+        (i.entry.title, i.summary.error or "")
+        for i in items
+        if client is not None and i.summary.kind != "llm"
+    )
+    usage = store.llm_usage(run_id)
+    issue_usage = store.llm_usage(issue_id=issue_id)
+    log.info(
+        "build: issue %s with %d stories, %d LLM calls, %d tokens",
+        issue.id,
+        len(items),
+        usage["calls"],
+        usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
+    )
+    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
+
+
+def _intro(
+    config: Config,
+    store: Store,
+    items: Sequence[IssueItem],
+    client: LLMClient | None,
+    prompts: Prompts,
+    budget: TokenBudget,
+) -> tuple[tuple[str, ...], Summary]:
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    pairs = [(i.entry.title, i.summary.text) for i in items]
+    if client is None:
+        return write_intro(pairs, None, prompts, language=config.language)
+    key = intro_cache_key(pairs, client.model, prompts.version, config.language)
+    cached = store.get_summary(key)
+    if cached is not None:
+        # Served from the cache: no tokens spent, nothing to report as a call.
+        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
+        return tuple(json.loads(cached.text)), replace(free, error=None)
+    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    # A failing endpoint is retried next run; an unusable answer is not asked again.
+    if not usage.transient:
+        text = json.dumps(bullets, ensure_ascii=False)
+        store.put_summary(key, "intro", replace(usage, text=text))
+    return bullets, usage
+
+
+def _section_order(items: Sequence[IssueItem]) -> tuple[IssueItem, ...]:
+    """Items in the order a reader meets them: by section, rank order inside a section."""
+    return tuple(item for _, group in compose.sections(items, CATEGORIES) for item in group)

@@ -1,0 +1,502 @@
+"""Poll: fetch every due feed, parse, judge relevance and store new entries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from .. import relevance
+from .._lease import Heartbeat, owner_id
+from ..config import Config
+from ..fetch import FetchOptions, fetch_all
+from ..models import Entry, Feed, FetchResult, FetchState, Summary, Verdict
+from ..parse import ParsedFeed, parse_feed
+from ..store import Store
+from ..summarize import MAX_SOURCE_CHARS, cache_key, load_prompts
+from . import Progress
+from ._llm import claim_seconds, computed_once, llm_client, record_call
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    url: str
+    name: str
+    status: str
+    """``ok``, ``not_modified``, ``error`` or ``skipped`` (backing off or disabled)."""
+    new_entries: int = 0
+    relevant_new: int = 0
+    error: str | None = None
+    elapsed: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """Problems that did not stop the feed: wrong charset, garbled titles dropped."""
+
+
+@dataclass(frozen=True)
+class PollReport:
+    outcomes: tuple[FeedOutcome, ...]
+    elapsed: float
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status == "error" for o in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return sum(o.status == "skipped" for o in self.outcomes)
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+LexiconKey = tuple[str | None, float, str]
+_LEXICONS: dict[LexiconKey, relevance.Lexicon] = {}
+
+
+def _lexicon_key(config: Config) -> LexiconKey:
+    path = config.relevance.lexicon
+    try:
+        mtime = os.stat(path).st_mtime if path else 0.0
+    except OSError:
+        mtime = -1.0  # load_lexicon will name the problem
+    overrides = json.dumps(config.relevance.overrides, sort_keys=True, default=str)
+    return path, mtime, overrides
+
+
+def _lexicon(key: LexiconKey) -> relevance.Lexicon:
+    """The compiled lexicon, kept across polls: compiling it costs about a second.
+
+    Parse workers are forked after the parent has loaded it, so they inherit it too.
+    """
+    lexicon = _LEXICONS.get(key)
+    if lexicon is None:
+        path, _, overrides = key
+        lexicon = relevance.load_lexicon(path, json.loads(overrides))
+        _LEXICONS.clear()
+        _LEXICONS[key] = lexicon
+    return lexicon
+
+
+Parsed = tuple[ParsedFeed, tuple[Verdict, ...]]
+
+
+def _parse_job(
+    body: bytes, feed: Feed, now: datetime, lexicon: LexiconKey, content_type: str | None = None
+) -> Parsed:
+    """Parse and judge one body: both are CPU-bound, so both run in the pool."""
+    parsed = parse_feed(body, feed, now, content_type)
+    lex = _lexicon(lexicon)
+    return parsed, tuple(relevance.judge(e.title, e.text, lex) for e in parsed.entries)
+
+
+def _ignore_stop_signals() -> None:
+    # Ctrl-C and systemd signal the whole process group; the parent decides when to stop,
+    # and a worker killed mid-poll would turn every pending feed into a "parser crashed".
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+# Fork explicitly: a process started with "spawn" (a daemon's worker) would otherwise spawn
+# its parse workers too, each importing everything and compiling the lexicon per poll.
+_FORK = (
+    multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods()
+    else None
+)
+
+# Below this many bodies a process pool costs more to start than it saves.
+_POOL_THRESHOLD = 4
+
+
+def poll(
+    config: Config,
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    feeds: Sequence[Feed] | None = None,
+    force: bool = False,
+) -> PollReport:
+    """Fetch every due feed, parse, judge relevance and store new entries.
+
+    Never raises per feed. Feeds backing off after failures are skipped until due (``force``
+    polls them anyway); feeds disabled by HTTP 410 are always skipped.
+    """
+    started = time.monotonic()
+    configured = list(feeds if feeds is not None else all_feeds(config, store))
+    store.sync_feeds(configured)
+    targets, skipped = _due_feeds(store, configured, force=force)
+    states = store.fetch_states(f.url for f in targets)
+    jobs = [(f, states.get(f.url, FetchState())) for f in targets]
+    lexicon = _lexicon_key(config)
+    _lexicon(lexicon)  # load (and validate) before forking workers
+    now = datetime.now(UTC)
+    stored: list[Future[FeedOutcome | None]] = []
+    bodiless: list[FetchResult] = []
+    done = 0
+    schedule = config.schedule
+
+    def backoff(failures: int, retry_after: float | None) -> float:
+        return backoff_seconds(
+            failures, retry_after, schedule.backoff_base_seconds, schedule.backoff_max_seconds
+        )
+
+    second_opinion = llm_second_opinion(config, store)
+    # One writer thread stores each feed as soon as it is parsed, while others still
+    # download; SQLite wants one writer anyway.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
+    pool: ProcessPoolExecutor | None = None
+    remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
+    if remote >= _POOL_THRESHOLD:
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(os.cpu_count() or 1, 4)),
+            initializer=_ignore_stop_signals,
+            mp_context=_FORK,
+        )
+
+    def on_result(feed: Feed, result: FetchResult) -> None:
+        nonlocal done
+        future: Future[Parsed] | None = None
+        if result.status == "ok" and result.body is not None:
+            if pool is not None:
+                future = pool.submit(
+                    _parse_job, result.body, feed, now, lexicon, result.content_type
+                )
+            else:
+                future = Future()
+                future.set_result(
+                    _parse_job(result.body, feed, now, lexicon, result.content_type)
+                )
+        # The body now lives only in the parse job; keep the lightweight result.
+        light = replace(result, body=None)
+        if future is None:
+            # 304s and failures: no entries, so they are recorded together in one transaction.
+            bodiless.append(light)
+            outcome = FeedOutcome(
+                feed.url, feed.display_name, light.status, error=light.error, elapsed=light.elapsed
+            )
+            done_future: Future[FeedOutcome | None] = Future()
+            done_future.set_result(outcome)
+            stored.append(done_future)
+        else:
+            stored.append(
+                writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+            )
+        done += 1
+        if progress:
+            progress("fetch", done, len(jobs))
+
+    options = FetchOptions(**config.fetch.model_dump())
+    try:
+        asyncio.run(fetch_all(jobs, options, on_result))
+        stored.append(writer.submit(_record_bodiless, store, bodiless, backoff))
+        outcomes = [o for o in (future.result() for future in stored) if o is not None]
+    finally:
+        writer.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    outcomes.extend(skipped)
+    order = {f.url: i for i, f in enumerate(configured)}
+    outcomes.sort(key=lambda o: order.get(o.url, 0))
+    report = PollReport(tuple(outcomes), time.monotonic() - started)
+    log.info(
+        "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
+        len(outcomes),
+        report.new_entries,
+        report.failed,
+        report.skipped,
+        report.elapsed,
+    )
+    return report
+
+
+def backoff_seconds(failures: int, retry_after: float | None, base: float, cap: float) -> float:
+    """Exponential backoff for a failing feed: base, 2x, 4x … capped; Retry-After if longer."""
+    delay = base * 2 ** min(max(failures, 1) - 1, 32)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
+
+
+def _due_feeds(
+    store: Store, configured: Sequence[Feed], *, force: bool
+) -> tuple[list[Feed], list[FeedOutcome]]:
+    """Split feeds into those to fetch now and skipped outcomes (disabled, backing off)."""
+    # A worker's small batch reads only its rows; a whole poll reads the table once.
+    urls = [f.url for f in configured] if len(configured) <= 500 else None
+    health = {h.url: h for h in store.feed_health(urls)}
+    now = datetime.now(UTC)
+    due: list[Feed] = []
+    skipped: list[FeedOutcome] = []
+    for feed in configured:
+        h = health.get(feed.url)
+        if h is not None and h.disabled:
+            reason = f"disabled ({h.last_error})" if h.last_error else "disabled"
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        elif h is not None and not force and h.next_poll_at is not None and h.next_poll_at > now:
+            reason = (
+                f"backing off after {h.consecutive_failures} failures until "
+                f"{h.next_poll_at:%Y-%m-%d %H:%M:%S} UTC (last: {h.last_error or 'error'})"
+            )
+            skipped.append(FeedOutcome(feed.url, feed.display_name, "skipped", error=reason))
+        else:
+            due.append(feed)
+    return due, skipped
+
+
+def _record_bodiless(
+    store: Store, results: list[FetchResult], backoff: Callable[[int, float | None], float]
+) -> None:
+    if results:
+        store.record_fetches(results, backoff=backoff)
+
+
+def _store_feed(
+    store: Store,
+    feed: Feed,
+    result: FetchResult,
+    future: Future[Parsed] | None,
+    backoff: Callable[[int, float | None], float] | None = None,
+    second_opinion: SecondOpinion | None = None,
+) -> FeedOutcome:
+    if future is None:
+        store.record_fetch(result, backoff=backoff)
+        return FeedOutcome(
+            feed.url, feed.display_name, result.status, error=result.error, elapsed=result.elapsed
+        )
+    try:
+        parsed, verdicts = future.result()
+    except Exception as exc:  # a crashed parse job is this feed's problem only
+        parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
+        verdicts = ()
+    if parsed.error:
+        error = _explain_parse_error(parsed.error, result)
+        store.record_fetch(result, error=error, backoff=backoff)
+        return FeedOutcome(
+            feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
+        )
+    judged = list(zip(parsed.entries, verdicts, strict=True))
+    if second_opinion is not None:
+        judged = second_opinion(judged)
+    new_ids = set(
+        store.store_polled_feed(result, judged, title=parsed.title, html_url=parsed.link or None)
+    )
+    relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
+    for problem in parsed.problems:
+        # Shown in the poll table; the daemon's INFO log carries it for operators.
+        log.info("feed %s: %s", feed.display_name, problem)
+    return FeedOutcome(
+        feed.url,
+        feed.display_name,
+        "ok",
+        len(new_ids),
+        relevant_new,
+        elapsed=result.elapsed,
+        warnings=parsed.problems,
+    )
+
+
+def _explain_parse_error(error: str, result: FetchResult) -> str:
+    """Name the usual cause of "not a feed": a web page where the feed URL should be."""
+    ctype = (result.content_type or "").split(";")[0].strip().lower()
+    if error.startswith("not a feed") and ctype in ("text/html", "application/xhtml+xml"):
+        return f"not a feed: the server sent a web page ({ctype}); use the site's feed URL"
+    return error
+
+
+SecondOpinion = Callable[[list[tuple[Entry, Verdict]]], list[tuple[Entry, Verdict]]]
+
+
+def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
+    """With ``relevance.llm_judge`` on and an LLM configured, a step that asks the LLM about
+    new entries whose rule score is in the uncertain band (answers cached like digests)."""
+    client = llm_client(config) if config.relevance.llm_judge else None
+    if client is None:
+        return None
+    lexicon = _lexicon(_lexicon_key(config))
+    prompts = load_prompts(config.templates_dir)
+    system = prompts.render("judge_system")
+    run_id = uuid.uuid4().hex
+
+    owner = owner_id()
+
+    def ask(entry: Entry, rules: Verdict) -> Verdict:
+        key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
+
+        def call() -> Summary:
+            user = prompts.render(
+                "judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS]
+            )
+            answer = relevance.llm_judge(
+                rules,
+                client,
+                [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            )
+            said = {"relevant": answer.verdict.relevant, "reason": answer.reason}
+            return Summary(
+                text=json.dumps(said, ensure_ascii=False),
+                kind="llm" if answer.answered else "extractive",
+                model=client.model,
+                error=answer.error,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                reasoning_tokens=answer.reasoning_tokens,
+            )
+
+        outcome, called = computed_once(
+            store, key, entry.id, owner, claim_seconds(config), call, lambda s: s.kind == "llm"
+        )
+        if called:
+            record_call(store, run_id, None, "judge", entry.id, outcome)
+            if outcome.kind != "llm":
+                if outcome.error:
+                    log.info(
+                        "llm judge failed for %s, rule verdict kept: %s", entry.id, outcome.error
+                    )
+                return rules
+        said = json.loads(outcome.text)
+        return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
+
+    def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
+        known = store.known_entry_ids([e.id for e, _ in judged])
+        doubtful = [
+            (i, e, v)
+            for i, (e, v) in enumerate(judged)
+            if e.id not in known and relevance.is_uncertain(v, lexicon)
+        ]
+        if not doubtful:
+            return judged
+        refined = list(judged)
+        with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
+            futures = [(i, e, pool.submit(ask, e, v)) for i, e, v in doubtful]
+            for i, e, future in futures:
+                refined[i] = (e, future.result())
+        return refined
+
+    return refine
+
+def all_feeds(config: Config, store: Store) -> list[Feed]:
+    """The feeds to poll: the config's, then those added from the command line or OPML.
+
+    The config wins: a command-line feed whose URL is also in the config is polled once,
+    with the config's name, weight, encoding and limits.
+    """
+    configured = config.feed_list
+    known = {f.url for f in configured}
+    return configured + [f for f in store.cli_feeds() if f.url not in known]
+
+
+def probe(
+    config: Config, feeds: Sequence[Feed], *, timeout: float
+) -> list[tuple[FetchResult, ParsedFeed | None]]:
+    """Fetch and parse each feed as its first poll would, storing nothing (``doctor``).
+
+    No conditional headers, so every working feed sends its body; ``timeout`` caps the
+    configured one. The parse is None for a feed that could not be fetched.
+    """
+    options = FetchOptions(
+        **{**config.fetch.model_dump(), "timeout": min(config.fetch.timeout, timeout)}
+    )
+    results = asyncio.run(fetch_all([(f, FetchState()) for f in feeds], options))
+    now = datetime.now(UTC)
+    return [
+        (r, None if r.status == "error" else parse_feed(r.body or b"", f, now, r.content_type))
+        for f, r in zip(feeds, results, strict=True)
+    ]
+
+
+# -- several workers on one database: feeds leased in small batches ---------------------
+
+
+def poll_interval(config: Config) -> float:
+    """Seconds between two polls of one feed: the interval, or the poll cron's period."""
+    if config.schedule.poll_interval_seconds:
+        return float(config.schedule.poll_interval_seconds)
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(config.schedule.poll, timezone=config.tz)
+    first = trigger.get_next_fire_time(None, datetime.now(config.tz))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    if first is None or second is None:
+        return 1800.0
+    return max(1.0, (second - first).total_seconds())
+
+
+def poll_leased(
+    config: Config,
+    store: Store,
+    owner: str,
+    *,
+    polled_before: datetime,
+    stop: threading.Event | None = None,
+) -> PollReport:
+    """Lease due feeds batch by batch and poll them, until none is due (or ``stop``)."""
+    started = time.monotonic()
+    known = all_feeds(config, store)
+    store.sync_feeds(config.feed_list)
+    by_url = {f.url: f for f in known}
+    # Rows of feeds since removed from the config stay (their stories are archived) but
+    # are not polled; found once per pass, not sent with every lease.
+    removed = sorted(store.feed_urls("config") - {f.url for f in config.feed_list})
+    outcomes: list[FeedOutcome] = []
+    seconds = config.lease_seconds
+    while not (stop and stop.is_set()):
+        urls = store.lease_feeds(
+            owner,
+            limit=config.worker_batch,
+            seconds=seconds,
+            polled_before=polled_before,
+            exclude=removed,
+        )
+        if not urls:
+            break
+        if any(u not in by_url for u in urls):
+            # Added with `feeds add` since this pass began.
+            by_url.update({f.url: f for f in all_feeds(config, store)})
+        batch: list[Feed] = [by_url[u] for u in urls if u in by_url]
+        # A leased URL this worker cannot resolve keeps its lease until it expires, so the
+        # loop does not take it again at once; a worker that knows the feed polls it then.
+        mine = [f.url for f in batch]
+
+        def renew(mine: list[str] = mine) -> None:
+            store.renew_feed_leases(owner, mine, seconds)
+
+        try:
+            with Heartbeat(seconds / 3, renew):
+                report = poll(config, store, feeds=batch)
+        finally:
+            store.release_feeds(owner, mine)
+        outcomes.extend(report.outcomes)
+    return PollReport(tuple(outcomes), time.monotonic() - started)
+
+
+def wait_for_polls(store: Store, timeout: float, poll_every: float = 0.2) -> bool:
+    """Wait until the polls in flight now (other workers' leases) are done; False on timeout.
+
+    The weekly build runs after this, so it sees what another worker was storing right
+    then. Leases taken later do not count: busy workers must not hold the build up.
+    """
+    deadline = time.monotonic() + timeout
+    pending = store.leased_feeds()
+    while pending:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_every)
+        now = store.leased_feeds()
+        pending = {u: o for u, o in pending.items() if now.get(u) == o}
+    return True

@@ -1,0 +1,331 @@
+"""Send: deliver an issue to every active subscriber who has not had it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from .. import deliver
+from .._lease import Heartbeat, dead_here, owner_id
+from ..config import Config
+from ..errors import DeliveryError, NewsletterError
+from ..models import Issue
+from ..render import Renderer
+from ..store import Store
+from . import Progress
+from ._mail import mail_sender, send_one, signer, smtp_settings
+from .archive import renderer, write_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    issue_id: str
+    sent: int = 0
+    """Messages accepted by the server in this run (with ``dry_run``: .eml files written)."""
+    failed: int = 0
+    bounced: int = 0
+    """Of the failed, those refused permanently at RCPT: the address is now bounced."""
+    skipped: int = 0
+    """Owed rows whose subscriber is no longer active."""
+    already_sent: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+    """(address, server answer) for every failure."""
+    dry_run_dir: Path | None = None
+    trimmed: int = 0
+    """Stories left out of the email to stay under Gmail's clipping size."""
+    error: str | None = None
+    """Why the run stopped early (server unreachable, login refused); rerun to continue."""
+
+
+def _trim_issue(issue: Issue, keep: int) -> Issue:
+    items = issue.items[:keep]
+    kept = {id(i) for i in items}
+    sections = tuple(
+        (name, tuple(i for i in group if id(i) in kept)) for name, group in issue.sections
+    )
+    return replace(issue, items=items, sections=tuple(s for s in sections if s[1]))
+
+
+def _fit_for_email(render: Renderer, issue: Issue, web_url: str, sample_link: str) -> Issue:
+    """The issue with as many stories as fit in an HTML part Gmail will not clip."""
+    keep = len(issue.items)
+    fitted = issue
+
+    def size_of(candidate: Issue) -> int:
+        page = render.issue(candidate, web_url=web_url, unsubscribe_url=sample_link)
+        return deliver.html_size(page.html)
+
+    size = size_of(issue)
+    while size > deliver.HTML_BUDGET_BYTES and keep > 1:
+        # Items are roughly the same size: jump near the answer, then step.
+        estimate = int(keep * deliver.HTML_BUDGET_BYTES / size)
+        keep = max(1, min(keep - 1, estimate))
+        fitted = _trim_issue(issue, keep)
+        size = size_of(fitted)
+    if keep < len(issue.items):
+        log.warning(
+            "issue %s: the HTML would exceed Gmail's 102 KB clipping size; the email carries "
+            "the first %d of %d stories, the rest are on the web page %s",
+            issue.id,
+            keep,
+            len(issue.items),
+            web_url,
+        )
+    return fitted
+
+
+class _IssueMail:
+    """Builds each recipient's copy of one issue (their own unsubscribe link)."""
+
+    def __init__(self, config: Config, issue: Issue) -> None:
+        self.config = config
+        self.render = renderer(config)
+        self.sender = mail_sender(config)
+        self.signer = signer(config)
+        self.web_url = f"{config.base_url.rstrip('/')}/issues/{issue.id}"
+        sample = deliver.unsubscribe_url(config.base_url, self.signer.sign("unsubscribe", 10**9))
+        self.issue = _fit_for_email(self.render, issue, self.web_url, sample)
+        self.trimmed = len(issue.items) - len(self.issue.items)
+        end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
+        self.subject = issue.title if end in issue.title else f"{issue.title}（{end}）"
+        # Render (and inline CSS) once; each copy differs only by its signed token, which
+        # is URL-safe and so reads the same escaped in HTML as in text.
+        self._placeholder = f"UNSUBSCRIBETOKEN{uuid.uuid4().hex}"
+        link = deliver.unsubscribe_url(config.base_url, self._placeholder)
+        self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
+
+    def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
+        token = self.signer.sign("unsubscribe", subscriber_id)
+        link = deliver.unsubscribe_url(self.config.base_url, token)
+        return deliver.build_message(
+            self.sender,
+            to=to,
+            name=name,
+            subject=self.subject,
+            html=self._page.html.replace(self._placeholder, token),
+            text=self._page.text.replace(self._placeholder, token),
+            unsubscribe=link,
+            unsubscribe_token=token,
+        )
+
+
+def _eml_name(index: int, address: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "@._-" else "_" for c in address)[:80]
+    return f"{index:05d}-{safe}.eml"
+
+
+def send_issue(
+    config: Config,
+    store: Store,
+    *,
+    issue_id: str | None = None,
+    dry_run: bool = False,
+    to: str | None = None,
+    progress: Progress | None = None,
+    owner: str | None = None,
+    join: bool = False,
+    stop: Callable[[], bool] | None = None,
+) -> SendReport:
+    """Send an issue (default: the newest) to every active subscriber who has not had it.
+
+    Safe to rerun at any time: rows already "sent" are never sent again; after a crash only
+    the one message that was in flight may arrive twice. ``dry_run`` writes .eml files into
+    the issue's folder instead; ``to`` sends one test copy to that address and records
+    nothing.
+
+    Several senders (processes, machines) may run at once: each leases small batches of
+    owed rows as ``owner``, so every subscriber gets the issue once, and they share one
+    ``email.max_per_second``. ``join`` only helps with rows already queued (what a worker
+    does); ``stop`` is asked between batches.
+    """
+    record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
+    issue = None if record is None else store.load_issue(record.id)
+    if record is None or issue is None:
+        wanted = f"issue {issue_id!r}" if issue_id else "issue"
+        raise NewsletterError(f"cannot send: no {wanted} in the database (run `build` first)")
+    if to is not None:
+        return _send_test_copy(config, store, issue, to)
+    if dry_run:
+        return _write_eml(config, store, issue, Path(record.path or "") or None)
+
+    if not join:
+        store.queue_deliveries(issue.id)
+        # A rerun retries what failed last time (a 4xx that outlasted the retries).
+        store.requeue_failed_deliveries(issue.id)
+    rows = store.deliveries(issue.id)
+    already = sum(1 for r in rows if r.status == "sent")
+    people = {s.id: s for s in store.list_subscribers()}
+    inactive = {i for i, s in people.items() if s.status != "active"}
+    skipped = sum(1 for r in rows if r.status != "sent" and r.subscriber_id in inactive)
+    skipped = 0 if join else skipped
+    owed = sum(1 for r in rows if r.status != "sent" and r.subscriber_id not in inactive)
+    sent = failed = bounced = 0
+    failures: list[tuple[str, str]] = []
+    error: str | None = None
+    mail: _IssueMail | None = None
+    me = owner or owner_id()
+    lease = config.lease_seconds
+    # About a second of sending per lease: a small batch keeps a subscriber who unsubscribes
+    # mid-run from being mailed long after, and spreads rows evenly over several senders.
+    batch_size = max(1, min(config.worker_batch, math.ceil(config.email.max_per_second)))
+    done = 0
+    if progress:
+        progress("send", 0, owed)
+    with deliver.SMTPSender(smtp_settings(config)) as smtp:
+        while error is None and not (stop and stop()):
+            batch = store.lease_deliveries(issue.id, me, limit=batch_size, seconds=lease)
+            if not batch:
+                # Rows held by a sender that died on this machine need not wait for expiry.
+                gone = [o for o in store.delivery_lease_owners(issue.id) if dead_here(o)]
+                if gone and store.expire_delivery_leases(issue.id, gone):
+                    continue
+                break
+            mail = mail or _IssueMail(config, issue)
+            ids = [p.id for p in batch if p.id is not None]
+
+            def renew(ids: list[int] = ids) -> None:
+                store.renew_delivery_leases(issue.id, me, ids, lease)
+
+            with Heartbeat(lease / 3, renew):
+                for index, person in enumerate(batch):
+                    assert person.id is not None
+                    if not store.start_delivery(issue.id, person.id, me):
+                        skipped += 1  # unsubscribed since the lease, or the lease was lost
+                        continue
+                    message = mail.message(person.email, person.name, person.id)
+                    # One rate for all senders on this database, not one per process.
+                    wait = store.take_rate_slot(
+                        "smtp", config.email.max_per_second, time.time()
+                    )
+                    if wait > 0:
+                        time.sleep(wait)
+                    try:
+                        result = smtp.send(message, person.email)
+                    except DeliveryError as exc:
+                        # Nothing reached the server for these rows: they are simply owed.
+                        for rest in batch[index:]:
+                            assert rest.id is not None
+                            store.finish_delivery(issue.id, rest.id, "queued", str(exc))
+                        error = str(exc)
+                        break
+                    if result.status == "sent":
+                        store.finish_delivery(issue.id, person.id, "sent", result.answer)
+                        sent += 1
+                    else:
+                        is_bounce = result.status == "bounced"
+                        store.finish_delivery(
+                            issue.id, person.id, "failed", result.answer, bounced=is_bounce
+                        )
+                        failed += 1
+                        bounced += is_bounce
+                        failures.append((person.email, result.answer))
+                    done += 1
+                    if progress:
+                        progress("send", done, max(owed, done))
+            store.release_deliveries(issue.id, me, ids)
+    log.info(
+        "send: issue %s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
+        issue.id,
+        sent,
+        failed,
+        bounced,
+        skipped,
+        already,
+        f" stopped: {error}" if error else "",
+    )
+    return SendReport(
+        issue.id,
+        sent=sent,
+        failed=failed,
+        bounced=bounced,
+        skipped=skipped,
+        already_sent=already,
+        failures=tuple(failures),
+        trimmed=mail.trimmed if mail else 0,
+        error=error,
+    )
+
+
+def _send_test_copy(config: Config, store: Store, issue: Issue, to: str) -> SendReport:
+    address = deliver.normalize_address(to)
+    known = store.get_subscriber(email=address)
+    # Not a subscriber: the copy still has working-looking links, tied to no one (id 0).
+    subscriber_id = known.id if known and known.id is not None else 0
+    mail = _IssueMail(config, issue)
+    message = mail.message(address, known.name if known else "", subscriber_id)
+    result = send_one(config, message, address)
+    if result.status == "sent":
+        return SendReport(issue.id, sent=1, trimmed=mail.trimmed)
+    return SendReport(
+        issue.id, failed=1, failures=((address, result.answer),), trimmed=mail.trimmed
+    )
+
+
+def _write_eml(config: Config, store: Store, issue: Issue, folder: Path | None) -> SendReport:
+    """What ``send`` would send now, as .eml files under ``<issue folder>/eml/``."""
+    target = (folder or config.output_path / "issues" / issue.id) / "eml"
+    target.mkdir(parents=True, exist_ok=True)
+    owed = {r.subscriber_id for r in store.deliveries(issue.id, unsent_only=True)}
+    done = {r.subscriber_id for r in store.deliveries(issue.id)} - owed
+    people = [s for s in store.list_subscribers("active") if s.id not in done]
+    mail = _IssueMail(config, issue) if people else None
+    for index, person in enumerate(people, 1):
+        assert mail is not None and person.id is not None
+        message = mail.message(person.email, person.name, person.id)
+        path = target / _eml_name(index, person.email)
+        write_atomic(path, message.as_bytes())
+    return SendReport(
+        issue.id,
+        sent=len(people),
+        already_sent=len(done),
+        dry_run_dir=target,
+        trimmed=mail.trimmed if mail else 0,
+    )
+
+
+def unfinished_send(config: Config, store: Store, now: datetime) -> str | None:
+    """The newest issue if its send was started and cut short within the misfire grace.
+
+    An issue older than ``schedule.misfire_grace_seconds`` is left alone: a week-old issue
+    arriving late is worse than not at all; ``newsletter send --issue ID`` still finishes
+    it by hand. "failed" rows got their answer (bounce or retries used up): only rows still
+    queued or in flight make a send unfinished.
+    """
+    newest = next(iter(store.list_issues()), None)
+    if newest is None:
+        return None
+    if now - newest.created > timedelta(seconds=config.schedule.misfire_grace_seconds):
+        return None
+    counts = store.delivery_counts(newest.id)
+    return newest.id if counts.get("queued", 0) or counts.get("sending", 0) else None
+
+
+def join_send(
+    config: Config, store: Store, owner: str, stop: threading.Event | None = None
+) -> SendReport | None:
+    """Help send the newest issue if its sending has started and rows are still owed.
+
+    The same rule as the daemon's resume (:func:`unfinished_send`): a worker never starts
+    a send nobody asked for, nor finishes a stale one.
+    """
+    issue_id = unfinished_send(config, store, datetime.now(UTC))
+    if issue_id is None:
+        return None
+    return send_issue(
+        config,
+        store,
+        issue_id=issue_id,
+        owner=owner,
+        join=True,
+        stop=stop.is_set if stop else None,
+    )

@@ -79,7 +79,13 @@ def _summaries(
     def work(entry: Entry, key: str) -> tuple[Summary, bool]:
         def call() -> Summary:
             return llm_summary(
-                entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+                entry,
+                client,
+                prompts,
+                max_chars=max_chars,
+                language=config.language,
+                budget=budget,
+                min_units=config.llm.min_digest,
             )
 
         # A failing endpoint is worth retrying next run; a bad answer for this content

@@ -98,7 +98,7 @@ class LLMConfig(_Strict):
         None, description="the model reasons first (more output room); None: guess from name"
     )
     breaker_failures: int = Field(
-        2, ge=1, description="consecutive rounds of transport failures that stop LLM calls"
+        3, ge=1, description="consecutive transport failures that stop LLM calls for the run"
     )
     build_deadline_seconds: float | None = Field(
         900.0, gt=0, description="all LLM time in one build or poll; then extracts"

@@ -10,8 +10,9 @@ What a caller can rely on, whatever the endpoint does:
 * every request carries an output cap (``max_tokens`` or ``max_completion_tokens``);
 * after a timeout the client lowers its concurrency (halving, down to 1) and retries, so a
   single-slot local server that queues requests still gets through them;
-* after ``breaker_failures`` consecutive rounds of transport failures (timeouts, connection
-  errors, 5xx) it stops calling and says so once; every later call fails at once;
+* after ``breaker_failures`` consecutive transport failures (timeouts, connection errors,
+  5xx) it stops calling and says so once; every later call fails at once. A request that
+  timed out while another succeeded waited in a queue: it is tried again, not counted;
 * :meth:`LLMClient.cancel` (and :func:`cancel_all`, for a stopping process) aborts calls in
   flight: they raise :class:`LLMCancelled` within a fraction of a second.
 """
@@ -69,7 +70,7 @@ class LLMSettings:
     """Explicit output cap; overrides the one derived from ``max_chars``."""
     reasoning: bool | None = None
     """The model reasons before answering; ``None`` guesses from the model name."""
-    breaker_failures: int = 2
+    breaker_failures: int = 3
     deadline: float | None = None
     """Seconds for all calls of this client together (one build)."""
 
@@ -229,12 +230,14 @@ class _Limiter:
             self._cond.notify_all()
 
     def lower(self, started_at: int) -> int | None:
-        """Halve the limit a timed-out request was sent under; the new limit, or None at 1."""
+        """Halve the limit a timed-out request was sent under; the new limit, or None when
+        it is already that low (another request lowered it, or it is 1)."""
         with self._cond:
-            if self.limit <= 1:
+            lowered = min(self.limit, max(1, started_at // 2))
+            if lowered == self.limit:
                 return None
-            self.limit = min(self.limit, max(1, started_at // 2))
-            return self.limit
+            self.limit = lowered
+            return lowered
 
 
 class LLMClient:
@@ -260,6 +263,9 @@ class LLMClient:
             max_retries=0,
             default_headers=settings.extra_headers or None,
         )
+        # Resolved now: the client imports its resource modules on first access, which
+        # must not happen inside a request's timeout (seconds on a loaded machine).
+        self._create = self._client.chat.completions.with_raw_response.create
         self._limiter = _Limiter(settings.max_concurrency)
         self._json_supported = settings.json_mode
         self._cap_param = (
@@ -271,7 +277,7 @@ class LLMClient:
         self._stop = threading.Event()
         self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._failures = 0
-        self._wave_end = -math.inf
+        self._last_success = -math.inf
         self._open_reason: str | None = None
         self._until = time.monotonic() + settings.deadline if settings.deadline else None
         with _clients_lock:
@@ -328,25 +334,29 @@ class LLMClient:
             f"(llm.build_deadline_seconds={self.settings.deadline:g})"
         )
 
-    def _failed(self, started: float, reason: str) -> None:
-        # Requests that were in flight together share one cause: they count as one
-        # failure, so a single-slot server that queued four requests is not "four down".
+    def _failed(self, started: float, reason: str) -> bool:
+        """Count a transport failure; False when it does not count.
+
+        A request that failed while another one succeeded was queued behind it (a
+        single-slot server), not refused by a dead endpoint: it does not count.
+        """
         with self._lock:
-            if started < self._wave_end:
-                return
+            if self._last_success > started:
+                return False
             self._failures += 1
-            self._wave_end = time.monotonic()
             if self._failures < self.settings.breaker_failures or self._open_reason:
-                return
+                return True
             self._open_reason = (
                 f"LLM calls stopped for this run after {self._failures} failures in a row "
                 f"(last: {reason})"
             )
         log.warning("%s; the remaining digests are extracted", self._open_reason)
+        return True
 
     def _succeeded(self) -> None:
         with self._lock:
             self._failures = 0
+            self._last_success = time.monotonic()
 
     def _sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):
@@ -372,7 +382,7 @@ class LLMClient:
                 reason = exc.reason
                 if exc.timed_out and self._until is not None and time.monotonic() >= self._until:
                     raise LLMError(self._deadline_reason()) from None
-                self._failed(started, reason)
+                counted = self._failed(started, reason)
                 if self._open_reason is not None:
                     raise LLMError(self._open_reason) from None
                 if exc.timed_out:
@@ -380,11 +390,12 @@ class LLMClient:
                     if lowered is not None:
                         log.warning(
                             "LLM request sent at concurrency %d timed out; concurrency lowered "
-                            "to %d and the request retried",
+                            "to %d",
                             slot,
                             lowered,
                         )
-                        continue
+                    if not counted:
+                        continue  # it waited in the server's queue: a fresh try, not a retry
                 if attempt >= self.settings.max_retries:
                     raise LLMError(reason) from None
                 delay = exc.delay if exc.delay is not None else _backoff(attempt)
@@ -426,7 +437,7 @@ class LLMClient:
             kwargs["temperature"] = self.settings.temperature
         try:
             async with asyncio.timeout(timeout):
-                raw = await self._client.chat.completions.with_raw_response.create(
+                raw = await self._create(
                     model=self.settings.model,
                     messages=messages,  # type: ignore[arg-type]
                     **kwargs,

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import relevance
 from newsletter._guard import neutralise, scrub_contacts
 from newsletter.errors import LLMCancelled, LLMError
 from newsletter.llm import LLMClient, LLMSettings, cancel_all, output_cap, suggest_settings
-from newsletter.models import Entry
+from newsletter.models import Entry, Verdict
 from newsletter.summarize import llm_summary, load_prompts, write_intro
 from tests.servers import HTML_PAGE, Echo, Func, Hang, OpenAIServer, Reply, Status, Trickle
 
@@ -387,3 +388,14 @@ def test_repair_prompt_is_a_template(openai_server: OpenAIServer, tmp_path: Path
     assert summary.kind == "llm"
     repair = openai_server.requests[1].json["messages"][-1]["content"]
     assert repair == "REWRITE PLEASE: punctuation"
+
+
+def test_judge_cannot_admit_below_the_uncertain_band(openai_server: OpenAIServer) -> None:
+    openai_server.default = Reply('{"relevant": true, "reason": "the article says so"}')
+    messages = [{"role": "user", "content": "<article>…</article>"}]
+    below = Verdict(False, 0.5, ("score 0.5 < threshold 2.0",))
+    answer = relevance.llm_judge(below, client(openai_server), messages, floor=1.0)
+    assert answer.answered and not answer.verdict.relevant
+    assert "below band" in answer.verdict.reasons[-1]
+    inside = Verdict(False, 1.5, ("score 1.5 < threshold 2.0",))
+    assert relevance.llm_judge(inside, client(openai_server), messages, floor=1.0).verdict.relevant

@@ -205,6 +205,12 @@ def cancel_all() -> int:
     return len(clients)
 
 
+def _close_later(client: Any) -> None:
+    loop = _loop[1] if _loop is not None and _loop[0] == os.getpid() else None
+    if loop is not None and loop.is_running():
+        asyncio.run_coroutine_threadsafe(client.close(), loop)
+
+
 class _Limiter:
     """A semaphore whose size can shrink while requests are waiting or in flight."""
 
@@ -282,6 +288,8 @@ class LLMClient:
         self._until = time.monotonic() + settings.deadline if settings.deadline else None
         with _clients_lock:
             _clients.add(self)
+        # Its connections belong to the shared loop: close them there once the client is gone.
+        weakref.finalize(self, _close_later, self._client)
 
     @property
     def model(self) -> str:

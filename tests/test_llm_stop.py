@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,25 +50,31 @@ def wait_for_requests(server: OpenAIServer, count: int, timeout: float = 30) -> 
         time.sleep(0.05)
 
 
-def test_sigterm_during_llm_calls_exits_within_ten_seconds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def stalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+    """An endpoint that accepts every request and answers none (for two minutes)."""
     monkeypatch.setenv(KEY_ENV, "sk-test")
     with OpenAIServer() as server:
         server.default = Hang(120)
-        due = time.gmtime(time.time() - 120)
-        cron = f"{due.tm_min} {due.tm_hour} * * *"
-        path = write_config(
-            tmp_path, server.base_url, schedule={"issue": cron, "poll_interval_seconds": 600}
-        )
-        proc = Proc(path)
-        try:
-            wait_for_requests(server, 1, timeout=60)  # the catch-up build is in its LLM calls
-            started = time.monotonic()
-            assert proc.stop(timeout=15) == 0
-            assert time.monotonic() - started < 10
-        finally:
-            proc.kill()
+        yield server
+
+
+def test_sigterm_during_llm_calls_exits_within_ten_seconds(
+    tmp_path: Path, stalled: OpenAIServer
+) -> None:
+    due = time.gmtime(time.time() - 120)
+    cron = f"{due.tm_min} {due.tm_hour} * * *"
+    path = write_config(
+        tmp_path, stalled.base_url, schedule={"issue": cron, "poll_interval_seconds": 600}
+    )
+    proc = Proc(path)
+    try:
+        wait_for_requests(stalled, 1, timeout=60)  # the catch-up build is in its LLM calls
+        started = time.monotonic()
+        assert proc.stop(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        proc.kill()
     issue = next(r for r in proc.lines if r.get("job") == "issue")
     assert issue["built"] == "none" and "stopping during the LLM calls" in issue["reason"]
     # Not recorded as done: the next start catches the issue up.
@@ -76,33 +83,30 @@ def test_sigterm_during_llm_calls_exits_within_ten_seconds(
 
 
 def test_next_build_takes_over_claims_of_a_killed_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, stalled: OpenAIServer
 ) -> None:
-    monkeypatch.setenv(KEY_ENV, "sk-test")
-    with OpenAIServer() as server:
-        server.default = Hang(120)
-        path = write_config(tmp_path, server.base_url, demo_feeds()[:4])
-        config = load_config(path)
-        store = Store.open(config.database)
-        poll(config, store)
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        build = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "build", "-c", str(path)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_requests(server, 4)  # four claims held, four calls in flight
-        finally:
-            build.kill()  # SIGKILL: no chance to release anything
-            build.wait()
-        server.default = Echo()
-        started = time.monotonic()
-        report = build_issue(config, store)
-        elapsed = time.monotonic() - started
-        store.close()
+    path = write_config(tmp_path, stalled.base_url, demo_feeds()[:4])
+    config = load_config(path)
+    store = Store.open(config.database)
+    poll(config, store)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    build = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "build", "-c", str(path)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_requests(stalled, 4)  # four claims held, four calls in flight
+    finally:
+        build.kill()  # SIGKILL: no chance to release anything
+        build.wait()
+    stalled.default = Echo()
+    started = time.monotonic()
+    report = build_issue(config, store)
+    elapsed = time.monotonic() - started
+    store.close()
     assert report.issue is not None
     # Before: each dead claim was waited out (timeout × attempts + 30 s = 210 s).
     assert elapsed < 30, elapsed

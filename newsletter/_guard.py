@@ -246,7 +246,8 @@ def digest_problems(
                 )
             )
     count = units(text, language)
-    if count < minimum:
+    # In the wrong language its length in this one means nothing.
+    if count < minimum and not problems:
         unit = "Chinese characters" if family == "zh" else "words"
         problems.append(
             Problem(
@@ -289,7 +290,8 @@ def category_of(answer: str, allowed: Sequence[str]) -> str | None:
 def grounded(bullets: Sequence[str], stories: Sequence[str]) -> tuple[str, ...]:
     """The bullets that each rest on a distinct story (in bullet order).
 
-    A bullet rests on the story sharing most of its key terms, at least half of them;
+    A bullet rests on the story sharing most of its key terms, at least two and a third
+    of them (a paraphrase keeps the names and facts, not the character pairs between);
     a second bullet resting on the same story is dropped, so one story (or text planted
     in one story's title) cannot fill the whole list.
     """
@@ -302,7 +304,7 @@ def grounded(bullets: Sequence[str], stories: Sequence[str]) -> tuple[str, ...]:
             continue
         scores = [len(terms & st) for st in story_terms]
         best = max(range(len(scores)), key=scores.__getitem__, default=-1)
-        if best < 0 or scores[best] * 2 < len(terms) or best in used:
+        if best < 0 or scores[best] < 2 or scores[best] * 3 < len(terms) or best in used:
             continue
         used.add(best)
         kept.append(bullet)

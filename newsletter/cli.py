@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,8 +47,19 @@ ForceOption = Annotated[
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 
+def shown(value: object) -> str:
+    """Text from outside (a feed, a server, a subscriber, an OPML file) safe to print:
+    control and format characters (ESC, CR, bidi overrides) become spaces and Rich markup
+    is escaped, so ``[/]`` in a reason phrase or a name cannot break or restyle output."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
+        for ch in str(value)
+    )
+    return escape(text)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -117,11 +130,11 @@ def print_poll(report: poll_flow.PollReport) -> None:
             o.status, o.status
         )
         table.add_row(
-            o.name,
+            shown(o.name),
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
+            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
         )
     console.print(table)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
@@ -132,12 +145,12 @@ def print_poll(report: poll_flow.PollReport) -> None:
 
 def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
-        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        console.print(f"[yellow]No issue built:[/yellow] {shown(report.reason)}", highlight=False)
         return
     issue = report.issue
     llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
     console.print(
-        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"[green]Issue {issue.id}[/green]: {shown(issue.title)} — {len(issue.items)} stories "
         f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
         highlight=False,
     )
@@ -160,7 +173,8 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
     for title, reason in report.fallbacks:
         console.print(
-            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+            f"  [yellow]extracted instead:[/yellow] {shown(title[:40])} — {shown(reason)}",
+            highlight=False,
         )
 
 
@@ -278,15 +292,15 @@ def explain(
     if found is None:
         raise fail(f"no entry with id {entry_id!r}", 1)
     entry, verdict = found
-    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
     console.print(
-        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
         highlight=False,
     )
     state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
     console.print(f"{state} (score {verdict.score:g})")
     for reason in verdict.reasons:
-        console.print(f"  - {reason}", highlight=False, markup=False)
+        console.print(f"  - {shown(reason)}", highlight=False)
 
 
 @app.command()
@@ -296,8 +310,17 @@ def daemon(
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from .schedule import run_daemon
+    from .tokens import secret_from_env
 
     config = load(config_path)
+    with opened(config) as store:
+        mails = store.subscriber_counts().get("active", 0) > 0
+    if mails:
+        # The weekly job would fail days from now at its first send: say so at start.
+        try:
+            secret_from_env(config.secret_env)
+        except NewsletterError as exc:
+            raise fail(f"the daemon sends to active subscribers, but {exc}") from None
     _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
@@ -332,14 +355,14 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         if h.current_url:
             notes.append(f"moved to {h.current_url}")
         table.add_row(
-            h.name or h.url,
-            h.origin,
+            shown(h.name or h.url),
+            shown(h.origin),
             ("disabled" if h.disabled else h.last_status or "never"),
             str(h.last_new),
             str(h.consecutive_failures),
             f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
             "never" if h.disabled else _next_retry(h.next_poll_at),
-            "; ".join(notes),
+            shown("; ".join(notes)),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
@@ -364,7 +387,7 @@ def print_send(report: send_flow.SendReport) -> None:
     table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
     console.print(table)
     for address, answer in report.failures[:20]:
-        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+        console.print(f"  [red]failed[/red] {shown(address)}: {shown(answer)}", highlight=False)
     if len(report.failures) > 20:
         console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
     if report.trimmed:
@@ -375,7 +398,8 @@ def print_send(report: send_flow.SendReport) -> None:
         )
     if report.error:
         console.print(
-            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+            f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
+            highlight=False,
         )
 
 
@@ -420,21 +444,40 @@ SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complain
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="Email address.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Re-activate an address that unsubscribed, bounced or complained "
+            "(only when its owner asked to come back).",
+        ),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in).
+
+    An address that unsubscribed, bounced or complained is left as it is (exit 1) unless
+    --resubscribe is given.
+    """
+    from .deliver import HeaderInjectionError, check_header_text
     from .errors import AddressError, ConfigError
 
+    try:
+        check_header_text(name, "--name")
+    except HeaderInjectionError as exc:
+        raise fail(str(exc)) from None
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = subscriptions.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(
+                config, store, email, name, resubscribe=resubscribe
+            )
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:
             raise fail(str(exc), 1) from None
     note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
-    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+    console.print(f"{shown(subscriber.email)}: {subscriber.status}{note}", highlight=False)
 
 
 @subscribers_app.command("remove")
@@ -498,7 +541,7 @@ def subscribers_list(
             f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
             f"{e.received:%Y-%m-%d})" if e.received else e.kind
         )
-        table.add_row(str(p.id), p.email, p.name, p.status, why)
+        table.add_row(str(p.id), shown(p.email), shown(p.name), p.status, shown(why))
     console.print(table)
 
 
@@ -527,7 +570,7 @@ def subscribers_import(
     import csv
     import io
 
-    from .deliver import clean_header_text, normalize_address
+    from .deliver import clean_header_text, normalize_address, unsafe_header_text
     from .errors import AddressError
 
     config = load(config_path)
@@ -552,10 +595,21 @@ def subscribers_import(
             )
             bad += 1
             continue
+        name = str(row.get("name") or "").strip()
+        reason = unsafe_header_text(name)
+        if reason is not None:
+            err.print(
+                f"{file}:{line}: skipped, the name is not allowed: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            bad += 1
+            continue
         if address in people:
             repeated += 1
             continue
-        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+        people[address] = clean_header_text(name, 100)
     with opened(config) as store:
         added = store.import_subscribers(list(people.items()))
     console.print(
@@ -599,8 +653,9 @@ def serve(
     except NewsletterError as exc:
         raise fail(str(exc)) from None
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
-    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
-    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+    # X-Forwarded-For is believed only from web.trusted_proxies (the app checks it);
+    # uvicorn's own proxy_headers would trust it from any process on this host.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def _next_retry(when: datetime | None) -> str:
@@ -628,7 +683,7 @@ def feeds_enable(
 
 def _say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
-    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+    stream.print(shown(text), highlight=False, soft_wrap=True)
 
 
 @app.command()

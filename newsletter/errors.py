@@ -21,6 +21,10 @@ class LLMError(NewsletterError):
     """An LLM call failed or returned something unusable; the caller falls back."""
 
 
+class LLMCancelled(NewsletterError):
+    """LLM calls were cancelled because the process is stopping; the build is abandoned."""
+
+
 class DeliveryError(NewsletterError):
     """Sending an email failed."""
 

@@ -857,13 +857,27 @@ class JudgeAnswer:
     reasoning_tokens: int = 0
 
 
-def apply_judgement(rules: Verdict, relevant: bool, reason: str) -> Verdict:
-    """The rule verdict overruled (or confirmed) by the judge; the rule reasons stay visible."""
+def apply_judgement(
+    rules: Verdict, relevant: bool, reason: str, *, floor: float | None = None
+) -> Verdict:
+    """The rule verdict overruled (or confirmed) by the judge; the rule reasons stay visible.
+
+    The judge never admits an entry the rules scored below ``floor`` (the uncertain band's
+    lower bound): text in an article cannot talk its way past the rules.
+    """
+    if relevant and floor is not None and rules.score < floor:
+        return Verdict(False, rules.score, (*rules.reasons, "llm judge overruled: below band"))
     said = "yes" if relevant else "no"
     return Verdict(relevant, rules.score, (*rules.reasons, f"llm judge: {said} — {reason}"[:300]))
 
 
-def llm_judge(rules: Verdict, client: LLMClient, messages: list[dict[str, str]]) -> JudgeAnswer:
+def llm_judge(
+    rules: Verdict,
+    client: LLMClient,
+    messages: list[dict[str, str]],
+    *,
+    floor: float | None = None,
+) -> JudgeAnswer:
     """Ask the LLM whether an uncertain entry is on topic; keep the rule verdict on failure."""
     try:
         completion = client.chat(messages, json_mode=True)
@@ -893,4 +907,4 @@ def llm_judge(rules: Verdict, client: LLMClient, messages: list[dict[str, str]])
     if not isinstance(relevant, bool):
         return answered(rules, False, error="answer has no true/false 'relevant'")
     reason = " ".join(str(answer.get("reason", "")).split())[:200]
-    return answered(apply_judgement(rules, relevant, reason), True, reason)
+    return answered(apply_judgement(rules, relevant, reason, floor=floor), True, reason)

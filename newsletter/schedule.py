@@ -38,7 +38,7 @@ from . import workers
 from ._lease import owner_id
 from ._logging import current_format, log_line
 from .config import Config
-from .errors import NewsletterError
+from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
 from .flows import poll as poll_flow
 from .flows import send as send_flow
@@ -294,7 +294,12 @@ class Daemon:
                     # Not recorded as done: the next start catches it up within the grace.
                     log_line(log, "issue", built="none", reason="stopping before the build")
                     return
-                report = build_flow.build_issue(self.config, store)
+                try:
+                    report = build_flow.build_issue(self.config, store)
+                except LLMCancelled:
+                    # Not recorded as done: the next start builds it with its LLM digests.
+                    log_line(log, "issue", built="none", reason="stopping during the LLM calls")
+                    return
                 store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
                 # Build and send are one step: a built issue is sent even when stopping
                 # (per-recipient state makes a cut-off send resumable: see
@@ -571,8 +576,10 @@ class Daemon:
         self._procs.clear()
 
     def stop(self) -> None:
-        """Stop scheduling; the step in progress finishes (``start`` returns after it)."""
+        """Stop scheduling; the step in progress finishes (``start`` returns after it),
+        except LLM calls in flight: they are cancelled and a build in them is abandoned."""
         self._stopping.set()
+        workers.cancel_llm_calls()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 

@@ -104,6 +104,16 @@ def run_worker(
     return report
 
 
+def cancel_llm_calls() -> None:
+    """Cancel LLM calls in flight (a stop must not wait out their timeouts).
+
+    From a thread: a signal handler must not take the locks the cancelled calls hold.
+    """
+    from . import llm
+
+    threading.Thread(target=llm.cancel_all, name="llm-cancel", daemon=True).start()
+
+
 def stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM / Ctrl-C: finish the batch in progress, then stop; a second one exits now."""
 
@@ -112,6 +122,7 @@ def stop_on_signals(stop: threading.Event) -> None:
             os._exit(128 + signum)
         log.info("signal %d: finishing the current batch, then stopping", signum)
         stop.set()
+        cancel_llm_calls()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .._lease import dead_here
 from ..config import Config
 from ..llm import LLMClient, LLMSettings
 from ..models import Summary
@@ -32,6 +33,11 @@ def llm_client(config: Config) -> LLMClient | None:
             max_concurrency=llm.max_concurrency,
             json_mode=llm.json_mode,
             temperature=llm.temperature,
+            max_chars=llm.max_chars,
+            max_output_tokens=llm.max_output_tokens,
+            reasoning=llm.reasoning,
+            breaker_failures=llm.breaker_failures,
+            deadline=llm.build_deadline_seconds,
         )
     )
 
@@ -55,8 +61,9 @@ def computed_once(
 
     The cache row is claimed before ``compute`` (the LLM call) runs: a second worker that
     meets the same content waits for the first one's answer instead of paying for its own.
-    A claim whose holder died expires after ``seconds``; a result ``keep`` rejects (a
-    transient failure) is not stored, so a waiter then claims and tries itself.
+    A claim whose holder died on this host (``kill -9`` included) is taken over at once;
+    one held elsewhere expires after ``seconds``. A result ``keep`` rejects (a transient
+    failure) is not stored, so a waiter then claims and tries itself.
     Returns ``(summary, True)`` when this call ran ``compute``.
     """
     while True:
@@ -71,6 +78,9 @@ def computed_once(
             finally:
                 store.release_summary_claim(key, owner)
             return summary, True
+        holder = store.summary_claim_owner(key)
+        if holder is not None and dead_here(holder) and store.expire_summary_claim(key, holder):
+            continue
         time.sleep(0.05)
 
 

@@ -88,6 +88,7 @@ def _summaries(
                 max_words=config.llm.max_words,
                 language=config.language,
                 budget=budget,
+                min_units=config.llm.min_digest,
             )
 
         # A failing endpoint is worth retrying next run; a bad answer for this content

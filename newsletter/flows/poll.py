@@ -20,7 +20,7 @@ from .. import relevance
 from .._lease import Heartbeat, owner_id
 from .._lifeline import exit_with_parent
 from ..config import Config
-from ..errors import DatabaseBusy, StorageError
+from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
 from ..models import Entry, Feed, FetchResult, FetchState, Summary, Verdict
 from ..parse import ParsedFeed, parse_feed
@@ -408,6 +408,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     if client is None:
         return None
     lexicon = _lexicon(_lexicon_key(config))
+    floor = lexicon.uncertain_band[0]
     prompts = load_prompts(config.templates_dir)
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex
@@ -425,6 +426,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 rules,
                 client,
                 [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                floor=floor,
             )
             said = {"relevant": answer.verdict.relevant, "reason": answer.reason}
             return Summary(
@@ -437,9 +439,12 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 reasoning_tokens=answer.reasoning_tokens,
             )
 
-        outcome, called = computed_once(
-            store, key, entry.id, owner, claim_seconds(config), call, lambda s: s.kind == "llm"
-        )
+        try:
+            outcome, called = computed_once(
+                store, key, entry.id, owner, claim_seconds(config), call, lambda s: s.kind == "llm"
+            )
+        except LLMCancelled:
+            return rules  # stopping: the entry is kept with its rule verdict
         if called:
             record_call(store, run_id, None, "judge", entry.id, outcome)
             if outcome.kind != "llm":
@@ -449,7 +454,9 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                     )
                 return rules
         said = json.loads(outcome.text)
-        return relevance.apply_judgement(rules, bool(said["relevant"]), str(said["reason"]))
+        return relevance.apply_judgement(
+            rules, bool(said["relevant"]), str(said["reason"]), floor=floor
+        )
 
     def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
         known = store.known_entry_ids([e.id for e, _ in judged])

@@ -208,9 +208,9 @@ def test_shipped_config_serves_and_passes_the_image_healthcheck(tmp_path: Path) 
     )
     try:
         dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-        check = json.loads(
-            re.search(r"^\s*CMD (\[.*\])\s*$", dockerfile.split("HEALTHCHECK")[1], re.M).group(1)
-        )  # type: ignore[union-attr]
+        found = re.search(r"^\s*CMD (\[.*\])\s*$", dockerfile.split("HEALTHCHECK")[1], re.M)
+        assert found, "no HEALTHCHECK CMD in exec form"
+        check = json.loads(found.group(1))
         assert check[0] == "python"
         check = [sys.executable, *check[1:]]
         check[-1] = check[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")

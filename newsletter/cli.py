@@ -523,7 +523,7 @@ subscribers_app = typer.Typer(
     help="Subscribers: add, remove, list, import, export.", rich_markup_mode=None
 )
 app.add_typer(subscribers_app, name="subscribers", no_args_is_help=True)
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
 
 @subscribers_app.command("add")
@@ -578,7 +578,7 @@ def subscribers_remove(
 StatusOption = Annotated[
     str | None,
     typer.Option("--status", help="Only subscribers with this status: pending, active, "
-                 "unsubscribed or bounced."),
+                 "unsubscribed, bounced or complained."),
 ]
 
 
@@ -597,10 +597,18 @@ def subscribers_list(
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
-    for column in ("id", "email", "name", "status"):
+    for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
+    with opened(load(config_path)) as store:
+        # Why a bounced, complained or mail-unsubscribed address is so: the stored report.
+        evidence = store.last_bounce_events([p.id for p in people if p.id is not None])
     for p in people:
-        table.add_row(str(p.id), p.email, p.name, p.status)
+        e = evidence.get(p.id or -1)
+        why = "" if e is None else (
+            f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
+            f"{e.received:%Y-%m-%d})" if e.received else e.kind
+        )
+        table.add_row(str(p.id), p.email, p.name, p.status, why)
     console.print(table)
 
 
@@ -973,6 +981,144 @@ def worker(
             f"{report.owner}: polled {report.polled} feeds ({report.new_entries} new entries, "
             f"{report.failed} failed), sent {report.sent} messages in {report.elapsed:.1f}s"
         )
+
+
+# -- list hygiene: bounces, complaints, mailto unsubscribes ---------------------------
+
+bounces_app = typer.Typer(
+    help="Bounces, complaints and mailto unsubscribes.", rich_markup_mode=None
+)
+app.add_typer(bounces_app, name="bounces", no_args_is_help=True)
+
+
+@bounces_app.command("process")
+def bounces_process(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Message files (one mail each); none or - reads standard input."),
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            "--recipient",
+            help="The address the mail was delivered to (default $ORIGINAL_RECIPIENT, "
+            "which Postfix's pipe sets): a VERP bounce names its subscriber there.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what each mail is; change nothing.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Read bounce, complaint or unsubscribe mails and act on them (an MTA pipe target).
+
+    Exit status 0 even for mail that is not a bounce (an MTA must not bounce it back);
+    2 only for bad usage or config, 75 (EX_TEMPFAIL: the MTA retries) when the database
+    cannot be written.
+    """
+    import os
+
+    from .bounces import parse
+    from .flows import bounces as hygiene
+
+    envelope = tuple(a for a in (recipient or os.environ.get("ORIGINAL_RECIPIENT", ""),) if a)
+    sources = files or [Path("-")]
+    tally = hygiene.Tally()
+    if dry_run:
+        for source in sources:
+            try:
+                raw = sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+            except OSError as exc:
+                raise fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            report = parse(raw, envelope_to=envelope)
+            tally.kinds[report.kind] += 1
+            named = ", ".join(f"{f.address or '(redacted)'} {f.status}".strip()
+                              for f in report.findings[:3])
+            _say(f"{source}: {report.kind} [{report.detector}] {named or report.reason}")
+        if len(sources) > 1:
+            _say(" ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items())))
+        return
+    config = load(config_path)
+    with opened(config) as store:
+        for source in sources:
+            try:
+                raw = (
+                    sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+                )
+            except OSError as exc:
+                raise fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            try:
+                outcome = hygiene.process_message(
+                    config, store, raw, source="pipe", envelope_to=envelope
+                )
+            except NewsletterError as exc:
+                raise fail(str(exc), 75) from None
+            tally.add(outcome)
+            what = ", ".join(f"{a} {act}" for a, act in outcome.actions) or outcome.reason
+            if outcome.duplicate and not outcome.actions:
+                what = "already processed"
+            if outcome.unmatched:
+                what += f" (not subscribers: {', '.join(outcome.unmatched[:5])})"
+            _say(f"{source}: {outcome.kind} [{outcome.detector}] {what}".rstrip())
+    if len(sources) > 1:
+        _say(tally.line())
+
+
+@bounces_app.command("poll")
+def bounces_poll(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Read the bounce mailbox (email.bounce_mailbox) once, as the daemon does."""
+    from .flows import bounces as hygiene
+
+    config = load(config_path)
+    if config.email.bounce_mailbox is None:
+        raise fail("email.bounce_mailbox is not set in the config")
+    with opened(config) as store:
+        try:
+            tally = hygiene.poll_mailbox(config, store)
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    _say(tally.line())
+
+
+@subscribers_app.command("reactivate")
+def subscribers_reactivate(
+    email: Annotated[str | None, typer.Argument(help="Email address.")] = None,
+    bounced_since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--bounced-since",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            help="Everyone bounced or complained by a report received since then (UTC).",
+        ),
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Undo a bounce or complaint: the subscriber is active again (recorded as yours)."""
+    from .deliver import normalize_address
+    from .errors import AddressError
+    from .flows import bounces as hygiene
+
+    if (email is None) == (bounced_since is None):
+        raise fail("give an EMAIL or --bounced-since DATE (one of them)")
+    config = load(config_path)
+    with opened(config) as store:
+        if bounced_since is not None:
+            since = bounced_since.replace(tzinfo=bounced_since.tzinfo or UTC)
+            done = hygiene.reactivate_since(store, since)
+            for person in done:
+                _say(f"{person.email}: active (was {person.status})")
+            _say(f"{len(done)} subscribers reactivated")
+            return
+        try:
+            address = normalize_address(email or "")
+        except AddressError as exc:
+            raise fail(str(exc)) from None
+        subscriber = store.get_subscriber(email=address)
+        if subscriber is None:
+            raise fail(f"{address} is not a subscriber", 1)
+        if not hygiene.reactivate(store, subscriber, note="subscribers reactivate"):
+            raise fail(f"{address} is {subscriber.status}, not bounced or complained", 1)
+    _say(f"{address}: active (was {subscriber.status})")
 
 
 def _name_values(command: object) -> None:

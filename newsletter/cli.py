@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
@@ -1039,7 +1039,14 @@ def bounces_process(
             _say(" ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items())))
         return
     config = load(config_path)
-    with opened(config) as store:
+    with ExitStack() as stack:
+        try:
+            store = stack.enter_context(opened(config))
+        except (typer.Exit, OSError) as exc:
+            # EX_TEMPFAIL: the MTA keeps the mail and tries again instead of losing it.
+            if isinstance(exc, OSError):
+                err.print(f"error: cannot open the database: {exc}", highlight=False)
+            raise typer.Exit(75) from None
         for source in sources:
             try:
                 raw = (

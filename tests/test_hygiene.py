@@ -300,3 +300,12 @@ async def test_webhooks_on_serve_change_subscribers_only_when_verified(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_the_pipe_asks_the_mta_to_retry_when_the_database_is_unusable(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database: sqlite:///{tmp_path}/a-file/n.db\n", encoding="utf-8")
+    raw = (DATA / "ours-postfix-verp.eml").read_bytes()
+    result = CliRunner().invoke(app, ["bounces", "process", "-c", str(path)], input=raw)
+    assert result.exit_code == 75, result.output

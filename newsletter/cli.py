@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
@@ -100,8 +101,19 @@ def _main(
     """RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest)."""
 
 
+def shown(value: object) -> str:
+    """Text from outside (a feed, a server, a subscriber, an OPML file) safe to print:
+    control and format characters (ESC, CR, bidi overrides) become spaces and Rich markup
+    is escaped, so ``[/]`` in a reason phrase or a name cannot break or restyle output."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
+        for ch in str(value)
+    )
+    return escape(text)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -181,7 +193,7 @@ def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = Non
         if o.error or o.warnings:
             problems.append((label, o.error or "; ".join(o.warnings)))
         table.add_row(
-            escape(label),
+            shown(label),
             f"[{style}]{o.status.replace('_', ' ')}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
@@ -197,12 +209,12 @@ def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = Non
 
 def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
-        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        console.print(f"[yellow]No issue built:[/yellow] {shown(report.reason)}", highlight=False)
         return
     issue = report.issue
     llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
     console.print(
-        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"[green]Issue {issue.id}[/green]: {shown(issue.title)} — {len(issue.items)} stories "
         f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
         highlight=False,
     )
@@ -225,7 +237,8 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
     for title, reason in report.fallbacks:
         console.print(
-            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+            f"  [yellow]extracted instead:[/yellow] {shown(title[:40])} — {shown(reason)}",
+            highlight=False,
         )
 
 
@@ -344,15 +357,15 @@ def explain(
     if found is None:
         raise fail(f"no entry with id {entry_id!r}", 1)
     entry, verdict = found
-    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
     console.print(
-        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
         highlight=False,
     )
     state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
     console.print(f"{state} (score {verdict.score:g})")
     for reason in verdict.reasons:
-        console.print(f"  - {reason}", highlight=False, markup=False)
+        console.print(f"  - {shown(reason)}", highlight=False)
 
 
 @app.command()
@@ -362,8 +375,17 @@ def daemon(
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from .schedule import run_daemon
+    from .tokens import secret_from_env
 
     config = load(config_path)
+    with opened(config) as store:
+        mails = store.subscriber_counts().get("active", 0) > 0
+    if mails:
+        # The weekly job would fail days from now at its first send: say so at start.
+        try:
+            secret_from_env(config.secret_env)
+        except NewsletterError as exc:
+            raise fail(f"the daemon sends to active subscribers, but {exc}") from None
     _setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
@@ -409,8 +431,8 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         if h.current_url:
             problems.append((label, f"moved to {h.current_url} (update the config)"))
         table.add_row(
-            escape(label),
-            h.origin,
+            shown(label),
+            shown(h.origin),
             ("disabled" if h.disabled else (h.last_status or "never").replace("_", " ")),
             str(h.last_new),
             str(h.consecutive_failures),
@@ -440,7 +462,7 @@ def _rest(columns: tuple[tuple[str, int], ...], most: int) -> int:
 def _print_problems(problems: list[tuple[str, str]]) -> None:
     # Full-width lines below the table: an error squeezed into a column wraps one word a line.
     for label, text in problems:
-        console.print(f"  [bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
+        console.print(f"  [bold]{shown(label)}[/bold]: {shown(text)}", highlight=False)
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:
@@ -472,7 +494,7 @@ def print_send(report: send_flow.SendReport) -> None:
     table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
     console.print(table)
     for address, answer in report.failures[:20]:
-        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+        console.print(f"  [red]failed[/red] {shown(address)}: {shown(answer)}", highlight=False)
     if len(report.failures) > 20:
         console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
     if report.trimmed:
@@ -483,7 +505,8 @@ def print_send(report: send_flow.SendReport) -> None:
         )
     if report.error:
         console.print(
-            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+            f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
+            highlight=False,
         )
 
 
@@ -530,21 +553,40 @@ SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complain
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="Email address.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Re-activate an address that unsubscribed, bounced or complained "
+            "(only when its owner asked to come back).",
+        ),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in).
+
+    An address that unsubscribed, bounced or complained is left as it is (exit 1) unless
+    --resubscribe is given.
+    """
+    from .deliver import HeaderInjectionError, check_header_text
     from .errors import AddressError, ConfigError
 
+    try:
+        check_header_text(name, "--name")
+    except HeaderInjectionError as exc:
+        raise fail(str(exc)) from None
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = subscriptions.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(
+                config, store, email, name, resubscribe=resubscribe
+            )
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:
             raise fail(str(exc), 1) from None
     note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
-    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+    console.print(f"{shown(subscriber.email)}: {subscriber.status}{note}", highlight=False)
 
 
 @subscribers_app.command("remove")
@@ -608,7 +650,7 @@ def subscribers_list(
             f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
             f"{e.received:%Y-%m-%d})" if e.received else e.kind
         )
-        table.add_row(str(p.id), p.email, p.name, p.status, why)
+        table.add_row(str(p.id), shown(p.email), shown(p.name), p.status, shown(why))
     console.print(table)
 
 
@@ -637,7 +679,7 @@ def subscribers_import(
     import csv
     import io
 
-    from .deliver import clean_header_text, normalize_address
+    from .deliver import clean_header_text, normalize_address, unsafe_header_text
     from .errors import AddressError
 
     config = load(config_path)
@@ -662,10 +704,21 @@ def subscribers_import(
             )
             bad += 1
             continue
+        name = str(row.get("name") or "").strip()
+        reason = unsafe_header_text(name)
+        if reason is not None:
+            err.print(
+                f"{file}:{line}: skipped, the name is not allowed: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            bad += 1
+            continue
         if address in people:
             repeated += 1
             continue
-        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+        people[address] = clean_header_text(name, 100)
     with opened(config) as store:
         added = store.import_subscribers(list(people.items()))
     console.print(
@@ -709,8 +762,9 @@ def serve(
     except NewsletterError as exc:
         raise fail(str(exc)) from None
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
-    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
-    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+    # X-Forwarded-For is believed only from web.trusted_proxies (the app checks it);
+    # uvicorn's own proxy_headers would trust it from any process on this host.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def _next_retry(when: datetime | None, tz: tzinfo) -> str:
@@ -740,7 +794,7 @@ def feeds_enable(
 
 def _say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
-    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+    stream.print(shown(text), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import logging
@@ -20,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._urls import feed_label
-from .errors import NewsletterError
+from .errors import NewsletterError, StorageError
 
 
 def _lazy(name: str) -> ModuleType:
@@ -141,6 +142,15 @@ def opened(config: Config) -> Iterator[Store]:
 
 
 @contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that refuses a write (locked too long, disk full): one line, exit 1."""
+    try:
+        yield
+    except StorageError as exc:
+        raise fail(str(exc), 1) from None
+
+
+@contextmanager
 def progress_bars() -> Iterator[flows.Progress]:
     """A rich progress bar per stage, fed by the pipeline's progress callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -252,10 +262,12 @@ def poll(
     """Fetch all due feeds once and store new entries."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
         titles = {url: title for url, (title, _) in store.feed_sites().items()}
     print_poll(report, titles)
+    if report.storage_error:
+        raise fail(report.storage_error, 1)
 
 
 @app.command()
@@ -268,7 +280,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
     if report.issue is None:
@@ -285,9 +297,12 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
+        if report.storage_error:
+            # Building from a poll half stored would leave its stories to a later issue.
+            raise fail(report.storage_error, 1)
         built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
@@ -1196,6 +1211,13 @@ def _name_values(command: object) -> None:
 
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
-    command = typer.main.get_command(app)
-    _name_values(command)
-    command()
+    try:
+        command = typer.main.get_command(app)
+        _name_values(command)
+        command()
+    except OSError as exc:
+        # A full disk or a read-only folder: one line naming the path, not a traceback.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+        where = f"{'cannot write ' if full else ''}{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {where}{exc.strerror or exc}", highlight=False)
+        sys.exit(1)

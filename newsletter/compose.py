@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .models import Entry, Feed, IssueItem, Summary, Verdict
@@ -37,6 +37,30 @@ def rank_value(entry: Entry, verdict: Verdict, weight: float, window_end: dateti
     return (min(verdict.score, 20.0) + 2.0 * freshness) * weight
 
 
+def _other_reports(story: Entry, others: Sequence[Entry]) -> tuple[Entry, ...]:
+    """The other reports worth a 另见 link: one per other feed, never the story's own.
+
+    The same story seen twice in its own feed (a feed whose guids change) or under its
+    own link adds no second source.
+    """
+    feeds_seen = {story.feed_url}
+    links_seen = {story.link} if story.link else set()
+    kept: list[Entry] = []
+    for other in others:
+        if other.feed_url in feeds_seen or (other.link and other.link in links_seen):
+            continue
+        feeds_seen.add(other.feed_url)
+        if other.link:
+            links_seen.add(other.link)
+        kept.append(other)
+    return tuple(kept)
+
+
+def _named(entry: Entry, names: Mapping[str, str]) -> Entry:
+    name = names.get(entry.feed_url)
+    return replace(entry, source_name=name) if name and name != entry.source_name else entry
+
+
 def select_stories(
     pairs: Sequence[tuple[Entry, Verdict]],
     feeds: Mapping[str, Feed],
@@ -44,12 +68,17 @@ def select_stories(
     window_end: datetime,
     max_items: int,
     cluster: Cluster,
+    names: Mapping[str, str] | None = None,
 ) -> list[Story]:
     """Group reports of one story, keep the best report of each, rank and cap.
 
     ``cluster`` is the dedupe stage, passed in so this module stays free of it.
-    Per-feed ``max_items_per_issue`` limits count only the chosen reports.
+    Per-feed ``max_items_per_issue`` limits count only the chosen reports. ``names``
+    (feed URL → its current name) renames reports stored under a feed's older name, so
+    a feed that renamed itself appears under one name in the issue.
     """
+    if names:
+        pairs = [(_named(e, names), v) for e, v in pairs]
     verdicts = {e.id: v for e, v in pairs}
     ranks = {
         e.id: rank_value(e, v, feeds[e.feed_url].weight if e.feed_url in feeds else 1.0, window_end)
@@ -57,7 +86,13 @@ def select_stories(
     }
     groups = cluster([e for e, _ in pairs], lambda e: ranks[e.id])
     stories = [
-        Story(group[0], verdicts[group[0].id], group[1:], ranks[group[0].id]) for group in groups
+        Story(
+            group[0],
+            verdicts[group[0].id],
+            _other_reports(group[0], group[1:]),
+            ranks[group[0].id],
+        )
+        for group in groups
     ]
     stories.sort(key=lambda s: (-s.rank, -s.entry.published.timestamp(), s.entry.id))
     per_feed: Counter[str] = Counter()

@@ -73,6 +73,9 @@ class Entry:
     """Sanitized HTML of the content (nh3), for display only."""
     author: str = ""
     source_name: str = ""
+    claimed_published: datetime | None = None
+    """The feed's own date when it was impossible (future, before feeds existed) and
+    ``published`` is when the entry was first seen instead."""
 
     @property
     def content_hash(self) -> str:

@@ -9,7 +9,10 @@ Guarantees, each for a reason an operator would otherwise find out the hard way:
 * a weekly run missed while the daemon was down is caught up once on start (coalesced) if
   it is within ``schedule.misfire_grace_seconds``;
 * SIGTERM / Ctrl-C finish the step in progress (a poll or a build), start nothing new, and
-  exit 0; a second signal exits at once.
+  exit 0; a second signal exits at once;
+* a SQLite file removed or replaced under the daemon stops it with an error
+  (:class:`DatabaseWatch`): opening the path again would create an empty database and
+  re-poll every old story as new.
 """
 
 from __future__ import annotations
@@ -117,12 +120,50 @@ def _is_sqlite(url: str) -> bool:
 
 def daemon_lock(config: Config) -> DaemonLock:
     """The lock for this config's database: a file next to a SQLite file, else in output_dir."""
-    url = config.database
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        db = Path(url[len("sqlite:///") :])
+    db = sqlite_path(config.database)
+    if db is not None:
         return FileLock(db.with_name(db.name + ".daemon.lock"))
     # A server database is shared by design: leases in the database coordinate daemons.
     return NoLock()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None (server database, in-memory)."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    return None
+
+
+class DatabaseGone(NewsletterError):
+    """The SQLite file the daemon started with was removed or replaced."""
+
+
+class DatabaseWatch:
+    """Remembers which file the database was at start (device and inode) and checks it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._identity: tuple[int, int] | None = None
+        if path is not None:
+            info = path.stat()
+            self._identity = (info.st_dev, info.st_ino)
+
+    def check(self) -> None:
+        """Raise :class:`DatabaseGone` if the file is missing or is another file now."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            raise DatabaseGone(
+                f"database file {self.path} was removed while the daemon ran; stopping "
+                "(restore it, or restart the daemon to start a new database)"
+            ) from None
+        if (info.st_dev, info.st_ino) != self._identity:
+            raise DatabaseGone(
+                f"database file {self.path} was replaced by another file while the daemon "
+                "ran; stopping (restart the daemon to use the new file)"
+            )
 
 
 # -- schedule ----------------------------------------------------------------------------
@@ -159,6 +200,22 @@ class Daemon:
         if not _is_sqlite(config.database):
             self.leader = workers.Leadership(config, self.owner)
         self._procs: dict[str, Any] = {}
+        self.watch = DatabaseWatch(None)
+        self.failure: NewsletterError | None = None
+
+    def _open(self) -> Store:
+        """The store for one job, once the database is known to be the one we started with."""
+        self.watch.check()
+        return Store.open(self.config.database)
+
+    def _check_database(self) -> None:
+        try:
+            self.watch.check()
+        except DatabaseGone as exc:
+            if self.failure is None:
+                log.error("%s", exc, extra={"fields": {"job": "database", "failed": True}})
+                self.failure = exc
+            self.stop()
 
     # -- jobs ---------------------------------------------------------------------------
     def _poll(self, store: Store, job: str) -> poll_flow.PollReport:
@@ -181,6 +238,9 @@ class Daemon:
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
         )
+        if report.storage_error:
+            fields = {"job": job, "failed": True}
+            log.error("job=%s %s", job, report.storage_error, extra={"fields": fields})
         return report
 
     def poll_job(self) -> None:
@@ -191,7 +251,7 @@ class Daemon:
             log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
-            store = Store.open(self.config.database)
+            store = self._open()
             try:
                 self._poll(store, "poll")
             finally:
@@ -225,7 +285,7 @@ class Daemon:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
-            store = Store.open(self.config.database)
+            store = self._open()
             try:
                 self._poll(store, "issue-poll")
                 if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
@@ -267,7 +327,7 @@ class Daemon:
             if self._stopping.is_set():
                 return
         try:
-            store = Store.open(self.config.database)
+            store = self._open()
             try:
                 send_built(self.config, store, issue_id)
             finally:
@@ -319,9 +379,14 @@ class Daemon:
         """Take the lock, schedule the jobs and block until a signal stops the daemon."""
         self.lock.acquire()
         try:
+            # Opening creates and migrates the database; from then on it must stay that file.
+            Store.open(self.config.database).close()
+            self.watch = DatabaseWatch(sqlite_path(self.config.database))
             self._run()
         finally:
             self.lock.release()
+        if self.failure is not None:
+            raise self.failure
 
     def _run(self) -> None:
         tz = self.config.tz
@@ -391,6 +456,15 @@ class Daemon:
             log.info("issue %s was not sent to everyone; finishing that now", unfinished)
             self.scheduler.add_job(
                 self.send_job, args=[unfinished], id="send-resume", name="send resume", **common
+            )
+        if self.watch.path is not None:
+            self.scheduler.add_job(
+                self._check_database,
+                IntervalTrigger(seconds=1),
+                id="database-watch",
+                name="database watch",
+                max_instances=1,
+                coalesce=True,
             )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
@@ -476,7 +550,9 @@ class Daemon:
             # Workers log like the daemon (``--log-format`` may differ from the config).
             fmt = "json" if current_format() == "json" else self.config.log_format
             proc = context.Process(
-                target=workers.worker_process, args=(self.config, name, fmt), name=name
+                target=workers.worker_process,
+                args=(self.config, name, fmt, os.getpid()),
+                name=name,
             )
             proc.start()
             self._procs[name] = proc

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from ._lease import dead_here, owner_id
+from ._lifeline import exit_with_parent
 from ._logging import configure_logging, log_line
 from .config import Config
 from .errors import NewsletterError
@@ -116,11 +117,23 @@ def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def worker_process(config: Config, name: str, log_format: str = "text") -> None:
-    """Entry point of a worker process the daemon starts (``multiprocessing`` spawn)."""
+def worker_process(
+    config: Config, name: str, log_format: str = "text", parent: int | None = None
+) -> None:
+    """Entry point of a worker process the daemon starts (``multiprocessing`` spawn).
+
+    A worker whose daemon died (``kill -9``) finishes its batch and stops, instead of
+    polling on beside the daemon that replaces it.
+    """
     configure_logging(log_format)
     stop = threading.Event()
     stop_on_signals(stop)
+
+    def orphaned() -> None:
+        log.warning("worker %s: the daemon (pid %s) is gone; stopping", name, parent)
+        stop.set()
+
+    exit_with_parent(parent, orphaned)
     run_worker(config, name=name, stop=stop)
 
 

@@ -63,6 +63,7 @@ FaultKind = Literal[
     "billion_laughs",
     "wrong_charset",
     "html",
+    "reset",
 ]
 _FAULT_KINDS: frozenset[str] = frozenset(FaultKind.__args__)  # type: ignore[attr-defined]
 
@@ -399,6 +400,9 @@ class FeedServer(_LoopbackServer):
           * ``wrong_charset`` — ``text`` encoded as ``encoding`` (default GB18030) but sent with
             ``charset=declared`` (default utf-8); the XML prolog carries no encoding.
           * ``html`` — a ``text/html`` page (``body`` to override) instead of a feed.
+          * ``reset`` — headers declaring ``size`` bytes (default 100,000), the first ``after``
+            bytes (default 6,500) of an RSS body, then a TCP reset (``close=True``: a clean
+            close instead).
         """
         if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(_FAULT_KINDS)}")
@@ -542,10 +546,32 @@ class FeedServer(_LoopbackServer):
             body = text.encode(o.get("encoding", "gb18030"))
             declared = o.get("declared", "utf-8")
             _send(h, 200, body, {"Content-Type": f"application/rss+xml; charset={declared}"})
+        elif kind == "reset":
+            self._reset(h, int(o.get("size", 100_000)), int(o.get("after", 6_500)),
+                        bool(o.get("close", False)))
         elif kind == "html":
             body = o.get("body", _HTML_PAGE)
             body = body.encode() if isinstance(body, str) else body
             _send(h, 200, body, {"Content-Type": "text/html; charset=utf-8"})
+
+    @staticmethod
+    def _reset(h: _Handler, size: int, after: int, close: bool) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        head = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>cut'
+        h.wfile.write((head + b"x" * after)[:after])
+        h.wfile.flush()
+        h.close_connection = True
+        if not close:
+            # Linger 0 and a close right here (not the server's shutdown, which sends FIN
+            # first): the peer gets a RST, as from a crashed proxy.
+            h.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            h.rfile.close()
+            h.connection.close()
 
     def _huge(self, h: _Handler, size: int, content_length: bool) -> None:
         head = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>huge'

@@ -25,6 +25,12 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:
+            # A failed write() names no file: name the one we were writing (a full disk).
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .. import compose
 from .._lease import owner_id
 from ..config import Config
 from ..llm import LLMClient, TokenBudget
-from ..models import Entry, Issue, IssueItem, Summary
+from ..models import Entry, Feed, Issue, IssueItem, Summary
 from ..store import Store
 from ..summarize import (
     CATEGORIES,
@@ -115,6 +115,13 @@ def _issue_title(config: Config, number: int, end: datetime) -> str:
     return f"{config.title} 第 {number} 期（{local:%Y-%m-%d}）"
 
 
+def current_names(feeds: dict[str, Feed], store: Store) -> dict[str, str]:
+    """Feed URL → the name to show now: the config's, else the feed's title at its last poll."""
+    names = {url: title for url, (title, _) in store.feed_sites().items() if title}
+    names.update({url: f.name for url, f in feeds.items() if f.name})
+    return names
+
+
 def build_issue(
     config: Config,
     store: Store,
@@ -144,10 +151,19 @@ def build_issue(
         issue_id = end.astimezone(config.tz).strftime("%Y-%m-%d")
         if store.get_issue(issue_id) is not None:
             issue_id = f"{issue_id}-{number}"
-    pairs = store.entries_between(start, end)
+    # After the first issue, stories first seen late (their feed was failing during the
+    # last build) still count if published within the first window's span before it.
+    lookback = timedelta(days=config.issue.first_window_days)
+    late_since = start - lookback if number > 1 else None
+    pairs = store.window_entries(start, end, late_since=late_since, issue_id=issue_id)
     feeds = {f.url: f for f in all_feeds(config, store)}
     stories = compose.select_stories(
-        pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=_cluster
+        pairs,
+        feeds,
+        window_end=end,
+        max_items=config.issue.max_items,
+        cluster=_cluster,
+        names=current_names(feeds, store),
     )
     if len(stories) < config.issue.min_items and not force:
         reason = (

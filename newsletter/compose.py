@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ._extract import DigestCaps, fits, uses_words
+from ._facts import cap_length
 from .models import Entry, Feed, IssueItem, Summary, Verdict
 
 Cluster = Callable[[Sequence[Entry], Callable[[Entry], float]], list[tuple[Entry, ...]]]
@@ -123,3 +126,49 @@ def sections(
 
 def issue_items(stories: Sequence[Story], digests: Mapping[str, Summary]) -> tuple[IssueItem, ...]:
     return tuple(IssueItem(s.entry, s.verdict, digests[s.entry.id], s.also) for s in stories)
+
+
+_HEADLINE_BREAK = re.compile(r"[：:，,；;｜|—]| - ")
+
+
+def short_headline(title: str, max_chars: int = 28, max_words: int = 12) -> str:
+    """A headline short enough for a bullet: its first clause when the whole is long.
+
+    "视频号公布11月直播带货违规处罚：封禁违规直播间1.3万个" reads as its first clause;
+    a first clause too short to say anything keeps the headline, cut at a clause or word.
+    """
+    title = " ".join(title.split())
+    words = uses_words(title)
+    caps = DigestCaps(max_chars=max_chars, max_words=max_words)
+    if fits(title, caps, words=words):
+        return title
+    head = _HEADLINE_BREAK.split(title, maxsplit=1)[0].strip()
+    if fits(head, caps, words=words) and (len(head.split()) >= 4 if words else len(head) >= 8):
+        return head
+    if words:
+        return " ".join(title.split()[:max_words]) + "…"
+    return cap_length(title, max_chars)
+
+
+def highlights(items_by_rank: Sequence[IssueItem], limit: int = 4) -> tuple[str, ...]:
+    """本周要点 without an LLM: the week's most important stories, short, across sections.
+
+    The best-ranked story of each section first (so the bullets are not just the top of
+    the first section, which the reader sees right below), in rank order, then the next
+    best of any section until ``limit``; each bullet is a short form of its headline.
+    """
+    picked: list[IssueItem] = []
+    seen_sections: set[str] = set()
+    for item in items_by_rank:
+        if item.summary.category not in seen_sections:
+            seen_sections.add(item.summary.category)
+            picked.append(item)
+    chosen = picked[:limit]
+    for item in items_by_rank:
+        if len(chosen) >= limit:
+            break
+        if item not in chosen:
+            chosen.append(item)
+    rank = {id(item): i for i, item in enumerate(items_by_rank)}
+    chosen.sort(key=lambda item: rank[id(item)])
+    return tuple(short_headline(item.entry.title) for item in chosen)

@@ -82,7 +82,8 @@ class LLMConfig(_Strict):
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     extra_headers: dict[str, str] = Field(default_factory=dict)
-    max_chars: int = Field(120, ge=20)
+    max_chars: int = Field(120, ge=20, description="digest cap in characters (Chinese)")
+    max_words: int = Field(60, ge=10, description="digest cap in words (English)")
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_concurrency: int = Field(4, ge=1)
@@ -150,6 +151,11 @@ class EmailConfig(_Strict):
     list_id: str | None = None
     unsubscribe_mailto: str | None = Field(
         None, description="mailbox for mailto: unsubscribe requests (default reply_to, from)"
+    )
+    contact: str = Field(
+        "",
+        max_length=300,
+        description="the sender's line in every mail's footer, e.g. a name and postal address",
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")

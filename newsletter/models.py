@@ -128,6 +128,8 @@ class Issue:
     window_start: datetime
     window_end: datetime
     items: tuple[IssueItem, ...]
+    """Best-ranked first (an email too long for Gmail drops the end); ``sections`` holds
+    the same items in the order a reader meets them."""
     intro: tuple[str, ...] = ()
     intro_kind: SummaryKind = "extractive"
     sections: tuple[tuple[str, tuple[IssueItem, ...]], ...] = field(default=())

@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 import nh3
 
-from ._extract import extract_digest
+from ._extract import DigestCaps, extract_digest
 from ._facts import cap_length, unsupported_facts
 from ._resources import templates_root
 from .errors import LLMError
@@ -120,9 +120,12 @@ def plain_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def extractive_summary(entry: Entry, max_chars: int, error: str | None = None) -> Summary:
-    """A digest made of the entry's own sentences, marked as extracted."""
-    text = extract_digest(entry.title, entry.text, max_chars=max_chars)
+def extractive_summary(entry: Entry, caps: DigestCaps | int, error: str | None = None) -> Summary:
+    """A digest made of the entry's own sentences, marked as extracted.
+
+    ``caps`` in characters (Chinese) and words (English); a bare int is the character cap.
+    """
+    text = extract_digest(entry.title, entry.text, caps)
     return Summary(
         text=text,
         kind="extractive",
@@ -141,12 +144,14 @@ def llm_summary(
     prompts: Prompts,
     *,
     max_chars: int = 120,
+    max_words: int = 60,
     language: str = "zh-CN",
     budget: TokenBudget | None = None,
 ) -> Summary:
     """An LLM digest of one entry, checked; falls back to extractive. Never raises."""
+    caps = DigestCaps(max_chars, max_words)
     if budget is not None and budget.exhausted:
-        spent = extractive_summary(entry, max_chars, error="token budget for this run is spent")
+        spent = extractive_summary(entry, caps, error="token budget for this run is spent")
         return replace(spent, transient=True)
     system = prompts.render(
         "summary_system",
@@ -228,7 +233,7 @@ def llm_summary(
             {"role": "assistant", "content": completion.content[:2000]},
             {"role": "user", "content": correction},
         ]
-    fallback = extractive_summary(entry, max_chars, error=f"LLM digest not used: {problem}")
+    fallback = extractive_summary(entry, caps, error=f"LLM digest not used: {problem}")
     return replace(
         fallback,
         model=client.model,
@@ -246,14 +251,16 @@ def write_intro(
     *,
     language: str = "zh-CN",
     budget: TokenBudget | None = None,
+    fallback: tuple[str, ...] | None = None,
 ) -> tuple[tuple[str, ...], Summary]:
     """The issue's "本周要点" from (title, digest) pairs, in issue order.
 
     Returns the bullets and a :class:`Summary` describing how they were made (kind,
     tokens, fallback reason). Without an LLM, or when its bullets fail the figure
-    check, the bullets are the top headlines.
+    check, the bullets are ``fallback`` (``compose.highlights``: the week's most
+    important stories across sections), or else the first headlines.
     """
-    headlines = tuple(title for title, _ in items[:5])
+    headlines = fallback if fallback is not None else tuple(title for title, _ in items[:5])
     if client is None or not items:
         return headlines, Summary(text="", kind="extractive")
     if budget is not None and budget.exhausted:

@@ -37,7 +37,13 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 
 
 def renderer(config: Config) -> Renderer:
-    return Renderer(config.templates_dir, timezone=config.timezone, language=config.language)
+    return Renderer(
+        config.templates_dir,
+        timezone=config.timezone,
+        language=config.language,
+        list_title=config.title,
+        contact=config.email.contact,
+    )
 
 
 def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]:

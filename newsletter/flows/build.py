@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .. import compose
+from .._extract import DigestCaps
 from .._lease import owner_id
 from ..config import Config
 from ..llm import LLMClient, TokenBudget
@@ -59,8 +60,9 @@ def _summaries(
     progress: Progress | None,
 ) -> dict[str, Summary]:
     max_chars = config.llm.max_chars
+    caps = DigestCaps(max_chars, config.llm.max_words)
     if client is None:
-        return {e.id: extractive_summary(e, max_chars) for e in entries}
+        return {e.id: extractive_summary(e, caps) for e in entries}
     result: dict[str, Summary] = {}
     todo: list[tuple[Entry, str]] = []
     for entry in entries:
@@ -79,7 +81,13 @@ def _summaries(
     def work(entry: Entry, key: str) -> tuple[Summary, bool]:
         def call() -> Summary:
             return llm_summary(
-                entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+                entry,
+                client,
+                prompts,
+                max_chars=max_chars,
+                max_words=config.llm.max_words,
+                language=config.language,
+                budget=budget,
             )
 
         # A failing endpoint is worth retrying next run; a bad answer for this content
@@ -187,9 +195,10 @@ def build_issue(
         issue_id,
         progress,
     )
-    items = compose.issue_items(stories, digests)
+    items = compose.issue_items(stories, digests)  # rank order: the email trims from its end
     ordered = _section_order(items)
-    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    highlights = compose.highlights(items)
+    intro, intro_usage = _intro(config, store, ordered, highlights, client, prompts, budget)
     record_call(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
@@ -197,10 +206,10 @@ def build_issue(
         created=datetime.now(UTC),
         window_start=start,
         window_end=end,
-        items=ordered,
+        items=items,
         intro=intro,
         intro_kind=intro_usage.kind,
-        sections=compose.sections(ordered, CATEGORIES),
+        sections=compose.sections(items, CATEGORIES),
     )
     html_path, text_path = write_issue(config, store, issue)
     fallbacks = tuple(
@@ -224,21 +233,28 @@ def _intro(
     config: Config,
     store: Store,
     items: Sequence[IssueItem],
+    highlights: tuple[str, ...],
     client: LLMClient | None,
     prompts: Prompts,
     budget: TokenBudget,
 ) -> tuple[tuple[str, ...], Summary]:
-    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call.
+
+    ``items`` in reading order (what the LLM is shown); ``highlights`` are the bullets
+    without an LLM or when its answer is not usable.
+    """
     pairs = [(i.entry.title, i.summary.text) for i in items]
     if client is None:
-        return write_intro(pairs, None, prompts, language=config.language)
+        return write_intro(pairs, None, prompts, language=config.language, fallback=highlights)
     key = intro_cache_key(pairs, client.model, prompts.version, config.language)
     cached = store.get_summary(key)
     if cached is not None:
         # Served from the cache: no tokens spent, nothing to report as a call.
         free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
         return tuple(json.loads(cached.text)), replace(free, error=None)
-    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    bullets, usage = write_intro(
+        pairs, client, prompts, language=config.language, budget=budget, fallback=highlights
+    )
     # A failing endpoint is retried next run; an unusable answer is not asked again.
     if not usage.transient:
         text = json.dumps(bullets, ensure_ascii=False)

@@ -3,49 +3,103 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import logging
 import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import flows, relevance
-from .config import Config, load_config
+from ._urls import feed_label
 from .errors import NewsletterError, StorageError
-from .flows import archive, subscriptions
-from .flows import build as build_flow
-from .flows import poll as poll_flow
-from .flows import send as send_flow
-from .models import Subscriber
-from .store import Store
+
+
+def _lazy(name: str) -> ModuleType:
+    """``name``, imported on first attribute access (the stdlib LazyLoader recipe).
+
+    ``--help`` and ``feeds`` must not pay for the pipeline (sqlalchemy, jieba, numpy,
+    feedparser, openai ...): each command touches only the modules it uses.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from . import flows, relevance
+    from .config import Config
+    from .flows import archive, subscriptions
+    from .flows import build as build_flow
+    from .flows import poll as poll_flow
+    from .flows import send as send_flow
+    from .models import Subscriber
+    from .store import Store
+else:
+    relevance = _lazy("newsletter.relevance")
+    archive = _lazy("newsletter.flows.archive")
+    subscriptions = _lazy("newsletter.flows.subscriptions")
+    build_flow = _lazy("newsletter.flows.build")
+    poll_flow = _lazy("newsletter.flows.poll")
+    send_flow = _lazy("newsletter.flows.send")
+
 
 app = typer.Typer(
     help="RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: no `<bool>` type tags, and no rich help renderer (markdown) to import.
+    rich_markup_mode=None,
 )
 console = Console()
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="Config file (YAML).", show_default=True)
+    Path,
+    typer.Option("--config", "-c", metavar="FILE", help="Config file (YAML).", show_default=True),
 ]
 DEFAULT_CONFIG = Path("config.yaml")
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Build even with fewer than issue.min_items stories.")
 ]
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        console.print(f"newsletter {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest)."""
 
 
 def shown(value: object) -> str:
@@ -65,6 +119,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load(config_path: Path) -> Config:
+    from .config import load_config
+
     try:
         return load_config(config_path)
     except NewsletterError as exc:
@@ -73,6 +129,8 @@ def load(config_path: Path) -> Config:
 
 @contextmanager
 def opened(config: Config) -> Iterator[Store]:
+    from .store import Store
+
     try:
         store = Store.open(config.database)
     except NewsletterError as exc:
@@ -95,6 +153,8 @@ def storage_errors() -> Iterator[None]:
 @contextmanager
 def progress_bars() -> Iterator[flows.Progress]:
     """A rich progress bar per stage, fed by the pipeline's progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -125,28 +185,32 @@ def _setup_logging(
         logging.getLogger().setLevel(logging.WARNING)
 
 
-def print_poll(report: poll_flow.PollReport) -> None:
-    table = Table(title=f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
-    table.add_column("feed")
-    table.add_column("result")
-    table.add_column("new", justify="right")
-    table.add_column("relevant", justify="right")
-    table.add_column("reason / time")
+def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
+    titles = titles or {}
+    table = _fitting_table(f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
+    short = (("result", 12), ("new", 3), ("relevant", 8), ("time", 6))
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=_rest(short, 48))
+    table.add_column("result", no_wrap=True, min_width=12)
+    table.add_column("new", justify="right", no_wrap=True, min_width=3)
+    table.add_column("relevant", justify="right", no_wrap=True, min_width=8)
+    table.add_column("time", justify="right", no_wrap=True, min_width=6)
+    problems = []
     for o in report.outcomes:
         style = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "yellow"}.get(
             o.status, "white"
         )
-        label = {"ok": "ok", "not_modified": "not modified", "error": "error"}.get(
-            o.status, o.status
-        )
+        label = feed_label(o.name, titles.get(o.url, ""), o.url)
+        if o.error or o.warnings:
+            problems.append((label, o.error or "; ".join(o.warnings)))
         table.add_row(
-            shown(o.name),
-            f"[{style}]{label}[/{style}]",
+            shown(label),
+            f"[{style}]{o.status.replace('_', ' ')}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
+            f"{o.elapsed:.2f}s",
         )
     console.print(table)
+    _print_problems(problems)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
     console.print(
         f"{report.new_entries} new entries, {report.failed} feeds failed{skipped}", highlight=False
@@ -200,7 +264,8 @@ def poll(
     _setup_logging(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
-    print_poll(report)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+    print_poll(report, titles)
     if report.storage_error:
         raise fail(report.storage_error, 1)
 
@@ -343,7 +408,9 @@ def daemon(
         raise fail(str(exc), 1) from None
 
 
-feeds_app = typer.Typer(help="Feeds and their health; with no command, the health table.")
+feeds_app = typer.Typer(
+    help="Feeds and their health; with no command, the health table.", rich_markup_mode=None
+)
 app.add_typer(feeds_app, name="feeds")
 
 
@@ -361,26 +428,66 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     with opened(config) as store:
         store.sync_feeds(config.feed_list)
         health = store.feed_health()
-    table = Table(title=f"{len(health)} feeds (times in UTC)")
-    columns = ("feed", "origin", "last result", "new", "failures", "last success", "next retry")
-    for column in (*columns, "error / moved to"):
-        table.add_column(column)
+    tz = config.tz
+    table = _fitting_table(f"{len(health)} feeds (times in {config.timezone})")
+    short = (
+        ("from", 6), ("result", 12), ("new", 3), ("fail", 4), ("last ok", 11), ("next try", 11)
+    )
+    # The short columns keep their full width; only the feed's label gives way.
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=_rest(short, 40))
+    for column, width in short:
+        justify: Literal["left", "right"] = "right" if column in {"new", "fail"} else "left"
+        table.add_column(column, no_wrap=True, justify=justify, min_width=width)
+    problems = []
     for h in health:
-        notes = [h.last_error] if h.last_error else []
+        label = feed_label(h.name, h.title, h.url)
+        if h.last_error:
+            problems.append((label, h.last_error))
         if h.current_url:
-            notes.append(f"moved to {h.current_url}")
+            problems.append((label, f"moved to {h.current_url} (update the config)"))
         table.add_row(
-            shown(h.name or h.url),
+            shown(label),
             shown(h.origin),
-            ("disabled" if h.disabled else h.last_status or "never"),
+            ("disabled" if h.disabled else (h.last_status or "never").replace("_", " ")),
             str(h.last_new),
             str(h.consecutive_failures),
-            f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
-            "never" if h.disabled else _next_retry(h.next_poll_at),
-            shown("; ".join(notes)),
+            _when(h.last_success, tz),
+            "never" if h.disabled else _next_retry(h.next_poll_at, tz),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
+    _print_problems(problems)
+
+
+def _fitting_table(title: str) -> Table:
+    """A table that fits an 80-column terminal: light rules, no outer padding."""
+    from rich import box
+
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+        show_edge=False, pad_edge=False, title_justify="left",
+    )
+
+
+def _rest(columns: tuple[tuple[str, int], ...], most: int) -> int:
+    """Width left for the first column next to these (two spaces between columns)."""
+    return max(10, min(most, console.width - sum(w for _, w in columns) - 2 * len(columns)))
+
+
+def _print_problems(problems: list[tuple[str, str]]) -> None:
+    # Full-width lines below the table: an error squeezed into a column wraps one word a line.
+    for label, text in problems:
+        console.print(f"  [bold]{shown(label)}[/bold]: {shown(text)}", highlight=False)
+
+
+def _when(moment: datetime | None, tz: tzinfo) -> str:
+    """A stored time in the configured zone, short: this year's as MM-DD HH:MM."""
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(tz)
+    return f"{local:%m-%d %H:%M}" if local.year == datetime.now(tz).year else f"{local:%Y-%m-%d}"
 
 # -- email delivery and subscribers ---------------------------------------------------
 
@@ -450,7 +557,9 @@ def send(
         raise typer.Exit(1)
 
 
-subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
+subscribers_app = typer.Typer(
+    help="Subscribers: add, remove, list, import, export.", rich_markup_mode=None
+)
 app.add_typer(subscribers_app, name="subscribers", no_args_is_help=True)
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
@@ -673,10 +782,12 @@ def serve(
     uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
-def _next_retry(when: datetime | None) -> str:
-    if when is None or when <= datetime.now(UTC):
+def _next_retry(when: datetime | None, tz: tzinfo) -> str:
+    if when is None:
         return "next poll"
-    return f"{when:%Y-%m-%d %H:%M}"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return "next poll" if when <= datetime.now(UTC) else _when(when, tz)
 
 
 @feeds_app.command("enable")
@@ -943,7 +1054,9 @@ def worker(
 
 # -- list hygiene: bounces, complaints, mailto unsubscribes ---------------------------
 
-bounces_app = typer.Typer(help="Bounces, complaints and mailto unsubscribes.")
+bounces_app = typer.Typer(
+    help="Bounces, complaints and mailto unsubscribes.", rich_markup_mode=None
+)
 app.add_typer(bounces_app, name="bounces", no_args_is_help=True)
 
 
@@ -1084,10 +1197,24 @@ def subscribers_reactivate(
     _say(f"{address}: active (was {subscriber.status})")
 
 
+def _name_values(command: object) -> None:
+    """Show `--name NAME`, not typer's `--name <str>` type tag, in every help text."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument":
+            # An argument's name is its metavar already; typer appends the tag regardless.
+            param.display_type_rich = lambda ctx: None
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _name_values(sub)
+
+
 def main() -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     try:
-        app()
+        command = typer.main.get_command(app)
+        _name_values(command)
+        command()
     except OSError as exc:
         # A full disk or a read-only folder: one line naming the path, not a traceback.
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)

@@ -2,6 +2,10 @@
 
 Pure of our I/O: no database, no config files. ``flows.send.send_issue`` records each
 recipient's outcome in the store; this module only builds messages and talks SMTP.
+
+Why one file over 600 lines: message building and SMTP sending share the header rules
+(injection-safe policy, List-Unsubscribe) and the reply classification; a split by concern
+(``_mime`` / ``_smtp``) is the next step when it grows again.
 """
 
 from __future__ import annotations

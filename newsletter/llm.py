@@ -15,6 +15,10 @@ What a caller can rely on, whatever the endpoint does:
   timed out while another succeeded waited in a queue: it is tried again, not counted;
 * :meth:`LLMClient.cancel` (and :func:`cancel_all`, for a stopping process) aborts calls in
   flight: they raise :class:`LLMCancelled` within a fraction of a second.
+
+Why one file over 600 lines: it is the single door to the endpoint (the design's rule),
+and the request loop, its whole-request timeout, adaptive concurrency, breaker and the
+answer parsing share one client state; split apart they would pass that state around.
 """
 
 from __future__ import annotations

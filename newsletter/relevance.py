@@ -3,6 +3,10 @@
 The rules live in ``newsletter/data/lexicon.yaml`` (its header documents the scoring and
 the override schema). This module only loads that file and applies it: :func:`judge` is a
 pure function of its inputs, so the same entry always gets the same verdict and reasons.
+
+Why one file over 600 lines: the lexicon loader, the normaliser and the scorer with its
+context rules and reasons form one judgement that must stay fast (≥ 20,000 entries/s);
+the vocabulary itself lives in ``data/lexicon.yaml``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Guarantees, each for a reason an operator would otherwise find out the hard way:
 * a SQLite file removed or replaced under the daemon stops it with an error
   (:class:`DatabaseWatch`): opening the path again would create an empty database and
   re-poll every old story as new.
+
+Why one file over 600 lines: the daemon's guarantees (lock, catch-up, no overlap,
+stop, database watch) act on one scheduler object and its jobs; they are read together.
 """
 
 from __future__ import annotations

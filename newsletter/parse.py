@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +49,18 @@ class ParsedFeed:
     """What the operator should hear about (wrong charset, garbled titles dropped)."""
     link: str = ""
     """The site the feed belongs to (its channel link), when it names one."""
+    fingerprints: tuple[bytes, ...] = ()
+    """One per entry in ``entries``: the feed's own fields it was read from, hashed."""
+    unchanged: tuple[bytes, ...] = ()
+    """Fingerprints from ``known`` that this document still lists: those items were not
+    read again (see :func:`parse_feed`)."""
+    listed: int = 0
+    """How many items the document lists (after the per-feed cap)."""
+
+    def known_fingerprints(self) -> bytes:
+        """What the next parse of this feed may skip: every item this one returned or
+        skipped, packed for the store (:func:`unpack_fingerprints` reads it)."""
+        return b"".join(dict.fromkeys(self.unchanged + self.fingerprints))
 
 
 # What only an HTML parse reads right (tags, entities), and lone surrogates, on which nh3
@@ -176,6 +189,47 @@ def _describe(problem: BaseException) -> str:
     return f"{type(problem).__name__}: {lines[0][:200]}" if lines else type(problem).__name__
 
 
+# Every field of a feedparser item that parse_feed reads. Bump the version whenever
+# parse_feed turns the same fields into a different entry, so nothing read under the old
+# rules is skipped under the new ones.
+_READ_FIELDS = (
+    "id",
+    "title",
+    "link",
+    "summary",
+    "author",
+    "published",
+    "updated",
+    "published_parsed",
+    "updated_parsed",
+    "created_parsed",
+)
+_FINGERPRINT_VERSION = 1
+FINGERPRINT_SIZE = 8
+
+
+def _fingerprint(raw: Any, shared_guid: bool) -> bytes:
+    """A hash of the fields an entry is made from, as feedparser gave them.
+
+    Equal fingerprints mean :func:`parse_feed` would build the same entry again (whether
+    its guid is shared changes its id, so that counts too). 8 bytes: a collision needs
+    2^32 items in one feed.
+    """
+    contents = tuple(c.get("value", "") for c in raw.get("content", []) or [])
+    fields = tuple(raw.get(key) for key in _READ_FIELDS)
+    # repr escapes lone surrogates, which a lenient parse can produce, so encode() is safe.
+    data = repr((_FINGERPRINT_VERSION, shared_guid, fields, contents)).encode()
+    return hashlib.blake2b(data, digest_size=FINGERPRINT_SIZE).digest()
+
+
+def unpack_fingerprints(packed: bytes | None) -> frozenset[bytes]:
+    """The fingerprints :meth:`ParsedFeed.known_fingerprints` packed."""
+    if not packed:
+        return frozenset()
+    size = FINGERPRINT_SIZE
+    return frozenset(packed[i : i + size] for i in range(0, len(packed) - size + 1, size))
+
+
 def entry_id(feed_url: str, guid: str, link: str, title: str, published: str) -> str:
     """Stable identity: per-feed guid, else canonical link, else hash of title + date."""
     key = guid.strip() or canonical_url(link) or f"{title}\x00{published}"
@@ -221,13 +275,22 @@ def _redecode(
 
 
 def parse_feed(
-    body: bytes, feed: Feed, now: datetime | None = None, content_type: str | None = None
+    body: bytes,
+    feed: Feed,
+    now: datetime | None = None,
+    content_type: str | None = None,
+    known: Collection[bytes] = frozenset(),
 ) -> ParsedFeed:
     """Parse one feed document. Never raises for bad input: problems land in ``error``.
 
     ``content_type`` is the HTTP header, whose charset feedparser weighs against the
     XML declaration. Without a per-feed ``encoding``, a reading that garbles titles is
     retried with a detected charset (GBK / Big5 feeds with missing or wrong labels).
+
+    ``known`` holds fingerprints of items already stored from this feed (the last parse's
+    :meth:`ParsedFeed.known_fingerprints`): an item whose fields are unchanged is not
+    sanitized or returned again, since the store would only drop it; an edited one is.
+    Reports (impossible dates, truncation) still count every item.
     """
     now = now or datetime.now(UTC)
     problems: list[str] = []
@@ -267,6 +330,8 @@ def parse_feed(
             f"{len(kept)} (the per-feed cap), {len(raw_entries) - len(kept)} not read"
         )
     shared = _shared_guids(kept)
+    fingerprints: list[bytes] = []
+    unchanged: list[bytes] = []
     if shared:
         guid, count = max(shared.items(), key=lambda kv: kv[1])
         problems.append(
@@ -275,6 +340,16 @@ def parse_feed(
             + "; those items are identified by their link instead"
         )
     for raw in kept:
+        guid = _guid(raw)
+        fingerprint = _fingerprint(raw, guid in shared)
+        if fingerprint in known:
+            # Returned by an earlier parse, so neither garbled nor empty: only its date
+            # still counts toward this document's report.
+            claimed = _claimed_date(raw)
+            if claimed is not None and not plausible_date(claimed, now):
+                redated.append(claimed)
+            unchanged.append(fingerprint)
+            continue
         title = html_to_text(raw.get("title", ""))[:MAX_TITLE_CHARS]
         why = mojibake(title)
         if why:
@@ -292,7 +367,6 @@ def parse_feed(
         elif claimed is not None:
             dated = claimed
             redated.append(claimed)
-        guid = _guid(raw)
         eid = entry_id(
             feed.url,
             "" if guid in shared else guid,
@@ -317,6 +391,7 @@ def parse_feed(
                 claimed_published=dated,
             )
         )
+        fingerprints.append(fingerprint)
     if redated:
         future = sum(1 for d in redated if d > now)
         problems.append(
@@ -341,4 +416,7 @@ def parse_feed(
         warnings=warnings,
         problems=tuple(problems),
         link=safe_link(str(parsed.feed.get("link", "") or "")),
+        fingerprints=tuple(fingerprints),
+        unchanged=tuple(unchanged),
+        listed=len(kept),
     )

@@ -23,7 +23,7 @@ from ..config import Config
 from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
 from ..models import Entry, Feed, FetchResult, FetchState, Summary, Verdict
-from ..parse import ParsedFeed, parse_feed
+from ..parse import ParsedFeed, parse_feed, unpack_fingerprints
 from ..store import Store
 from ..summarize import MAX_SOURCE_CHARS, cache_key, load_prompts
 from . import Progress
@@ -44,6 +44,10 @@ class FeedOutcome:
     elapsed: float = 0.0
     warnings: tuple[str, ...] = ()
     """Problems that did not stop the feed: wrong charset, garbled titles dropped."""
+    listed: int = 0
+    """Items in the document fetched (none for a 304)."""
+    processed: int = 0
+    """Of those, the ones sanitized and judged: new or edited since the last poll."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,14 @@ class PollReport:
     @property
     def new_entries(self) -> int:
         return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def listed(self) -> int:
+        return sum(o.listed for o in self.outcomes)
+
+    @property
+    def processed(self) -> int:
+        return sum(o.processed for o in self.outcomes)
 
     @property
     def failed(self) -> int:
@@ -100,10 +112,19 @@ Parsed = tuple[ParsedFeed, tuple[Verdict, ...]]
 
 
 def _parse_job(
-    body: bytes, feed: Feed, now: datetime, lexicon: LexiconKey, content_type: str | None = None
+    body: bytes,
+    feed: Feed,
+    now: datetime,
+    lexicon: LexiconKey,
+    content_type: str | None = None,
+    known: bytes | None = None,
 ) -> Parsed:
-    """Parse and judge one body: both are CPU-bound, so both run in the pool."""
-    parsed = parse_feed(body, feed, now, content_type)
+    """Parse and judge one body: both are CPU-bound, so both run in the pool.
+
+    ``known`` (the feed's stored fingerprints) lets the parse skip unchanged items, so
+    only new and edited entries are sanitized, judged and sent back.
+    """
+    parsed = parse_feed(body, feed, now, content_type, unpack_fingerprints(known))
     lex = _lexicon(lexicon)
     return parsed, tuple(relevance.judge(e.title, e.text, lex) for e in parsed.entries)
 
@@ -216,6 +237,7 @@ def poll(
     store.sync_feeds(configured)
     targets, skipped = _due_feeds(store, configured, force=force)
     states = store.fetch_states(f.url for f in targets)
+    fingerprints = store.entry_fingerprints([f.url for f in targets])
     jobs = [(f, states.get(f.url, FetchState())) for f in targets]
     lexicon = _lexicon_key(config)
     _lexicon(lexicon)  # load (and validate) before forking workers
@@ -249,15 +271,13 @@ def poll(
         nonlocal done
         future: Future[Parsed] | None = None
         if result.status == "ok" and result.body is not None:
+            known = fingerprints.pop(feed.url, None)
+            args = (result.body, feed, now, lexicon, result.content_type, known)
             if pool is not None:
-                future = pool.submit(
-                    _parse_job, result.body, feed, now, lexicon, result.content_type
-                )
+                future = pool.submit(_parse_job, *args)
             else:
                 future = Future()
-                future.set_result(
-                    _parse_job(result.body, feed, now, lexicon, result.content_type)
-                )
+                future.set_result(_parse_job(*args))
         # The body now lives only in the parse job; keep the lightweight result.
         light = replace(result, body=None)
         if future is None:
@@ -294,9 +314,12 @@ def poll(
     outcomes.sort(key=lambda o: order.get(o.url, 0))
     report = PollReport(tuple(outcomes), time.monotonic() - started, gate.summary())
     log.info(
-        "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
+        "poll: %d feeds, %d new entries (%d items read, %d new or edited), %d failed, "
+        "%d skipped, %.1fs",
         len(outcomes),
         report.new_entries,
+        report.listed,
+        report.processed,
         report.failed,
         report.skipped,
         report.elapsed,
@@ -373,7 +396,13 @@ def _store_feed(
     if second_opinion is not None:
         judged = second_opinion(judged)
     new_ids = set(
-        store.store_polled_feed(result, judged, title=parsed.title, html_url=parsed.link or None)
+        store.store_polled_feed(
+            result,
+            judged,
+            title=parsed.title,
+            html_url=parsed.link or None,
+            fingerprints=parsed.known_fingerprints(),
+        )
     )
     relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
     for problem in parsed.problems:
@@ -387,6 +416,8 @@ def _store_feed(
         relevant_new,
         elapsed=result.elapsed,
         warnings=parsed.problems,
+        listed=parsed.listed,
+        processed=len(parsed.entries),
     )
 
 

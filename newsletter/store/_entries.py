@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from ..models import Entry, FetchResult, Verdict
 from ._base import StoreBase, now_utc
-from ._feeds import set_feed_site, write_fetch
-from ._schema import entries, issue_entries
+from ._feeds import feed_site_values, write_fetch
+from ._schema import entries, feeds, issue_entries
 
 
 class EntriesMixin(StoreBase):
@@ -33,17 +33,34 @@ class EntriesMixin(StoreBase):
         *,
         title: str,
         html_url: str | None,
+        fingerprints: bytes | None = None,
     ) -> list[str]:
         """One parsed feed in one transaction: its new entries, its fetch outcome, its site.
 
         Returns the ids that were new. One commit per feed instead of three keeps a poll's
         single writer ahead of the parse workers, and a crash never stores half a feed.
+        ``fingerprints`` (see :meth:`entry_fingerprints`) name items that are all stored
+        once this commits, ``items`` included: stored new, or dropped as already known.
         """
         with self._tx() as conn:
             new_ids = insert_new_entries(conn, items) if items else []
-            write_fetch(conn, result, len(new_ids), None, None)
-            set_feed_site(conn, result.url, title, html_url)
+            also = feed_site_values(title, html_url)
+            if fingerprints is not None:
+                also["entry_fingerprints"] = fingerprints
+            write_fetch(conn, result, len(new_ids), None, None, also)
         return new_ids
+
+    def entry_fingerprints(self, urls: Sequence[str]) -> dict[str, bytes]:
+        """Per feed, fingerprints of the stored items its last parsed document listed."""
+        found: dict[str, bytes] = {}
+        with self._tx() as conn:
+            for start in range(0, len(urls), 500):
+                chunk = list(urls[start : start + 500])
+                query = select(feeds.c.url, feeds.c.entry_fingerprints).where(
+                    feeds.c.url.in_(chunk), feeds.c.entry_fingerprints.is_not(None)
+                )
+                found.update((r.url, bytes(r.entry_fingerprints)) for r in conn.execute(query))
+        return found
 
     def known_entry_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these entry ids are already stored."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -281,8 +281,12 @@ def write_fetch(
     new_entries: int,
     error: str | None,
     backoff: Callable[[int, float | None], float] | None,
+    also: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write one fetch outcome into its feed's row (see :meth:`FeedsMixin.record_fetch`)."""
+    """Write one fetch outcome into its feed's row (see :meth:`FeedsMixin.record_fetch`).
+
+    ``also``: more columns of the row, set in the same statement.
+    """
     now = now_utc()
     if result.status != "error" and error is None:
         values = success_values(result.status, new_entries, now)
@@ -306,6 +310,8 @@ def write_fetch(
             values["next_poll_at"] = now + timedelta(seconds=delay)
         if result.http_status == 410:
             values["disabled"] = True
+    if also:
+        values.update(also)
     conn.execute(update(feeds).where(feeds.c.url == result.url).values(**values))
 
 
@@ -322,9 +328,9 @@ def success_values(status: str, new_entries: int, now: datetime) -> dict[str, An
     }
 
 
-def set_feed_site(conn: Connection, url: str, title: str, html_url: str | None) -> None:
-    """Remember a feed's own title and site link (for OPML export)."""
+def feed_site_values(title: str, html_url: str | None) -> dict[str, Any]:
+    """The columns remembering a feed's own title and site link (for OPML export)."""
     values: dict[str, Any] = {"title": title}
     if html_url:
         values["html_url"] = html_url
-    conn.execute(update(feeds).where(feeds.c.url == url).values(**values))
+    return values

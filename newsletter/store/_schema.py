@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -82,6 +83,9 @@ feeds = Table(
     # Which worker polls the feed right now, and until when (see lease_feeds).
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
+    # Fingerprints of the items the last parsed document listed, all stored (v8): the next
+    # poll skips unchanged ones before sanitizing and judging them (parse.parse_feed).
+    Column("entry_fingerprints", LargeBinary),
 )
 
 entries = Table(
@@ -337,6 +341,13 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _entry_fingerprints(conn: Connection) -> None:
+    """v8: ``feeds.entry_fingerprints``, so a repoll reads only new and edited items."""
+    if "entry_fingerprints" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        kind = LargeBinary().compile(dialect=conn.dialect)
+        conn.execute(sql_text(f"ALTER TABLE feeds ADD COLUMN entry_fingerprints {kind}"))
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -346,6 +357,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _entry_fingerprints,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -36,7 +36,7 @@ def main() -> int:
         return 2
     docs = load_docs(args.feeds)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        urls = serve(stack, docs, args.hosts, args.latency)
+        urls = serve(stack, docs, args.hosts, args.latency).urls
         config = bench_config(tmp, urls)
         store = Store.open(config.database)
         started = time.perf_counter()

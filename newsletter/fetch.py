@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import socket
 import ssl
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -353,11 +354,15 @@ async def _fetch_one(
     options: FetchOptions,
     host_limits: dict[str, asyncio.Semaphore],
     global_limit: asyncio.Semaphore,
+    consume: Callable[[FetchResult], Awaitable[None] | None] | None = None,
 ) -> FetchResult:
     if not is_remote(feed.url):
         if "://" in feed.url and not feed.url.startswith("file://"):
-            return FetchResult(feed.url, "error", error=f"unsupported URL scheme in {feed.url!r}")
-        return await asyncio.to_thread(_read_local, feed, options)
+            result = FetchResult(feed.url, "error", error=f"unsupported URL scheme in {feed.url!r}")
+        else:
+            result = await asyncio.to_thread(_read_local, feed, options)
+        await _hand_over(consume, result)
+        return result
     host = urlsplit(state.url or feed.url).netloc.lower()
     # Host first: a task queued behind a busy host must not hold one of the global slots.
     async with host_limits[host], global_limit:
@@ -386,25 +391,40 @@ async def _fetch_one(
             result = FetchResult(feed.url, "error", error=_one_line(exc))
         except Exception as exc:  # one feed's surprise must never end the poll
             result = FetchResult(feed.url, "error", error="unexpected: " + _one_line(exc))
-    return _with_elapsed(result, time.monotonic() - started)
+        result = _with_elapsed(result, time.monotonic() - started)
+        # Inside the slots: a body whose consumer is behind keeps them until it catches
+        # up, so downloads wait for it instead of piling bodies up in memory.
+        await _hand_over(consume, result)
+    return result
+
+
+async def _hand_over(
+    consume: Callable[[FetchResult], Awaitable[None] | None] | None, result: FetchResult
+) -> None:
+    if consume is not None:
+        behind = consume(result)
+        if behind is not None:
+            await behind
 
 
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    from dataclasses import replace
-
     return replace(result, elapsed=elapsed)
 
 
 async def fetch_all(
     jobs: Sequence[tuple[Feed, FetchState]],
     options: FetchOptions = FetchOptions(),
-    on_result: Callable[[Feed, FetchResult], None] | None = None,
+    on_result: Callable[[Feed, FetchResult], Awaitable[None] | None] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed concurrently; results come back in the order of ``jobs``.
 
     ``on_result`` is called as each fetch finishes, so the caller can start parsing
-    while other feeds are still downloading and drop each body as soon as it is parsed.
+    while other feeds are still downloading. It takes the body: the results returned
+    then carry none, so a poll of thousands of feeds never holds all their bodies. When
+    it returns an awaitable (its consumer is behind), that fetch keeps its download slot
+    until the awaitable is done: downloads wait for the consumer, and the bodies waiting
+    for it stay bounded (by ``concurrency``) however many feeds there are.
     """
     global_limit = asyncio.Semaphore(options.concurrency)
     host_limits: dict[str, asyncio.Semaphore] = defaultdict(
@@ -414,10 +434,13 @@ async def fetch_all(
     try:
 
         async def run(feed: Feed, state: FetchState) -> FetchResult:
-            result = await _fetch_one(clients, feed, state, options, host_limits, global_limit)
-            if on_result is not None:
-                on_result(feed, result)
-            return result
+            if on_result is None:
+                return await _fetch_one(clients, feed, state, options, host_limits, global_limit)
+            consume = functools.partial(on_result, feed)
+            result = await _fetch_one(
+                clients, feed, state, options, host_limits, global_limit, consume
+            )
+            return replace(result, body=None) if result.body is not None else result
 
         return list(await asyncio.gather(*(run(feed, state) for feed, state in jobs)))
     finally:

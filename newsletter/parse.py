@@ -189,9 +189,9 @@ def _describe(problem: BaseException) -> str:
     return f"{type(problem).__name__}: {lines[0][:200]}" if lines else type(problem).__name__
 
 
-# Every field of a feedparser item that parse_feed reads. Bump the version whenever
-# parse_feed turns the same fields into a different entry, so nothing read under the old
-# rules is skipped under the new ones.
+# Every field of a feedparser item that parse_feed reads, or that what it reads derives
+# from. Bump the version whenever parse_feed turns the same fields into a different
+# entry, so nothing read under the old rules is skipped under the new ones.
 _READ_FIELDS = (
     "id",
     "title",
@@ -215,8 +215,9 @@ def _fingerprint(raw: Any, shared_guid: bool) -> bytes:
     its guid is shared changes its id, so that counts too). 8 bytes: a collision needs
     2^32 items in one feed.
     """
-    contents = tuple(c.get("value", "") for c in raw.get("content", []) or [])
-    fields = tuple(raw.get(key) for key in _READ_FIELDS)
+    # The stored fields, not FeedParserDict's aliases (which derive from them, and warn).
+    contents = tuple(c.get("value", "") for c in dict.get(raw, "content", []) or [])
+    fields = tuple(dict.get(raw, key) for key in _READ_FIELDS)
     # repr escapes lone surrogates, which a lenient parse can produce, so encode() is safe.
     data = repr((_FINGERPRINT_VERSION, shared_guid, fields, contents)).encode()
     return hashlib.blake2b(data, digest_size=FINGERPRINT_SIZE).digest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -207,6 +208,50 @@ class _StoreGate:
         )
 
 
+class _Backlog:
+    """Bodies handed to the parse pool and not parsed yet, in count and bytes.
+
+    Downloads outrun parsing on a first poll: without a bound every body of a large poll
+    would wait in memory at once. Over either bound, :meth:`add` returns an awaitable
+    that ``fetch_all`` waits on before it starts more downloads.
+    """
+
+    def __init__(self, max_bodies: int, max_bytes: int) -> None:
+        self.max_bodies = max_bodies
+        self.max_bytes = max_bytes
+        self.bodies = 0
+        self.bytes = 0
+        self._waiting: list[asyncio.Future[None]] = []
+
+    def _over(self) -> bool:
+        return self.bodies > self.max_bodies or self.bytes > self.max_bytes
+
+    def add(self, job: Future[Parsed], size: int) -> asyncio.Future[None] | None:
+        loop = asyncio.get_running_loop()
+        self.bodies += 1
+        self.bytes += size
+
+        def parsed(_: Future[Parsed]) -> None:
+            # After the downloads the loop is closed, and nothing waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._parsed, size)
+
+        job.add_done_callback(parsed)
+        if not self._over():
+            return None
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(waiter)
+        return waiter
+
+    def _parsed(self, size: int) -> None:
+        self.bodies -= 1
+        self.bytes -= size
+        while self._waiting and not self._over():
+            waiter = self._waiting.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 # Fork explicitly: a process started with "spawn" (a daemon's worker) would otherwise spawn
 # its parse workers too, each importing everything and compiling the lexicon per poll.
 _FORK = (
@@ -217,6 +262,8 @@ _FORK = (
 
 # Below this many bodies a process pool costs more to start than it saves.
 _POOL_THRESHOLD = 4
+# Bodies waiting for a parse worker beyond this hold further downloads back.
+_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 def poll(
@@ -257,24 +304,28 @@ def poll(
     # download; SQLite wants one writer anyway.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-store")
     pool: ProcessPoolExecutor | None = None
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    backlog = _Backlog(max_bodies=8 * workers, max_bytes=_BACKLOG_BYTES)
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
         pool = ProcessPoolExecutor(
-            max_workers=max(1, min(os.cpu_count() or 1, 4)),
+            max_workers=workers,
             initializer=_parse_worker_start,
             initargs=(os.getpid(),),
             mp_context=_FORK,
         )
     gate = _StoreGate()
 
-    def on_result(feed: Feed, result: FetchResult) -> None:
+    def on_result(feed: Feed, result: FetchResult) -> asyncio.Future[None] | None:
         nonlocal done
         future: Future[Parsed] | None = None
+        behind: asyncio.Future[None] | None = None
         if result.status == "ok" and result.body is not None:
             known = fingerprints.pop(feed.url, None)
             args = (result.body, feed, now, lexicon, result.content_type, known)
             if pool is not None:
                 future = pool.submit(_parse_job, *args)
+                behind = backlog.add(future, len(result.body))
             else:
                 future = Future()
                 future.set_result(_parse_job(*args))
@@ -297,6 +348,7 @@ def poll(
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
+        return behind
 
     options = FetchOptions(**config.fetch.model_dump())
     try:

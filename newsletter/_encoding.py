@@ -96,8 +96,10 @@ def mojibake(text: str) -> str | None:
     # Legacy CJK bytes read as a Latin code page: every Chinese character becomes two
     # Latin-1 symbols or accented letters in a row, and no CJK character survives.
     # European words rarely string two such letters together, and never most of a title.
-    visible = sum(1 for c in text if not c.isspace())
     paired = sum(len(run) for run in _LATIN_RUN.findall(text))
-    if paired >= 6 and paired / max(1, visible) >= 0.3 and not _CJK.search(text):
+    if paired < 6:  # every title is checked: skip counting where it cannot matter
+        return None
+    visible = sum(len(word) for word in text.split())  # str.split: the isspace() set
+    if paired / max(1, visible) >= 0.3 and not _CJK.search(text):
         return "multi-byte text decoded as Latin-1/windows-1252 (mostly Latin-1 symbols)"
     return None

@@ -205,7 +205,7 @@ _READ_FIELDS = (
     "created_parsed",
 )
 _FINGERPRINT_VERSION = 1
-FINGERPRINT_SIZE = 8
+FINGERPRINT_SIZE = 8  # bytes
 
 
 def _fingerprint(raw: Any, shared_guid: bool) -> bytes:
@@ -215,12 +215,19 @@ def _fingerprint(raw: Any, shared_guid: bool) -> bytes:
     its guid is shared changes its id, so that counts too). 8 bytes: a collision needs
     2^32 items in one feed.
     """
+    salt = b"%d %d" % (_FINGERPRINT_VERSION, shared_guid)
+    digest = hashlib.blake2b(salt, digest_size=FINGERPRINT_SIZE)
     # The stored fields, not FeedParserDict's aliases (which derive from them, and warn).
-    contents = tuple(c.get("value", "") for c in dict.get(raw, "content", []) or [])
-    fields = tuple(dict.get(raw, key) for key in _READ_FIELDS)
-    # repr escapes lone surrogates, which a lenient parse can produce, so encode() is safe.
-    data = repr((_FINGERPRINT_VERSION, shared_guid, fields, contents)).encode()
-    return hashlib.blake2b(data, digest_size=FINGERPRINT_SIZE).digest()
+    contents = [c.get("value", "") for c in dict.get(raw, "content", []) or []]
+    for value in [dict.get(raw, key) for key in _READ_FIELDS] + contents:
+        if isinstance(value, str):
+            # surrogatepass: a lenient parse can leave lone surrogates in a text.
+            data = b"s" + value.encode("utf-8", "surrogatepass")
+        else:  # None, or a date's struct_time
+            data = b"r" + repr(value).encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.digest()
 
 
 def unpack_fingerprints(packed: bytes | None) -> frozenset[bytes]:

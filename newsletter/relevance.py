@@ -144,18 +144,16 @@ def _apply_rules(
             best[group] = (value, where, f"rule {name}")
 
 
-def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
-    """Score one entry against the lexicon; the reasons say which terms and rules counted."""
-    lex = lexicon if lexicon is not None else default_lexicon()
-    reasons: list[str] = []
-    # One string, one scan: the newline is a sentence end, so no rule pairs across it. It
-    # is normalized in one call (tw2sp may change lengths, so the title's end is found
-    # again afterwards); newlines inside the title become spaces.
-    full = normalize(title[:_MAX_CHARS].replace("\n", " ") + "\n" + text[:_MAX_CHARS])
-    split = full.index("\n")
+def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str:
+    """Blank out what the lexicon's masks match; each blanked mention becomes a reason.
+
+    A mask with a group named ``blank`` blanks only that group: "TikTok is full of
+    teleshopping" keeps TikTok and drops the comparison.
+    """
     gate = lex._mask_gate
-    masks = lex._mask_res if gate is None or gate.search(full) is not None else ()
-    for label, pattern, requires in masks:
+    if gate is not None and gate.search(full) is None:
+        return full
+    for label, pattern, requires in lex._mask_res:
         # A substring test is far cheaper than a regex search, and most entries fail it.
         if requires and not any(r in full for r in requires):
             continue
@@ -166,12 +164,28 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         for m in pattern.finditer(full):
             where = "title" if m.start() < split else "body"
             reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
+            start, end = m.span("blank") if "blank" in pattern.groupindex else m.span()
+            if start < 0:
+                continue  # the optional group did not take part
             # Same length, so positions stay meaningful; spaces match no term. Keep
             # newlines: they end sentences (and separate the title from the body).
-            blank = "".join("\n" if c == "\n" else " " for c in m.group())
-            pieces.append(full[last : m.start()] + blank)
-            last = m.end()
+            blank = "".join("\n" if c == "\n" else " " for c in full[start:end])
+            pieces.append(full[last:start] + blank)
+            last = end
         full = "".join(pieces) + full[last:]
+    return full
+
+
+def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
+    """Score one entry against the lexicon; the reasons say which terms and rules counted."""
+    lex = lexicon if lexicon is not None else default_lexicon()
+    reasons: list[str] = []
+    # One string, one scan: the newline is a sentence end, so no rule pairs across it. It
+    # is normalized in one call (tw2sp may change lengths, so the title's end is found
+    # again afterwards); newlines inside the title become spaces.
+    full = normalize(title[:_MAX_CHARS].replace("\n", " ") + "\n" + text[:_MAX_CHARS])
+    split = full.index("\n")
+    full = _apply_masks(lex, full, split, reasons)
 
     factor = lex.title_factor
     # Per group the best hit: (value, where, what). Max for positive, min for negative.

@@ -69,6 +69,9 @@ class FetchConfig(_Strict):
     per_host: int = Field(4, ge=1)
     user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
     max_redirects: int = Field(5, ge=0)
+    allow_private_addresses: bool = Field(
+        False, description="poll feeds on loopback and private networks (a local RSSHub)"
+    )
 
 
 class RelevanceConfig(_Strict):

@@ -190,6 +190,13 @@ def _setup_logging(
         logging.getLogger().setLevel(logging.WARNING)
 
 
+def warn_llm_key(config: Config) -> None:
+    """Once per command: a model is configured but its key variable is empty."""
+    problem = config.llm.missing_key()
+    if problem:
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False, soft_wrap=True)
+
+
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
     titles = titles or {}
     table = _fitting_table(f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
@@ -285,6 +292,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
@@ -302,6 +310,7 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)

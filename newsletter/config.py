@@ -114,6 +114,16 @@ class LLMConfig(_Strict):
     def enabled(self) -> bool:
         return bool(self.model and self.api_key())
 
+    def missing_key(self) -> str | None:
+        """Why a configured model will never be called (its key variable is empty), or None."""
+        if not self.model or self.api_key():
+            return None
+        return (
+            f"llm.model is {self.model!r} but the environment variable {self.api_key_env} "
+            "is unset or empty: every digest is extracted from the article instead "
+            f"(export {self.api_key_env}, or remove llm.model)"
+        )
+
 
 class IssueConfig(_Strict):
     max_items: int = Field(30, ge=1)
@@ -247,6 +257,12 @@ class WebConfig(_Strict):
         return value
 
 
+class DoctorConfig(_Strict):
+    stale_days: int = Field(
+        30, ge=1, description="`doctor` warns on a feed whose newest entry is older than this"
+    )
+
+
 class SESWebhook(_Strict):
     topic_arns: list[str] = Field(
         default_factory=list, description="accept only these SNS topics (empty: any)"
@@ -297,6 +313,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    doctor: DoctorConfig = Field(default_factory=DoctorConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
         0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"

@@ -294,7 +294,8 @@ def poll(
     order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))
     report = PollReport(tuple(outcomes), time.monotonic() - started, gate.summary())
-    log.info(
+    # Debug only: the daemon and workers log each poll once, in their own job line.
+    log.debug(
         "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
         len(outcomes),
         report.new_entries,

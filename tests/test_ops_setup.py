@@ -104,6 +104,23 @@ def test_init_then_run_against_loopback_feeds(tmp_path: Path, feed_server: FeedS
     assert config_file.read_bytes() == before
 
 
+def test_run_and_build_warn_once_when_the_llm_key_is_empty(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPS_EMPTY_KEY", raising=False)
+    feed = feed_server.add("/f.xml", fresh_rss("源", STORIES, "w"))
+    llm = "llm: {model: qwen-plus, api_key_env: OPS_EMPTY_KEY}\n"
+    config = _doctor_config(tmp_path, [feed], llm=llm)
+    for command in ("run", "build"):
+        out = " ".join(runner.invoke(app, [command, "-c", str(config), "--force"]).output.split())
+        assert out.count("warning: llm.model is 'qwen-plus' but the environment variable") == 1
+        assert "OPS_EMPTY_KEY is unset or empty" in out and "export OPS_EMPTY_KEY" in out
+    monkeypatch.setenv("OPS_EMPTY_KEY", "")  # set but empty is as good as unset
+    assert "warning: llm.model" in runner.invoke(app, ["build", "-c", str(config)]).output
+    plain = _doctor_config(tmp_path, [feed], name="plain.yaml")
+    assert "warning" not in runner.invoke(app, ["build", "-c", str(plain)]).output
+
+
 def test_init_asks_nothing_without_a_terminal(tmp_path: Path) -> None:
     """As a real process with stdin closed: no prompt, no hang, the file is written."""
     done = subprocess.run(
@@ -217,6 +234,31 @@ def test_doctor_says_what_to_fix(
     assert "fix: check the URL in a browser" in out
     # Also: subscriber counts (ok) and the mail DNS records (skipped: From is localhost).
     assert re.search(r"^9 checks: 4 fine, 1 warnings, 4 failed$", out, re.M)
+
+
+def test_doctor_warns_on_a_feed_silent_for_longer_than_stale_days(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    def dated(days: int) -> str:
+        when = format_datetime(datetime.now(UTC) - timedelta(days=days))
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>旧</title>'
+            f"<item><title>{STORIES[0][0]}</title><link>https://d{days}.example/1</link>"
+            f"<pubDate>{when}</pubDate><description>{STORIES[0][1]}</description></item>"
+            "</channel></rss>"
+        )
+
+    feeds = [feed_server.add("/old.xml", dated(45)), feed_server.add("/new.xml", dated(3))]
+    config = _doctor_config(tmp_path, feeds)
+    out = " ".join(runner.invoke(app, ["doctor", "-c", str(config)]).output.split())
+    stale = r"warn feed feed0: .*nothing new for 4[45] days \(doctor.stale_days: 30\)"
+    assert re.search(stale, out)
+    assert "fix: the site may have stopped this feed or moved it" in out
+    assert re.search(r"ok feed feed1: HTTP 200", out)
+    relaxed = tmp_path / "c.yaml"
+    relaxed.write_text(relaxed.read_text("utf-8") + "doctor: {stale_days: 60}\n", "utf-8")
+    out = " ".join(runner.invoke(app, ["doctor", "-c", str(relaxed)]).output.split())
+    assert re.search(r"ok feed feed0: HTTP 200", out) and "nothing new" not in out
 
 
 def test_doctor_llm_endpoint_down_or_key_refused(

@@ -181,13 +181,19 @@ class Lexicon:
     _info: dict[str, TermInfo] = field(init=False, repr=False)
     _automaton: ahocorasick_rs.AhoCorasick = field(init=False, repr=False)
     _patterns: tuple[_Pattern, ...] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = field(
+    _fast: tuple[tuple[str, TermInfo, bool, bool], ...] = field(init=False, repr=False)
+    """Per pattern (word, info, ASCII start, ASCII end): tuples, since scan() runs per hit."""
+    _mask_res: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = field(
         init=False, repr=False
     )
-    _mask_gate: re.Pattern[str] | None = field(init=False, repr=False)
+    _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
+    """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
     _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
     _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _plans: dict[frozenset[str], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         info: dict[str, TermInfo] = {}
@@ -206,6 +212,8 @@ class Lexicon:
         object.__setattr__(self, "_info", info)
         patterns = _patterns(info)
         object.__setattr__(self, "_patterns", patterns)
+        fast = tuple((p.core, p.default, p.ascii_start, p.ascii_end) for p in patterns)
+        object.__setattr__(self, "_fast", fast)
         object.__setattr__(
             self,
             "_automaton",
@@ -219,16 +227,17 @@ class Lexicon:
                 # Not normalize(): lower-casing would turn \S into \s. No IGNORECASE either:
                 # it doubles the search time, and the text is lower case already.
                 compiled = re.compile(to_simplified(pattern))
-                masks.append((label, compiled, tuple(normalize(r) for r in requires)))
+                masks.append((label, compiled, frozenset(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
-        object.__setattr__(self, "_mask_res", tuple(masks))
-        # Every mask has `requires`: an entry with none of them skips the mask loop.
-        gate = None
+        object.__setattr__(self, "_mask_res", _merge_masks(masks))
+        # When every mask has `requires`, one automaton pass says which masks can match at
+        # all (a substring test per mask and word cost more than the searches it saved).
+        mask_words = None
         if masks and all(req for _l, _p, req in masks):
-            gate_words = sorted({r for _l, _p, req in masks for r in req})
-            gate = re.compile("|".join(map(re.escape, gate_words)))
-        object.__setattr__(self, "_mask_gate", gate)
+            required = sorted({r for _l, _p, req in masks for r in req})
+            mask_words = ahocorasick_rs.AhoCorasick(required)
+        object.__setattr__(self, "_mask_words", mask_words)
         # Flat tuples: judge() runs these loops for every entry.
         near = tuple(
             (r.name, r.group, r.cues[0], r.cues[1], r.weight, r.window)
@@ -238,6 +247,7 @@ class Lexicon:
         every = tuple((r.name, r.group, r.cues, r.weight) for r in self.rules if r.kind == "all")
         object.__setattr__(self, "_near_rules", near)
         object.__setattr__(self, "_all_rules", every)
+        object.__setattr__(self, "_plans", {})
         unless = {g.name: g.unless for g in self.groups.values() if g.unless}
         object.__setattr__(self, "_unless", unless)
 
@@ -250,6 +260,27 @@ class Lexicon:
             f"terms={terms}, rules={len(self.rules)}, masks={len(self.masks)})"
         )
 
+    def rule_plan(
+        self, present: frozenset[str]
+    ) -> tuple[
+        tuple[tuple[str, str, str, str, float, int], ...],
+        tuple[tuple[str, str, tuple[str, ...], float], ...],
+    ]:
+        """The `near` and `all` rules whose cue classes all occur in ``present``, in order.
+
+        Memoized per set of cue classes: entries share few combinations, and testing every
+        rule against every entry was a fifth of judge()'s time.
+        """
+        plan = self._plans.get(present)
+        if plan is None:
+            near = tuple(r for r in self._near_rules if r[2] in present and r[3] in present)
+            every = tuple(r for r in self._all_rules if all(c in present for c in r[2]))
+            plan = (near, every)
+            if len(self._plans) >= 4096:  # bound the memory an adversarial feed can cost
+                self._plans.clear()
+            self._plans[present] = plan
+        return plan
+
     def scan(self, text: str) -> list[tuple[str, TermInfo, int, int]]:
         """Every literal of the lexicon in normalized ``text``: (word, info, start, end).
 
@@ -260,30 +291,52 @@ class Lexicon:
         """
         hits: list[tuple[str, TermInfo, int, int]] = []
         n = len(text)
-        patterns = self._patterns
+        fast = self._fast
         offset = 0
         while offset < n:
             restart = n
             rest = text[offset:] if offset else text
             for index, start, end in self._automaton.find_matches_as_indexes(rest):
+                core, info, ascii_start, ascii_end = fast[index]
                 start += offset
                 end += offset
-                p = patterns[index]
-                if p.ascii_start and start and text[start - 1] in _ASCII_ALNUM:
+                if ascii_start and start and text[start - 1] in _ASCII_ALNUM:
                     continue
-                if p.ascii_end and end < n and text[end] in _ASCII_ALNUM:
+                if ascii_end and end < n and text[end] in _ASCII_ALNUM:
                     # Rare: the longest literal is cut mid-word ("wechat mini shop" in
                     # "wechat mini shops"). Take the longest that fits here and scan
                     # again after it, as a backtracking regex would.
+                    p = self._patterns[index]
                     hit = _longest_fit(text, start, (p, *p.shorter))
                     if hit is not None:
                         hits.append(hit)
                     restart = hit[3] if hit is not None else start + 1
                     break
-                info = p.exact if p.exact is not None else p.star
-                hits.append((p.core, info, start, end))  # type: ignore[arg-type]
+                hits.append((core, info, start, end))
             offset = restart
         return hits
+
+
+def _merge_masks(
+    masks: list[tuple[str, re.Pattern[str], frozenset[str]]],
+) -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+    """Adjacent masks with the same label become one alternation: one search, not four.
+
+    A mask with a ``blank`` group stays alone (a group name may occur once per pattern).
+    """
+    merged: list[tuple[str, re.Pattern[str], frozenset[str]]] = []
+    for label, pattern, requires in masks:
+        if merged and merged[-1][0] == label and not {"blank"} & (
+            pattern.groupindex.keys() | merged[-1][1].groupindex.keys()
+        ):
+            _label, previous, before = merged[-1]
+            both = f"(?:{previous.pattern})|(?:{pattern.pattern})"
+            # An empty `requires` means "always run": the merged mask must then always run.
+            needs = before | requires if before and requires else frozenset()
+            merged[-1] = (label, re.compile(both), needs)
+        else:
+            merged.append((label, pattern, requires))
+    return tuple(merged)
 
 
 @dataclass(frozen=True)
@@ -298,6 +351,13 @@ class _Pattern:
     shorter: tuple[_Pattern, ...] = ()
     """Other literals that are prefixes of this one, longest first: where this one fails
     the word-end check ("live sales" in "live salesman"), a shorter one may still fit."""
+
+    @property
+    def default(self) -> TermInfo:
+        """The term this literal stands for when it ends a word."""
+        info = self.exact if self.exact is not None else self.star
+        assert info is not None  # every literal comes from a term, cue or trap
+        return info
 
 
 def _patterns(info: Mapping[str, TermInfo]) -> tuple[_Pattern, ...]:
@@ -339,8 +399,7 @@ def _longest_fit(
     for p in candidates:
         end = start + len(p.core)
         if not p.ascii_end or end >= n or text[end] not in _ASCII_ALNUM:
-            info = p.exact if p.exact is not None else p.star
-            return p.core, info, start, end  # type: ignore[return-value]
+            return p.core, p.default, start, end
         if p.star is not None:
             while end < n and text[end] in _ASCII_ALNUM:
                 end += 1

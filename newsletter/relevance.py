@@ -96,11 +96,8 @@ def _apply_rules(
     factor = lex.title_factor
     # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
     full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
-    for name, group, cue_a, cue_b, weight, window in lex._near_rules:
-        if (cue_a not in title_cues and cue_a not in body_cues) or (
-            cue_b not in title_cues and cue_b not in body_cues
-        ):
-            continue
+    near_rules, all_rules = lex.rule_plan(frozenset(title_cues.keys() | body_cues.keys()))
+    for name, group, cue_a, cue_b, weight, window in near_rules:
         for where, cues, value in (
             ("title", title_cues, weight * factor),
             ("body", body_cues, weight),
@@ -127,16 +124,11 @@ def _apply_rules(
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
                     best[group] = (value, where, what)
                 break  # the title is tried first and weighs more
-    for name, group, names, weight in lex._all_rules:
-        first = names[0]
-        if first not in title_cues and first not in body_cues:
-            continue  # the usual case: skip the generator below
+    for name, group, names, weight in all_rules:
         if all(c in title_cues for c in names):
             value, where = weight * factor, "title"
-        elif all(c in title_cues or c in body_cues for c in names):
-            value, where = weight, "entry"
         else:
-            continue
+            value, where = weight, "entry"
         if value > 0:
             support.setdefault(group, set()).add(name)
         old = best.get(group)
@@ -150,12 +142,15 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     A mask with a group named ``blank`` blanks only that group: "TikTok is full of
     teleshopping" keeps TikTok and drops the comparison.
     """
-    gate = lex._mask_gate
-    if gate is not None and gate.search(full) is None:
-        return full
-    for label, pattern, requires in lex._mask_res:
-        # A substring test is far cheaper than a regex search, and most entries fail it.
-        if requires and not any(r in full for r in requires):
+    masks = lex._mask_res
+    words = lex._mask_words
+    present: set[str] | None = None
+    if words is not None:
+        present = set(words.find_matches_as_strings(full, overlapping=True))
+        if not present:
+            return full
+    for label, pattern, requires in masks:
+        if present is not None and present.isdisjoint(requires):
             continue
         if pattern.search(full) is None:
             continue

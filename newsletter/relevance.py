@@ -89,7 +89,7 @@ def _apply_rules(
     full: str,
     title_cues: dict[str, list[_Span]],
     body_cues: dict[str, list[_Span]],
-    best: dict[str, tuple[float, str, str]],
+    best: dict[str, tuple[float, str, str, bool]],
     support: dict[str, set[str]],
 ) -> None:
     """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``."""
@@ -122,7 +122,7 @@ def _apply_rules(
                     support.setdefault(group, set()).add(name)
                 if beats:
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
-                    best[group] = (value, where, what)
+                    best[group] = (value, where, what, False)
                 break  # the title is tried first and weighs more
     for name, group, names, weight in all_rules:
         if all(c in title_cues for c in names):
@@ -133,7 +133,7 @@ def _apply_rules(
             support.setdefault(group, set()).add(name)
         old = best.get(group)
         if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, where, f"rule {name}")
+            best[group] = (value, where, f"rule {name}", False)
 
 
 def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str:
@@ -183,8 +183,9 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     full = _apply_masks(lex, full, split, reasons)
 
     factor = lex.title_factor
-    # Per group the best hit: (value, where, what). Max for positive, min for negative.
-    best: dict[str, tuple[float, str, str]] = {}
+    # Per group the best hit: (value, where, what, what is a bare term). Max for positive,
+    # min for negative; the reason text is built at the end, only for the hits that stay.
+    best: dict[str, tuple[float, str, str, bool]] = {}
     title_cues: dict[str, list[_Span]] = {}
     body_cues: dict[str, list[_Span]] = {}
     # Hits of terms that need context, judged once every cue of the entry is known.
@@ -213,7 +214,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                     support[group] = {word}
             old = best.get(group)
             if old is None or (value > old[0] if value > 0 else value < old[0]):
-                best[group] = (value, "title" if in_title else "body", f"{group} '{word}'")
+                best[group] = (value, "title" if in_title else "body", word, True)
 
     for group, info, in_title, word, span in pending:
         # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
@@ -228,7 +229,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         value = weight * factor if in_title else weight
         old = best.get(group)
         if old is None or value > old[0]:
-            best[group] = (value, "title" if in_title else "body", what)
+            best[group] = (value, "title" if in_title else "body", what, False)
 
     if title_cues or body_cues:
         _apply_rules(lex, full, title_cues, body_cues, best, support)
@@ -237,8 +238,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     score = 0.0
     positives: list[tuple[float, str]] = []
     negatives: list[tuple[float, str]] = []
-    for group, (value, where, what) in best.items():
-        reason = f"{where} {what} {value:+g}"
+    for group, (value, where, what, bare) in best.items():
+        reason = f"{where} {group} '{what}' {value:+g}" if bare else f"{where} {what} {value:+g}"
         if value < 0:
             cancel = [g for g in lex._unless.get(group, ()) if g in scored]
             if cancel:

@@ -3,8 +3,8 @@
 ``newsletter/data/lexicon.yaml`` (its header documents the scoring and the override
 schema) is validated with pydantic so that an error names the offending key, merged with
 the operator's overrides and compiled into a :class:`Lexicon`: weighted terms, cue
-classes, rules, masks and one Aho-Corasick automaton over every literal. Scoring lives in
-``relevance``.
+classes, rules, masks and a word scanner (``_wordscan``) over every literal. Scoring lives
+in ``relevance``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from newsletter._normalize import normalize, to_simplified
+from newsletter._wordscan import WordScanner
 
 __all__ = ["Group", "Lexicon", "Rule", "TermInfo", "default_lexicon", "load_lexicon"]
-
-_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 # ---------------------------------------------------------------------------------------
 # Schema of the YAML file and of operator overrides (validated with pydantic so that an
@@ -179,10 +178,7 @@ class Lexicon:
     masks: tuple[tuple[str, str, tuple[str, ...]], ...]
     """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, TermInfo] = field(init=False, repr=False)
-    _automaton: ahocorasick_rs.AhoCorasick = field(init=False, repr=False)
-    _patterns: tuple[_Pattern, ...] = field(init=False, repr=False)
-    _fast: tuple[tuple[str, TermInfo, bool, bool], ...] = field(init=False, repr=False)
-    """Per pattern (word, info, ASCII start, ASCII end): tuples, since scan() runs per hit."""
+    _scanner: WordScanner[TermInfo] = field(init=False, repr=False)
     _mask_res: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = field(
         init=False, repr=False
     )
@@ -210,17 +206,7 @@ class Lexicon:
         for trap in self.traps:
             info.setdefault(trap, TermInfo(None, 0.0, frozenset()))
         object.__setattr__(self, "_info", info)
-        patterns = _patterns(info)
-        object.__setattr__(self, "_patterns", patterns)
-        fast = tuple((p.core, p.default, p.ascii_start, p.ascii_end) for p in patterns)
-        object.__setattr__(self, "_fast", fast)
-        object.__setattr__(
-            self,
-            "_automaton",
-            ahocorasick_rs.AhoCorasick(
-                [p.core for p in patterns], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-            ),
-        )
+        object.__setattr__(self, "_scanner", WordScanner(info))
         masks = []
         for i, (label, pattern, requires) in enumerate(self.masks):
             try:
@@ -282,39 +268,8 @@ class Lexicon:
         return plan
 
     def scan(self, text: str) -> list[tuple[str, TermInfo, int, int]]:
-        """Every literal of the lexicon in normalized ``text``: (word, info, start, end).
-
-        Leftmost-longest, non-overlapping: forward maximum matching, the classic dictionary
-        segmentation, so "游戏直播" is taken whole and the "直播" inside it never counts on
-        its own. ASCII words match whole words only ("olive" is not "live"); a term ending
-        in "*" takes any alphanumeric continuation ("livestream*" → "livestreaming").
-        """
-        hits: list[tuple[str, TermInfo, int, int]] = []
-        n = len(text)
-        fast = self._fast
-        offset = 0
-        while offset < n:
-            restart = n
-            rest = text[offset:] if offset else text
-            for index, start, end in self._automaton.find_matches_as_indexes(rest):
-                core, info, ascii_start, ascii_end = fast[index]
-                start += offset
-                end += offset
-                if ascii_start and start and text[start - 1] in _ASCII_ALNUM:
-                    continue
-                if ascii_end and end < n and text[end] in _ASCII_ALNUM:
-                    # Rare: the longest literal is cut mid-word ("wechat mini shop" in
-                    # "wechat mini shops"). Take the longest that fits here and scan
-                    # again after it, as a backtracking regex would.
-                    p = self._patterns[index]
-                    hit = _longest_fit(text, start, (p, *p.shorter))
-                    if hit is not None:
-                        hits.append(hit)
-                    restart = hit[3] if hit is not None else start + 1
-                    break
-                hits.append((core, info, start, end))
-            offset = restart
-        return hits
+        """Every literal of the lexicon in normalized ``text``: (word, info, start, end)."""
+        return self._scanner.scan(text)
 
 
 def _merge_masks(
@@ -326,8 +281,10 @@ def _merge_masks(
     """
     merged: list[tuple[str, re.Pattern[str], frozenset[str]]] = []
     for label, pattern, requires in masks:
-        if merged and merged[-1][0] == label and not {"blank"} & (
-            pattern.groupindex.keys() | merged[-1][1].groupindex.keys()
+        if (
+            merged
+            and merged[-1][0] == label
+            and not {"blank"} & (pattern.groupindex.keys() | merged[-1][1].groupindex.keys())
         ):
             _label, previous, before = merged[-1]
             both = f"(?:{previous.pattern})|(?:{pattern.pattern})"
@@ -337,74 +294,6 @@ def _merge_masks(
         else:
             merged.append((label, pattern, requires))
     return tuple(merged)
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    """One literal of the automaton: the exact term and/or the "*" term it starts."""
-
-    core: str
-    exact: TermInfo | None
-    star: TermInfo | None
-    ascii_start: bool
-    ascii_end: bool
-    shorter: tuple[_Pattern, ...] = ()
-    """Other literals that are prefixes of this one, longest first: where this one fails
-    the word-end check ("live sales" in "live salesman"), a shorter one may still fit."""
-
-    @property
-    def default(self) -> TermInfo:
-        """The term this literal stands for when it ends a word."""
-        info = self.exact if self.exact is not None else self.star
-        assert info is not None  # every literal comes from a term, cue or trap
-        return info
-
-
-def _patterns(info: Mapping[str, TermInfo]) -> tuple[_Pattern, ...]:
-    # Why hand-written around ahocorasick_rs: the automaton finds literals; whole-word
-    # checks for ASCII terms and "*" continuations are ours (no library does both).
-    exact: dict[str, TermInfo] = {}
-    star: dict[str, TermInfo] = {}
-    for word, term in info.items():
-        if word.endswith("*"):
-            star[word[:-1]] = term
-        else:
-            exact[word] = term
-    cores = sorted(exact.keys() | star.keys())
-
-    def make(core: str, shorter: tuple[_Pattern, ...] = ()) -> _Pattern:
-        return _Pattern(
-            core,
-            exact.get(core),
-            star.get(core),
-            core[0] in _ASCII_ALNUM,
-            core[-1] in _ASCII_ALNUM,
-            shorter,
-        )
-
-    plain = {core: make(core) for core in cores}
-    result = []
-    for core in cores:
-        prefixes = [core[:k] for k in range(len(core) - 1, 0, -1) if core[:k] in plain]
-        result.append(make(core, tuple(plain[c] for c in prefixes)) if prefixes else plain[core])
-    return tuple(result)
-
-
-def _longest_fit(
-    text: str, start: int, candidates: tuple[_Pattern, ...]
-) -> tuple[str, TermInfo, int, int] | None:
-    """The first candidate (longest first) that ends a word at ``start``, or takes a "*"
-    continuation; ``None`` when none does."""
-    n = len(text)
-    for p in candidates:
-        end = start + len(p.core)
-        if not p.ascii_end or end >= n or text[end] not in _ASCII_ALNUM:
-            return p.core, p.default, start, end
-        if p.star is not None:
-            while end < n and text[end] in _ASCII_ALNUM:
-                end += 1
-            return text[start:end], p.star, start, end
-    return None
 
 
 def _default_spec() -> dict[str, Any]:

@@ -85,10 +85,9 @@ def _signed(value: str) -> str:
 def plain_reason(reason: str) -> str:
     """One reason of a verdict as a sentence; unknown formats come back unchanged."""
     if m := _SCORE.match(reason):
-        kept = m["op"] == ">="
-        verdict = "kept" if kept else "dropped"
-        need = "at least" if kept else "below the"
-        return f"{verdict}: score {m['score']}, {need} {m['threshold']} needed"
+        # Not "kept" or "dropped": an LLM judge may overrule the rules' score.
+        need = "at least" if m["op"] == ">=" else "below the"
+        return f"the rules scored {m['score']}, {need} {m['threshold']} needed to keep it"
     if m := _MASKED.match(reason):
         where = "the title" if m["where"] == "title" else "the text"
         return f"not counted in {where}: '{m['text']}' ({m['label']})"

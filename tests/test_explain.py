@@ -15,7 +15,7 @@ def test_every_reason_the_lexicon_gives_on_the_labeled_set_is_put_in_words(
     corpus_dir: Path,
 ) -> None:
     lexicon = relevance.load_lexicon(None, {})
-    reasons = set()
+    reasons: set[str] = set()
     for line in (corpus_dir / "labeled" / "dev.jsonl").read_text("utf-8").splitlines():
         record = json.loads(line)
         text = record.get("summary") or record.get("content") or record.get("text") or ""
@@ -60,8 +60,8 @@ def test_every_reason_the_lexicon_gives_on_the_labeled_set_is_put_in_words(
             "body masked passing mention of 视频号: '据其视频号消息'",
             "not counted in the text: '据其视频号消息' (passing mention of 视频号)",
         ),
-        ("score 1.5 < threshold 3.0", "dropped: score 1.5, below the 3.0 needed"),
-        ("score 12.5 >= threshold 3.0", "kept: score 12.5, at least 3.0 needed"),
+        ("score 1.5 < threshold 3.0", "the rules scored 1.5, below the 3.0 needed to keep it"),
+        ("score 12.5 >= threshold 3.0", "the rules scored 12.5, at least 3.0 needed to keep it"),
         ("body my_own_group '团播' +3", "+3 for: the text says '团播': my own group"),
         ("a reason in a format of the future", "a reason in a format of the future"),
     ],

@@ -194,7 +194,7 @@ def warn_llm_key(config: Config) -> None:
     """Once per command: a model is configured but its key variable is empty."""
     problem = config.llm.missing_key()
     if problem:
-        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False)
 
 
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
@@ -311,13 +311,18 @@ def run(
     config = load(config_path)
     _setup_logging(config)
     warn_llm_key(config)
-    with opened(config) as store, progress_bars() as bars, storage_errors():
-        report = poll_flow.poll(config, store, progress=bars)
-        print_poll(report)
+    with opened(config) as store, storage_errors():
+        # The bars end before the table is printed: a live bar on stderr redrawn under
+        # output on stdout would leave a stale copy of itself above the table.
+        with progress_bars() as bars:
+            report = poll_flow.poll(config, store, progress=bars)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+        print_poll(report, titles)
         if report.storage_error:
             # Building from a poll half stored would leave its stories to a later issue.
             raise fail(report.storage_error, 1)
-        built = build_flow.build_issue(config, store, force=force, progress=bars)
+        with progress_bars() as bars:
+            built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)

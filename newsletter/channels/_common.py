@@ -56,8 +56,10 @@ class Answer:
 
     ok: bool
     retry_after: float | None = None
-    """Set when the platform asked us to come back later (rate limit, a 5xx); seconds."""
+    """Set when the platform asked us to come back later (a rate limit); seconds."""
     detail: str = ""
+    transient: bool = False
+    """A server error or busy signal without a wait of its own: retried after 1, 2, 4 … s."""
 
 
 class Platform(Protocol):
@@ -226,22 +228,25 @@ def post(
         except httpx.HTTPError as exc:
             # httpx names the URL in its messages, and the URL is the credential.
             reason = redact(f"{type(exc).__name__}: {exc}", (request.url, *platform.secrets()))
-            answer = Answer(False, retry_after=float(2 ** (attempts - 1)), detail=reason)
+            answer = Answer(False, detail=reason, transient=True)
         if answer.ok:
             return Outcome(True, answer.detail or "ok", attempts)
         detail = redact(answer.detail, platform.secrets())
-        if answer.retry_after is None:
+        wait = answer.retry_after
+        if wait is None and answer.transient:
+            wait = float(2 ** (attempts - 1))
+        if wait is None:
             return Outcome(False, detail, attempts)
         if attempts > retry.max_retries:
             return Outcome(False, f"{detail} (gave up after {attempts} attempts)", attempts)
-        if answer.retry_after > retry.max_wait:
+        if wait > retry.max_wait:
             return Outcome(
                 False,
-                f"{detail} (the platform asks to wait {answer.retry_after:g} s, more than "
+                f"{detail} (the platform asks to wait {wait:g} s, more than "
                 f"max_wait_seconds {retry.max_wait:g}; the next send tries again)",
                 attempts,
             )
-        sleep(max(0.0, answer.retry_after))
+        sleep(max(0.0, wait))
 
 
 def retry_after_header(headers: httpx.Headers, name: str, default: float) -> float:

@@ -117,7 +117,7 @@ class DingTalk:
 
     def answer(self, status: int, headers: httpx.Headers, body: bytes) -> Answer:
         if status >= 500:
-            return Answer(False, 2.0, f"HTTP {status}")
+            return Answer(False, None, f"HTTP {status}", transient=True)
         data = json_answer(body)
         code = data.get("errcode")
         message = short(data.get("errmsg", ""))
@@ -126,7 +126,7 @@ class DingTalk:
         if code in (130101, 410100):
             return Answer(False, THROTTLED, f"errcode {code} (over 20 a minute): {message}")
         if code == -1:
-            return Answer(False, 2.0, f"errcode -1 (system busy): {message}")
+            return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
         if code is None:
             return Answer(False, None, f"HTTP {status}, not a DingTalk answer: {short(body)}")
         hint = " (check secret_env and the robot's 加签 secret)" if code == 310000 else ""

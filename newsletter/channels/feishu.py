@@ -108,7 +108,7 @@ class Feishu:
             wait = retry_after_header(headers, "x-ogw-ratelimit-reset", 1.0)
             return Answer(False, wait, "HTTP 429 (rate limit)")
         if status >= 500:
-            return Answer(False, 2.0, f"HTTP {status}")
+            return Answer(False, None, f"HTTP {status}", transient=True)
         data = json_answer(body)
         code = data.get("code", data.get("StatusCode"))
         message = short(data.get("msg", data.get("StatusMessage", "")))

@@ -132,5 +132,5 @@ class Slack:
         if status == 429:
             return Answer(False, retry_after_header(headers, "retry-after", 1.0), "HTTP 429")
         if status >= 500:
-            return Answer(False, 2.0, f"HTTP {status}: {reason}")
+            return Answer(False, None, f"HTTP {status}: {reason}", transient=True)
         return Answer(False, None, f"HTTP {status}: {reason}")

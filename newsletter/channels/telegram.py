@@ -112,7 +112,7 @@ class Telegram:
             seconds = float(wait) if isinstance(wait, int | float) else 5.0
             return Answer(False, seconds, f"HTTP 429: {description}")
         if status >= 500:
-            return Answer(False, 2.0, f"HTTP {status}: {description}")
+            return Answer(False, None, f"HTTP {status}: {description}", transient=True)
         if not data:
             return Answer(False, None, f"HTTP {status}, not a Bot API answer: {short(body)}")
         return Answer(False, None, f"HTTP {status}: {description}")

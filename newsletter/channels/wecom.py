@@ -88,7 +88,7 @@ class WeCom:
 
     def answer(self, status: int, headers: httpx.Headers, body: bytes) -> Answer:
         if status >= 500:
-            return Answer(False, 2.0, f"HTTP {status}")
+            return Answer(False, None, f"HTTP {status}", transient=True)
         data = json_answer(body)
         code = data.get("errcode")
         message = short(data.get("errmsg", ""))
@@ -97,7 +97,7 @@ class WeCom:
         if code == 45009:
             return Answer(False, RATE_WINDOW, f"errcode 45009 (rate limit, 20 a minute): {message}")
         if code == -1:
-            return Answer(False, 2.0, f"errcode -1 (system busy): {message}")
+            return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
         if code is None:
             return Answer(False, None, f"HTTP {status}, not a WeCom answer: {short(body)}")
         return Answer(False, None, f"errcode {code}: {message}")

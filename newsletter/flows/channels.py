@@ -276,7 +276,7 @@ def check(config: Config, env: Mapping[str, str] | None = None) -> list[ChannelC
 
 
 def _check_one(config: Config, channel: ChannelConfig, env: Mapping[str, str]) -> ChannelCheck:
-    name = f"{channel.name} ({channel.type})"
+    name = channel.name
     try:
         platform(config, channel, env)
     except ConfigError as exc:
@@ -308,7 +308,7 @@ def _check_one(config: Config, channel: ChannelConfig, env: Mapping[str, str]) -
         warnings.append("unsigned: set secret_env and turn on 签名校验 / 加签 on the bot")
     if channel.type == "dingtalk" and secret_env and not env[secret_env].strip().startswith("SEC"):
         warnings.append(f"{secret_env} does not start with SEC like DingTalk's 加签 secrets")
-    detail = f"{host or '?'}, up to {channel.max_items} stories; nothing posted"
+    detail = f"{channel.type} at {host or '?'}, up to {channel.max_items} stories; nothing posted"
     if warnings:
         return ChannelCheck(name, "warn", f"{detail}; " + "; ".join(warnings), _FIX)
     return ChannelCheck(name, "ok", detail)

@@ -20,7 +20,7 @@ import pytest
 from newsletter.config import Config
 from newsletter.schedule import Daemon, daemon_lock, previous_fire_time
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import FeedServer, loopback_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FEEDS = REPO / "examples" / "feeds"
@@ -93,7 +93,7 @@ def write_config(tmp_path: Path, feeds: list[str], **schedule: Any) -> Path:
         "output_dir": str(tmp_path / "out"),
         "timezone": "UTC",
         "feeds": [{"url": f} for f in feeds],
-        "fetch": {"timeout": 2},
+        "fetch": loopback_fetch(timeout=2),
         "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
         "schedule": {"issue": "0 8 1 1 *", **schedule},
     }

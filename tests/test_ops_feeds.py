@@ -15,14 +15,16 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.flows.poll import all_feeds, poll
 from newsletter.store import Store
-from tests.servers import FeedServer, billion_laughs
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, billion_laughs
 
 runner = CliRunner()
 
 
 def _config(tmp_path: Path, feeds: str, name: str = "config.yaml", db: str = "db.sqlite") -> Path:
     path = tmp_path / name
-    path.write_text(f"database: sqlite:///{db}\noutput_dir: out\nfeeds:\n{feeds}", "utf-8")
+    path.write_text(
+        f"database: sqlite:///{db}\noutput_dir: out\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", "utf-8"
+    )
     return path
 
 

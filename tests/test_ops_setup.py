@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.config import load_config
 from tests.conftest import REPO_ROOT
-from tests.servers import FeedServer, OpenAIServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, OpenAIServer
 
 runner = CliRunner()
 
@@ -84,6 +84,7 @@ def test_init_then_run_against_loopback_feeds(tmp_path: Path, feed_server: FeedS
         n = next(counter)
         return f'url: "{feed_server.add(f"/f{n}.xml", fresh_rss(f"源{n}", STORIES, f"s{n}"))}"'
 
+    text = text.replace("allow_private_addresses: false", "allow_private_addresses: true")
     config_file.write_text(re.sub(r'url: "https://[^"]+"', loopback, text), "utf-8")
     result = runner.invoke(app, ["run", "-c", str(config_file)])
     assert result.exit_code == 0, result.output
@@ -164,7 +165,8 @@ def _doctor_config(
     path = tmp_path / name
     feed_lines = "".join(f"  - {{url: '{u}', name: feed{i}}}\n" for i, u in enumerate(feeds))
     path.write_text(
-        f"database: sqlite:///db.sqlite\nfeeds:\n{feed_lines}{llm}{smtp}", encoding="utf-8"
+        f"database: sqlite:///db.sqlite\n{LOOPBACK_FETCH_YAML}feeds:\n{feed_lines}{llm}{smtp}",
+        encoding="utf-8",
     )
     return path
 

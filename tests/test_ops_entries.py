@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from tests.servers import FeedServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer
 
 runner = CliRunner()
 
@@ -49,7 +49,9 @@ def test_entries_then_explain_by_id_or_link(tmp_path: Path, feed_server: FeedSer
     config = tmp_path / "c.yaml"
     feeds = "".join(f"  - {u}\n" for u in urls)
     config.write_text(
-        f"database: sqlite:///db.sqlite\ntimezone: Asia/Shanghai\nfeeds:\n{feeds}", "utf-8"
+        f"database: sqlite:///db.sqlite\ntimezone: Asia/Shanghai\n{LOOPBACK_FETCH_YAML}"
+        f"feeds:\n{feeds}",
+        "utf-8",
     )
     code, out = invoke("poll", "-c", str(config))
     assert code == 0, out

@@ -154,7 +154,7 @@ def test_run_shows_each_progress_bar_once_above_its_table(tmp_path: Path) -> Non
     with FeedServer() as server:
         feeds = "".join(f"  - {server.add(f'/s{i}.xml', rss(f'台{i}', 3))}\n" for i in range(6))
         (tmp_path / "config.yaml").write_text(
-            f"timezone: Asia/Shanghai\nfeeds:\n{feeds}", encoding="utf-8"
+            f"timezone: Asia/Shanghai\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", encoding="utf-8"
         )
         shown = on_screen(["run", "--force"], tmp_path)
     bars = [line for line in shown if line.startswith("Polling feeds")]
@@ -162,4 +162,5 @@ def test_run_shows_each_progress_bar_once_above_its_table(tmp_path: Path) -> Non
     assert bars[0].endswith(("6/6 0:00:00", "6/6 0:00:01", "6/6 0:00:02")), bars
     table = next(i for i, line in enumerate(shown) if line.startswith("Poll: 6 feeds"))
     assert shown.index(bars[0]) < table
+    assert "18 new entries, 0 feeds failed" in shown
     assert all(len(line) <= 80 for line in shown)

@@ -264,6 +264,11 @@ class Daemon:
             store = self._open()
             try:
                 self._poll(store, "poll")
+                # A channel that failed at the weekly send (a long rate-limit wait, a fixed
+                # secret) is tried again here, within the misfire grace.
+                owed = channels_flow.owed(self.config, store, datetime.now(UTC))
+                if owed is not None and self._leading(None):
+                    post_channels(self.config, store, owed)
             finally:
                 store.close()
         finally:

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def _issue(count: int = 24, digest_repeat: int = 3) -> Issue:
     return Issue(
         id="2026-w48",
         title="视频号与直播电商周报",
-        created=now,
+        created=datetime.now(UTC),
         window_start=now - timedelta(days=7),
         window_end=now,
         items=tuple(items),
@@ -264,9 +265,41 @@ def test_a_wait_longer_than_the_cap_fails_the_channel_and_the_next_send_retries(
     assert "wait 600 s" in by["dingtalk"].detail
     assert by["wecom"].status == "failed" and "45009" in by["wecom"].detail
     assert [by[k].status for k in ("feishu", "telegram", "slack")] == ["sent"] * 3
-    again = channels_flow.post_issue(config, store)
-    assert [r.status for r in again.results] == ["sent", "already", "sent", "already", "already"]
-    assert len(servers["dingtalk"].accepted) == len(servers["wecom"].accepted) == 1
+    # The daemon's next poll retries what is owed (within the misfire grace), nothing else.
+    from newsletter.schedule import Daemon
+
+    assert channels_flow.owed(config, store, datetime.now(UTC)) == "2026-w48"
+    Daemon(config).poll_job()
+    assert channels_flow.owed(config, store, datetime.now(UTC)) is None
+    assert [len(s.accepted) for s in servers.values()] == [1] * 5
+    assert [s.requests for s in servers.values()] == [2, 1, 2, 1, 1]
+    late = datetime.now(UTC) + timedelta(seconds=config.schedule.misfire_grace_seconds + 1)
+    assert channels_flow.owed(config, store, late) is None
+
+
+def test_a_claim_left_by_a_dead_sender_is_taken_over_at_once(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from newsletter._lease import owner_id
+
+    _env(servers, monkeypatch)
+    config = _config(tmp_path, servers, max_items=2)
+    config = config.model_copy(update={"channels": config.channels[3:4]})
+    store = _store(config, _issue(count=2))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = owner_id("crashed").rsplit("#", 1)[0] + f"#{gone.pid}"
+    assert store.claim_channel_delivery("2026-w48", "overseas-tg", "telegram", dead, seconds=600)
+    live = owner_id("other")
+    [result] = channels_flow.post_issue(config, store).results
+    assert result.status == "sent", result
+    # A live holder's claim is respected: nothing is posted twice.
+    store.save_issue(replace(_issue(count=2), id="2026-w49"), "")
+    assert store.claim_channel_delivery("2026-w49", "overseas-tg", "telegram", live, seconds=600)
+    [busy] = channels_flow.post_issue(config, store, "2026-w49").results
+    assert busy.status == "busy" and len(servers["telegram"].accepted) == 1
 
 
 def test_a_split_issue_resumes_after_the_messages_already_accepted(

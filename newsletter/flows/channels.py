@@ -14,17 +14,18 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from .. import channels
-from .._lease import owner_id
+from .._lease import dead_here, owner_id
 from ..config import ChannelConfig, Config, TelegramChannel
 from ..errors import ConfigError, NewsletterError
 from ..models import Issue
-from ..store import Store
+from ..store import ChannelDelivery, Store
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +195,15 @@ def _post_one(
     lease = config.lease_seconds
     row = store.claim_channel_delivery(issue.id, channel.name, channel.type, me, seconds=lease)
     if row is None:
-        known = {r.channel: r for r in store.channel_deliveries(issue.id)}
-        held = known.get(channel.name)
+        held = _row(store, issue.id, channel.name)
+        # A sender that died on this machine need not be waited for until its lease ends.
+        if held is not None and held.owner and held.status == "sending" and dead_here(held.owner):
+            store.release_channel_delivery(issue.id, channel.name, held.owner)
+            row = store.claim_channel_delivery(
+                issue.id, channel.name, channel.type, me, seconds=lease
+            )
+    if row is None:
+        held = _row(store, issue.id, channel.name)
         if held is not None and held.status == "sent":
             return ChannelResult(channel.name, channel.type, "already", parts=held.parts)
         return ChannelResult(
@@ -220,6 +228,29 @@ def _post_one(
             )
     store.finish_channel_delivery(issue.id, channel.name, me, "sent", "ok", len(messages))
     return ChannelResult(channel.name, channel.type, "sent", posted, len(messages))
+
+
+def _row(store: Store, issue_id: str, name: str) -> ChannelDelivery | None:
+    return next((r for r in store.channel_deliveries(issue_id) if r.channel == name), None)
+
+
+def owed(config: Config, store: Store, now: datetime) -> str | None:
+    """The newest issue if a channel was tried and not sent yet, within the misfire grace.
+
+    What the daemon retries between weekly runs: a platform's long rate-limit wait (10
+    minutes on DingTalk) or a fixed secret is posted later, never a week late, and a channel
+    no send has tried yet (an issue waiting for approval) is left alone.
+    """
+    if not config.channels:
+        return None
+    newest = next(iter(store.list_issues()), None)
+    if newest is None:
+        return None
+    if now - newest.created > timedelta(seconds=config.schedule.misfire_grace_seconds):
+        return None
+    names = {c.name for c in config.channels}
+    rows = [r for r in store.channel_deliveries(newest.id) if r.channel in names]
+    return newest.id if any(r.status != "sent" for r in rows) else None
 
 
 def post_test(config: Config, name: str) -> ChannelResult:

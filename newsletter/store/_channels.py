@@ -29,6 +29,8 @@ class ChannelDelivery:
     answer: str
     attempts: int
     updated: datetime
+    owner: str | None = None
+    """The sender holding a "sending" row (its lease may have run out)."""
 
 
 def _row(r: Any) -> ChannelDelivery:
@@ -42,6 +44,7 @@ def _row(r: Any) -> ChannelDelivery:
         answer=r.answer,
         attempts=r.attempts,
         updated=r.updated,
+        owner=r.lease_owner,
     )
 
 
@@ -143,6 +146,21 @@ class ChannelsMixin(StoreBase):
                     lease_until=None,
                 )
             )
+
+    def release_channel_delivery(self, issue_id: str, channel: str, owner: str) -> bool:
+        """End a dead sender's claim at once (its row is owed again, messages kept)."""
+        with self._tx() as conn:
+            done = conn.execute(
+                update(channel_deliveries)
+                .where(
+                    channel_deliveries.c.issue_id == issue_id,
+                    channel_deliveries.c.channel == channel,
+                    channel_deliveries.c.status == "sending",
+                    channel_deliveries.c.lease_owner == owner,
+                )
+                .values(lease_until=None)
+            )
+            return done.rowcount == 1
 
     def channel_deliveries(self, issue_id: str | None = None) -> list[ChannelDelivery]:
         """Rows of one issue (or all), by issue then channel."""

@@ -325,7 +325,7 @@ class TelegramServer(_ChatServer):
 
 # -- Slack --------------------------------------------------------------------------------
 
-_SLACK_LINK = re.compile(r"<https?://[^|>\s]+\|[^<>]*>|<https?://[^|>\s]+>")
+_SLACK_LINK = re.compile(r"<https?://(?:[^|>\s&]|&amp;)+(?:\|[^<>]*)?>")
 _SLACK_ENTITY = re.compile(r"&(amp|lt|gt);")
 
 

@@ -211,10 +211,10 @@ def test_each_platform_accepts_the_issue_split_at_its_limit_and_escaped(
 
 
 def test_posted_once_per_issue_and_channel(
-    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
     _env(servers, monkeypatch)
-    config = _config(tmp_path, servers, max_items=3)
+    config = _config(tmp_path, servers, max_items=3).model_copy(update={"database": db_url})
     store = _store(config, _issue(count=6))
     first = channels_flow.post_issue(config, store)
     assert [(r.status, r.posted) for r in first.results] == [("sent", 1)] * 5
@@ -228,6 +228,33 @@ def test_posted_once_per_issue_and_channel(
         ("ops-wecom", "sent", 1), ("brand-feishu", "sent", 1), ("mcn-dingtalk", "sent", 1),
         ("overseas-tg", "sent", 1), ("global-slack", "sent", 1),
     }  # fmt: skip
+
+
+def test_two_senders_at_once_post_each_channel_once(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    import threading
+
+    _env(servers, monkeypatch)
+    config = _config(tmp_path, servers, max_items=3).model_copy(update={"database": db_url})
+    _store(config, _issue(count=3)).close()
+    reports: list[channels_flow.ChannelsReport] = []
+
+    def sender() -> None:
+        store = Store.open(config.database)
+        try:
+            reports.append(channels_flow.post_issue(config, store))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [len(s.accepted) for s in servers.values()] == [1] * 5
+    statuses = [r.status for report in reports for r in report.results]
+    assert statuses.count("sent") == 5 and "failed" not in statuses
 
 
 def test_rate_limits_and_5xx_are_retried_with_the_platforms_backoff(

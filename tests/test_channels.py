@@ -210,6 +210,27 @@ def test_each_platform_accepts_the_issue_split_at_its_limit_and_escaped(
     assert "https://news.example.com/a/0?from=feed&x=%281%29" in "".join(wecom)
 
 
+def test_feishu_interactive_card(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env(servers, monkeypatch)
+    config = _config(tmp_path, servers)
+    card = config.channels[1].model_copy(update={"format": "card"})
+    config = config.model_copy(update={"channels": [card]})
+    store = _store(config, _issue(count=30))
+    [result] = channels_flow.post_issue(config, store).results
+    feishu = servers["feishu"]
+    assert result.status == "sent" and feishu.refused == [], feishu.refused
+    cards = [m["card"] for m in feishu.accepted]
+    assert len(cards) == result.parts >= 1 and all(m["sign"] for m in feishu.accepted)
+    divs = [e for c in cards for e in c["elements"] if e["tag"] == "div"]
+    assert divs[1]["text"]["content"].startswith("1. 视频号小店调整达人带货佣金结算周期（1）")
+    assert divs[2]["text"]["content"].startswith("2. <b>直播间</b>")  # plain text: shown as is
+    assert divs[1]["extra"]["url"] == "https://news.example.com/a/0?from=feed&x=%281%29"
+    assert cards[-1]["elements"][-2]["actions"][0]["url"].endswith("/issues/2026-w48")
+    assert "另有 6 篇" in json.dumps(cards[-1], ensure_ascii=False)
+
+
 def test_posted_once_per_issue_and_channel(
     tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:

@@ -270,3 +270,32 @@ def json_answer(body: bytes) -> dict[str, Any]:
 def short(text: Any, limit: int = 200) -> str:
     """A platform's message, for a report line: one line, capped."""
     return clean(str(text), limit)
+
+
+def errcode_answer(
+    status: int,
+    body: bytes,
+    platform: str,
+    waits: dict[int, tuple[float, str]],
+    hints: dict[int, str] | None = None,
+) -> Answer:
+    """WeCom's and DingTalk's answers: HTTP 200 with ``{"errcode", "errmsg"}``.
+
+    ``waits`` maps a rate-limit errcode to the platform's wait and what it means; -1 is
+    both platforms' "system busy"; a 5xx is transient.
+    """
+    if status >= 500:
+        return Answer(False, None, f"HTTP {status}", transient=True)
+    data = json_answer(body)
+    code = data.get("errcode")
+    message = short(data.get("errmsg", ""))
+    if status == 200 and code == 0:
+        return Answer(True, detail="errcode 0")
+    if code in waits:
+        wait, meaning = waits[code]
+        return Answer(False, wait, f"errcode {code} ({meaning}): {message}")
+    if code == -1:
+        return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
+    if code is None:
+        return Answer(False, None, f"HTTP {status}, not a {platform} answer: {short(body)}")
+    return Answer(False, None, f"errcode {code}: {message}{(hints or {}).get(code, '')}")

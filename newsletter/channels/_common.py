@@ -217,14 +217,8 @@ def post(
         # Signed again on every attempt: the signature's timestamp must be fresh.
         request = platform.request(message, time.time())
         try:
-            response = client.post(
-                request.url,
-                content=request.body,
-                headers={"Content-Type": "application/json; charset=utf-8", **request.headers},
-                timeout=retry.timeout,
-            )
-            body = response.read()[:65536]
-            answer = platform.answer(response.status_code, response.headers, body)
+            status, headers, body = _exchange(client, request, retry.timeout)
+            answer = platform.answer(status, headers, body)
         except httpx.HTTPError as exc:
             # httpx names the URL in its messages, and the URL is the credential.
             reason = redact(f"{type(exc).__name__}: {exc}", (request.url, *platform.secrets()))
@@ -247,6 +241,33 @@ def post(
                 attempts,
             )
         sleep(max(0.0, wait))
+
+
+ANSWER_CAP = 64 * 1024
+
+
+class _Slow(httpx.TimeoutException):
+    pass
+
+
+def _exchange(
+    client: httpx.Client, request: Request, timeout: float
+) -> tuple[int, httpx.Headers, bytes]:
+    """One POST within ``timeout`` seconds in all (httpx's own timeouts are per read),
+    keeping at most 64 KB of the answer: an answer is untrusted input too."""
+    deadline = time.monotonic() + timeout
+    headers = {"Content-Type": "application/json; charset=utf-8", **request.headers}
+    with client.stream(
+        "POST", request.url, content=request.body, headers=headers, timeout=timeout
+    ) as response:
+        kept = bytearray()
+        for chunk in response.iter_bytes():
+            kept += chunk[: ANSWER_CAP - len(kept)]
+            if len(kept) >= ANSWER_CAP:
+                break
+            if time.monotonic() > deadline:
+                raise _Slow(f"no whole answer within {timeout:g} s")
+        return response.status_code, response.headers, bytes(kept)
 
 
 def retry_after_header(headers: httpx.Headers, name: str, default: float) -> float:

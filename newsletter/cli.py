@@ -338,7 +338,10 @@ def classify(
     ],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Judge relevance of each JSONL entry; print one JSON line per entry."""
+    """Judge relevance of each JSONL entry; print one JSON line per entry.
+
+    Exit status 1 when some lines were not JSON objects (the others are judged).
+    """
     overrides: dict[str, object] = {}
     lexicon_path: str | None = None
     if config_path.exists() or config_path != DEFAULT_CONFIG:
@@ -378,7 +381,7 @@ def classify(
                 )
             )
     if bad:
-        raise typer.Exit(2)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -910,6 +913,25 @@ def _local_or_url(url: str) -> str:
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
 
 
+def _check_feed(config: Config, url: str) -> tuple[str | None, str, str]:
+    """Fetch a feed once as a poll would: why it is unusable (or None), its title, what
+    it holds."""
+    from .flows.poll import probe
+    from .models import Feed
+
+    [(result, parsed)] = probe(config, [Feed(url=url)], timeout=15)
+    if parsed is None:
+        return result.error or "could not be fetched", "", ""
+    if parsed.error:
+        where = f"reachable (HTTP {result.http_status or 200})" if "://" in url else "readable"
+        return f"{where} but {parsed.error}", "", ""
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {_when(newest, config.tz)}" if newest else ""
+    )
+    return None, parsed.title, found
+
+
 @feeds_app.command("add")
 def feeds_add(
     url: Annotated[str, typer.Argument(help="The feed's http(s) URL (or a local file).")],
@@ -917,9 +939,17 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
     ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add it without fetching it once first (a feed down now)."),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a feed (kept in the database; the config file is left untouched)."""
+    """Add a feed (kept in the database; the config file is left untouched).
+
+    A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
+    not added (exit 1) unless --no-check is given.
+    """
     from .models import Feed
 
     config = load(config_path)
@@ -936,16 +966,27 @@ def feeds_add(
         return
     with opened(config) as store:
         known = {feed_key(f.url): f for f in store.cli_feeds()}
-        old = known.get(feed_key(url))
-        feed = Feed(
-            # The URL first added stays the feed's identity (its entries and health hang on it).
-            url=old.url if old else url,
-            name=name if name is not None else (old.name if old else ""),
-            weight=weight if weight is not None else (old.weight if old else 1.0),
-        )
+    old = known.get(feed_key(url))
+    title, found = "", "not checked"
+    if old is None and not no_check:
+        problem, title, found = _check_feed(config, url)
+        if problem is not None:
+            raise fail(
+                f"{url}: {problem}; not added (fix the URL, or add it anyway with --no-check)", 1
+            )
+    feed = Feed(
+        # The URL first added stays the feed's identity (its entries and health hang on it).
+        url=old.url if old else url,
+        name=name if name is not None else (old.name if old else ""),
+        weight=weight if weight is not None else (old.weight if old else 1.0),
+    )
+    with opened(config) as store:
         store.add_feed(feed)
-    verb = "Updated" if old else "Added"
-    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+    label = feed_label(feed.name, title, feed.url)
+    if old:
+        _say(f"Updated {label} (weight {feed.weight:g}).")
+    else:
+        _say(f"Added {label} (weight {feed.weight:g}; {found}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -964,7 +1005,7 @@ def feeds_remove(
         if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
             known = [f.url for f in store.cli_feeds()]
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
-            raise fail(f"no command-line feed with URL {url}{hint}")
+            raise fail(f"no command-line feed with URL {url}{hint}", 1)
         store.remove_feed(url)
     _say(f"Removed {url}; its stories stay in the archive.")
 
@@ -974,7 +1015,10 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported.
+
+    Exit status 1 when some outlines were skipped as unusable (the others are imported).
+    """
     from ._opml import OPMLError, read_opml
     from .models import Feed
 
@@ -1002,10 +1046,12 @@ def feeds_import(
             added += 1
     _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
         _say(f"  {file}: {problem}", err)
+    if result.problems:
+        raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 
 @feeds_app.command("export")

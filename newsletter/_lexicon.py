@@ -151,7 +151,7 @@ class Rule:
     window: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermInfo:
     group: str | None
     weight: float

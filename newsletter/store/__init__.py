@@ -15,6 +15,7 @@ from ._deliveries import DeliveriesMixin
 from ._entries import EntriesMixin
 from ._feeds import CLI_ORIGINS, FeedHealth, FeedsMixin
 from ._issues import IssueRecord, IssuesMixin, issue_from_json, issue_to_json
+from ._reviews import Change, Label, Review, ReviewsMixin
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -41,6 +42,9 @@ from ._summaries import SummariesMixin
 __all__ = [
     "CLI_ORIGINS",
     "BounceEvent",
+    "Change",
+    "Label",
+    "Review",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
@@ -76,6 +80,7 @@ class Store(
     SummariesMixin,
     SubscribersMixin,
     DeliveriesMixin,
+    ReviewsMixin,
     IssuesMixin,
     CoordinationMixin,
     BouncesMixin,

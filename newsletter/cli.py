@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._urls import feed_label
+from ._urls import feed_key, feed_label
 from .errors import NewsletterError, StorageError
 
 
@@ -190,6 +190,13 @@ def _setup_logging(
         logging.getLogger().setLevel(logging.WARNING)
 
 
+def warn_llm_key(config: Config) -> None:
+    """Once per command: a model is configured but its key variable is empty."""
+    problem = config.llm.missing_key()
+    if problem:
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False, soft_wrap=True)
+
+
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
     titles = titles or {}
     table = _fitting_table(f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
@@ -285,6 +292,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
@@ -302,6 +310,7 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
@@ -889,6 +898,10 @@ def _local_or_url(url: str) -> str:
     path = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
     if "://" not in url and path.is_file():
         return str(path.resolve())
+    from .config import looks_like_host
+
+    if looks_like_host(url):
+        raise fail(f"{url!r} has no scheme; write https://{url} (or http://)")
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
 
 
@@ -906,18 +919,22 @@ def feeds_add(
 
     config = load(config_path)
     url = _local_or_url(url)
-    if url in {f.url for f in config.feeds}:
+    configured = {feed_key(f.url): f.url for f in config.feeds}
+    if feed_key(url) in configured:
         if name is not None or weight is not None:
             raise fail(
                 f"{url} is in {config_path}, whose name and weight win: change them there"
             )
-        _say(f"{url} is already in {config_path}; nothing to add.")
+        same = configured[feed_key(url)]
+        as_ = "" if same == url else f" as {same}"
+        _say(f"{url} is already in {config_path}{as_}; nothing to add.")
         return
     with opened(config) as store:
-        known = {f.url: f for f in store.cli_feeds()}
-        old = known.get(url)
+        known = {feed_key(f.url): f for f in store.cli_feeds()}
+        old = known.get(feed_key(url))
         feed = Feed(
-            url=url,
+            # The URL first added stays the feed's identity (its entries and health hang on it).
+            url=old.url if old else url,
             name=name if name is not None else (old.name if old else ""),
             weight=weight if weight is not None else (old.weight if old else 1.0),
         )
@@ -963,12 +980,12 @@ def feeds_import(
         raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
     except OPMLError as exc:
         raise fail(f"{file}: {exc}") from None
-    configured = {f.url for f in config.feeds}
+    configured = {feed_key(f.url) for f in config.feeds}
     added = skipped = 0
     with opened(config) as store:
-        present = {f.url for f in store.cli_feeds()}
+        present = {feed_key(f.url) for f in store.cli_feeds()}
         for item in result.feeds:
-            if item.url in configured or item.url in present:
+            if feed_key(item.url) in configured or feed_key(item.url) in present:
                 skipped += 1
                 continue
             store.add_feed(
@@ -976,7 +993,7 @@ def feeds_import(
                 origin="opml",
                 html_url=item.html_url,
             )
-            present.add(item.url)
+            present.add(feed_key(item.url))
             added += 1
     _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "

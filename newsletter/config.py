@@ -76,6 +76,9 @@ class FetchConfig(_Strict):
     per_host: int = Field(4, ge=1)
     user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
     max_redirects: int = Field(5, ge=0)
+    allow_private_addresses: bool = Field(
+        False, description="poll feeds on loopback and private networks (a local RSSHub)"
+    )
 
 
 class RelevanceConfig(_Strict):
@@ -120,6 +123,16 @@ class LLMConfig(_Strict):
     @property
     def enabled(self) -> bool:
         return bool(self.model and self.api_key())
+
+    def missing_key(self) -> str | None:
+        """Why a configured model will never be called (its key variable is empty), or None."""
+        if not self.model or self.api_key():
+            return None
+        return (
+            f"llm.model is {self.model!r} but the environment variable {self.api_key_env} "
+            "is unset or empty: every digest is extracted from the article instead "
+            f"(export {self.api_key_env}, or remove llm.model)"
+        )
 
 
 class IssueConfig(_Strict):
@@ -319,6 +332,12 @@ class ReviewConfig(_Strict):
         return self
 
 
+class DoctorConfig(_Strict):
+    stale_days: int = Field(
+        30, ge=1, description="`doctor` warns on a feed whose newest entry is older than this"
+    )
+
+
 class SESWebhook(_Strict):
     topic_arns: list[str] = Field(
         default_factory=list, description="accept only these SNS topics (empty: any)"
@@ -370,6 +389,7 @@ class Config(_Strict):
     web: WebConfig = Field(default_factory=WebConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    doctor: DoctorConfig = Field(default_factory=DoctorConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
         0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"
@@ -496,6 +516,65 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`` (did you mean 'model'?)`` for a misspelt key, from the keys allowed where it is."""
+    import difflib
+    import typing
+
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            return ""
+        # Unwrap `X | None` and `list[X]` down to the model the next key belongs to.
+        kind = field.annotation
+        while not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            inner = [a for a in typing.get_args(kind) if a is not type(None)]
+            if not inner:
+                return ""
+            kind = inner[0]
+        model = kind
+    keys = [f.alias or name for name, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# A first path segment that looks like a host name (``www.36kr.com/feed``), not like a
+# file name (``demo.xml``).
+_HOST_LIKE = re.compile(
+    r"^(?:[a-z0-9-]+\.)+(?!(?:xml|rss|atom|rdf|json|txt|opml|html?|ya?ml)(?:/|$))[a-z]{2,}"
+    r"(?::\d+)?(?:/|$)|^(?:localhost|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?/",
+    re.IGNORECASE,
+)
+
+
+def looks_like_host(url: str) -> bool:
+    """Whether a URL without ``://`` starts like a host name, i.e. lacks its scheme."""
+    return "://" not in url and bool(_HOST_LIKE.match(url.strip()))
+
+
+def _check_schemes(
+    feeds: list[Any], base: Path, lines: dict[tuple[Any, ...], int], source: str
+) -> None:
+    """A feed URL written without ``https://`` would be read as a (missing) local file."""
+    for index, feed in enumerate(feeds):
+        url = feed.get("url") if isinstance(feed, dict) else None
+        if not isinstance(url, str) or not looks_like_host(url):
+            continue
+        if (base / Path(url.strip()).expanduser()).exists():
+            continue  # a local file that happens to be named like a host
+        line = lines.get(("feeds", index, "url")) or lines.get(("feeds", index))
+        where = f" line {line}" if line else ""
+        raise ConfigError(
+            f"{source}:{where}: feeds[{index}].url: {url.strip()!r} has no scheme; "
+            f"write https://{url.strip()} (or http://)"
+        )
+
+
 def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
     """Validate YAML text into a :class:`Config`, raising :class:`ConfigError` on any problem."""
     try:
@@ -513,11 +592,12 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
             f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
         )
     data = _interpolate(data, "")
+    lines = _line_map(node)
     # Bare strings in `feeds:` are a convenient shorthand for {url: ...}.
     if isinstance(data.get("feeds"), list):
         data["feeds"] = [{"url": f} if isinstance(f, str) else f for f in data["feeds"]]
+        _check_schemes(data["feeds"], base_dir, lines, source)
     data = _resolve_paths(data, base_dir)
-    lines = _line_map(node)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -531,7 +611,7 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
         key = _format_loc(loc)
         message = first["msg"]
         if first["type"] == "extra_forbidden":
-            message = "unknown key"
+            message = "unknown key" + _did_you_mean(loc)
         elif first["type"] == "missing":
             message = "required key is missing"
         elif "input" in first and first["type"] not in ("value_error",):

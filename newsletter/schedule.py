@@ -39,7 +39,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
 from ._lease import owner_id
-from ._logging import current_format, log_line
+from ._logging import current_format, log_line, one_line
+from ._urls import feed_label
 from .config import Config
 from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
@@ -229,6 +230,9 @@ class Daemon:
             report = poll_flow.poll_leased(self.config, store, self.owner, polled_before=before)
         else:
             report = poll_flow.poll(self.config, store)
+        fields: dict[str, Any] = {}
+        if report.failed:
+            fields["failing"] = failing_feeds(report, store)
         log_line(
             log,
             job,
@@ -236,10 +240,12 @@ class Daemon:
             ok=report.count("ok"),
             not_modified=report.count("not_modified"),
             failed=report.failed,
+            **fields,
             skipped=report.skipped,
             new=report.new_entries,
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
+            next_poll=self._local(self._poll_trigger()),
         )
         if report.storage_error:
             fields = {"job": job, "failed": True}
@@ -313,7 +319,14 @@ class Daemon:
                 store.close()
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
-                log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
+                log_line(
+                    log,
+                    "issue",
+                    built="none",
+                    reason=report.reason,
+                    seconds=seconds,
+                    next_issue=self._local(self._issue_trigger()),
+                )
                 return
             log_line(
                 log,
@@ -323,6 +336,7 @@ class Daemon:
                 llm_calls=report.usage.get("calls", 0),
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
+                next_issue=self._local(self._issue_trigger()),
             )
         finally:
             self._work.release()
@@ -400,6 +414,15 @@ class Daemon:
             store.close()
 
     # -- running ------------------------------------------------------------------------
+    def _local(self, trigger: BaseTrigger, after: datetime | None = None) -> str | None:
+        """A trigger's next time after ``after`` (default now), in the configured zone."""
+        now = (after or datetime.now(UTC)).astimezone(self.config.tz)
+        fire = trigger.get_next_fire_time(None, now)
+        return fire.astimezone(self.config.tz).isoformat(timespec="seconds") if fire else None
+
+    def _issue_trigger(self) -> BaseTrigger:
+        return CronTrigger.from_crontab(self.config.schedule.issue, timezone=self.config.tz)
+
     def _poll_trigger(self) -> BaseTrigger:
         interval = self.config.schedule.poll_interval_seconds
         if interval is not None:
@@ -464,7 +487,7 @@ class Daemon:
             )
         self.scheduler.add_job(
             self._scheduled_issue,
-            CronTrigger.from_crontab(self.config.schedule.issue, timezone=tz),
+            self._issue_trigger(),
             id="issue",
             name="issue",
             **common,
@@ -510,19 +533,7 @@ class Daemon:
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
         self._install_signals()
-        poll_desc = (
-            f"every {self.config.schedule.poll_interval_seconds:g}s"
-            if self.config.schedule.poll_interval_seconds
-            else repr(self.config.schedule.poll)
-        )
-        log.info(
-            "daemon started (pid %d): poll %s, issue %r (%s), %d feeds",
-            os.getpid(),
-            poll_desc,
-            self.config.schedule.issue,
-            self.config.timezone,
-            len(self.config.feeds),
-        )
+        self._log_start(now, missed)
         try:
             self.scheduler.start()
         finally:
@@ -533,6 +544,53 @@ class Daemon:
         if self.leader is not None:
             self.leader.release()
         log.info("daemon stopped")
+
+    def _log_start(self, now: datetime, missed: datetime | None) -> None:
+        """What the daemon will do: every feed it polls, when it polls and builds next."""
+        store = Store.open(self.config.database)
+        try:
+            total = len(poll_flow.all_feeds(self.config, store))
+        finally:
+            store.close()
+        configured = len(self.config.feeds)
+        schedule = self.config.schedule
+        every = (
+            f"every {schedule.poll_interval_seconds:g}s"
+            if schedule.poll_interval_seconds
+            else repr(schedule.poll)
+        )
+        # The first poll runs at once, unless the catch-up (which polls first) runs instead.
+        next_poll = now if not missed else None
+        shown_poll = (
+            next_poll.astimezone(self.config.tz).isoformat(timespec="seconds")
+            if next_poll
+            else self._local(self._poll_trigger(), now)
+        )
+        next_issue = "now (catch-up)" if missed else self._local(self._issue_trigger(), now)
+        log.info(
+            "daemon started (pid %d): %d feeds (%d from the config, %d added with feeds "
+            "add/import), poll %s, next poll %s; issue %r, next issue %s (%s)",
+            os.getpid(),
+            total,
+            configured,
+            total - configured,
+            every,
+            shown_poll,
+            schedule.issue,
+            next_issue,
+            self.config.timezone,
+            extra={
+                "fields": {
+                    "feeds": total,
+                    "next_poll": shown_poll,
+                    "next_issue": next_issue,
+                    "timezone": self.config.timezone,
+                }
+            },
+        )
+        problem = self.config.llm.missing_key()
+        if problem:
+            log.warning("%s", problem, extra={"fields": {"llm": "no key"}})
 
     # -- several daemons and workers on one database -------------------------------------
     def _leading(self, job: str | None) -> bool:
@@ -643,6 +701,18 @@ class Daemon:
     @staticmethod
     def _on_overlap(event: Any) -> None:
         log_line(log, str(event.job_id), status="skipped", reason="previous run still going")
+
+
+def failing_feeds(report: poll_flow.PollReport, store: Store) -> list[str]:
+    """``label (reason)`` per feed that failed, labelled as the CLI tables label it."""
+    titles = {url: title for url, (title, _) in store.feed_sites().items()}
+    named = []
+    for o in report.outcomes:
+        if o.status != "error":
+            continue
+        label = feed_label(o.name if o.name != o.url else "", titles.get(o.url, ""), o.url)
+        named.append(f"{one_line(label, 60)} ({one_line(o.error or 'failed', 80)})")
+    return named
 
 
 def send_built(config: Config, store: Store, issue_id: str) -> None:

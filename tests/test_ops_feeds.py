@@ -15,14 +15,16 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.flows.poll import all_feeds, poll
 from newsletter.store import Store
-from tests.servers import FeedServer, billion_laughs
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, billion_laughs
 
 runner = CliRunner()
 
 
 def _config(tmp_path: Path, feeds: str, name: str = "config.yaml", db: str = "db.sqlite") -> Path:
     path = tmp_path / name
-    path.write_text(f"database: sqlite:///{db}\noutput_dir: out\nfeeds:\n{feeds}", "utf-8")
+    path.write_text(
+        f"database: sqlite:///{db}\noutput_dir: out\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", "utf-8"
+    )
     return path
 
 
@@ -229,3 +231,53 @@ def test_poll_fetches_cli_feeds(tmp_path: Path, feed_server: FeedServer) -> None
     assert outline is not None
     assert outline.get("xmlUrl") == url and outline.get("htmlUrl") == "https://site.example/"
     assert outline.get("title") == "站"  # no name given: the feed's own title
+
+
+def test_urls_differing_by_scheme_slash_or_utm_are_one_feed(tmp_path: Path) -> None:
+    config = _config(tmp_path, '  - {url: "https://a.example/feed", name: 甲}\n')
+    code, out = _cli(
+        "feeds", "add", "http://A.example/feed/?utm_source=wechat", "-c", str(config)
+    )
+    assert code == 0 and "already in" in out and "as https://a.example/feed" in out, out
+    code, out = _cli("feeds", "add", "https://c.example/atom/", "--name", "丙", "-c", str(config))
+    assert code == 0 and "Added 丙" in out
+    # The same feed again under another spelling: the first URL stays, the name is updated.
+    code, out = _cli("feeds", "add", "http://c.example/atom", "--name", "丙2", "-c", str(config))
+    assert code == 0 and "Updated 丙2" in out, out
+    opml = tmp_path / "more.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        '<outline type="rss" text="A" xmlUrl="http://a.example/feed?utm_medium=rss"/>'
+        '<outline type="rss" text="C" xmlUrl="https://c.example/atom?utm_campaign=x"/>'
+        '<outline type="rss" text="D" xmlUrl="https://d.example/rss?cat=live"/>'
+        '<outline type="rss" text="D again" xmlUrl="http://d.example/rss/?cat=live"/>'
+        '<outline type="rss" text="D other" xmlUrl="https://d.example/rss?cat=ecom"/>'
+        "</body></opml>",
+        "utf-8",
+    )
+    code, out = _cli("feeds", "import", str(opml), "-c", str(config))
+    assert "Imported 2 feeds" in out and "2 already present, 1 outlines skipped" in out, out
+    assert "duplicate of an earlier outline" in out
+    assert _stored(config) == [
+        ("https://a.example/feed", "甲", 1.0),
+        ("https://c.example/atom/", "丙2", 1.0),
+        ("https://d.example/rss?cat=ecom", "D other", 1.0),
+        ("https://d.example/rss?cat=live", "D", 1.0),
+    ]
+
+
+def test_feed_key_ignores_only_what_never_selects_a_feed() -> None:
+    from newsletter._urls import feed_key
+
+    same = {
+        feed_key(u)
+        for u in (
+            "https://36kr.com/feed",
+            "http://36KR.com/feed/",
+            "https://36kr.com:443/feed?utm_source=x&utm_medium=y#top",
+        )
+    }
+    assert len(same) == 1
+    assert feed_key("https://36kr.com/feed?cat=a") != feed_key("https://36kr.com/feed?cat=b")
+    assert feed_key("https://36kr.com:8443/feed") != feed_key("https://36kr.com/feed")
+    assert feed_key("/srv/feeds/a.xml") == "/srv/feeds/a.xml"

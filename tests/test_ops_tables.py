@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter._urls import feed_label
-from tests.servers import FeedServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer
 
 NEWSLETTER = [sys.executable, "-m", "newsletter"]
 
@@ -50,7 +50,7 @@ def test_feeds_and_poll_fit_80_columns_with_errors_on_one_line(tmp_path: Path) -
         urls.append(server.add("/page", "<html><body>hello</body></html>", "text/html"))
         feeds = "".join(f"  - {u}\n" for u in urls)
         (tmp_path / "config.yaml").write_text(
-            f"timezone: Asia/Shanghai\nfeeds:\n{feeds}", encoding="utf-8"
+            f"timezone: Asia/Shanghai\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", encoding="utf-8"
         )
         polled = cli("poll", cwd=tmp_path)
         listed = cli("feeds", cwd=tmp_path)

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .flows import archive, subscriptions
     from .flows import build as build_flow
+    from .flows import channels as channels_flow
     from .flows import poll as poll_flow
     from .flows import send as send_flow
     from .models import Subscriber
@@ -61,6 +62,7 @@ else:
     archive = _lazy("newsletter.flows.archive")
     subscriptions = _lazy("newsletter.flows.subscriptions")
     build_flow = _lazy("newsletter.flows.build")
+    channels_flow = _lazy("newsletter.flows.channels")
     poll_flow = _lazy("newsletter.flows.poll")
     send_flow = _lazy("newsletter.flows.send")
 
@@ -551,23 +553,44 @@ def send(
     to: Annotated[
         str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
     ] = None,
+    channels_only: Annotated[
+        bool,
+        typer.Option("--channels-only", help="Post to the chat channels only, no email."),
+    ] = False,
 ) -> None:
-    """Email an issue to every active subscriber who has not received it yet."""
+    """Email an issue to every active subscriber who has not received it yet, then post it
+    to every chat channel (`channels:`) that has not had it."""
     from .errors import AddressError, ConfigError
 
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
-        try:
-            report = send_flow.send_issue(
-                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
-            )
-        except (ConfigError, AddressError) as exc:
-            raise fail(str(exc)) from None
-        except NewsletterError as exc:
-            raise fail(str(exc), 1) from None
-    print_send(report)
-    if report.error or (to is not None and report.sent == 0):
+    report = None
+    with opened(config) as store:
+        if not channels_only:
+            with progress_bars() as bars:
+                try:
+                    report = send_flow.send_issue(
+                        config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+                    )
+                except (ConfigError, AddressError) as exc:
+                    raise fail(str(exc)) from None
+                except NewsletterError as exc:
+                    raise fail(str(exc), 1) from None
+            print_send(report)
+        chat = None
+        if dry_run or to is not None or not (config.channels or channels_only):
+            pass  # a rehearsal or a test copy posts nothing to the groups
+        else:
+            try:
+                chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)
+            except ConfigError as exc:
+                raise fail(str(exc)) from None
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            print_channels(chat)
+    if report is not None and (report.error or (to is not None and report.sent == 0)):
+        raise typer.Exit(1)
+    if chat is not None and chat.failed:
         raise typer.Exit(1)
 
 
@@ -1377,6 +1400,68 @@ def review_labels(
     else:
         archive.write_atomic(output, text)
         err.print(f"{len(lines)} labeled examples written to {shown(output)}", highlight=False)
+
+
+# -- chat channels (issue 22) ----------------------------------------------------------
+
+
+def print_channels(report: channels_flow.ChannelsReport) -> None:
+    table = Table(title=f"Issue {report.issue_id} in chat channels")
+    for column in ("channel", "type", "status", "messages", "detail"):
+        table.add_column(column)
+    colours = {"sent": "green", "already": "dim", "busy": "yellow", "failed": "red"}
+    for r in report.results:
+        messages = f"{r.posted} of {r.parts}" if r.parts else ""
+        status = f"[{colours[r.status]}]{r.status}[/{colours[r.status]}]"
+        table.add_row(shown(r.name), r.kind, status, messages, shown(r.detail))
+    console.print(table)
+
+
+channels_app = typer.Typer(
+    help="Chat channels (WeCom, Feishu, DingTalk, Telegram, Slack): list, test.",
+    rich_markup_mode=None,
+)
+app.add_typer(channels_app, name="channels", no_args_is_help=True)
+
+
+@channels_app.command("list")
+def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Every configured channel, the variables it needs, the newest issue's state there."""
+    config = load(config_path)
+    if not config.channels:
+        _say("no channels configured (add them under `channels:` in the config)")
+        return
+    with opened(config) as store:
+        lines = channels_flow.overview(config, store)
+    table = Table(title="Chat channels")
+    for column in ("name", "type", "variables", "stories", "newest issue"):
+        table.add_column(column)
+    for line in lines:
+        variables = ", ".join(
+            f"{name} {'[green]set[/green]' if ok else '[red]not set[/red]'}"
+            for name, ok in line.variables
+        )
+        table.add_row(shown(line.name), line.kind, variables, str(line.max_items), line.newest)
+    console.print(table)
+
+
+@channels_app.command("test")
+def channels_test(
+    name: Annotated[str, typer.Argument(help="The channel's name in the config.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Post a short test message to one channel (records nothing)."""
+    from .errors import ConfigError
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        result = channels_flow.post_test(config, name)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if result.status != "sent":
+        raise fail(f"channel {name}: {result.detail}", 1)
+    _say(f"channel {name} ({result.kind}): test message posted ({result.detail})")
 
 
 def _name_values(command: object) -> None:

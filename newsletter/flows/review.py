@@ -35,6 +35,7 @@ from ..summarize import CATEGORIES, extractive_summary
 from ..tokens import DeskTokens, secret_from_env
 from ._mail import mail_sender, send_one
 from .archive import renderer, write_issue
+from .channels import post_issue
 from .send import SendReport, send_issue
 
 log = logging.getLogger(__name__)
@@ -511,12 +512,20 @@ def _send(
     issue = store.load_issue(review.issue_id)
     if issue is not None:
         write_issue(config, store, issue)  # now public: the archive and feed list it
+    report: SendReport | None = None
     try:
         report = send_issue(config, store, issue_id=review.issue_id)
+        error = report.error
     except NewsletterError as exc:
         log.error("review: sending issue %s failed: %s", review.issue_id, exc)
-        return DueAction(review.issue_id, action, error=str(exc))
-    return DueAction(review.issue_id, action, report=report, error=report.error)
+        error = str(exc)
+    if config.channels:
+        # After the email, as the weekly job does; a mail problem is no reason to skip chat.
+        try:
+            post_issue(config, store, review.issue_id)
+        except NewsletterError as exc:
+            log.error("review: posting issue %s to chat failed: %s", review.issue_id, exc)
+    return DueAction(review.issue_id, action, report=report, error=error)
 
 
 def _tell_held(config: Config, store: Store, review: Review) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._base import StoreBase, now_utc
 from ._bounces import BounceEvent, BouncesMixin
+from ._channels import ChannelDelivery, ChannelsMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
 from ._deliveries import DeliveriesMixin
 from ._entries import EntriesMixin
@@ -21,6 +22,7 @@ from ._schema import (
     SCHEMA_VERSION,
     UTCDateTime,
     bounce_events,
+    channel_deliveries,
     deliveries,
     entries,
     feeds,
@@ -45,6 +47,7 @@ __all__ = [
     "Change",
     "Label",
     "Review",
+    "ChannelDelivery",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
@@ -54,6 +57,7 @@ __all__ = [
     "UTCDateTime",
     "WorkerOverview",
     "bounce_events",
+    "channel_deliveries",
     "deliveries",
     "entries",
     "feeds",
@@ -84,6 +88,7 @@ class Store(
     IssuesMixin,
     CoordinationMixin,
     BouncesMixin,
+    ChannelsMixin,
     StoreBase,
 ):
     """Every read and write of persistent state goes through here."""

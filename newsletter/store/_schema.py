@@ -256,11 +256,30 @@ mailbox_seen = Table(
     Column("seen", UTCDateTime, nullable=False),
 )
 
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    # One row per (issue, chat channel), claimed ("sending", with a lease) before the first
+    # post and "sent" after the last: an issue reaches a chat group once. ``parts_sent``
+    # counts the messages of a split issue already accepted, so a retry resumes after them.
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("parts_sent", Integer, nullable=False, default=0),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
 
 reviews = Table(
     "reviews",
     metadata,
-    # An issue built while review.required: a draft until an editor approves it (v8).
+    # An issue built while review.required: a draft until an editor approves it (v9).
     # No foreign key: the row is written before the issue, so no page lists a draft.
     Column("issue_id", String(64), primary_key=True),
     # draft → approved → sent; or held (deadline passed, on_deadline: hold)
@@ -278,7 +297,7 @@ reviews = Table(
 review_changes = Table(
     "review_changes",
     metadata,
-    # Every editor action on a draft: who, when, what, before and after (v8).
+    # Every editor action on a draft: who, when, what, before and after (v9).
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("issue_id", String(64), ForeignKey("issues.id"), nullable=False, index=True),
     Column("editor", String(320), nullable=False),
@@ -293,7 +312,7 @@ review_labels = Table(
     "review_labels",
     metadata,
     # An editor's verdict on an entry (dropped from a draft, or added from the filtered
-    # out): labeled examples for checking the relevance rules (v8).
+    # out): labeled examples for checking the relevance rules (v9).
     Column("entry_id", String(64), primary_key=True),
     Column("issue_id", String(64), nullable=False),
     Column("relevant", Boolean, nullable=False),
@@ -394,8 +413,13 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _channel_deliveries(conn: Connection) -> None:
+    """v8: a delivery row per (issue, chat channel)."""
+    channel_deliveries.create(conn, checkfirst=True)
+
+
 def _reviews(conn: Connection) -> None:
-    """v8: the editor's desk: drafts, their changes, editors' labels, sign-in links."""
+    """v9: the editor's desk: drafts, their changes, editors' labels, sign-in links."""
     for new in (reviews, review_changes, review_labels, desk_links):
         new.create(conn, checkfirst=True)
 
@@ -409,6 +433,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _channel_deliveries,
     _reviews,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -196,7 +196,7 @@ def warn_llm_key(config: Config) -> None:
     """Once per command: a model is configured but its key variable is empty."""
     problem = config.llm.missing_key()
     if problem:
-        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False)
 
 
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
@@ -313,13 +313,18 @@ def run(
     config = load(config_path)
     _setup_logging(config)
     warn_llm_key(config)
-    with opened(config) as store, progress_bars() as bars, storage_errors():
-        report = poll_flow.poll(config, store, progress=bars)
-        print_poll(report)
+    with opened(config) as store, storage_errors():
+        # The bars end before the table is printed: a live bar on stderr redrawn under
+        # output on stdout would leave a stale copy of itself above the table.
+        with progress_bars() as bars:
+            report = poll_flow.poll(config, store, progress=bars)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+        print_poll(report, titles)
         if report.storage_error:
             # Building from a poll half stored would leave its stories to a later issue.
             raise fail(report.storage_error, 1)
-        built = build_flow.build_issue(config, store, force=force, progress=bars)
+        with progress_bars() as bars:
+            built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)
@@ -333,7 +338,10 @@ def classify(
     ],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Judge relevance of each JSONL entry; print one JSON line per entry."""
+    """Judge relevance of each JSONL entry; print one JSON line per entry.
+
+    Exit status 1 when some lines were not JSON objects (the others are judged).
+    """
     overrides: dict[str, object] = {}
     lexicon_path: str | None = None
     if config_path.exists() or config_path != DEFAULT_CONFIG:
@@ -373,30 +381,7 @@ def classify(
                 )
             )
     if bad:
-        raise typer.Exit(2)
-
-
-@app.command()
-def explain(
-    entry_id: Annotated[str, typer.Argument(help="Entry id (or a unique prefix).")],
-    config_path: ConfigOption = DEFAULT_CONFIG,
-) -> None:
-    """Why an entry was kept or dropped: terms, rules, score."""
-    config = load(config_path)
-    with opened(config) as store:
-        found = store.get_entry(entry_id)
-    if found is None:
-        raise fail(f"no entry with id {entry_id!r}", 1)
-    entry, verdict = found
-    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
-    console.print(
-        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
-        highlight=False,
-    )
-    state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
-    console.print(f"{state} (score {verdict.score:g})")
-    for reason in verdict.reasons:
-        console.print(f"  - {shown(reason)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -928,6 +913,25 @@ def _local_or_url(url: str) -> str:
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
 
 
+def _check_feed(config: Config, url: str) -> tuple[str | None, str, str]:
+    """Fetch a feed once as a poll would: why it is unusable (or None), its title, what
+    it holds."""
+    from .flows.poll import probe
+    from .models import Feed
+
+    [(result, parsed)] = probe(config, [Feed(url=url)], timeout=15)
+    if parsed is None:
+        return result.error or "could not be fetched", "", ""
+    if parsed.error:
+        where = f"reachable (HTTP {result.http_status or 200})" if "://" in url else "readable"
+        return f"{where} but {parsed.error}", "", ""
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {_when(newest, config.tz)}" if newest else ""
+    )
+    return None, parsed.title, found
+
+
 @feeds_app.command("add")
 def feeds_add(
     url: Annotated[str, typer.Argument(help="The feed's http(s) URL (or a local file).")],
@@ -935,9 +939,17 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
     ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add it without fetching it once first (a feed down now)."),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a feed (kept in the database; the config file is left untouched)."""
+    """Add a feed (kept in the database; the config file is left untouched).
+
+    A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
+    not added (exit 1) unless --no-check is given.
+    """
     from .models import Feed
 
     config = load(config_path)
@@ -954,16 +966,27 @@ def feeds_add(
         return
     with opened(config) as store:
         known = {feed_key(f.url): f for f in store.cli_feeds()}
-        old = known.get(feed_key(url))
-        feed = Feed(
-            # The URL first added stays the feed's identity (its entries and health hang on it).
-            url=old.url if old else url,
-            name=name if name is not None else (old.name if old else ""),
-            weight=weight if weight is not None else (old.weight if old else 1.0),
-        )
+    old = known.get(feed_key(url))
+    title, found = "", "not checked"
+    if old is None and not no_check:
+        problem, title, found = _check_feed(config, url)
+        if problem is not None:
+            raise fail(
+                f"{url}: {problem}; not added (fix the URL, or add it anyway with --no-check)", 1
+            )
+    feed = Feed(
+        # The URL first added stays the feed's identity (its entries and health hang on it).
+        url=old.url if old else url,
+        name=name if name is not None else (old.name if old else ""),
+        weight=weight if weight is not None else (old.weight if old else 1.0),
+    )
+    with opened(config) as store:
         store.add_feed(feed)
-    verb = "Updated" if old else "Added"
-    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+    label = feed_label(feed.name, title, feed.url)
+    if old:
+        _say(f"Updated {label} (weight {feed.weight:g}).")
+    else:
+        _say(f"Added {label} (weight {feed.weight:g}; {found}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -982,7 +1005,7 @@ def feeds_remove(
         if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
             known = [f.url for f in store.cli_feeds()]
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
-            raise fail(f"no command-line feed with URL {url}{hint}")
+            raise fail(f"no command-line feed with URL {url}{hint}", 1)
         store.remove_feed(url)
     _say(f"Removed {url}; its stories stay in the archive.")
 
@@ -992,7 +1015,10 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported.
+
+    Exit status 1 when some outlines were skipped as unusable (the others are imported).
+    """
     from ._opml import OPMLError, read_opml
     from .models import Feed
 
@@ -1020,10 +1046,12 @@ def feeds_import(
             added += 1
     _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
         _say(f"  {file}: {problem}", err)
+    if result.problems:
+        raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 
 @feeds_app.command("export")
@@ -1400,6 +1428,135 @@ def review_labels(
     else:
         archive.write_atomic(output, text)
         err.print(f"{len(lines)} labeled examples written to {shown(output)}", highlight=False)
+
+
+# -- recent entries, and why each was kept or dropped ------------------------------------
+
+
+def _since(text: str, tz: tzinfo) -> datetime:
+    """``7d``, ``24h``, ``2w`` back from now, or a date / date-time in the configured zone."""
+    import re
+    from datetime import timedelta
+
+    age = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text.lower())
+    if age:
+        hours = int(age[1]) * {"h": 1, "d": 24, "w": 168}[age[2]]
+        return datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(
+            f"--since must be an age (7d, 24h, 2w) or a date (2026-11-20), not {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@app.command()
+def entries(
+    relevant: Annotated[
+        bool, typer.Option("--relevant", help="Only entries kept as on topic.")
+    ] = False,
+    since: Annotated[
+        str, typer.Option("--since", metavar="DATE|AGE", help="A date (2026-11-20) or an age.")
+    ] = "7d",
+    feed: Annotated[
+        str | None,
+        typer.Option("--feed", help="Only this feed: its URL, or words of its name or title."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Recent entries, newest first, with the ids `explain` takes."""
+    config = load(config_path)
+    tz = config.tz
+    start = _since(since, tz)
+    with opened(config) as store:
+        health = store.feed_health()
+        labels = {h.url: feed_label(h.name, h.title, h.url) for h in health}
+        urls = None
+        if feed is not None:
+            wanted = feed.strip().lower()
+            urls = [
+                h.url
+                for h in health
+                if feed_key(h.url) == feed_key(feed)
+                or any(wanted in t.lower() for t in (h.name, h.title, labels[h.url]) if t)
+            ]
+            if not urls:
+                raise fail(f"no feed matches {feed!r} (see `newsletter feeds`)")
+        found = store.recent_entries(start, relevant_only=relevant, feed_urls=urls, limit=limit)
+    what = "relevant entries" if relevant else "entries"
+    table = _fitting_table(
+        f"{len(found)} {what} since {_when(start, tz)} (times in {config.timezone})"
+        + (f", newest {limit}" if len(found) == limit else "")
+    )
+    # The title is what an editor reads: the other columns keep to their narrowest.
+    short = (("id", 10), ("published", 11), ("kept", 8), ("feed", 12))
+    for column, width in short:
+        table.add_column(
+            column, no_wrap=True, min_width=width, max_width=width, overflow="ellipsis"
+        )
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=_rest(short, 100))
+    for entry, verdict in found:
+        table.add_row(
+            entry.id[:10],
+            _when(entry.published, tz),
+            # The score rides along: a "no" at 2.5 was a near miss, at -6 far off.
+            (f"[green]yes[/green] {verdict.score:g}" if verdict.relevant
+             else f"no {verdict.score:g}"),
+            shown(labels.get(entry.feed_url) or entry.source_name),
+            shown(entry.title),
+        )
+    console.print(table)
+    if found:
+        _say("Why one was kept or dropped: newsletter explain ID (or its link)")
+
+
+@app.command()
+def explain(
+    entry: Annotated[
+        str, typer.Argument(metavar="ID|LINK", help="Entry id (or a unique prefix), or its link.")
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="The stored reasons as the rules wrote them.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Why an entry was kept or dropped, in words: what counted for it and against it."""
+    from rich.padding import Padding
+
+    from ._explain import plain_reason
+    from ._urls import canonical_url
+
+    config = load(config_path)
+    with opened(config) as store:
+        if "://" in entry:
+            link = canonical_url(entry)
+            other = ("http" if link.startswith("https:") else "https") + link[link.index(":") :]
+            found = store.entries_with_link([link, other])
+            if not found:
+                raise fail(f"no entry with link {entry} (see `newsletter entries`)", 1)
+        else:
+            one = store.get_entry(entry.strip())
+            if one is None:
+                raise fail(f"no entry with id {entry!r} (see `newsletter entries`)", 1)
+            found = [one]
+    for number, (item, verdict) in enumerate(found):
+        if number:
+            console.print()
+        console.print(f"[bold]{shown(item.title)}[/bold]", highlight=False)
+        _say(
+            f"{item.source_name} · {_when(item.published, config.tz)} {config.timezone} · "
+            f"{item.link} · id {item.id[:12]}"
+        )
+        state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
+        console.print(f"{state} (score {verdict.score:g})", highlight=False)
+        lines = [r if raw else plain_reason(r) for r in verdict.reasons]
+        if not raw and all(r.startswith("score ") for r in verdict.reasons):
+            lines.append("no word or rule of the topic lexicon matched its title or text")
+        for line in lines:
+            # Wrapped under its indent: a reason quotes up to a sentence of the entry.
+            console.print(Padding(shown(line), (0, 0, 0, 2), expand=False), highlight=False)
 
 
 # -- chat channels (issue 22) ----------------------------------------------------------

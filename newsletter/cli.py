@@ -18,12 +18,9 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ._urls import feed_key, feed_label
 from .errors import NewsletterError, StorageError
@@ -48,6 +45,9 @@ def _lazy(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from . import flows, relevance
     from .config import Config
     from .flows import archive, subscriptions
@@ -75,8 +75,30 @@ app = typer.Typer(
     # Plain help: no `<bool>` type tags, and no rich help renderer (markdown) to import.
     rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class _Console:
+    """A rich ``Console`` made on first use: ``--help`` prints through typer alone and
+    never imports rich, which is a third of its start-up."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself: rich's own objects (a Progress) use it as a context manager."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = cast("Console", _Console())
+err = cast("Console", _Console(stderr=True))
 
 ConfigOption = Annotated[
     Path,
@@ -117,6 +139,8 @@ def shown(value: object) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
         for ch in str(value)
     )
+    from rich.markup import escape
+
     return escape(text)
 
 
@@ -167,7 +191,7 @@ def progress_bars() -> Iterator[flows.Progress]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=cast(_Console, err).get(),
         transient=False,
         disable=not err.is_terminal,
     ) as bars:
@@ -463,6 +487,7 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 def _fitting_table(title: str) -> Table:
     """A table that fits an 80-column terminal: light rules, no outer padding."""
     from rich import box
+    from rich.table import Table
 
     return Table(
         title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
@@ -501,6 +526,8 @@ def print_send(report: send_flow.SendReport) -> None:
             highlight=False,
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id}")
     table.add_column("sent", justify="right", style="green")
     table.add_column("failed", justify="right", style="red")
@@ -675,6 +702,8 @@ def subscribers_list(
 ) -> None:
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
+    from rich.table import Table
+
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
     for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
@@ -1403,6 +1432,8 @@ def explain(
 
 
 def print_channels(report: channels_flow.ChannelsReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id} in chat channels")
     for column in ("channel", "type", "status", "messages", "detail"):
         table.add_column(column)
@@ -1430,6 +1461,8 @@ def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         return
     with opened(config) as store:
         lines = channels_flow.overview(config, store)
+    from rich.table import Table
+
     table = Table(title="Chat channels")
     for column in ("name", "type", "variables", "stories", "newest issue"):
         table.add_column(column)

@@ -1,0 +1,214 @@
+"""``feeds``: the health table, enable, add, remove, OPML import and export."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..flows.archive import write_atomic
+from ..flows.poll import all_feeds
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say
+
+feeds_app = typer.Typer(help="Feeds and their health; with no command, the health table.")
+
+
+@feeds_app.callback(invoke_without_command=True)
+def feeds_main(ctx: typer.Context, config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """With no command, print the health table (as `feeds list`)."""
+    if ctx.invoked_subcommand is None:
+        feeds_list(config_path)
+
+
+@feeds_app.command("list")
+def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Every feed with its last result, failures and last success."""
+    config = load(config_path)
+    with opened(config) as store:
+        store.sync_feeds(config.feed_list)
+        health = store.feed_health()
+    table = Table(title=f"{len(health)} feeds (times in UTC)")
+    columns = ("feed", "origin", "last result", "new", "failures", "last success", "next retry")
+    for column in (*columns, "error / moved to"):
+        table.add_column(column)
+    for h in health:
+        notes = [h.last_error] if h.last_error else []
+        if h.current_url:
+            notes.append(f"moved to {h.current_url}")
+        table.add_row(
+            h.name or h.url,
+            h.origin,
+            ("disabled" if h.disabled else h.last_status or "never"),
+            str(h.last_new),
+            str(h.consecutive_failures),
+            f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
+            "never" if h.disabled else _next_retry(h.next_poll_at),
+            "; ".join(notes),
+            style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
+        )
+    console.print(table)
+
+
+def _next_retry(when: datetime | None) -> str:
+    if when is None or when <= datetime.now(UTC):
+        return "next poll"
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
+@feeds_app.command("enable")
+def feeds_enable(
+    url: Annotated[str, typer.Argument(help="The feed's URL as in the config.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Re-enable a feed (after HTTP 410) and clear its backoff, so the next poll tries it."""
+    config = load(config_path)
+    with opened(config) as store:
+        found = store.set_feed_enabled(url, True)
+    if not found:
+        raise fail(f"no feed with URL {url!r} (see `newsletter feeds list`)", 1)
+    console.print(f"enabled {url}", highlight=False)
+
+
+def _local_or_url(url: str) -> str:
+    from .._opml import is_feed_url
+
+    url = url.strip()
+    if is_feed_url(url):
+        return url
+    path = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
+    if "://" not in url and path.is_file():
+        return str(path.resolve())
+    raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's http(s) URL (or a local file).")],
+    name: Annotated[str | None, typer.Option(help="Name shown in the issue.")] = None,
+    weight: Annotated[
+        float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add a feed (kept in the database; the config file is left untouched)."""
+    from ..models import Feed
+
+    config = load(config_path)
+    url = _local_or_url(url)
+    if url in {f.url for f in config.feeds}:
+        if name is not None or weight is not None:
+            raise fail(
+                f"{url} is in {config_path}, whose name and weight win: change them there"
+            )
+        say(f"{url} is already in {config_path}; nothing to add.")
+        return
+    with opened(config) as store:
+        known = {f.url: f for f in store.cli_feeds()}
+        old = known.get(url)
+        feed = Feed(
+            url=url,
+            name=name if name is not None else (old.name if old else ""),
+            weight=weight if weight is not None else (old.weight if old else 1.0),
+        )
+        store.add_feed(feed)
+    verb = "Updated" if old else "Added"
+    say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    url: Annotated[str, typer.Argument(help="The feed's URL, as `feeds list` shows it.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Remove a feed added from the command line or OPML (its stories stay archived)."""
+    from ..store import CLI_ORIGINS
+
+    config = load(config_path)
+    url = url.strip()
+    if url in {f.url for f in config.feeds}:
+        raise fail(f"{url} is listed in {config_path}: remove it from the file instead")
+    with opened(config) as store:
+        if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
+            known = [f.url for f in store.cli_feeds()]
+            hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
+            raise fail(f"no command-line feed with URL {url}{hint}")
+        store.remove_feed(url)
+    say(f"Removed {url}; its stories stay in the archive.")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    from .._opml import OPMLError, read_opml
+    from ..models import Feed
+
+    config = load(config_path)
+    try:
+        result = read_opml(file.read_bytes())
+    except OSError as exc:
+        raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
+    except OPMLError as exc:
+        raise fail(f"{file}: {exc}") from None
+    configured = {f.url for f in config.feeds}
+    added = skipped = 0
+    with opened(config) as store:
+        present = {f.url for f in store.cli_feeds()}
+        for item in result.feeds:
+            if item.url in configured or item.url in present:
+                skipped += 1
+                continue
+            store.add_feed(
+                Feed(url=item.url, name=item.name, weight=item.weight),
+                origin="opml",
+                html_url=item.html_url,
+            )
+            present.add(item.url)
+            added += 1
+    say(
+        f"Imported {added} feeds from {file}; {skipped} already present, "
+        f"{len(result.problems)} outlines skipped."
+    )
+    for problem in result.problems:
+        say(f"  {file}: {problem}", err)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Every feed (config and command line) as OPML 2.0 for other readers."""
+    from .._opml import OPMLFeed, is_feed_url, write_opml
+
+    config = load(config_path)
+    with opened(config) as store:
+        feeds = all_feeds(config, store)
+        sites = store.feed_sites()
+    local = [f for f in feeds if not is_feed_url(f.url)]
+    items = [
+        OPMLFeed(
+            url=f.url,
+            name=f.name or sites.get(f.url, ("", None))[0],
+            html_url=sites.get(f.url, ("", None))[1],
+            weight=f.weight,
+        )
+        for f in feeds
+        if is_feed_url(f.url)
+    ]
+    text = write_opml(items, title=config.title, created=datetime.now(UTC))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+        say(f"Wrote {len(items)} feeds to {output}", err)
+    if local:
+        say(f"{len(local)} local-file feeds left out (not URLs)", err)

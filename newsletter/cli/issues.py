@@ -1,0 +1,197 @@
+"""``poll``, ``build``, ``run`` and ``send``: the three flows, with a table for each."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import NewsletterError
+from ..flows import build as build_flow
+from ..flows import poll as poll_flow
+from ..flows import send as send_flow
+from ._common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    console,
+    fail,
+    load,
+    opened,
+    progress_bars,
+    setup_logging,
+)
+
+
+def print_poll(report: poll_flow.PollReport) -> None:
+    table = Table(title=f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
+    table.add_column("feed")
+    table.add_column("result")
+    table.add_column("new", justify="right")
+    table.add_column("relevant", justify="right")
+    table.add_column("reason / time")
+    for o in report.outcomes:
+        style = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "yellow"}.get(
+            o.status, "white"
+        )
+        label = {"ok": "ok", "not_modified": "not modified", "error": "error"}.get(
+            o.status, o.status
+        )
+        table.add_row(
+            o.name,
+            f"[{style}]{label}[/{style}]",
+            str(o.new_entries),
+            str(o.relevant_new),
+            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
+        )
+    console.print(table)
+    skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
+    console.print(
+        f"{report.new_entries} new entries, {report.failed} feeds failed{skipped}", highlight=False
+    )
+
+
+def print_build(report: build_flow.BuildReport) -> None:
+    if report.issue is None:
+        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        return
+    issue = report.issue
+    llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
+    console.print(
+        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
+        highlight=False,
+    )
+    console.print(f"  HTML: {report.html_path}\n  text: {report.text_path}", highlight=False)
+    usage = report.usage
+    if usage.get("calls"):
+        console.print(
+            f"  LLM this run: {usage['calls']} calls ({usage['failed']} fell back), "
+            f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion + "
+            f"{usage['reasoning_tokens']} reasoning tokens",
+            highlight=False,
+        )
+    total = report.issue_usage
+    if total.get("calls"):
+        console.print(
+            f"  LLM for this issue, all runs: {total['calls']} calls, "
+            f"{total['prompt_tokens'] + total['completion_tokens'] + total['reasoning_tokens']} "
+            f"tokens ({total['reasoning_tokens']} reasoning)",
+            highlight=False,
+        )
+    for title, reason in report.fallbacks:
+        console.print(
+            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+        )
+
+
+def print_send(report: send_flow.SendReport) -> None:
+    if report.dry_run_dir is not None:
+        console.print(
+            f"Dry run: {report.sent} messages written to {report.dry_run_dir} "
+            f"({report.already_sent} subscribers already have issue {report.issue_id})",
+            highlight=False,
+        )
+        return
+    table = Table(title=f"Issue {report.issue_id}")
+    table.add_column("sent", justify="right", style="green")
+    table.add_column("failed", justify="right", style="red")
+    table.add_column("skipped", justify="right")
+    table.add_column("already sent", justify="right")
+    failed = f"{report.failed} ({report.bounced} bounced)" if report.bounced else str(report.failed)
+    table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
+    console.print(table)
+    for address, answer in report.failures[:20]:
+        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+    if len(report.failures) > 20:
+        console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
+    if report.trimmed:
+        console.print(
+            f"[yellow]{report.trimmed} stories left out of the email[/yellow] to stay under "
+            "Gmail's 102 KB clipping size (they are on the web page)",
+            highlight=False,
+        )
+    if report.error:
+        console.print(
+            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+        )
+
+
+def poll(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    all_feeds: Annotated[
+        bool, typer.Option("--all", help="Also poll feeds that are backing off after failures.")
+    ] = False,
+) -> None:
+    """Fetch all due feeds once and store new entries."""
+    config = load(config_path)
+    setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
+    print_poll(report)
+
+
+def build(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    force: Annotated[
+        bool, typer.Option(help="Build even with fewer than issue.min_items.")
+    ] = False,
+) -> None:
+    """Build the issue for the window since the previous issue (no polling)."""
+    config = load(config_path)
+    setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = build_flow.build_issue(config, store, force=force, progress=bars)
+    print_build(report)
+    if report.issue is None:
+        raise typer.Exit(1)
+
+
+def run(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    force: Annotated[
+        bool, typer.Option(help="Build even with fewer than issue.min_items.")
+    ] = False,
+) -> None:
+    """Poll all feeds, then build the issue."""
+    config = load(config_path)
+    setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        report = poll_flow.poll(config, store, progress=bars)
+        print_poll(report)
+        built = build_flow.build_issue(config, store, force=force, progress=bars)
+    print_build(built)
+    if built.issue is None:
+        raise typer.Exit(1)
+    console.print(f"Archive: {config.output_path / 'index.html'}", highlight=False)
+
+
+def send(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    issue: Annotated[
+        str | None, typer.Option("--issue", help="Issue id (default: the newest).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files into the issue folder instead.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
+    ] = None,
+) -> None:
+    """Email an issue to every active subscriber who has not received it yet."""
+    from ..errors import AddressError, ConfigError
+
+    config = load(config_path)
+    setup_logging(config)
+    with opened(config) as store, progress_bars() as bars:
+        try:
+            report = send_flow.send_issue(
+                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+            )
+        except (ConfigError, AddressError) as exc:
+            raise fail(str(exc)) from None
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    print_send(report)
+    if report.error or (to is not None and report.sent == 0):
+        raise typer.Exit(1)

@@ -1,0 +1,175 @@
+"""``subscribers``: add, remove, list, CSV import and export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import NewsletterError
+from ..flows import subscriptions
+from ..models import Subscriber
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened
+
+subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    from ..errors import AddressError, ConfigError
+
+    config = load(config_path)
+    with opened(config) as store:
+        try:
+            subscriber = subscriptions.subscribe(config, store, email, name)
+        except (AddressError, ConfigError) as exc:
+            raise fail(str(exc)) from None
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
+    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete the address and its delivery history.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Unsubscribe an address (kept, so an import cannot bring it back), or --purge it."""
+    from ..deliver import normalize_address
+    from ..errors import AddressError
+
+    config = load(config_path)
+    try:
+        address = normalize_address(email)
+    except AddressError as exc:
+        raise fail(str(exc)) from None
+    with opened(config) as store:
+        subscriber = store.get_subscriber(email=address)
+        if subscriber is None or subscriber.id is None:
+            raise fail(f"{address} is not a subscriber", 1)
+        if purge:
+            store.delete_subscriber(subscriber.id)
+        else:
+            store.update_subscriber(subscriber.id, status="unsubscribed")
+    console.print(f"{address}: {'deleted' if purge else 'unsubscribed'}", highlight=False)
+
+
+StatusOption = Annotated[
+    str | None,
+    typer.Option("--status", help="Only subscribers with this status: pending, active, "
+                 "unsubscribed or bounced."),
+]
+
+
+def _subscribers(config_path: Path, status: str | None) -> list[Subscriber]:
+    """The subscribers with ``status`` (all when None), after checking the status name."""
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise fail(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)} (got {status!r})")
+    with opened(load(config_path)) as store:
+        return store.list_subscribers(status)
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    status: StatusOption = None, config_path: ConfigOption = DEFAULT_CONFIG
+) -> None:
+    """Subscribers with their status."""
+    people = _subscribers(config_path, status)
+    table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
+    for column in ("id", "email", "name", "status"):
+        table.add_column(column)
+    for p in people:
+        table.add_row(str(p.id), p.email, p.name, p.status)
+    console.print(table)
+
+
+def _read_csv_text(file: Path) -> str:
+    raw = file.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Spreadsheets on Chinese Windows save CSV as GBK.
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise fail(f"{file}: not UTF-8 or GB18030 text") from None
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row: email,name.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Import subscribers as active; bad lines are reported by number, the rest imported.
+
+    Re-importing is harmless: known addresses (also unsubscribed ones) are left as they are.
+    Exit status 1 when some lines were bad.
+    """
+    import csv
+    import io
+
+    from ..deliver import clean_header_text, normalize_address
+    from ..errors import AddressError
+
+    config = load(config_path)
+    try:
+        text = _read_csv_text(file)
+    except OSError as exc:
+        raise fail(f"{file}: cannot read ({exc.strerror})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [(f or "").strip().lower() for f in reader.fieldnames or []]
+    if "email" not in fields:
+        raise fail(f"{file}:1: the header row must name an 'email' column (and optionally 'name')")
+    reader.fieldnames = fields
+    people: dict[str, str] = {}
+    bad = repeated = 0
+    for row in reader:
+        line = reader.line_num
+        try:
+            address = normalize_address(str(row.get("email") or ""))
+        except AddressError as exc:
+            err.print(
+                f"{file}:{line}: skipped, {exc}", highlight=False, markup=False, soft_wrap=True
+            )
+            bad += 1
+            continue
+        if address in people:
+            repeated += 1
+            continue
+        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+    with opened(config) as store:
+        added = store.import_subscribers(list(people.items()))
+    console.print(
+        f"{len(added)} imported, {len(people) - len(added)} already known, "
+        f"{repeated} repeated in the file, {bad} invalid lines",
+        highlight=False,
+    )
+    if bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    status: StatusOption = None, config_path: ConfigOption = DEFAULT_CONFIG
+) -> None:
+    """Write all subscribers as CSV (email,name,status) to standard output."""
+    import csv
+
+    people = _subscribers(config_path, status)
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["email", "name", "status"])
+    for p in people:
+        out.writerow([p.email, p.name, p.status])

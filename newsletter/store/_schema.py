@@ -1,0 +1,292 @@
+"""The schema: tables, their version number, and the migrations that bring any older
+database up to date (run by :meth:`Store.open`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import text as sql_text
+
+from ..errors import StorageError
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the engine keeps (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("origin", String(16), nullable=False, default="config"),
+    Column("title", Text, nullable=False, default=""),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_status", String(16)),
+    Column("last_error", Text),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("last_polled", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_poll_at", UTCDateTime),
+    Column("disabled", Boolean, nullable=False, default=False),
+    # Where the feed lives now after a permanent redirect; ``url`` stays its identity
+    # (entries reference it and config names it), so only fetching follows the move.
+    Column("current_url", String(2048)),
+    Column("html_url", Text),
+    # Which worker polls the feed right now, and until when (see lease_feeds).
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("feed_url", String(2048), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("source_name", Text, nullable=False, default=""),
+    Column("published", UTCDateTime, nullable=False, index=True),
+    Column("fetched", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("relevant", Boolean, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", Text, nullable=False, default="[]"),
+    # The build's query (relevant entries of a window): equality then range on one index.
+    # With one index on ``relevant`` and one on ``published``, SQLite (no statistics)
+    # prefers the equality and reads every relevant entry ever stored; see _window_index.
+    Index("ix_entries_relevant_published", "relevant", "published"),
+)
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("cache_key", String(128), primary_key=True),
+    Column("entry_id", String(64), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("model", Text, nullable=False, default=""),
+    Column("category", Text, nullable=False, default=""),
+    Column("key_facts", Text, nullable=False, default="[]"),
+    Column("error", Text),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("reasoning_tokens", Integer, nullable=False, default=0),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("issue_id", String(64), index=True),
+    Column("purpose", String(32), nullable=False),
+    Column("entry_id", String(64)),
+    Column("model", Text, nullable=False, default=""),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("reasoning_tokens", Integer, nullable=False, default=0),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("entry_ids", Text, nullable=False, default="[]"),
+    Column("path", Text, nullable=False, default=""),
+    Column("data", Text, nullable=False, default="{}"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+    # The sender that holds a "sending" row, and until when (see lease_deliveries).
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    # Named roles only one process may hold at a time (the scheduler); see acquire_lease.
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # Generic cell rate algorithm: ``tat`` is the theoretical arrival time (epoch seconds)
+    # of the next message; one row per shared limit (e.g. all senders' SMTP rate).
+    Column("name", String(64), primary_key=True),
+    Column("tat", Float, nullable=False, default=0.0),
+)
+
+summary_claims = Table(
+    "summary_claims",
+    metadata,
+    # A worker about to ask the LLM for a cache key claims it first, so two workers that
+    # meet the same content make one call between them; see claim_summary.
+    Column("cache_key", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+)
+
+
+def _create_v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+def _feeds_html_url(conn: Connection) -> None:
+    """v2: ``feeds.html_url``, the site a feed belongs to (OPML ``htmlUrl``)."""
+    # A database created at v1 by this code already has the column from create_all.
+    if "html_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(sql_text("ALTER TABLE feeds ADD COLUMN html_url TEXT"))
+
+
+def _feeds_current_url(conn: Connection) -> None:
+    # v1 creates tables from the current metadata, so a fresh database already has it.
+    if "current_url" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(sql_text("ALTER TABLE feeds ADD COLUMN current_url VARCHAR(2048)"))
+
+
+def _leases(conn: Connection) -> None:
+    """Lease columns and tables for several workers on one database (``newsletter worker``)."""
+    for table in ("feeds", "deliveries"):
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        # ALTER TABLE ... ADD COLUMN with these types is valid on SQLite and PostgreSQL.
+        if "lease_owner" not in have:
+            conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN lease_owner VARCHAR(200)"))
+        if "lease_until" not in have:
+            kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+            conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN lease_until {kind}"))
+    for new in (leases, rate_limits, summary_claims):
+        new.create(conn, checkfirst=True)
+
+
+def _window_index(conn: Connection) -> None:
+    """v5: ``(relevant, published)`` replaces the index on ``relevant`` alone.
+
+    SQLite chose the single-column index for ``entries_between`` and so read every relevant
+    entry ever stored (in ``benchmarks/scale.py``, 14,000 rows of 250,000 for a week's 1,333;
+    96,000 when every feed is on topic): the build's cost grew with the store. The
+    composite index bounds the read to the window; the old one is its prefix, so it goes.
+    """
+    wanted = next(i for i in entries.indexes if i.name == "ix_entries_relevant_published")
+    wanted.create(conn, checkfirst=True)
+    conn.execute(sql_text("DROP INDEX IF EXISTS ix_entries_relevant"))
+
+
+# Index i upgrades a database from version i to i + 1. Append, never edit.
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _create_v1,
+    _feeds_html_url,
+    _feeds_current_url,
+    _leases,
+    _window_index,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# Arbitrary constant naming the migration advisory lock (PostgreSQL).
+_MIGRATION_LOCK = 0x6E65777331
+
+
+def migrate(conn: Connection) -> None:
+    """Create or upgrade the schema to :data:`SCHEMA_VERSION` (in a write transaction)."""
+    if conn.dialect.name == "postgresql":
+        # Two processes starting at once on a new database would both create the
+        # tables; the second waits here and then finds the schema current.
+        conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+    meta.create(conn, checkfirst=True)
+    found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+    row = found.first()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"database schema version {version} is newer than this program "
+            f"({SCHEMA_VERSION}); upgrade newsletter"
+        )
+    for step in MIGRATIONS[version:]:
+        step(conn)
+    if row is None:
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    elif version != SCHEMA_VERSION:
+        conn.execute(
+            update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )

@@ -93,10 +93,6 @@ class LLMConfig(_Strict):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model and self.api_key())
-
 
 class IssueConfig(_Strict):
     max_items: int = Field(30, ge=1)

@@ -460,18 +460,6 @@ class SMTPSender:
         return SendResult(status, answer, attempts)
 
 
-def smtp_reachable(settings: SMTPSettings) -> str:
-    """Connect, greet and quit: an empty string when fine, else the reason (for ``doctor``)."""
-    sender = SMTPSender(SMTPSettings(**{**settings.__dict__, "retries": 0}))
-    try:
-        sender.connect()
-    except DeliveryError as exc:
-        return str(exc)
-    finally:
-        sender.close()
-    return ""
-
-
 __all__ = [
     "AddressError",
     "DeliveryError",

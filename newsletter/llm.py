@@ -50,14 +50,6 @@ class Completion:
     reasoning_tokens: int = 0
 
 
-@dataclass(frozen=True)
-class Usage:
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
 class TokenBudget:
     """A per-run token allowance shared by all threads; ``None`` means unlimited."""
 
@@ -127,21 +119,10 @@ class LLMClient:
         )
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._json_supported = settings.json_mode
-        self._usage_lock = threading.Lock()
-        self.usage = Usage()
 
     @property
     def model(self) -> str:
         return self.settings.model
-
-    def _record(self, completion: Completion) -> None:
-        with self._usage_lock:
-            self.usage = Usage(
-                self.usage.calls + 1,
-                self.usage.prompt_tokens + completion.prompt_tokens,
-                self.usage.completion_tokens + completion.completion_tokens,
-                self.usage.reasoning_tokens + completion.reasoning_tokens,
-            )
 
     def chat(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> Completion:
         """One completion; raises :class:`LLMError` with a one-line reason when it fails."""
@@ -202,15 +183,13 @@ class LLMClient:
         reasoning_tokens = 0
         if usage is not None and usage.completion_tokens_details is not None:
             reasoning_tokens = usage.completion_tokens_details.reasoning_tokens or 0
-        completion = Completion(
+        return Completion(
             content=visible,
             reasoning=str(hidden or inline_thoughts or ""),
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=(usage.completion_tokens if usage else 0) - reasoning_tokens,
             reasoning_tokens=reasoning_tokens,
         )
-        self._record(completion)
-        return completion
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -205,7 +205,6 @@ def test_reasoning_is_hidden_and_counted(openai_server: OpenAIServer) -> None:
     summary = llm_summary(ENTRY, llm, PROMPTS)
     assert summary.kind == "llm" and "999" not in summary.text and "think" not in summary.text
     assert summary.reasoning_tokens > 0
-    assert llm.usage.reasoning_tokens == summary.reasoning_tokens
 
 
 def test_budget_running_out_mid_run(openai_server: OpenAIServer) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LLMError
+from .models import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,7 @@ class Completion:
     content: str
     """The answer with any hidden reasoning removed."""
     reasoning: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
 
 
 class TokenBudget:
@@ -186,9 +185,11 @@ class LLMClient:
         return Completion(
             content=visible,
             reasoning=str(hidden or inline_thoughts or ""),
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=(usage.completion_tokens if usage else 0) - reasoning_tokens,
-            reasoning_tokens=reasoning_tokens,
+            tokens=Tokens(
+                usage.prompt_tokens if usage else 0,
+                (usage.completion_tokens if usage else 0) - reasoning_tokens,
+                reasoning_tokens,
+            ),
         )
 
 
@@ -244,5 +245,4 @@ def check_endpoint(settings: LLMSettings) -> str:
     except LLMError as exc:
         known = f"; the endpoint lists {', '.join(listed[:5])}" if listed else ""
         raise LLMError(f"chat with model {settings.model!r} failed: {exc}{known}") from None
-    spent = answer.prompt_tokens + answer.completion_tokens + answer.reasoning_tokens
-    return f"model {settings.model!r} answered a one-line chat ({spent} tokens)"
+    return f"model {settings.model!r} answered a one-line chat ({answer.tokens.total} tokens)"

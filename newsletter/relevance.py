@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from newsletter.errors import LLMError
 from newsletter.llm import LLMClient, parse_json_object
-from newsletter.models import Verdict
+from newsletter.models import Tokens, Verdict
 
 __all__ = [
     "JudgeAnswer",
@@ -679,9 +679,7 @@ class JudgeAnswer:
     reason: str = ""
     error: str | None = None
     transient: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
 
 
 def apply_judgement(rules: Verdict, relevant: bool, reason: str) -> Verdict:
@@ -705,9 +703,7 @@ def llm_judge(rules: Verdict, client: LLMClient, messages: list[dict[str, str]])
             ok,
             reason,
             error,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            tokens=completion.tokens,
         )
 
     try:

@@ -237,7 +237,7 @@ class Daemon:
                 "issue",
                 built=report.issue.id,
                 stories=len(report.issue.items),
-                llm_calls=report.usage.get("calls", 0),
+                llm_calls=report.usage.calls,
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
             )

@@ -24,7 +24,7 @@ from ._facts import cap_length, unsupported_facts
 from ._resources import templates_root
 from .errors import LLMError
 from .llm import LLMClient, TokenBudget, parse_json_object
-from .models import Entry, Summary
+from .models import Entry, Summary, Tokens
 
 CATEGORIES = ("平台政策", "数据财报", "商家与达人", "品牌案例", "行业观察")
 DEFAULT_CATEGORY = "行业观察"
@@ -161,7 +161,7 @@ def llm_summary(
         text=entry.text[:MAX_SOURCE_CHARS],
     )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    tokens = [0, 0, 0]
+    tokens = Tokens()
     problem = ""
     transient = False
     for attempt in range(2):
@@ -172,17 +172,9 @@ def llm_summary(
         except LLMError as exc:
             problem, transient = str(exc), True
             break
-        tokens = [
-            tokens[0] + completion.prompt_tokens,
-            tokens[1] + completion.completion_tokens,
-            tokens[2] + completion.reasoning_tokens,
-        ]
+        tokens += completion.tokens
         if budget is not None:
-            budget.spend(
-                completion.prompt_tokens
-                + completion.completion_tokens
-                + completion.reasoning_tokens
-            )
+            budget.spend(completion.tokens.total)
         correction = ""
         try:
             answer = parse_json_object(completion.content)
@@ -215,9 +207,7 @@ def llm_summary(
                     else guess_category(entry.title, entry.text),
                     key_facts=key_facts,
                     error=f"first answer rejected: {problem}" if problem else None,
-                    prompt_tokens=tokens[0],
-                    completion_tokens=tokens[1],
-                    reasoning_tokens=tokens[2],
+                    tokens=tokens,
                 )
             problem = "figures not in the source: " + ", ".join(invented[:5])
             correction = (
@@ -232,9 +222,7 @@ def llm_summary(
     return replace(
         fallback,
         model=client.model,
-        prompt_tokens=tokens[0],
-        completion_tokens=tokens[1],
-        reasoning_tokens=tokens[2],
+        tokens=tokens,
         transient=transient,
     )
 
@@ -277,11 +265,7 @@ def write_intro(
         return headlines, Summary(text="", kind="extractive", error=str(exc), transient=True)
     try:
         if budget is not None:
-            budget.spend(
-                completion.prompt_tokens
-                + completion.completion_tokens
-                + completion.reasoning_tokens
-            )
+            budget.spend(completion.tokens.total)
         raw = parse_json_object(completion.content).get("bullets")
         if not isinstance(raw, list):
             raise LLMError("answer has no bullets list")
@@ -297,16 +281,6 @@ def write_intro(
             kind="extractive",
             model=client.model,
             error=str(exc),
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            tokens=completion.tokens,
         )
-    usage = Summary(
-        text="",
-        kind="llm",
-        model=client.model,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        reasoning_tokens=completion.reasoning_tokens,
-    )
-    return bullets, usage
+    return bullets, Summary(text="", kind="llm", model=client.model, tokens=completion.tokens)

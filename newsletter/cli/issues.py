@@ -63,20 +63,19 @@ def print_build(report: build_flow.BuildReport) -> None:
         highlight=False,
     )
     console.print(f"  HTML: {report.html_path}\n  text: {report.text_path}", highlight=False)
-    usage = report.usage
-    if usage.get("calls"):
+    usage, tokens = report.usage, report.usage.tokens
+    if usage.calls:
         console.print(
-            f"  LLM this run: {usage['calls']} calls ({usage['failed']} fell back), "
-            f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion + "
-            f"{usage['reasoning_tokens']} reasoning tokens",
+            f"  LLM this run: {usage.calls} calls ({usage.failed} fell back), "
+            f"{tokens.prompt} prompt + {tokens.completion} completion + "
+            f"{tokens.reasoning} reasoning tokens",
             highlight=False,
         )
     total = report.issue_usage
-    if total.get("calls"):
+    if total.calls:
         console.print(
-            f"  LLM for this issue, all runs: {total['calls']} calls, "
-            f"{total['prompt_tokens'] + total['completion_tokens'] + total['reasoning_tokens']} "
-            f"tokens ({total['reasoning_tokens']} reasoning)",
+            f"  LLM for this issue, all runs: {total.calls} calls, "
+            f"{total.tokens.total} tokens ({total.tokens.reasoning} reasoning)",
             highlight=False,
         )
     for title, reason in report.fallbacks:

@@ -83,8 +83,7 @@ def record_call(
     summary: Summary,
 ) -> None:
     """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
-    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
-    if not spent and not (summary.kind == "extractive" and summary.error):
+    if not summary.tokens.total and not (summary.kind == "extractive" and summary.error):
         return
     store.record_llm_call(
         run_id=run_id,
@@ -94,7 +93,5 @@ def record_call(
         model=summary.model,
         ok=summary.kind == "llm",
         error=summary.error,
-        prompt_tokens=summary.prompt_tokens,
-        completion_tokens=summary.completion_tokens,
-        reasoning_tokens=summary.reasoning_tokens,
+        tokens=summary.tokens,
     )

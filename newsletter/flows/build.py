@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from .. import compose
 from .._lease import owner_id
 from ..config import Config
 from ..llm import LLMClient, TokenBudget
-from ..models import Entry, Issue, IssueItem, Summary
+from ..models import Entry, Issue, IssueItem, LLMUsage, Summary, Tokens
 from ..store import Store
 from ..summarize import (
     CATEGORIES,
@@ -41,10 +41,10 @@ class BuildReport:
     reason: str
     html_path: Path | None = None
     text_path: Path | None = None
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: LLMUsage = LLMUsage()
     fallbacks: tuple[tuple[str, str], ...] = ()
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
-    issue_usage: dict[str, int] = field(default_factory=dict)
+    issue_usage: LLMUsage = LLMUsage()
     """LLM totals over every run that built this issue."""
 
 def _summaries(
@@ -198,8 +198,8 @@ def build_issue(
         "build: issue %s with %d stories, %d LLM calls, %d tokens",
         issue.id,
         len(items),
-        usage["calls"],
-        usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
+        usage.calls,
+        usage.tokens.total,
     )
     return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
 
@@ -220,7 +220,7 @@ def _intro(
     cached = store.get_summary(key)
     if cached is not None:
         # Served from the cache: no tokens spent, nothing to report as a call.
-        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
+        free = replace(cached, text="", tokens=Tokens())
         return tuple(json.loads(cached.text)), replace(free, error=None)
     bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
     # A failing endpoint is retried next run; an unusable answer is not asked again.

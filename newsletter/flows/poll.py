@@ -353,9 +353,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 kind="llm" if answer.answered else "extractive",
                 model=client.model,
                 error=answer.error,
-                prompt_tokens=answer.prompt_tokens,
-                completion_tokens=answer.completion_tokens,
-                reasoning_tokens=answer.reasoning_tokens,
+                tokens=answer.tokens,
             )
 
         outcome, called = computed_once(

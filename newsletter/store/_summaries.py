@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import Integer, func, select, update
 
-from ..models import Summary
+from ..models import LLMUsage, Summary, Tokens
 from ._base import StoreBase, now_utc
 from ._schema import llm_calls, summaries
 
@@ -26,9 +26,7 @@ class SummariesMixin(StoreBase):
             category=r.category,
             key_facts=tuple(json.loads(r.key_facts)),
             error=r.error,
-            prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens,
-            reasoning_tokens=r.reasoning_tokens,
+            tokens=Tokens(r.prompt_tokens, r.completion_tokens, r.reasoning_tokens),
         )
 
     def put_summary(self, cache_key: str, entry_id: str, summary: Summary) -> None:
@@ -40,9 +38,9 @@ class SummariesMixin(StoreBase):
             "category": summary.category,
             "key_facts": json.dumps(list(summary.key_facts), ensure_ascii=False),
             "error": summary.error,
-            "prompt_tokens": summary.prompt_tokens,
-            "completion_tokens": summary.completion_tokens,
-            "reasoning_tokens": summary.reasoning_tokens,
+            "prompt_tokens": summary.tokens.prompt,
+            "completion_tokens": summary.tokens.completion,
+            "reasoning_tokens": summary.tokens.reasoning,
             "created": now_utc(),
         }
         with self._tx() as conn:
@@ -62,9 +60,7 @@ class SummariesMixin(StoreBase):
         model: str,
         ok: bool,
         error: str | None,
-        prompt_tokens: int,
-        completion_tokens: int,
-        reasoning_tokens: int,
+        tokens: Tokens,
     ) -> None:
         with self._tx() as conn:
             conn.execute(
@@ -76,14 +72,14 @@ class SummariesMixin(StoreBase):
                     model=model,
                     ok=ok,
                     error=error,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    reasoning_tokens=reasoning_tokens,
+                    prompt_tokens=tokens.prompt,
+                    completion_tokens=tokens.completion,
+                    reasoning_tokens=tokens.reasoning,
                     created=now_utc(),
                 )
             )
 
-    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> dict[str, int]:
+    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> LLMUsage:
         """Token and call totals for one run, one issue (all its runs), or all time."""
         query = select(
             func.count(),
@@ -98,10 +94,6 @@ class SummariesMixin(StoreBase):
             query = query.where(llm_calls.c.issue_id == issue_id)
         with self._tx() as conn:
             calls, prompt, completion, reasoning, failed = conn.execute(query).one()
-        return {
-            "calls": int(calls),
-            "failed": int(failed),
-            "prompt_tokens": int(prompt),
-            "completion_tokens": int(completion),
-            "reasoning_tokens": int(reasoning),
-        }
+        return LLMUsage(
+            int(calls), int(failed), Tokens(int(prompt), int(completion), int(reasoning))
+        )

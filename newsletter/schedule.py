@@ -142,7 +142,11 @@ def previous_fire_time(
 
 
 class Daemon:
-    """Holds the scheduler and the jobs; one store per job run keeps threads apart."""
+    """Holds the scheduler and the jobs, and one store they share.
+
+    The store is opened (and its schema checked) once per daemon, not per job; its engine
+    gives each job thread a connection of its own.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -158,6 +162,22 @@ class Daemon:
         if not _is_sqlite(config.database):
             self.leader = workers.Leadership(config, self.owner)
         self._procs: dict[str, Any] = {}
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store.open(self.config.database)
+            return self._store
+
+    def close(self) -> None:
+        """Close the store (``start`` does it on the way out)."""
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     # -- jobs ---------------------------------------------------------------------------
     def _poll(self, store: Store, job: str) -> poll_flow.PollReport:
@@ -190,11 +210,7 @@ class Daemon:
             log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
-            store = Store.open(self.config.database)
-            try:
-                self._poll(store, "poll")
-            finally:
-                store.close()
+            self._poll(self.store, "poll")
         finally:
             self._work.release()
 
@@ -210,24 +226,21 @@ class Daemon:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
-            store = Store.open(self.config.database)
-            try:
-                self._poll(store, "issue-poll")
-                if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
-                    log.warning("feeds still being polled by other workers; building anyway")
-                if self._stopping.is_set():
-                    # Not recorded as done: the next start catches it up within the grace.
-                    log_line(log, "issue", built="none", reason="stopping before the build")
-                    return
-                report = build_flow.build_issue(self.config, store)
-                store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
-                # Build and send are one step: a built issue is sent even when stopping
-                # (per-recipient state makes a cut-off send resumable: see
-                # flows.send.unfinished_send).
-                if report.issue is not None:
-                    send_built(self.config, store, report.issue.id)
-            finally:
-                store.close()
+            store = self.store
+            self._poll(store, "issue-poll")
+            if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
+                log.warning("feeds still being polled by other workers; building anyway")
+            if self._stopping.is_set():
+                # Not recorded as done: the next start catches it up within the grace.
+                log_line(log, "issue", built="none", reason="stopping before the build")
+                return
+            report = build_flow.build_issue(self.config, store)
+            store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
+            # Build and send are one step: a built issue is sent even when stopping
+            # (per-recipient state makes a cut-off send resumable: see
+            # flows.send.unfinished_send).
+            if report.issue is not None:
+                send_built(self.config, store, report.issue.id)
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
                 log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
@@ -252,11 +265,7 @@ class Daemon:
             if self._stopping.is_set():
                 return
         try:
-            store = Store.open(self.config.database)
-            try:
-                send_built(self.config, store, issue_id)
-            finally:
-                store.close()
+            send_built(self.config, self.store, issue_id)
         finally:
             self._work.release()
 
@@ -273,12 +282,8 @@ class Daemon:
         due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
         if due is None:
             return None
-        store = Store.open(self.config.database)
-        try:
-            last = store.get_meta(ISSUE_RUN_KEY)
-            issues = store.list_issues()
-        finally:
-            store.close()
+        last = self.store.get_meta(ISSUE_RUN_KEY)
+        issues = self.store.list_issues()
         if last is not None and datetime.fromisoformat(last) >= due:
             return None
         # An issue built by hand (``newsletter build``) since then also counts as the run.
@@ -287,11 +292,7 @@ class Daemon:
         return due
 
     def _unfinished_send(self, now: datetime) -> str | None:
-        store = Store.open(self.config.database)
-        try:
-            return send_flow.unfinished_send(self.config, store, now)
-        finally:
-            store.close()
+        return send_flow.unfinished_send(self.config, self.store, now)
 
     # -- running ------------------------------------------------------------------------
     def _poll_trigger(self) -> BaseTrigger:
@@ -391,6 +392,7 @@ class Daemon:
             pass
         if self.leader is not None:
             self.leader.release()
+        self.close()
         log.info("daemon stopped")
 
     # -- several daemons and workers on one database -------------------------------------

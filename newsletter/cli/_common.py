@@ -45,10 +45,8 @@ def opened(config: Config) -> Iterator[Store]:
         store = Store.open(config.database)
     except NewsletterError as exc:
         raise fail(str(exc)) from None
-    try:
+    with store:
         yield store
-    finally:
-        store.close()
 
 
 @contextmanager

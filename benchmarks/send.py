@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from multiprocessing import Event, Process, Queue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,7 +102,7 @@ def one_connection_each(
     return time.perf_counter() - started
 
 
-def _serve(pair: tuple[Path, Path] | None, ports: Queue[int], stop: Event) -> None:
+def _serve(pair: tuple[Path, Path] | None, ports: Queue[int], stop: EventType) -> None:
     context = None
     if pair is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -103,7 +103,7 @@ def _t2s() -> Callable[[str], str]:
     import opencc
 
     converter = opencc.OpenCC("t2s")
-    return converter.convert  # type: ignore[no-any-return]
+    return converter.convert
 
 
 def _prepare(text: str) -> str:

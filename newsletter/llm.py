@@ -204,7 +204,7 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _backoff(attempt: int) -> float:
-    return min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
+    return min(8.0, 0.5 * 2.0**attempt) * (0.5 + random.random() / 2)
 
 
 def _brief(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
+from ._lease import owner_id
 from ._logging import current_format, log_line
 from .config import Config
 from .errors import NewsletterError
@@ -156,7 +157,7 @@ class Daemon:
         self.lock = daemon_lock(config)
         # Several daemons may share a server database: they poll through feed leases and
         # only the holder of the scheduler lease builds and sends (see workers.Leadership).
-        self.owner = workers.owner_id("daemon")
+        self.owner = owner_id("daemon")
         self.shared = config.workers > 0 or not _is_sqlite(config.database)
         self.leader: workers.Leadership | None = None
         if not _is_sqlite(config.database):

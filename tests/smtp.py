@@ -271,6 +271,16 @@ class SMTPServer:
 SECRET = "test-secret-0123456789abcdef"
 
 
+def forged(token: str) -> str:
+    """``token`` with one signature character changed, so it can never verify.
+
+    The character is one that carries six whole bits: the last one or two of a base64
+    string may hold only padding bits, so replacing those can decode to the same bytes.
+    """
+    at = len(token) - 5
+    return token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
+
+
 def write_config(folder: Path, port: int, **email: Any) -> Path:
     """A config file for ``folder`` that mails through 127.0.0.1:``port`` (plain SMTP)."""
     import yaml

@@ -10,10 +10,10 @@ import pytest
 from newsletter._facts import (
     NumberFact,
     cap_length,
-    char_len,
     extract_numbers,
     unsupported_facts,
 )
+from newsletter._text import char_len
 
 
 def values(text: str) -> list[tuple[str, object]]:

@@ -7,6 +7,7 @@ loopback feed servers and a loopback SMTP server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -245,9 +246,14 @@ def test_every_command_works_on_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_four_workers_poll_each_feed_exactly_once_per_round(tmp_path: Path, pg_url: str) -> None:
-    interval = 6.0  # a round must finish within it, even on a loaded 2-core machine
+    # "Once per round" means: no feed is fetched again before its interval has passed. Under
+    # load a round can outlast the interval, so counting polls at the moment the slowest feed
+    # gets its first one would see early feeds on their (legitimate) second poll; the gaps
+    # between one feed's fetches are what a double poll would shorten.
+    interval = 6.0
     with FeedServer(latency=0.02) as server:
         urls = [server.add(f"/f{i}.xml", rss(i)) for i in range(400)]
+        paths = [u.removeprefix(server.origin) for u in urls]
         config = write(tmp_path / "c.yaml", {
             "database": pg_url, "output_dir": str(tmp_path / "out"),
             "feeds": [{"url": u} for u in urls],
@@ -255,29 +261,23 @@ def test_four_workers_poll_each_feed_exactly_once_per_round(tmp_path: Path, pg_u
         })  # fmt: skip
         Store.open(pg_url).close()
         started = time.monotonic()
+        fetched_at: dict[str, list[float]] = {p: [] for p in paths}
         procs = [worker(config, f"w{n}") for n in range(4)]
         try:
-
-            def counts() -> list[int]:
-                return [server.count(f"/f{i}.xml") for i in range(400)]
-
-            def wait_round(n: int) -> float:
-                deadline = time.monotonic() + 40
-                while min(counts()) < n:
-                    assert time.monotonic() < deadline, Counter(counts())
-                    time.sleep(0.05)
-                return time.monotonic()
-
-            first = wait_round(1)
-            assert max(counts()) == 1, Counter(counts())  # nobody polled a feed twice
-            second = wait_round(2)
-            assert max(counts()) == 2, Counter(counts())
-            assert second - first > interval * 0.5  # the second round waited for the interval
+            deadline = time.monotonic() + 90
+            while min(len(times) for times in fetched_at.values()) < 2:
+                assert time.monotonic() < deadline, Counter(server.count(p) for p in paths)
+                now = time.monotonic()
+                for path, times in fetched_at.items():
+                    times.extend([now] * (server.count(path) - len(times)))
+                time.sleep(0.05)
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
         finish(procs)  # SIGTERM: each finishes its batch and exits 0
-        assert max(counts()) <= 2
+        # Observed by polling every 50 ms, so allow that much (and the fetch latency) of slack.
+        gaps = [b - a for times in fetched_at.values() for a, b in itertools.pairwise(times)]
+        assert min(gaps) > interval - 0.5, sorted(gaps)[:5]
     store = Store.open(pg_url)
     polled = Counter(store.worker_overview().feed_leases)
     assert not polled  # every lease was released
@@ -328,9 +328,12 @@ def test_sigkilled_worker_loses_its_feeds_when_the_lease_expires(
         store.close()
 
 
-def test_three_senders_deliver_one_issue_to_3000_subscribers_once(
+def test_three_senders_deliver_one_issue_to_every_subscriber_once(
     tmp_path: Path, pg_url: str
 ) -> None:
+    # Enough readers that the three senders' leases interleave many times over; thousands
+    # more only cost time.
+    people = 600
     with SMTPServer() as smtp:
         path = write_config(tmp_path, smtp.port, max_per_second=2000)
         text = path.read_text(encoding="utf-8").replace(
@@ -339,7 +342,7 @@ def test_three_senders_deliver_one_issue_to_3000_subscribers_once(
         path.write_text(text, encoding="utf-8")
         store = Store.open(pg_url)
         store.save_issue(sample_issue(3), str(tmp_path / "output" / "issues" / "2024-05-06"))
-        store.import_subscribers([(f"reader{n}@example.com", "") for n in range(3000)])
+        store.import_subscribers([(f"reader{n}@example.com", "") for n in range(people)])
         command = [sys.executable, "-m", "newsletter", "send", "-c", str(path)]
         started = time.monotonic()
         senders = [
@@ -350,13 +353,13 @@ def test_three_senders_deliver_one_issue_to_3000_subscribers_once(
         outputs = finish(senders, timeout=120)
         elapsed = time.monotonic() - started
         per_reader = Counter(r for m in smtp.messages for r in m.rcpt_tos)
-        assert len(per_reader) == 3000 and set(per_reader.values()) == {1}
-        assert smtp.count == 3000
-        assert store.delivery_counts("2024-05-06") == {"sent": 3000}
+        assert len(per_reader) == people and set(per_reader.values()) == {1}
+        assert smtp.count == people
+        assert store.delivery_counts("2024-05-06") == {"sent": people}
         shares = [int(_sent(o)) for o in outputs]
-        assert sum(shares) == 3000 and min(shares) > 0, shares  # all three did part of it
+        assert sum(shares) == people and min(shares) > 0, shares  # all three did part of it
         store.close()
-        print(f"3 senders, 3000 subscribers: {elapsed:.1f}s, shares {shares}")
+        print(f"3 senders, {people} subscribers: {elapsed:.1f}s, shares {shares}")
 
 
 def _sent(output: str) -> str:

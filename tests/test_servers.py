@@ -237,7 +237,7 @@ def _ask(client: openai.OpenAI, json_mode: bool = False) -> openai.types.chat.Ch
     kwargs: dict[str, object] = {}
     if json_mode:
         kwargs["response_format"] = {"type": "json_object"}
-    return client.chat.completions.create(  # type: ignore[call-overload,no-any-return]
+    return client.chat.completions.create(  # type: ignore[call-overload]
         model="m1",
         messages=[
             {"role": "system", "content": "你是编辑。"},

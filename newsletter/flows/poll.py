@@ -227,7 +227,7 @@ def poll(
 
 def backoff_seconds(failures: int, retry_after: float | None, base: float, cap: float) -> float:
     """Exponential backoff for a failing feed: base, 2x, 4x … capped; Retry-After if longer."""
-    delay = base * 2 ** min(max(failures, 1) - 1, 32)
+    delay = base * 2.0 ** min(max(failures, 1) - 1, 32)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, cap)
@@ -432,7 +432,7 @@ def poll_interval(config: Config) -> float:
     second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
     if first is None or second is None:
         return 1800.0
-    return max(1.0, (second - first).total_seconds())
+    return max(1.0, float((second - first).total_seconds()))
 
 
 def poll_leased(

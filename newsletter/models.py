@@ -136,6 +136,28 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """What the LLM judge said about one uncertain entry; cached only when it answered."""
+
+    relevant: bool
+    reason: str = ""
+    model: str = ""
+    answered: bool = True
+    error: str | None = None
+    tokens: Tokens = Tokens()
+
+
+@dataclass(frozen=True)
+class IntroRecord:
+    """The issue's "本周要点" bullets made from one set of digests, as cached."""
+
+    bullets: tuple[str, ...]
+    kind: SummaryKind
+    model: str = ""
+    tokens: Tokens = Tokens()
+
+
+@dataclass(frozen=True)
 class IssueItem:
     entry: Entry
     verdict: Verdict

@@ -13,7 +13,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .config import Config
 from .errors import LLMError, NewsletterError
@@ -257,6 +257,23 @@ def check_workers(config: Config, store: Store) -> Check | None:
     return Check("workers", "", status, "; ".join(parts), fix)
 
 
+def check_subscribers(store: Store) -> Check:
+    """How many subscribers are in each state; complaints are worth a look."""
+    counts = store.subscriber_counts()
+    order = ("active", "pending", "unsubscribed", "bounced", "complained")
+    names = [*order, *sorted(set(counts) - set(order))]
+    detail = ", ".join(f"{counts.get(n, 0)} {n}" for n in names if n in order or counts.get(n))
+    total = sum(counts.values())
+    complained = counts.get("complained", 0)
+    if total and complained / total > 0.001:
+        # Gmail's bulk-sender rule: keep spam complaints under 0.3 %, ideally 0.1 %.
+        return Check(
+            "subscribers", "", "warn", f"{detail}: {complained / total:.2%} complained",
+            "complaints above 0.1 % hurt delivery: check how people came on the list",
+        )
+    return Check("subscribers", "", "ok", detail)
+
+
 def run_checks(config: Config) -> list[Check]:
     """Every check, in the order an operator fixes things: database, feeds, LLM, SMTP."""
     database, store = check_database(config)
@@ -270,9 +287,19 @@ def run_checks(config: Config) -> list[Check]:
             workers = check_workers(config, store)
             if workers is not None:
                 checks.append(workers)
+            checks.append(check_subscribers(store))
         finally:
             store.close()
     checks += check_feeds(config, feeds, health)
     checks.append(check_llm(config))
     checks.append(check_smtp(config))
+    checks += check_mail_dns(config)
     return checks
+
+
+def check_mail_dns(config: Config, res: Any = None) -> list[Check]:
+    """SPF, DMARC and DKIM records of the From domain (skipped when DNS is unreachable)."""
+    from . import _mailauth
+
+    found = _mailauth.check(config, res if res is not None else _mailauth.resolver())
+    return [Check("mail DNS", c.name, c.status, c.detail, c.fix) for c in found]

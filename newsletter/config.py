@@ -114,6 +114,29 @@ class SMTPConfig(_Strict):
     cafile: str | None = Field(None, description="CA bundle for a relay with a private CA")
 
 
+class DKIMConfig(_Strict):
+    domain: str = Field(description="the d= domain, normally the From address's domain")
+    selector: str = Field(description="the s= selector: the key is at <s>._domainkey.<domain>")
+    private_key_file: str | None = None
+    private_key_env: str | None = Field(None, description="variable holding the PEM key")
+
+
+class BounceMailboxConfig(_Strict):
+    protocol: Literal["imap", "pop3"] = "imap"
+    host: str
+    port: int | None = Field(None, ge=1, le=65535, description="default 993 (IMAP) / 995 (POP3)")
+    ssl: bool = Field(True, description="TLS from the first byte (IMAPS, POP3S)")
+    starttls: bool = Field(False, description="plain port upgraded with STARTTLS / STLS")
+    username_env: str = "BOUNCE_USERNAME"
+    password_env: str = "BOUNCE_PASSWORD"
+    folder: str = "INBOX"
+    move_to: str | None = Field(None, description="IMAP folder processed mail is moved to")
+    delete: bool = Field(False, description="delete processed mail (never by default)")
+    cafile: str | None = None
+    timeout: float = Field(30.0, gt=0)
+    interval_seconds: float = Field(300.0, gt=0, description="how often the daemon polls it")
+
+
 class EmailConfig(_Strict):
     from_: str = Field("newsletter@localhost", alias="from")
     reply_to: str | None = None
@@ -126,6 +149,14 @@ class EmailConfig(_Strict):
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
+    return_path: str | None = Field(
+        None, description="envelope sender: where bounces go (default: the From address)"
+    )
+    verp: bool = Field(False, description="return path bounces+<id>-<mac>@domain per subscriber")
+    soft_bounce_limit: int = Field(3, ge=1, description="soft bounces within the window → bounced")
+    soft_bounce_days: int = Field(30, ge=1)
+    dkim: DKIMConfig | None = None
+    bounce_mailbox: BounceMailboxConfig | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -162,6 +193,38 @@ class WebConfig(_Strict):
     feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
 
 
+class SESWebhook(_Strict):
+    topic_arns: list[str] = Field(
+        default_factory=list, description="accept only these SNS topics (empty: any)"
+    )
+    cert_hosts: list[str] = Field(
+        default_factory=lambda: [r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"],
+        description="hosts (regular expressions) SNS signing certificates may come from",
+    )
+
+
+class MailgunWebhook(_Strict):
+    signing_key_env: str = "MAILGUN_WEBHOOK_SIGNING_KEY"
+
+
+class PostmarkWebhook(_Strict):
+    username_env: str = "POSTMARK_WEBHOOK_USER"
+    password_env: str = "POSTMARK_WEBHOOK_PASSWORD"
+
+
+class SendGridWebhook(_Strict):
+    public_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+
+
+class WebhooksConfig(_Strict):
+    """Each provider set here gets its ``/webhooks/<provider>`` route on ``serve``."""
+
+    ses: SESWebhook | None = None
+    mailgun: MailgunWebhook | None = None
+    postmark: PostmarkWebhook | None = None
+    sendgrid: SendGridWebhook | None = None
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -179,6 +242,7 @@ class Config(_Strict):
     email: EmailConfig = Field(default_factory=EmailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
         0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"
@@ -290,6 +354,15 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                 feed = {"url": local(feed) if "://" not in feed else feed}
             resolved.append(feed)
         out["feeds"] = resolved
+    email = out.get("email")
+    if isinstance(email, dict):
+        email = dict(email)
+        for key in ("dkim", "bounce_mailbox"):
+            block = email.get(key)
+            for name in ("private_key_file", "cafile"):
+                if isinstance(block, dict) and isinstance(block.get(name), str):
+                    email[key] = block = {**block, name: local(block[name])}
+        out["email"] = email
     rel = out.get("relevance")
     if isinstance(rel, dict) and isinstance(rel.get("lexicon"), str):
         out["relevance"] = {**rel, "lexicon": local(rel["lexicon"])}

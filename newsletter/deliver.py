@@ -283,8 +283,11 @@ class SMTPSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.settings = settings
+        self._sign = sign
+        """Adds a DKIM signature to the serialized message (``_dkim.DKIMKey.sign``)."""
         self._sleep = sleep
         self._clock = clock
         self._smtp: smtplib.SMTP | None = None
@@ -400,6 +403,9 @@ class SMTPSender:
             sender = from_addr or parseaddr(str(msg["From"]))[1]
             utf8 = not (to.isascii() and sender.isascii())
             payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+        if self._sign is not None:
+            # Signed once, over the exact bytes every attempt sends.
+            payload = self._sign(payload)
         attempts = 0
         while True:
             attempts += 1

@@ -215,6 +215,20 @@ class Daemon:
         finally:
             self._work.release()
 
+    def bounces_job(self) -> None:
+        """Read the bounce mailbox; an unreachable one is logged, never kills the daemon."""
+        from .flows.bounces import poll_mailbox
+
+        if self._stopping.is_set() or not self._leading("bounces"):
+            return
+        store = Store.open(self.config.database)
+        try:
+            poll_mailbox(self.config, store)  # logs its own job=bounces line
+        except NewsletterError as exc:
+            log_line(log, "bounces", failed=True, error=str(exc))
+        finally:
+            store.close()
+
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
         due = due or datetime.now(UTC)
@@ -341,6 +355,17 @@ class Daemon:
                 name="leadership",
                 max_instances=1,
                 coalesce=True,
+            )
+        mailbox = self.config.email.bounce_mailbox
+        if mailbox is not None:
+            self.scheduler.add_job(
+                self.bounces_job,
+                IntervalTrigger(seconds=mailbox.interval_seconds),
+                id="bounces",
+                name="bounces",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now.astimezone(tz),
             )
         self.scheduler.add_job(
             self._scheduled_issue,

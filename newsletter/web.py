@@ -201,6 +201,21 @@ async def _read_form(request: Request) -> FormData:
     return await request.form(max_files=0, max_fields=20, max_part_size=4096)
 
 
+def _webhook_routes(config: Config, store: Store) -> list[Route]:
+    """``/webhooks/<provider>`` for each ESP configured (see ``_webhooks``)."""
+    hooks = config.webhooks
+    if not (hooks.ses or hooks.mailgun or hooks.postmark or hooks.sendgrid):
+        return []
+    from . import _webhooks
+    from .bounces import Report
+    from .flows import bounces
+
+    def apply(report: Report) -> None:
+        bounces.apply(config, store, report, source=report.detector)
+
+    return _webhooks.routes(hooks, apply)
+
+
 def create_app(config: Config, store: Store | None = None) -> Starlette:
     """The web app for ``config``; opens the configured database unless ``store`` is given.
 
@@ -411,7 +426,8 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         if own_store:
             db.close()
 
-    routes = [
+    routes = _webhook_routes(config, db)
+    routes += [
         Route("/", archive, methods=["GET"]),
         Route("/issues/{issue_id}", issue_page, methods=["GET"]),
         Route("/feed.xml", feed, methods=["GET"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,38 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'news.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+# -- a real IMAP/POP3 server for the bounce mailbox ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    """A Dovecot on loopback (``.ci/run`` starts one and sets ``$NEWSLETTER_TEST_IMAP``), else
+    one started here; skips with the reason when neither is possible."""
+    import os
+
+    from tests.imapserver import DovecotUnavailable, ThrowawayDovecot
+
+    spec = os.environ.get("NEWSLETTER_TEST_IMAP")
+    if spec:
+        host, imaps, pop3s, _user, _password, cafile = spec.split(":", 5)
+        server = ThrowawayDovecot(Path(cafile).parent)
+        server.imaps_port, server.pop3s_port = int(imaps), int(pop3s)
+        yield server
+        return
+    try:
+        server = ThrowawayDovecot().start()
+    except DovecotUnavailable as exc:
+        pytest.skip(f"bounce-mailbox tests need an IMAP server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imap_box(dovecot: Any) -> Any:
+    """The shared Dovecot with every folder emptied."""
+    dovecot.clear()
+    return dovecot

@@ -10,7 +10,7 @@ import logging
 
 import typer
 
-from . import entries, feeds, issues, service, subscribers
+from . import bounces, entries, feeds, issues, service, subscribers
 
 app = typer.Typer(
     help="RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest).",
@@ -32,6 +32,7 @@ app.command()(service.serve)
 app.command()(service.init)
 app.command()(service.doctor)
 app.command()(service.worker)
+app.add_typer(bounces.bounces_app, name="bounces", no_args_is_help=True)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +13,10 @@ from rich.table import Table
 from ..errors import NewsletterError
 from ..flows import subscriptions
 from ..models import Subscriber
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say
 
 subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
 
 @subscribers_app.command("add")
@@ -70,7 +71,7 @@ def subscribers_remove(
 StatusOption = Annotated[
     str | None,
     typer.Option("--status", help="Only subscribers with this status: pending, active, "
-                 "unsubscribed or bounced."),
+                 "unsubscribed, bounced or complained."),
 ]
 
 
@@ -89,10 +90,18 @@ def subscribers_list(
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
-    for column in ("id", "email", "name", "status"):
+    for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
+    with opened(load(config_path)) as store:
+        # Why a bounced, complained or mail-unsubscribed address is so: the stored report.
+        evidence = store.last_bounce_events([p.id for p in people if p.id is not None])
     for p in people:
-        table.add_row(str(p.id), p.email, p.name, p.status)
+        e = evidence.get(p.id or -1)
+        why = "" if e is None else (
+            f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
+            f"{e.received:%Y-%m-%d})" if e.received else e.kind
+        )
+        table.add_row(str(p.id), p.email, p.name, p.status, why)
     console.print(table)
 
 
@@ -173,3 +182,44 @@ def subscribers_export(
     out.writerow(["email", "name", "status"])
     for p in people:
         out.writerow([p.email, p.name, p.status])
+
+
+@subscribers_app.command("reactivate")
+def subscribers_reactivate(
+    email: Annotated[str | None, typer.Argument(help="Email address.")] = None,
+    bounced_since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--bounced-since",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            help="Everyone bounced or complained by a report received since then (UTC).",
+        ),
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Undo a bounce or complaint: the subscriber is active again (recorded as yours)."""
+    from ..deliver import normalize_address
+    from ..errors import AddressError
+    from ..flows import bounces as hygiene
+
+    if (email is None) == (bounced_since is None):
+        raise fail("give an EMAIL or --bounced-since DATE (one of them)")
+    config = load(config_path)
+    with opened(config) as store:
+        if bounced_since is not None:
+            since = bounced_since.replace(tzinfo=bounced_since.tzinfo or UTC)
+            done = hygiene.reactivate_since(store, since)
+            for person in done:
+                say(f"{person.email}: active (was {person.status})")
+            say(f"{len(done)} subscribers reactivated")
+            return
+        try:
+            address = normalize_address(email or "")
+        except AddressError as exc:
+            raise fail(str(exc)) from None
+        subscriber = store.get_subscriber(email=address)
+        if subscriber is None:
+            raise fail(f"{address} is not a subscriber", 1)
+        if not hygiene.reactivate(store, subscriber, note="subscribers reactivate"):
+            raise fail(f"{address} is {subscriber.status}, not bounced or complained", 1)
+    say(f"{address}: active (was {subscriber.status})")

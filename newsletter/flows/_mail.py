@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from .. import deliver
@@ -43,6 +44,38 @@ def smtp_settings(config: Config) -> deliver.SMTPSettings:
     )
 
 
-def send_one(config: Config, message: EmailMessage, to: str) -> deliver.SendResult:
-    with deliver.SMTPSender(smtp_settings(config)) as smtp:
-        return smtp.send(message, to)
+def dkim_signer(config: Config) -> Callable[[bytes], bytes] | None:
+    """Signs serialized messages with ``email.dkim``'s key; None when DKIM is off."""
+    dkim = config.email.dkim
+    if dkim is None:
+        return None
+    from .._dkim import load_key
+
+    key = load_key(
+        dkim.domain, dkim.selector, key_file=dkim.private_key_file, key_env=dkim.private_key_env
+    )
+    return key.sign
+
+
+def smtp_sender(config: Config) -> deliver.SMTPSender:
+    """An SMTP sender for ``config``: its settings, and DKIM signing when configured."""
+    return deliver.SMTPSender(smtp_settings(config), sign=dkim_signer(config))
+
+
+def envelope_sender(config: Config, subscriber_id: int | None) -> str | None:
+    """MAIL FROM: ``email.return_path`` (VERP-coded per subscriber), or None for From."""
+    email = config.email
+    if not email.return_path:
+        return None
+    if email.verp and subscriber_id:
+        from ..bounces import verp_address
+
+        return verp_address(email.return_path, subscriber_id, secret_from_env(config.secret_env))
+    return email.return_path
+
+
+def send_one(
+    config: Config, message: EmailMessage, to: str, subscriber_id: int | None = None
+) -> deliver.SendResult:
+    with smtp_sender(config) as smtp:
+        return smtp.send(message, to, from_addr=envelope_sender(config, subscriber_id))

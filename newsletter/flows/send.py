@@ -21,7 +21,7 @@ from ..models import Issue
 from ..render import Renderer
 from ..store import Store
 from . import Progress
-from ._mail import mail_sender, send_one, signer, smtp_settings
+from ._mail import envelope_sender, mail_sender, send_one, signer, smtp_sender
 from .archive import renderer, write_atomic
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def send_issue(
     done = 0
     if progress:
         progress("send", 0, owed)
-    with deliver.SMTPSender(smtp_settings(config)) as smtp:
+    with smtp_sender(config) as smtp:
         while error is None and not (stop and stop()):
             batch = store.lease_deliveries(issue.id, me, limit=batch_size, seconds=lease)
             if not batch:
@@ -210,7 +210,9 @@ def send_issue(
                     if wait > 0:
                         time.sleep(wait)
                     try:
-                        result = smtp.send(message, person.email)
+                        result = smtp.send(
+                            message, person.email, from_addr=envelope_sender(config, person.id)
+                        )
                     except DeliveryError as exc:
                         # Nothing reached the server for these rows: they are simply owed.
                         for rest in batch[index:]:
@@ -263,7 +265,7 @@ def _send_test_copy(config: Config, store: Store, issue: Issue, to: str) -> Send
     subscriber_id = known.id if known and known.id is not None else 0
     mail = _IssueMail(config, issue)
     message = mail.message(address, known.name if known else "", subscriber_id)
-    result = send_one(config, message, address)
+    result = send_one(config, message, address, subscriber_id or None)
     if result.status == "sent":
         return SendReport(issue.id, sent=1, trimmed=mail.trimmed)
     return SendReport(

@@ -40,7 +40,7 @@ def subscribe(config: Config, store: Store, email: str, name: str = "") -> Subsc
             list_title=config.title,
             link=deliver.confirm_url(config.base_url, token),
         )
-        result = send_one(config, message, subscriber.email)
+        result = send_one(config, message, subscriber.email, subscriber.id)
         if result.status != "sent":
             raise DeliveryError(
                 f"the confirmation mail to {subscriber.email} was not sent: {result.answer}"

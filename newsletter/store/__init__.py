@@ -9,6 +9,7 @@ module of the table it is about.
 from __future__ import annotations
 
 from ._base import StoreBase, now_utc
+from ._bounces import BounceEvent, BouncesMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
 from ._deliveries import DeliveriesMixin
 from ._entries import EntriesMixin
@@ -18,12 +19,14 @@ from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     UTCDateTime,
+    bounce_events,
     deliveries,
     entries,
     feeds,
     issues,
     leases,
     llm_calls,
+    mailbox_seen,
     meta,
     metadata,
     rate_limits,
@@ -36,6 +39,7 @@ from ._summaries import SummariesMixin
 
 __all__ = [
     "CLI_ORIGINS",
+    "BounceEvent",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
@@ -44,6 +48,7 @@ __all__ = [
     "Store",
     "UTCDateTime",
     "WorkerOverview",
+    "bounce_events",
     "deliveries",
     "entries",
     "feeds",
@@ -52,6 +57,7 @@ __all__ = [
     "issues",
     "leases",
     "llm_calls",
+    "mailbox_seen",
     "meta",
     "metadata",
     "now_utc",
@@ -70,6 +76,7 @@ class Store(
     DeliveriesMixin,
     IssuesMixin,
     CoordinationMixin,
+    BouncesMixin,
     StoreBase,
 ):
     """Every read and write of persistent state goes through here."""

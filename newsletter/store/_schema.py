@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     inspect,
     select,
@@ -208,6 +209,39 @@ summary_claims = Table(
 )
 
 
+bounce_events = Table(
+    "bounce_events",
+    metadata,
+    # One row per finding of an incoming bounce, complaint or unsubscribe report (and per
+    # operator reactivation): the evidence behind every status change it made.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_key", String(100), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id")),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(40), nullable=False, default=""),
+    Column("status", String(40), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("detector", String(60), nullable=False, default=""),
+    Column("message_id", String(250), nullable=False, default=""),
+    Column("action", String(16), nullable=False, default=""),
+    Column("previous_status", String(16), nullable=False, default=""),
+    Column("received", UTCDateTime, nullable=False),
+    UniqueConstraint("message_key", "email", name="uq_bounce_events_report"),
+    Index("ix_bounce_events_subscriber", "subscriber_id", "received"),
+    Index("ix_bounce_events_received", "received"),
+)
+
+mailbox_seen = Table(
+    "mailbox_seen",
+    metadata,
+    # POP3 has no flags: the UIDLs of bounce-mailbox messages already handled.
+    Column("mailbox", String(300), primary_key=True),
+    Column("uidl", String(200), primary_key=True),
+    Column("seen", UTCDateTime, nullable=False),
+)
+
+
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -252,6 +286,12 @@ def _window_index(conn: Connection) -> None:
     conn.execute(sql_text("DROP INDEX IF EXISTS ix_entries_relevant"))
 
 
+def _bounce_events(conn: Connection) -> None:
+    """v6: evidence of bounces, complaints and mailto unsubscribes; POP3 UIDLs seen."""
+    for new in (bounce_events, mailbox_seen):
+        new.create(conn, checkfirst=True)
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -259,6 +299,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _feeds_current_url,
     _leases,
     _window_index,
+    _bounce_events,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

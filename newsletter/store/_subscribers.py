@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..models import Subscriber
 from ._base import StoreBase, now_utc
-from ._schema import deliveries, subscribers
+from ._schema import bounce_events, deliveries, subscribers
 
 
 class SubscribersMixin(StoreBase):
@@ -72,10 +72,21 @@ class SubscribersMixin(StoreBase):
             row = conn.execute(select(subscribers).where(where)).first()
         return None if row is None else subscriber_from_row(row)
 
+    def subscriber_counts(self) -> dict[str, int]:
+        """How many subscribers are in each status."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+            )
+            return {status: int(count) for status, count in rows}
+
     def delete_subscriber(self, subscriber_id: int) -> bool:
         """Forget a subscriber and their delivery history (on request, e.g. GDPR erasure)."""
         with self._tx() as conn:
             conn.execute(deliveries.delete().where(deliveries.c.subscriber_id == subscriber_id))
+            conn.execute(
+                bounce_events.delete().where(bounce_events.c.subscriber_id == subscriber_id)
+            )
             done = conn.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))
             return bool(done.rowcount)
 

@@ -149,6 +149,12 @@ class EmailConfig(_Strict):
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
+    max_messages_per_connection: int | None = Field(
+        100, ge=1, description="reconnect after this many messages (relays cap it)"
+    )
+    max_consecutive_failures: int | None = Field(
+        10, ge=1, description="pause the send after this many recipients in a row failed"
+    )
     return_path: str | None = Field(
         None, description="envelope sender: where bounces go (default: the From address)"
     )
@@ -191,6 +197,28 @@ class WebConfig(_Strict):
     )
     subscribe_window_seconds: int = Field(900, ge=1)
     feed_issues: int = Field(20, ge=1, description="issues in /feed.xml, newest first")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    confirm_interval_hours: float = Field(
+        24, gt=0, description="at most one confirmation mail per address in this many hours"
+    )
+    confirmations_per_hour: int = Field(
+        100, ge=1, description="confirmation mails per hour at most, all addresses together"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
 
 class SESWebhook(_Strict):

@@ -11,6 +11,7 @@ import smtplib
 import socket
 import ssl
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,16 +31,50 @@ from .errors import AddressError, DeliveryError
 GMAIL_CLIP_BYTES = 102 * 1024
 HTML_BUDGET_BYTES = GMAIL_CLIP_BYTES - 2 * 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Characters that must never reach a header: controls (CR, LF, NUL, ...), format characters
+# (bidi overrides, zero-width marks) and the Unicode line and paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# An RFC 2047 encoded word opener. The stdlib decodes encoded words it finds in a value and,
+# before the CVE-2024-6923 fix (Python 3.11.7 has it), writes what they decode to (CR/LF
+# included) raw into the header. Nobody types "=?" into a name field; "= ?" is inert.
+_ENCODED_WORD = re.compile(r"=\?")
+
+
+class HeaderInjectionError(ValueError):
+    """A header value would carry an encoded word or a control or format character."""
+
+
+def unsafe_header_text(value: str) -> str | None:
+    """Why ``value`` may not go into a header as typed (None when it may)."""
+    if _ENCODED_WORD.search(value):
+        return "it contains an RFC 2047 encoded word ('=?')"
+    for ch in value:
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            return f"it contains the control or format character U+{ord(ch):04X}"
+    return None
+
+
+def check_header_text(value: str, what: str) -> str:
+    """``value`` unchanged, or :class:`HeaderInjectionError` naming ``what`` and the reason.
+
+    For entry points (the form, ``subscribers add``, CSV import): refusing tells the person
+    what was wrong instead of silently storing something other than they typed.
+    """
+    reason = unsafe_header_text(value)
+    if reason is not None:
+        raise HeaderInjectionError(f"{what} is not allowed: {reason}")
+    return value
 
 
 def clean_header_text(value: str, limit: int = 300) -> str:
-    """One line of header text: control characters (CR, LF, ...) become spaces.
+    """One line of header text: controls and format characters become spaces, encoded-word
+    openers are broken up, runs of white space collapse.
 
-    Feed titles and subscriber names are untrusted; the stdlib already refuses CR/LF in
-    header values, this keeps such input sendable instead of failing the recipient.
+    Feed titles and subscriber names are untrusted; this is applied again wherever a header
+    is built, so text stored before the entry points checked it cannot inject either.
     """
-    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+    spaced = "".join(" " if unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch for ch in value)
+    return _ENCODED_WORD.sub("= ?", " ".join(spaced.split())[:limit])
 
 
 def normalize_address(email: str) -> str:
@@ -82,12 +117,21 @@ def domain_of(address: str) -> str:
 _UNFOLDED = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
 
 
+# A line break not followed by folding white space ends the header: what an injection does.
+_HEADER_BREAK = re.compile(r"\n(?![ \t])|\r(?![ \t\n])")
+
+
 class _MailPolicy(EmailPolicy):
-    """``policy.SMTP`` with 7-bit bodies and List-Unsubscribe kept readable.
+    """``policy.SMTP`` with 7-bit bodies, List-Unsubscribe kept readable, and every header
+    checked as it is written.
 
     The stdlib folds a long ASCII header into RFC 2047 encoded-words when one word is longer
     than the line; for List-Unsubscribe that turns the URL into ``=?utf-8?q?...`` which mail
     clients cannot use. Lines up to 998 characters are legal, so fold only between URIs.
+
+    Python 3.11.10 / 3.12.5 added ``verify_generated_headers`` for CVE-2024-6923; the 3.11.7
+    CI runs lacks it, so the same check is done here: a folded header whose line breaks are
+    not all continuations raises :class:`HeaderInjectionError` instead of being sent.
     """
 
     def _unfolded(self, name: str, value: Any) -> str | None:
@@ -96,15 +140,25 @@ class _MailPolicy(EmailPolicy):
             return None
         return f"{name}: " + f",{self.linesep} ".join(p.strip() for p in text.split(","))
 
+    @staticmethod
+    def _verified(name: str, folded: str) -> str:
+        body = folded.rstrip("\r\n")
+        if _HEADER_BREAK.search(body) or "\0" in body:
+            raise HeaderInjectionError(f"the {name} header would carry a raw line break")
+        return folded
+
     def fold(self, name: str, value: Any) -> str:
         line = self._unfolded(name, value)
-        return super().fold(name, value) if line is None else line + self.linesep
+        folded = super().fold(name, value) if line is None else line + self.linesep
+        return self._verified(name, folded)
 
     def fold_binary(self, name: str, value: Any) -> bytes:
         line = self._unfolded(name, value)
         if line is None:
-            return super().fold_binary(name, value)
-        return (line + self.linesep).encode("ascii")
+            folded = super().fold_binary(name, value)
+            self._verified(name, folded.decode("ascii", "surrogateescape"))
+            return folded
+        return self._verified(name, line + self.linesep).encode("ascii")
 
 
 # 7-bit bodies (quoted-printable or base64, whichever is shorter) pass through any relay,
@@ -141,6 +195,8 @@ class Sender:
 
 def _recipient(email: str, name: str) -> Address:
     local, _, domain = email.rpartition("@")
+    if unsafe_header_text(local + domain) is not None:
+        raise HeaderInjectionError(f"recipient address {email[:100]!r} is not allowed")
     return Address(display_name=clean_header_text(name, 100), username=local, domain=domain)
 
 
@@ -225,7 +281,51 @@ def html_size(html: str) -> int:
 
 # -- SMTP ------------------------------------------------------------------------------
 
-SendStatus = Literal["sent", "failed", "bounced"]
+SendStatus = Literal["sent", "failed", "bounced", "rejected", "unknown"]
+"""``failed``: temporary, retries used up (try again later). ``bounced``: the recipient's
+address is permanently bad. ``rejected``: the server refused this message permanently at
+the end of DATA (do not retry). ``unknown``: the message was transmitted but no answer came
+(it may have been delivered: never resend in the same run)."""
+
+
+class SendStopped(DeliveryError):
+    """The relay refused in a way that is not about one recipient (relay access, policy,
+    authentication, the sender address), or too many recipients failed in a row: nothing
+    more can be sent now, and no subscriber's status should change because of it."""
+
+
+# RFC 3463 enhanced status codes: X.1.Y are about addresses (X.1.7 and X.1.8 the sender's),
+# X.2.1 a disabled mailbox. Everything else (X.7.Y policy and security, X.3.Y / X.4.Y the
+# mail system or network, X.5.Y protocol) is not the recipient's fault.
+_ENHANCED = re.compile(r"\b[245]\.(\d{1,3})\.(\d{1,3})\b")
+_RECIPIENT_TEXT = re.compile(
+    r"user unknown|unknown (user|recipient|mailbox|address)|no such (user|mailbox|recipient|"
+    r"address)|mailbox (unavailable|not found|does not exist|disabled)|does not exist|"
+    r"invalid (recipient|mailbox|address)|recipient (not found|unknown)",
+    re.IGNORECASE,
+)
+_NOT_RECIPIENT_TEXT = re.compile(
+    r"relay|auth|polic|spam|block|denied|listed|reputation|rate|sender|tls", re.IGNORECASE
+)
+
+
+def recipient_failed_permanently(code: int, text: str) -> bool:
+    """Whether a 5xx answer says this recipient's address is bad (so it should bounce).
+
+    Only then may a send mark a subscriber bounced: a relay answering ``554 5.7.1 Relay
+    access denied`` to every RCPT would otherwise bounce the whole list in one run.
+    """
+    if code < 500 or code == 552:
+        return False
+    enhanced = _ENHANCED.search(text)
+    if enhanced is not None:
+        subject, detail = enhanced.groups()
+        return (subject == "1" and detail not in ("7", "8")) or (subject, detail) == ("2", "1")
+    return (
+        code in (550, 551, 553)
+        and _RECIPIENT_TEXT.search(text) is not None
+        and _NOT_RECIPIENT_TEXT.search(text) is None
+    )
 
 
 @dataclass(frozen=True)
@@ -247,6 +347,11 @@ class SMTPSettings:
     local_hostname: str | None = None
     cafile: str | None = None
     """Extra CA bundle to trust (a private relay's certificate); system CAs otherwise."""
+    max_messages_per_connection: int | None = 100
+    """Reconnect after this many messages on one connection (relays cap it; ``None``: never)."""
+    max_consecutive_failures: int | None = 10
+    """Stop (:class:`SendStopped`) after this many recipients in a row did not get the
+    message: a relay refusing everyone should not be worked through the whole list."""
 
 
 @dataclass(frozen=True)
@@ -258,23 +363,46 @@ class SendResult:
 
 
 class _Transient(Exception):
-    def __init__(self, answer: str, *, reconnect: bool = False) -> None:
+    def __init__(self, answer: str, *, reconnect: bool = False, at_once: bool = False) -> None:
         super().__init__(answer)
         self.answer = answer
         self.reconnect = reconnect
+        self.at_once = at_once
+        """Reconnect and try again without waiting (a per-connection limit was hit)."""
 
 
 def _answer(code: int, message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return f"{code} {' '.join(text.split())}"[:500]
+    return clean_header_text(f"{code} {text}", 500)
+
+
+def _data_payload(payload: bytes) -> bytes:
+    """``payload`` dot-stuffed and terminated for DATA (RFC 5321 4.5.2).
+
+    Hand-written instead of ``smtplib.SMTP.data`` so that the moment the message has left is
+    known: a timeout before it is a plain retry, a timeout after it an unknown outcome.
+    """
+    body = re.sub(rb"(?:\r\n|\r|\n)", b"\r\n", payload)
+    body = re.sub(rb"(?m)^\.", b"..", body)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 class SMTPSender:
     """Sends many messages over one SMTP connection, reconnecting when it drops.
 
-    Transient answers (4xx, a dropped connection) are retried with exponential backoff;
-    a permanent 5xx to RCPT means the address bounced; any other 5xx fails that message
-    only. Only failing to reach or log in to the server raises :class:`DeliveryError`.
+    How answers are read:
+
+    - 4xx and a dropped connection are retried with exponential backoff; ``452`` (too
+      many recipients or messages) and ``421`` reconnect first; ``552`` at RCPT is a 4xx
+      (RFC 5321 4.5.3.1.10).
+    - a 5xx to RCPT that names the recipient's address (5.1.x, "user unknown") is a bounce;
+      any other 5xx to MAIL or RCPT (relay denied, policy, authentication) raises
+      :class:`SendStopped`, as does failing to reach or log in to the server, and N
+      recipients failing in a row.
+    - a 5xx after the message body is ``rejected``; no answer after the body is
+      ``unknown``: neither is retried here.
     """
 
     def __init__(
@@ -292,6 +420,8 @@ class SMTPSender:
         self._clock = clock
         self._smtp: smtplib.SMTP | None = None
         self._next_slot = 0.0
+        self._on_connection = 0
+        self._failures_in_a_row: list[str] = []
         self.connections = 0
         """How many connections were opened (reconnects included)."""
 
@@ -311,16 +441,17 @@ class SMTPSender:
             try:
                 self._smtp = self._open()
                 self.connections += 1
+                self._on_connection = 0
                 return
             except smtplib.SMTPAuthenticationError as exc:
-                raise DeliveryError(
+                raise SendStopped(
                     f"SMTP login to {self._where} refused: {_answer(exc.smtp_code, exc.smtp_error)}"
                 ) from None
             except smtplib.SMTPNotSupportedError as exc:
-                raise DeliveryError(f"SMTP server {self._where}: {exc}") from None
+                raise SendStopped(f"SMTP server {self._where}: {exc}") from None
             except (OSError, smtplib.SMTPException) as exc:
                 last = f"{type(exc).__name__}: {exc}"
-        raise DeliveryError(f"cannot reach SMTP server {self._where}: {last}")
+        raise SendStopped(f"cannot reach SMTP server {self._where}: {last}")
 
     @property
     def _where(self) -> str:
@@ -391,18 +522,29 @@ class SMTPSender:
         """Deliver one message to one recipient; never raises for that recipient's failure.
 
         ``msg`` may be already serialized (CRLF line ends); then ``from_addr`` is required.
-        Raises :class:`DeliveryError` only when the server cannot be reached or refuses the
-        login: then nothing was sent for this recipient.
+        Raises :class:`SendStopped` when nothing more can be sent now (server unreachable,
+        login, relay or policy refused, too many failures in a row): then this recipient's
+        message was not sent and their address is not at fault.
         """
-        if isinstance(msg, bytes):
-            if not from_addr:
-                raise ValueError("from_addr is required with a serialized message")
-            sender, payload = from_addr, msg
-            utf8 = not (to.isascii() and sender.isascii())
-        else:
-            sender = from_addr or parseaddr(str(msg["From"]))[1]
-            utf8 = not (to.isascii() and sender.isascii())
-            payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+        limit = self.settings.max_consecutive_failures
+        if limit and len(self._failures_in_a_row) >= limit:
+            raise SendStopped(
+                f"paused: the last {len(self._failures_in_a_row)} recipients in a row were "
+                f"not sent to (last answer: {self._failures_in_a_row[-1]}); check the relay "
+                "and rerun to continue"
+            )
+        try:
+            if isinstance(msg, bytes):
+                if not from_addr:
+                    raise ValueError("from_addr is required with a serialized message")
+                sender, payload = from_addr, msg
+                utf8 = not (to.isascii() and sender.isascii())
+            else:
+                sender = from_addr or parseaddr(str(msg["From"]))[1]
+                utf8 = not (to.isascii() and sender.isascii())
+                payload = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+        except HeaderInjectionError as exc:
+            return self._outcome(SendResult("rejected", f"not sent: {exc}", 0))
         if self._sign is not None:
             # Signed once, over the exact bytes every attempt sends.
             payload = self._sign(payload)
@@ -411,64 +553,110 @@ class SMTPSender:
             attempts += 1
             self._pace()
             try:
-                return self._transaction(sender, to, payload, utf8, attempts)
+                return self._outcome(self._transaction(sender, to, payload, utf8, attempts))
             except _Transient as exc:
                 if exc.reconnect:
                     self._drop()
                 if attempts > self.settings.retries:
-                    return SendResult("failed", exc.answer, attempts)
-                # A dropped connection is usually just an idle timeout: reconnect at once.
-                if not (exc.reconnect and attempts == 1):
+                    return self._outcome(SendResult("failed", exc.answer, attempts))
+                # A dropped connection is usually just an idle timeout, a 452 a per-connection
+                # limit: reconnect at once the first time.
+                if not ((exc.reconnect or exc.at_once) and attempts == 1):
                     self._sleep(self._delay(attempts))
+
+    def _outcome(self, result: SendResult) -> SendResult:
+        if result.status == "sent":
+            self._failures_in_a_row.clear()
+        else:
+            self._failures_in_a_row.append(result.answer)
+        return result
+
+    def _stopped(self, stage: str, to: str, answer: str) -> SendStopped:
+        self._drop()
+        return SendStopped(
+            f"the SMTP server {self._where} refused {stage} for {to} with {answer!r}: that is "
+            "about the relay, the sender or its policy, not this address, so no subscriber was "
+            "changed; fix the relay settings (email.from, email.smtp.*) and rerun"
+        )
 
     def _transaction(
         self, sender: str, to: str, payload: bytes, utf8: bool, attempts: int
     ) -> SendResult:
+        limit = self.settings.max_messages_per_connection
+        if self._smtp is not None and limit and self._on_connection >= limit:
+            self.close()
         if self._smtp is None:
             self.connect()
         smtp = self._smtp
         assert smtp is not None
+        transmitted = False
         try:
             options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
             if utf8 and not smtp.has_extn("smtputf8"):
                 return SendResult(
-                    "failed", "the server does not support SMTPUTF8 addresses", attempts
+                    "rejected", "the server does not support SMTPUTF8 addresses", attempts
                 )
             code, message = smtp.mail(sender, options)
             if code != 250:
-                return self._refused(smtp, code, message, attempts, "MAIL")
+                self._refused(smtp, code, message)
+                raise self._stopped("the sender (MAIL FROM)", to, _answer(code, message))
             code, message = smtp.rcpt(to)
             if code not in (250, 251):
-                return self._refused(smtp, code, message, attempts, "RCPT")
-            code, message = smtp.data(payload)
+                answer = _answer(code, message)
+                # RFC 5321 4.5.3.1.10: 552 at RCPT (too many recipients, or over quota)
+                # is to be treated as temporary.
+                self._refused(smtp, code, message)
+                if code == 552:
+                    raise _Transient(answer)
+                if recipient_failed_permanently(code, answer):
+                    return SendResult("bounced", answer, attempts)
+                raise self._stopped("the recipient (RCPT TO)", to, answer)
+            code, message = smtp.docmd("DATA")
+            if code != 354:
+                self._refused(smtp, code, message)
+                raise self._stopped("the message (DATA)", to, _answer(code, message))
+            self._on_connection += 1
+            smtp.send(_data_payload(payload))
+            transmitted = True
+            code, message = smtp.getreply()
             if code != 250:
-                return self._refused(smtp, code, message, attempts, "DATA")
+                answer = _answer(code, message)
+                self._refused(smtp, code, message)
+                status: SendStatus = (
+                    "bounced" if recipient_failed_permanently(code, answer) else "rejected"
+                )
+                return SendResult(status, answer, attempts)
             return SendResult("sent", _answer(code, message), attempts)
-        except smtplib.SMTPServerDisconnected as exc:
-            raise _Transient(f"connection lost: {exc}", reconnect=True) from None
-        except (OSError, smtplib.SMTPResponseException) as exc:
+        except (OSError, smtplib.SMTPException) as exc:
+            if transmitted:
+                # The server has the whole message and may have queued it: sending it again
+                # could deliver it twice. The caller records the outcome as unknown.
+                self._drop()
+                return SendResult(
+                    "unknown", f"no answer after the message was sent: {exc}", attempts
+                )
             raise _Transient(f"{type(exc).__name__}: {exc}", reconnect=True) from None
 
-    def _refused(
-        self, smtp: smtplib.SMTP, code: int, message: bytes, attempts: int, stage: str
-    ) -> SendResult:
+    def _refused(self, smtp: smtplib.SMTP, code: int, message: bytes) -> None:
+        """Reset the transaction after a refusal; raise :class:`_Transient` for a 4xx."""
         answer = _answer(code, message)
-        if code == 421 or code < 400:
-            # 421: the server is closing the connection; anything odd: start over.
-            raise _Transient(answer, reconnect=True)
+        if code in (421, 452) or code < 400:
+            # 421: the server is closing; 452: this connection's limit is reached; anything
+            # odd: start over on a fresh connection.
+            raise _Transient(answer, reconnect=True, at_once=code == 452)
         try:
             smtp.rset()
         except (OSError, smtplib.SMTPException):
             raise _Transient(answer, reconnect=True) from None
         if 400 <= code < 500:
             raise _Transient(answer)
-        status: SendStatus = "bounced" if stage == "RCPT" else "failed"
-        return SendResult(status, answer, attempts)
 
 
 __all__ = [
     "AddressError",
     "DeliveryError",
+    "HeaderInjectionError",
+    "SendStopped",
     "SMTPSender",
     "SMTPSettings",
     "SendResult",

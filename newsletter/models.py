@@ -179,8 +179,8 @@ class Issue:
     sections: tuple[tuple[str, tuple[IssueItem, ...]], ...] = field(default=())
 
 
-SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "rejected", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,14 @@ def _t2s() -> opencc.OpenCC:
 
 
 @lru_cache(maxsize=1)
+def _tw2sp() -> opencc.OpenCC:
+    # Character conversion alone turns Taiwan's 影片號 into 影片号, not 视频号: tw2sp also
+    # maps Taiwan phrases to mainland ones (影片→视频, 網路→网络, 軟體→软件). Hong Kong
+    # text is written with the same phrases or with characters t2s already covers.
+    return opencc.OpenCC("tw2sp")
+
+
+@lru_cache(maxsize=1)
 def _nfkc_needed() -> re.Pattern[str]:
     """Characters that make NFKC change a string, minus full-width punctuation.
 
@@ -96,18 +104,32 @@ def _t2s_needed() -> re.Pattern[str]:
 
 
 def normalize(text: str) -> str:
-    """NFKC, Traditional → Simplified Chinese, lower case: the form all matching uses.
+    """NFKC, Traditional → Simplified Chinese with regional phrases, lower case.
 
-    Each step runs only when the text has characters it would change; full-width
-    punctuation alone does not trigger NFKC (matching treats it like ASCII).
+    This is the form all matching uses. Traditional text is converted with OpenCC's tw2sp,
+    so Taiwan and Hong Kong phrasing (影片號, 網路直播) reads as the mainland terms of the
+    lexicon (视频号, 网络直播). Each step runs only when the text has characters it would
+    change; full-width punctuation alone does not trigger NFKC (matching treats it like
+    ASCII).
     """
     if text.isascii():
         return text.lower()
-    if _nfkc_needed().search(text) is not None:
+    nfkc, t2s = _NEEDED or _needed()
+    if nfkc.search(text) is not None:
         text = unicodedata.normalize("NFKC", text)
-    if _t2s_needed().search(text) is not None:
-        text = _t2s().convert(text)
+    if t2s.search(text) is not None:
+        text = _tw2sp().convert(text)
     return text.lower()
+
+
+_NEEDED: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+
+
+def _needed() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # Module-level rather than lru_cache lookups: normalize() runs for every entry.
+    global _NEEDED
+    _NEEDED = (_nfkc_needed(), _t2s_needed())
+    return _NEEDED
 
 
 # ---------------------------------------------------------------------------------------
@@ -125,8 +147,16 @@ class _MaskSpec(_Strict):
     requires: list[str] = []
 
 
+class _TermSpec(_Strict):
+    """A term that counts fully only when the entry also has words of a cue class."""
+
+    weight: float
+    context: list[str]
+    alone: float = 0.0
+
+
 class _GroupSpec(_Strict):
-    terms: dict[str, float]
+    terms: dict[str, float | _TermSpec]
     unless: list[str] = []
 
 
@@ -154,6 +184,9 @@ class _RuleSpec(_Strict):
 class _LexiconSpec(_Strict):
     threshold: float
     title_factor: float = 1.0
+    unless_factor: float = 0.0
+    corroboration: float = 0.0
+    corroboration_cap: float = 0.0
     window: int = 40
     uncertain_band: tuple[float, float] = (0.0, 0.0)
     masks: list[_MaskSpec] = []
@@ -170,9 +203,12 @@ class _GroupPatch(_Strict):
 class _OverrideSpec(_Strict):
     threshold: float | None = None
     title_factor: float | None = None
+    unless_factor: float | None = None
+    corroboration: float | None = None
+    corroboration_cap: float | None = None
     window: int | None = None
     uncertain_band: tuple[float, float] | None = None
-    add: dict[str, dict[str, float]] = {}
+    add: dict[str, dict[str, float | _TermSpec]] = {}
     remove: list[str] = []
     groups: dict[str, _GroupPatch] = {}
     cues: dict[str, list[str]] = {}
@@ -201,6 +237,8 @@ class Group:
     name: str
     terms: Mapping[str, float]
     unless: tuple[str, ...] = ()
+    context: Mapping[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+    """Terms that need context: term -> (cue classes, weight when none of them occurs)."""
 
     @property
     def negative(self) -> bool:
@@ -224,6 +262,8 @@ class _TermInfo:
     group: str | None
     weight: float
     cues: frozenset[str]
+    context: tuple[str, ...] = ()
+    alone: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,6 +272,9 @@ class Lexicon:
 
     threshold: float
     title_factor: float
+    unless_factor: float
+    corroboration: float
+    corroboration_cap: float
     window: int
     uncertain_band: tuple[float, float]
     groups: Mapping[str, Group]
@@ -246,6 +289,7 @@ class Lexicon:
     _mask_res: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = field(
         init=False, repr=False
     )
+    _mask_gate: re.Pattern[str] | None = field(init=False, repr=False)
     _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
     _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
@@ -254,11 +298,14 @@ class Lexicon:
         info: dict[str, _TermInfo] = {}
         for group in self.groups.values():
             for term, weight in group.terms.items():
-                info[term] = _TermInfo(group.name, weight, frozenset())
+                context, alone = group.context.get(term, ((), 0.0))
+                info[term] = _TermInfo(group.name, weight, frozenset(), context, alone)
         for cue, words in self.cues.items():
             for word in words:
                 old = info.get(word, _TermInfo(None, 0.0, frozenset()))
-                info[word] = _TermInfo(old.group, old.weight, old.cues | {cue})
+                info[word] = _TermInfo(
+                    old.group, old.weight, old.cues | {cue}, old.context, old.alone
+                )
         for trap in self.traps:
             info.setdefault(trap, _TermInfo(None, 0.0, frozenset()))
         prefixes = tuple(
@@ -277,6 +324,12 @@ class Lexicon:
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
         object.__setattr__(self, "_mask_res", tuple(masks))
+        # Every mask has `requires`: an entry with none of them skips the mask loop.
+        gate = None
+        if masks and all(req for _l, _p, req in masks):
+            gate_words = sorted({r for _l, _p, req in masks for r in req})
+            gate = re.compile("|".join(map(re.escape, gate_words)))
+        object.__setattr__(self, "_mask_gate", gate)
         # Flat tuples: judge() runs these loops for every entry.
         near = tuple(
             (r.name, r.group, r.cues[0], r.cues[1], r.weight, r.window)
@@ -293,6 +346,7 @@ class Lexicon:
         terms = sum(len(g.terms) for g in self.groups.values())
         return (
             f"Lexicon(threshold={self.threshold}, title_factor={self.title_factor}, "
+            f"unless_factor={self.unless_factor}, "
             f"uncertain_band={self.uncertain_band}, groups={len(self.groups)}, "
             f"terms={terms}, rules={len(self.rules)}, masks={len(self.masks)})"
         )
@@ -437,6 +491,11 @@ def _apply_overrides(spec: _LexiconSpec, patch: _OverrideSpec) -> _LexiconSpec:
     return _LexiconSpec(
         threshold=spec.threshold if patch.threshold is None else patch.threshold,
         title_factor=spec.title_factor if patch.title_factor is None else patch.title_factor,
+        unless_factor=(spec.unless_factor if patch.unless_factor is None else patch.unless_factor),
+        corroboration=(spec.corroboration if patch.corroboration is None else patch.corroboration),
+        corroboration_cap=(
+            spec.corroboration_cap if patch.corroboration_cap is None else patch.corroboration_cap
+        ),
         window=spec.window if patch.window is None else patch.window,
         uncertain_band=(
             spec.uncertain_band if patch.uncertain_band is None else patch.uncertain_band
@@ -459,6 +518,10 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
 
     if spec.title_factor <= 0:
         raise bad("title_factor", "must be > 0")
+    if not 0 <= spec.unless_factor <= 1:
+        raise bad("unless_factor", "must be between 0 and 1")
+    if spec.corroboration < 0 or spec.corroboration_cap < 0:
+        raise bad("corroboration", "must be >= 0")
     lo, hi = spec.uncertain_band
     if lo > hi:
         raise bad("uncertain_band", "lower bound is above the upper bound")
@@ -466,16 +529,29 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
     groups: dict[str, Group] = {}
     for name, g in spec.groups.items():
         terms: dict[str, float] = {}
-        for term, weight in g.terms.items():
-            key = _normal_term(term, f"groups.{name}.terms.{term}")
+        context: dict[str, tuple[tuple[str, ...], float]] = {}
+        for term, value in g.terms.items():
+            where = f"groups.{name}.terms.{term}"
+            key = _normal_term(term, where)
             if key in owner and owner[key] != name:
-                raise bad(f"groups.{name}.terms.{term}", f"already in group {owner[key]!r}")
+                raise bad(where, f"already in group {owner[key]!r}")
             owner[key] = name
-            terms[key] = weight
+            if isinstance(value, _TermSpec):
+                for cue in value.context:
+                    if cue not in spec.cues:
+                        raise bad(f"{where}.context", f"unknown cue {cue!r}")
+                if not value.context:
+                    raise bad(f"{where}.context", "needs at least one cue class")
+                if value.weight <= 0 or value.alone < 0 or value.alone > value.weight:
+                    raise bad(where, "context terms need weight > 0 and 0 <= alone <= weight")
+                terms[key] = value.weight
+                context[key] = (tuple(value.context), value.alone)
+            else:
+                terms[key] = value
         signs = {w > 0 for w in terms.values() if w != 0}
         if len(signs) > 1:
             raise bad(f"groups.{name}", "mixes positive and negative weights")
-        groups[name] = Group(name, terms, tuple(g.unless))
+        groups[name] = Group(name, terms, tuple(g.unless), context)
     rule_groups = {r.group for r in spec.rules}
     for name, group in groups.items():
         for other in group.unless:
@@ -500,6 +576,9 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
     return Lexicon(
         threshold=spec.threshold,
         title_factor=spec.title_factor,
+        unless_factor=spec.unless_factor,
+        corroboration=spec.corroboration,
+        corroboration_cap=spec.corroboration_cap,
         window=spec.window,
         uncertain_band=(lo, hi),
         groups=groups,
@@ -553,15 +632,94 @@ def _near(text: str, a: list[_Span], b: list[_Span], window: int) -> _Span | Non
     return None
 
 
+def _has_context(
+    classes: tuple[str, ...],
+    span: _Span,
+    title_cues: Mapping[str, list[_Span]],
+    body_cues: Mapping[str, list[_Span]],
+) -> bool:
+    """True when a word of one of the cue ``classes`` occurs outside ``span``."""
+    start, end = span
+    for cues in (title_cues, body_cues):
+        for cls in classes:
+            for s, e in cues.get(cls, ()):
+                if e <= start or s >= end:
+                    return True
+    return False
+
+
+def _apply_rules(
+    lex: Lexicon,
+    full: str,
+    title_cues: dict[str, list[_Span]],
+    body_cues: dict[str, list[_Span]],
+    best: dict[str, tuple[float, str, str]],
+    support: dict[str, set[str]],
+) -> None:
+    """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``."""
+    factor = lex.title_factor
+    # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
+    full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
+    for name, group, cue_a, cue_b, weight, window in lex._near_rules:
+        if (cue_a not in title_cues and cue_a not in body_cues) or (
+            cue_b not in title_cues and cue_b not in body_cues
+        ):
+            continue
+        for where, cues, value in (
+            ("title", title_cues, weight * factor),
+            ("body", body_cues, weight),
+        ):
+            a = cues.get(cue_a)
+            if not a:
+                continue
+            b = cues.get(cue_b)
+            if not b:
+                continue
+            old = best.get(group)
+            beats = old is None or (value > old[0] if value > 0 else value < old[0])
+            if not beats and (
+                value < 0
+                or name in support.get(group, ())
+                or len(support.get(group, ())) > full_support
+            ):
+                continue  # changes neither the group's value nor its (capped) support
+            span = _near(full, a, b, window)
+            if span is not None:
+                if value > 0:
+                    support.setdefault(group, set()).add(name)
+                if beats:
+                    what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
+                    best[group] = (value, where, what)
+                break  # the title is tried first and weighs more
+    for name, group, names, weight in lex._all_rules:
+        first = names[0]
+        if first not in title_cues and first not in body_cues:
+            continue  # the usual case: skip the generator below
+        if all(c in title_cues for c in names):
+            value, where = weight * factor, "title"
+        elif all(c in title_cues or c in body_cues for c in names):
+            value, where = weight, "entry"
+        else:
+            continue
+        if value > 0:
+            support.setdefault(group, set()).add(name)
+        old = best.get(group)
+        if old is None or (value > old[0] if value > 0 else value < old[0]):
+            best[group] = (value, where, f"rule {name}")
+
+
 def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     """Score one entry against the lexicon; the reasons say which terms and rules counted."""
     lex = lexicon if lexicon is not None else _default_lexicon()
     reasons: list[str] = []
-    norm_title = normalize(title[:_MAX_CHARS])
-    split = len(norm_title)
-    # One string, one scan: the newline is a sentence end, so no rule pairs across it.
-    full = norm_title + "\n" + normalize(text[:_MAX_CHARS])
-    for label, pattern, requires in lex._mask_res:
+    # One string, one scan: the newline is a sentence end, so no rule pairs across it. It
+    # is normalized in one call (tw2sp may change lengths, so the title's end is found
+    # again afterwards); newlines inside the title become spaces.
+    full = normalize(title[:_MAX_CHARS].replace("\n", " ") + "\n" + text[:_MAX_CHARS])
+    split = full.index("\n")
+    gate = lex._mask_gate
+    masks = lex._mask_res if gate is None or gate.search(full) is not None else ()
+    for label, pattern, requires in masks:
         # A substring test is far cheaper than a regex search, and most entries fail it.
         if requires and not any(r in full for r in requires):
             continue
@@ -584,56 +742,57 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     best: dict[str, tuple[float, str, str]] = {}
     title_cues: dict[str, list[_Span]] = {}
     body_cues: dict[str, list[_Span]] = {}
+    # Hits of terms that need context, judged once every cue of the entry is known.
+    pending: list[tuple[str, _TermInfo, bool, str, _Span]] = []
+    # Per positive group the distinct pieces of evidence (words, rules) seen.
+    support: dict[str, set[str]] = {}
     info_of = lex._info
     for m in lex._matcher.finditer(full):
         word = m.group()
-        start = m.start()
+        start, end = m.span()
         if start and word[0] in _ASCII_ALNUM and full[start - 1] in _ASCII_ALNUM:
             continue  # inside a longer ASCII word ("olive" is not "live")
         info = info_of.get(word) or lex._lookup(word)
         in_title = start < split
         if info.cues:
             cues = title_cues if in_title else body_cues
-            hit = (start, m.end())
             for cue in info.cues:
                 if cue in cues:
-                    cues[cue].append(hit)
+                    cues[cue].append((start, end))
                 else:
-                    cues[cue] = [hit]
+                    cues[cue] = [(start, end)]
         group = info.group
         if info.weight and group is not None:
+            if info.context:
+                pending.append((group, info, in_title, word, (start, end)))
+                continue
             value = info.weight * factor if in_title else info.weight
+            if value > 0:
+                if group in support:
+                    support[group].add(word)
+                else:
+                    support[group] = {word}
             old = best.get(group)
             if old is None or (value > old[0] if value > 0 else value < old[0]):
                 best[group] = (value, "title" if in_title else "body", f"{group} '{word}'")
 
-    for name, group, cue_a, cue_b, weight, window in lex._near_rules:
-        for where, cues, value in (
-            ("title", title_cues, weight * factor),
-            ("body", body_cues, weight),
-        ):
-            a = cues.get(cue_a)
-            b = cues.get(cue_b)
-            if not a or not b:
-                continue
-            old = best.get(group)
-            if old is not None and (value <= old[0] if value > 0 else value >= old[0]):
-                continue  # cannot beat what the group already has
-            span = _near(full, a, b, window)
-            if span is not None:
-                what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
-                best[group] = (value, where, what)
-                break  # the title is tried first and weighs more
-    for name, group, names, weight in lex._all_rules:
-        if all(c in title_cues for c in names):
-            value, where = weight * factor, "title"
-        elif all(c in title_cues or c in body_cues for c in names):
-            value, where = weight, "entry"
+    for group, info, in_title, word, span in pending:
+        # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
+        # channel" for an official account) counts fully only beside words that show the
+        # literal sense somewhere in the entry; alone it counts its `alone` weight.
+        if _has_context(info.context, span, title_cues, body_cues):
+            weight, what = info.weight, f"{group} '{word}'"
+            support.setdefault(group, set()).add(word)
         else:
-            continue
+            weight = info.alone
+            what = f"{group} '{word}' alone (no {'/'.join(info.context)} words in the entry)"
+        value = weight * factor if in_title else weight
         old = best.get(group)
-        if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, where, f"rule {name}")
+        if old is None or value > old[0]:
+            best[group] = (value, "title" if in_title else "body", what)
+
+    if title_cues or body_cues:
+        _apply_rules(lex, full, title_cues, body_cues, best, support)
 
     scored = {g for g, hit in best.items() if hit[0] > 0}
     score = 0.0
@@ -644,10 +803,24 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         if value < 0:
             cancel = [g for g in lex._unless.get(group, ()) if g in scored]
             if cancel:
-                negatives.append((0.0, f"{reason} ignored: {cancel[0]} scored"))
-                continue
+                # Evidence of selling makes a negative context (game streaming, sales
+                # channels) less telling, but it is weighed, not dropped: one positive
+                # word must not silence everything that speaks against the entry.
+                value = round(value * lex.unless_factor, 3)
+                if value == 0:
+                    negatives.append((0.0, f"{reason} ignored: {cancel[0]} scored"))
+                    continue
+                reason = f"{reason} weighed {value:+g}: {cancel[0]} also scored"
             negatives.append((value, reason))
         else:
+            more = len(support.get(group, ())) - 1
+            if more > 0 and lex.corroboration:
+                # Several independent words or rules for the same thing: the entry is
+                # about it, not mentioning it once.
+                bonus = min(more * lex.corroboration, lex.corroboration_cap)
+                value = round(value + bonus, 3)
+                hits = "hit" if more == 1 else "hits"
+                reason = f"{reason} {bonus:+g} ({more} more {hits} for {group})"
             positives.append((value, reason))
         score += value
     score = round(score, 3)

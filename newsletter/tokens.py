@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -27,8 +29,31 @@ def secret_from_env(name: str) -> str:
     return value
 
 
+def address_tag(email: str) -> str:
+    """A short digest of an address, to bind a token to it without writing it in the URL."""
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a verified token says: the subscriber id, and for tokens made since they were
+    bound, the address's tag and the status it was signed for."""
+
+    subscriber_id: int
+    tag: str | None = None
+    state: str | None = None
+
+    def names(self, email: str) -> bool:
+        """Whether the token was made for this address (old unbound tokens: unknown, True)."""
+        return self.tag is None or self.tag == address_tag(email)
+
+
 class Signer:
-    """Signs a subscriber id for one purpose; a token for one purpose is useless for another."""
+    """Signs a subscriber id for one purpose; a token for one purpose is useless for another.
+
+    Tokens carry the address's tag as well: an id freed by ``remove --purge`` and given to
+    someone else by the database cannot make an old link act on the new person.
+    """
 
     def __init__(self, secret: str) -> None:
         self._serializers = {
@@ -36,13 +61,33 @@ class Signer:
             for purpose in MAX_AGE
         }
 
-    def sign(self, purpose: Purpose, subscriber_id: int) -> str:
-        return str(self._serializers[purpose].dumps(subscriber_id))
+    def sign(
+        self, purpose: Purpose, subscriber_id: int, *, email: str | None = None, state: str = ""
+    ) -> str:
+        payload: int | list[int | str] = subscriber_id
+        if email is not None:
+            bound: list[int | str] = [subscriber_id, address_tag(email)]
+            payload = bound + ([state] if state else [])
+        return str(self._serializers[purpose].dumps(payload))
 
-    def verify(self, purpose: Purpose, token: str) -> int | None:
-        """The subscriber id, or ``None`` for a forged, altered or expired token."""
+    def claim(self, purpose: Purpose, token: str) -> Claim | None:
+        """What the token says, or ``None`` for a forged, altered or expired token."""
         try:
             value = self._serializers[purpose].loads(token, max_age=MAX_AGE[purpose])
         except (BadSignature, SignatureExpired):
             return None
-        return value if isinstance(value, int) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Claim(value)
+        if (
+            isinstance(value, list)
+            and 2 <= len(value) <= 3
+            and isinstance(value[0], int)
+            and all(isinstance(v, str) for v in value[1:])
+        ):
+            return Claim(value[0], value[1], value[2] if len(value) == 3 else None)
+        return None
+
+    def verify(self, purpose: Purpose, token: str) -> int | None:
+        """The subscriber id, or ``None`` for a forged, altered or expired token."""
+        claim = self.claim(purpose, token)
+        return None if claim is None else claim.subscriber_id

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._resources import templates_root
@@ -191,14 +191,80 @@ def _stylesheet(templates_dir: str | None) -> bytes:
 
 
 def _clean_name(value: str) -> str:
-    return "".join(ch for ch in value if ch.isprintable()).strip()[:100]
+    return " ".join(value.split())[:100]
 
 
 async def _read_form(request: Request) -> FormData:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, "request body too large")
     return await request.form(max_files=0, max_fields=20, max_part_size=4096)
+
+
+class BodyLimit:
+    """Reads a request body (at most ``limit`` bytes) before the app sees the request.
+
+    A declared Content-Length over the limit is refused unread; a chunked body is refused
+    at the first chunk past the limit. Either way the connection is closed, so the rest is
+    never read (otherwise the server drains it after answering: four 100 MB uploads slowed
+    every other request). Starlette has no such limit; its form parser caps only fields.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, *, webhook_limit: int | None = None) -> None:
+        self.app = app
+        self.default = limit
+        self.webhook_limit = webhook_limit
+        """A provider's batch of events is larger than a form (``/webhooks/...`` only)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.default
+        if self.webhook_limit is not None and str(scope["path"]).startswith("/webhooks/"):
+            limit = self.webhook_limit
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if len(body) > limit:
+                await _too_large(scope, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    response = Response(
+        "request body too large", 413, headers={"connection": "close"}, media_type="text/plain"
+    )
+    await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _known_path(routes: list[Route], path: str) -> bool:
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
 
 
 def _webhook_routes(config: Config, store: Store) -> list[Route]:
@@ -214,6 +280,15 @@ def _webhook_routes(config: Config, store: Store) -> list[Route]:
         bounces.apply(config, store, report, source=report.detector)
 
     return _webhooks.routes(hooks, apply)
+
+
+def _webhook_body_limit(config: Config) -> int | None:
+    hooks = config.webhooks
+    if not (hooks.ses or hooks.mailgun or hooks.postmark or hooks.sendgrid):
+        return None
+    from ._webhooks import MAX_BODY as WEBHOOK_MAX_BODY
+
+    return WEBHOOK_MAX_BODY
 
 
 def create_app(config: Config, store: Store | None = None) -> Starlette:
@@ -334,7 +409,9 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
 
     def do_subscribe(email: str, name: str) -> None:
         try:
-            subscriptions.subscribe(config, db, email, name)
+            subscriptions.subscribe(config, db, email, name, public=True)
+        except subscriptions.ConfirmationLimited as exc:
+            log.warning("subscribe: %s", exc)
         except Exception as exc:  # logged without the address: the visitor was already answered
             log.error("subscribe failed: %s: %s", type(exc).__name__, exc)
 
@@ -353,10 +430,20 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return response
         form = await _read_form(request)
         email = str(form.get("email") or "").strip()
-        name = _clean_name(str(form.get("name") or ""))
+        raw_name = str(form.get("name") or "")
+        name = _clean_name(subscriptions.displayable_name(raw_name))
         if not csrf.valid(request, form):
             return subscribe_form(
                 request, 403, error="表单已过期或无效，请再提交一次。", email=email, name=name
+            )
+        if subscriptions.name_problem(raw_name.strip()) is not None:
+            # It would end up in a mail header: refuse rather than store something else.
+            return subscribe_form(
+                request,
+                400,
+                error="名字里不能有控制字符、换行或 “=?” 这样的编码，请改一下再提交。",
+                email=email,
+                name=name,
             )
         try:
             address = validate_email(email, check_deliverability=False).normalized
@@ -369,7 +456,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             "subscribe.html.j2",
             cache_control="no-store",
             done=True,
-            double_opt_in=config.email.double_opt_in,
+            double_opt_in=True,  # the public form always asks for a confirmed click
         )
         response.background = BackgroundTask(do_subscribe, address, name)
         return response
@@ -412,6 +499,16 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return message(request, "链接无效", "退订链接无效，请使用邮件中的退订链接。", 400)
         return message(request, "已退订", "你不会再收到这份周报。随时欢迎回来订阅。")
 
+    async def slash_redirect(request: Request) -> Response:
+        # Starlette's own redirect builds an absolute URL from the Host header, which
+        # whoever sends the request chooses; a path-only Location cannot leave this site.
+        target = "/" + str(request.path_params["rest"]).strip("/")
+        if not _known_path(routes, target):
+            return message(request, "页面不存在", "这里什么也没有。", 404)
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return Response(status_code=307, headers={"location": f"{root}{target}{query}"})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 404:
@@ -438,9 +535,23 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/static/web.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(SecurityHeaders, headers=SECURITY_HEADERS)],
+    middleware = [
+        Middleware(SecurityHeaders, headers=SECURITY_HEADERS),
+        Middleware(BodyLimit, limit=MAX_BODY, webhook_limit=_webhook_body_limit(config)),
+    ]
+    if config.web.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        # Only these proxies' X-Forwarded-For names the client (rate limits key on it);
+        # `serve` turns uvicorn's own handling off, which trusts any local process.
+        middleware.insert(
+            0, Middleware(ProxyHeadersMiddleware, trusted_hosts=config.web.trusted_proxies)
+        )
+    web = Starlette(
+        routes=[*routes, Route("/{rest:path}/", slash_redirect, methods=["GET", "HEAD"])],
+        middleware=middleware,
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    web.router.redirect_slashes = False
+    return web

@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for tests and benchmarks.
 
 It records every accepted message and can misbehave on request: answer 4xx to the next N
-RCPT or DATA commands, 5xx to given addresses, or drop the connection after N messages.
+RCPT or DATA commands, 5xx to given addresses, any chosen answer to MAIL, RCPT or the end
+of DATA, stall before answering the end of DATA, cap messages per connection (452), or drop
+the connection after N messages.
 
     with SMTPServer() as server:
         ...send to 127.0.0.1:server.port...
@@ -55,6 +57,14 @@ class _Handler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        s = self.server
+        with s._lock:
+            answer = s._mail_answer
+            per_connection = getattr(smtp, "_messages_here", 0)
+        if answer is not None:
+            return answer
+        if s._per_connection is not None and per_connection >= s._per_connection:
+            return "452 4.5.3 Too many messages on this connection, reconnect"
         if getattr(smtp, "_drop_next", False):
             # Vanish without an answer, like a relay that restarts or times us out.
             assert smtp.transport is not None
@@ -76,6 +86,9 @@ class _Handler:
         with s._lock:
             if address.lower() in s._rejected:
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            answer = s._rcpt_answers.get(address.lower(), s._rcpt_answer_all)
+            if answer is not None:
+                return answer.replace("{address}", address)
             if s._tempfail_rcpt > 0:
                 s._tempfail_rcpt -= 1
                 return f"451 4.7.1 <{address}>: Greylisted, try again later"
@@ -88,6 +101,13 @@ class _Handler:
             if s._tempfail_data > 0:
                 s._tempfail_data -= 1
                 return "452 4.3.1 Insufficient system storage, try again later"
+        smtp._messages_here = getattr(smtp, "_messages_here", 0) + 1  # type: ignore[attr-defined]
+        rcpt = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        with s._lock:
+            answer = s._data_answers.get(rcpt)
+            stall = s._stalls.get(rcpt, 0.0)
+        if answer is not None:
+            return answer
         if s.delay:
             await asyncio.sleep(s.delay)
         with s._lock:
@@ -109,6 +129,9 @@ class _Handler:
                     s._drop_after = None
                     smtp._drop_next = True  # type: ignore[attr-defined]
             s._changed.notify_all()
+        if stall:
+            # Queued, but the answer comes too late for the client: the outcome is unknown to it.
+            await asyncio.sleep(stall)
         return f"250 2.0.0 Ok: queued as {number}"
 
 
@@ -136,6 +159,12 @@ class SMTPServer:
         self._tempfail_rcpt = 0
         self._tempfail_data = 0
         self._drop_after: int | None = None
+        self._mail_answer: str | None = None
+        self._rcpt_answers: dict[str, str] = {}
+        self._rcpt_answer_all: str | None = None
+        self._data_answers: dict[str, str] = {}
+        self._stalls: dict[str, float] = {}
+        self._per_connection: int | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._loop = asyncio.new_event_loop()
@@ -234,6 +263,40 @@ class SMTPServer:
         """Answer ``550 User unknown`` to RCPT for these addresses, always."""
         with self._lock:
             self._rejected.update(a.lower() for a in addresses)
+
+    def answer_mail(self, answer: str | None) -> None:
+        """Answer every MAIL FROM with ``answer`` (e.g. ``"530 5.7.0 Authentication
+        required"``); ``None`` to accept again."""
+        with self._lock:
+            self._mail_answer = answer
+
+    def answer_rcpt(self, answer: str | None, *addresses: str) -> None:
+        """Answer RCPT for these addresses (all when none given) with ``answer``;
+        ``{address}`` in it is replaced by the address. ``None`` to accept again."""
+        with self._lock:
+            if not addresses:
+                self._rcpt_answer_all = answer
+            for address in addresses:
+                if answer is None:
+                    self._rcpt_answers.pop(address.lower(), None)
+                else:
+                    self._rcpt_answers[address.lower()] = answer
+
+    def answer_data(self, answer: str, *addresses: str) -> None:
+        """Refuse the message body for these recipients with ``answer`` (nothing recorded)."""
+        with self._lock:
+            self._data_answers.update((a.lower(), answer) for a in addresses)
+
+    def stall_data(self, seconds: float, *addresses: str) -> None:
+        """Accept and record the message for these recipients, then wait ``seconds`` before
+        answering the end of DATA (longer than the client's timeout: an unknown outcome)."""
+        with self._lock:
+            self._stalls.update((a.lower(), seconds) for a in addresses)
+
+    def limit_per_connection(self, count: int | None) -> None:
+        """Answer ``452`` to MAIL once a connection has carried ``count`` messages."""
+        with self._lock:
+            self._per_connection = count
 
     def drop_after(self, count: int) -> None:
         """After ``count`` more accepted messages, drop that connection without a word."""

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import AddressError, ConfigError, DeliveryError
-from newsletter.flows.subscriptions import confirm, subscribe, unsubscribe
+from newsletter.flows.subscriptions import ConsentError, confirm, subscribe, unsubscribe
 from newsletter.store import Store
 from newsletter.tokens import Signer
 from tests.smtp import SECRET, SMTPServer, forged, write_config
@@ -92,12 +92,16 @@ def test_forged_token_with_other_secret_is_rejected(tmp_path: Path, smtp_server:
 def test_unsubscribe_and_resubscribe(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = opened(tmp_path, smtp_server.port, double_opt_in=True)
     person = store.add_subscriber("a@example.com")
-    token = Signer(SECRET).sign("unsubscribe", person.id or 0)
+    token = Signer(SECRET).sign("unsubscribe", person.id or 0, email="a@example.com")
     gone = unsubscribe(config, store, token)
     assert gone is not None and gone.status == "unsubscribed"
     assert unsubscribe(config, store, token) == gone
-    # Subscribing again needs a fresh confirmation: the address gets a mail, not the list.
-    back = subscribe(config, store, "a@example.com")
+    # The operator cannot bring the address back by accident...
+    with pytest.raises(ConsentError, match="--resubscribe"):
+        subscribe(config, store, "a@example.com")
+    assert smtp_server.count == 0
+    # ...only on purpose, and then it still needs a fresh confirmation from the inbox.
+    back = subscribe(config, store, "a@example.com", resubscribe=True)
     assert back.status == "pending" and back.id == person.id
     assert confirm(config, store, confirm_token(smtp_server, "a@example.com"))
     assert store.get_subscriber(id=person.id).status == "active"  # type: ignore[union-attr]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import flows
@@ -27,8 +29,19 @@ DEFAULT_CONFIG = Path("config.yaml")
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 
+def shown(value: object) -> str:
+    """Text from outside (a feed, a server, a subscriber, an OPML file) safe to print:
+    control and format characters (ESC, CR, bidi overrides) become spaces and Rich markup
+    is escaped, so ``[/]`` in a reason phrase or a name cannot break or restyle output."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
+        for ch in str(value)
+    )
+    return escape(text)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -84,4 +97,4 @@ def setup_logging(
 
 def say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
-    stream.print(text, markup=False, highlight=False, soft_wrap=True)
+    stream.print(shown(text), highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from .. import relevance
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, shown
 
 
 def classify(
@@ -73,12 +73,12 @@ def explain(
     if found is None:
         raise fail(f"no entry with id {entry_id!r}", 1)
     entry, verdict = found
-    console.print(f"[bold]{entry.title}[/bold]", highlight=False)
+    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
     console.print(
-        f"{entry.source_name} · {entry.published:%Y-%m-%d %H:%M} UTC · {entry.link}",
+        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
         highlight=False,
     )
     state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
     console.print(f"{state} (score {verdict.score:g})")
     for reason in verdict.reasons:
-        console.print(f"  - {reason}", highlight=False, markup=False)
+        console.print(f"  - {shown(reason)}", highlight=False)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..flows.archive import write_atomic
 from ..flows.poll import all_feeds
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say, shown
 
 feeds_app = typer.Typer(help="Feeds and their health; with no command, the health table.")
 
@@ -40,14 +40,14 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         if h.current_url:
             notes.append(f"moved to {h.current_url}")
         table.add_row(
-            h.name or h.url,
-            h.origin,
+            shown(h.name or h.url),
+            shown(h.origin),
             ("disabled" if h.disabled else h.last_status or "never"),
             str(h.last_new),
             str(h.consecutive_failures),
             f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
             "never" if h.disabled else _next_retry(h.next_poll_at),
-            "; ".join(notes),
+            shown("; ".join(notes)),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)

@@ -20,6 +20,7 @@ from ._common import (
     opened,
     progress_bars,
     setup_logging,
+    shown,
 )
 
 
@@ -38,11 +39,11 @@ def print_poll(report: poll_flow.PollReport) -> None:
             o.status, o.status
         )
         table.add_row(
-            o.name,
+            shown(o.name),
             f"[{style}]{label}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s",
+            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
         )
     console.print(table)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
@@ -53,12 +54,12 @@ def print_poll(report: poll_flow.PollReport) -> None:
 
 def print_build(report: build_flow.BuildReport) -> None:
     if report.issue is None:
-        console.print(f"[yellow]No issue built:[/yellow] {report.reason}", highlight=False)
+        console.print(f"[yellow]No issue built:[/yellow] {shown(report.reason)}", highlight=False)
         return
     issue = report.issue
     llm_items = sum(1 for i in issue.items if i.summary.kind == "llm")
     console.print(
-        f"[green]Issue {issue.id}[/green]: {issue.title} — {len(issue.items)} stories "
+        f"[green]Issue {issue.id}[/green]: {shown(issue.title)} — {len(issue.items)} stories "
         f"({llm_items} AI digests, {len(issue.items) - llm_items} extracted)",
         highlight=False,
     )
@@ -80,7 +81,8 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
     for title, reason in report.fallbacks:
         console.print(
-            f"  [yellow]extracted instead:[/yellow] {title[:40]} — {reason}", highlight=False
+            f"  [yellow]extracted instead:[/yellow] {shown(title[:40])} — {shown(reason)}",
+            highlight=False,
         )
 
 
@@ -101,7 +103,7 @@ def print_send(report: send_flow.SendReport) -> None:
     table.add_row(str(report.sent), failed, str(report.skipped), str(report.already_sent))
     console.print(table)
     for address, answer in report.failures[:20]:
-        console.print(f"  [red]failed[/red] {address}: {answer}", highlight=False)
+        console.print(f"  [red]failed[/red] {shown(address)}: {shown(answer)}", highlight=False)
     if len(report.failures) > 20:
         console.print(f"  ... and {len(report.failures) - 20} more", highlight=False)
     if report.trimmed:
@@ -112,7 +114,8 @@ def print_send(report: send_flow.SendReport) -> None:
         )
     if report.error:
         console.print(
-            f"[red]stopped:[/red] {report.error}; run `send` again to continue", highlight=False
+            f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
+            highlight=False,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import NewsletterError
-from ._common import DEFAULT_CONFIG, ConfigOption, console, fail, load, say, setup_logging
+from ._common import DEFAULT_CONFIG, ConfigOption, console, fail, load, opened, say, setup_logging
 
 
 def daemon(
@@ -17,8 +17,17 @@ def daemon(
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM / Ctrl-C."""
     from ..schedule import run_daemon
+    from ..tokens import secret_from_env
 
     config = load(config_path)
+    with opened(config) as store:
+        mails = store.subscriber_counts().get("active", 0) > 0
+    if mails:
+        # The weekly job would fail days from now at its first send: say so at start.
+        try:
+            secret_from_env(config.secret_env)
+        except NewsletterError as exc:
+            raise fail(f"the daemon sends to active subscribers, but {exc}") from None
     setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)
@@ -73,8 +82,9 @@ def serve(
     except NewsletterError as exc:
         raise fail(str(exc)) from None
     console.print(f"Serving {config.title} on http://{host}:{port}/", highlight=False)
-    # proxy_headers: behind a reverse proxy on this host, rate limits see the real client.
-    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+    # X-Forwarded-For is believed only from web.trusted_proxies (the app checks it);
+    # uvicorn's own proxy_headers would trust it from any process on this host.
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def init(

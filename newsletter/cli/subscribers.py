@@ -13,7 +13,7 @@ from rich.table import Table
 from ..errors import NewsletterError
 from ..flows import subscriptions
 from ..models import Subscriber
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say, shown
 
 subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
@@ -23,21 +23,40 @@ SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complain
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="Email address.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Re-activate an address that unsubscribed, bounced or complained "
+            "(only when its owner asked to come back).",
+        ),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in)."""
+    """Add a subscriber (pending plus a confirmation mail when email.double_opt_in).
+
+    An address that unsubscribed, bounced or complained is left as it is (exit 1) unless
+    --resubscribe is given.
+    """
+    from ..deliver import HeaderInjectionError, check_header_text
     from ..errors import AddressError, ConfigError
 
+    try:
+        check_header_text(name, "--name")
+    except HeaderInjectionError as exc:
+        raise fail(str(exc)) from None
     config = load(config_path)
     with opened(config) as store:
         try:
-            subscriber = subscriptions.subscribe(config, store, email, name)
+            subscriber = subscriptions.subscribe(
+                config, store, email, name, resubscribe=resubscribe
+            )
         except (AddressError, ConfigError) as exc:
             raise fail(str(exc)) from None
         except NewsletterError as exc:
             raise fail(str(exc), 1) from None
     note = " (confirmation mail sent)" if subscriber.status == "pending" else ""
-    console.print(f"{subscriber.email}: {subscriber.status}{note}", highlight=False)
+    console.print(f"{shown(subscriber.email)}: {subscriber.status}{note}", highlight=False)
 
 
 @subscribers_app.command("remove")
@@ -101,7 +120,7 @@ def subscribers_list(
             f"{e.kind} {e.status} {e.diagnostic[:60]} ({e.source}, "
             f"{e.received:%Y-%m-%d})" if e.received else e.kind
         )
-        table.add_row(str(p.id), p.email, p.name, p.status, why)
+        table.add_row(str(p.id), shown(p.email), shown(p.name), p.status, shown(why))
     console.print(table)
 
 
@@ -130,7 +149,7 @@ def subscribers_import(
     import csv
     import io
 
-    from ..deliver import clean_header_text, normalize_address
+    from ..deliver import clean_header_text, normalize_address, unsafe_header_text
     from ..errors import AddressError
 
     config = load(config_path)
@@ -155,10 +174,21 @@ def subscribers_import(
             )
             bad += 1
             continue
+        name = str(row.get("name") or "").strip()
+        reason = unsafe_header_text(name)
+        if reason is not None:
+            err.print(
+                f"{file}:{line}: skipped, the name is not allowed: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            bad += 1
+            continue
         if address in people:
             repeated += 1
             continue
-        people[address] = clean_header_text(str(row.get("name") or ""), 100)
+        people[address] = clean_header_text(name, 100)
     with opened(config) as store:
         added = store.import_subscribers(list(people.items()))
     console.print(

@@ -41,6 +41,8 @@ def smtp_settings(config: Config) -> deliver.SMTPSettings:
         retries=email.retries,
         backoff=email.retry_backoff,
         cafile=smtp.cafile,
+        max_messages_per_connection=email.max_messages_per_connection,
+        max_consecutive_failures=email.max_consecutive_failures,
     )
 
 

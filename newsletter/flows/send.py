@@ -47,6 +47,10 @@ class SendReport:
     """Why the run stopped early (server unreachable, login refused); rerun to continue."""
 
 
+KEPT = frozenset({"rejected", "unknown"})
+"""Delivery row statuses a rerun does not simply retry (see ``requeue_failed_deliveries``)."""
+
+
 def _trim_issue(issue: Issue, keep: int) -> Issue:
     items = issue.items[:keep]
     kept = {id(i) for i in items}
@@ -93,7 +97,8 @@ class _IssueMail:
         self.sender = mail_sender(config)
         self.signer = signer(config)
         self.web_url = f"{config.base_url.rstrip('/')}/issues/{issue.id}"
-        sample = deliver.unsubscribe_url(config.base_url, self.signer.sign("unsubscribe", 10**9))
+        sample_token = self.signer.sign("unsubscribe", 10**9, email="sample@example.org")
+        sample = deliver.unsubscribe_url(config.base_url, sample_token)
         self.issue = _fit_for_email(self.render, issue, self.web_url, sample)
         self.trimmed = len(issue.items) - len(self.issue.items)
         end = issue.window_end.astimezone(config.tz).strftime("%Y-%m-%d")
@@ -105,7 +110,7 @@ class _IssueMail:
         self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
-        token = self.signer.sign("unsubscribe", subscriber_id)
+        token = self.signer.sign("unsubscribe", subscriber_id, email=to)
         link = deliver.unsubscribe_url(self.config.base_url, token)
         return deliver.build_message(
             self.sender,
@@ -225,8 +230,11 @@ def send_issue(
                         sent += 1
                     else:
                         is_bounce = result.status == "bounced"
+                        # "rejected" (refused for good after DATA) is never retried, and
+                        # "unknown" (no answer once the message left) only once, later.
+                        row_status = result.status if result.status in KEPT else "failed"
                         store.finish_delivery(
-                            issue.id, person.id, "failed", result.answer, bounced=is_bounce
+                            issue.id, person.id, row_status, result.answer, bounced=is_bounce
                         )
                         failed += 1
                         bounced += is_bounce

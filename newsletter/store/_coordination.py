@@ -97,6 +97,24 @@ class CoordinationMixin(StoreBase):
             ).scalar_one()
         return max(0.0, float(booked) - interval - now)
 
+    def take_capped_slot(self, name: str, interval: float, burst: float, now: float) -> bool:
+        """Book an event of a limit shared by every process, or refuse it (False).
+
+        The same cell rate algorithm, but a refused event books nothing, so hammering a
+        limit never pushes it further out. ``burst`` seconds of events may come at once:
+        ``interval=burst=86400`` is one event a day; ``interval=36, burst=3600`` is 100 an
+        hour. ``now`` is epoch seconds.
+        """
+        start = case((rate_limits.c.tat > now, rate_limits.c.tat), else_=now)
+        with self._tx() as conn:
+            conn.execute(insert_ignoring_duplicates(conn, rate_limits).values(name=name))
+            done = conn.execute(
+                update(rate_limits)
+                .where(rate_limits.c.name == name, start + interval <= now + burst)
+                .values(tat=start + interval)
+            )
+            return done.rowcount == 1
+
     def claim_summary(self, cache_key: str, owner: str, seconds: float) -> bool:
         """Claim the right to compute ``cache_key`` (free, expired, or already ours)."""
         now = now_utc()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 
 from ..models import Delivery, Subscriber
 from ._base import StoreBase, insert_ignoring_duplicates, now_utc
@@ -193,14 +193,23 @@ class DeliveriesMixin(StoreBase):
             )
 
     def requeue_failed_deliveries(self, issue_id: str) -> int:
-        """Owe again the failed rows of still-active subscribers (a rerun retries them)."""
+        """Owe again the failed rows of still-active subscribers (a rerun retries them).
+
+        An "unknown" row (the message left but no answer came: it may have arrived) is
+        owed again only if that was its first attempt, so it is sent at most twice;
+        "rejected" rows (refused for good after DATA) are never retried.
+        """
         active = select(subscribers.c.id).where(subscribers.c.status == "active")
+        retry = or_(
+            deliveries.c.status == "failed",
+            and_(deliveries.c.status == "unknown", deliveries.c.attempts <= 1),
+        )
         with self._tx() as conn:
             done = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.issue_id == issue_id,
-                    deliveries.c.status == "failed",
+                    retry,
                     deliveries.c.subscriber_id.in_(active),
                 )
                 .values(status="queued", updated=now_utc())

@@ -197,11 +197,13 @@ service stats {{
             raise DovecotUnavailable(f"dovecot would not start: {said.strip()[:300]}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.imaps_port), timeout=1),
-            ):
-                return self
+            # Listening, and its pid written: stop() finds the master even right away.
+            if (f / "run" / "master.pid").exists():
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", self.imaps_port), timeout=1),
+                ):
+                    return self
             time.sleep(0.05)
         self.stop()
         raise DovecotUnavailable("dovecot did not listen within 10 s")

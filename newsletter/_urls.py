@@ -48,3 +48,29 @@ def canonical_url(url: str) -> str:
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
     return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def feed_label(name: str, title: str, url: str) -> str:
+    """What a table calls a feed: its configured name, else its own title, else host + path tail.
+
+    Many feeds are added without a name, and their full URLs all start alike (``https://…``),
+    so they could not be told apart in an 80-column table.
+    """
+    if name.strip() and name != url:
+        return name.strip()
+    if title.strip():
+        return title.strip()
+    parts = urlsplit(url)
+    if not parts.netloc:  # a local file: its name says more than its directory
+        return url.rstrip("/").rsplit("/", 1)[-1] or url
+    host = parts.netloc.removeprefix("www.")
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        return host
+    # One segment says little when it is short or generic (`feed`, `4`, `0.xml`): take two.
+    keep = 2 if len(segments[-1]) < 8 or segments[-1].split(".")[0] in _GENERIC else 1
+    shown = "/".join(segments[-keep:])
+    return f"{host}/{shown}" if len(segments) <= keep else f"{host}/…/{shown}"
+
+
+_GENERIC = frozenset({"feed", "rss", "atom", "index", "rss2", "feeds"})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ._extract import DigestCaps, fits, uses_words
+from ._facts import cap_length
 from .models import Entry, Feed, IssueItem, Summary, Verdict
 
 Cluster = Callable[[Sequence[Entry], Callable[[Entry], float]], list[tuple[Entry, ...]]]
@@ -37,6 +40,30 @@ def rank_value(entry: Entry, verdict: Verdict, weight: float, window_end: dateti
     return (min(verdict.score, 20.0) + 2.0 * freshness) * weight
 
 
+def _other_reports(story: Entry, others: Sequence[Entry]) -> tuple[Entry, ...]:
+    """The other reports worth a 另见 link: one per other feed, never the story's own.
+
+    The same story seen twice in its own feed (a feed whose guids change) or under its
+    own link adds no second source.
+    """
+    feeds_seen = {story.feed_url}
+    links_seen = {story.link} if story.link else set()
+    kept: list[Entry] = []
+    for other in others:
+        if other.feed_url in feeds_seen or (other.link and other.link in links_seen):
+            continue
+        feeds_seen.add(other.feed_url)
+        if other.link:
+            links_seen.add(other.link)
+        kept.append(other)
+    return tuple(kept)
+
+
+def _named(entry: Entry, names: Mapping[str, str]) -> Entry:
+    name = names.get(entry.feed_url)
+    return replace(entry, source_name=name) if name and name != entry.source_name else entry
+
+
 def select_stories(
     pairs: Sequence[tuple[Entry, Verdict]],
     feeds: Mapping[str, Feed],
@@ -44,12 +71,17 @@ def select_stories(
     window_end: datetime,
     max_items: int,
     cluster: Cluster,
+    names: Mapping[str, str] | None = None,
 ) -> list[Story]:
     """Group reports of one story, keep the best report of each, rank and cap.
 
     ``cluster`` is the dedupe stage, passed in so this module stays free of it.
-    Per-feed ``max_items_per_issue`` limits count only the chosen reports.
+    Per-feed ``max_items_per_issue`` limits count only the chosen reports. ``names``
+    (feed URL → its current name) renames reports stored under a feed's older name, so
+    a feed that renamed itself appears under one name in the issue.
     """
+    if names:
+        pairs = [(_named(e, names), v) for e, v in pairs]
     verdicts = {e.id: v for e, v in pairs}
     ranks = {
         e.id: rank_value(e, v, feeds[e.feed_url].weight if e.feed_url in feeds else 1.0, window_end)
@@ -57,7 +89,13 @@ def select_stories(
     }
     groups = cluster([e for e, _ in pairs], lambda e: ranks[e.id])
     stories = [
-        Story(group[0], verdicts[group[0].id], group[1:], ranks[group[0].id]) for group in groups
+        Story(
+            group[0],
+            verdicts[group[0].id],
+            _other_reports(group[0], group[1:]),
+            ranks[group[0].id],
+        )
+        for group in groups
     ]
     stories.sort(key=lambda s: (-s.rank, -s.entry.published.timestamp(), s.entry.id))
     per_feed: Counter[str] = Counter()
@@ -88,3 +126,49 @@ def sections(
 
 def issue_items(stories: Sequence[Story], digests: Mapping[str, Summary]) -> tuple[IssueItem, ...]:
     return tuple(IssueItem(s.entry, s.verdict, digests[s.entry.id], s.also) for s in stories)
+
+
+_HEADLINE_BREAK = re.compile(r"[：:，,；;｜|—]| - ")
+
+
+def short_headline(title: str, max_chars: int = 28, max_words: int = 12) -> str:
+    """A headline short enough for a bullet: its first clause when the whole is long.
+
+    "视频号公布11月直播带货违规处罚：封禁违规直播间1.3万个" reads as its first clause;
+    a first clause too short to say anything keeps the headline, cut at a clause or word.
+    """
+    title = " ".join(title.split())
+    words = uses_words(title)
+    caps = DigestCaps(max_chars=max_chars, max_words=max_words)
+    if fits(title, caps, words=words):
+        return title
+    head = _HEADLINE_BREAK.split(title, maxsplit=1)[0].strip()
+    if fits(head, caps, words=words) and (len(head.split()) >= 4 if words else len(head) >= 8):
+        return head
+    if words:
+        return " ".join(title.split()[:max_words]) + "…"
+    return cap_length(title, max_chars)
+
+
+def highlights(items_by_rank: Sequence[IssueItem], limit: int = 4) -> tuple[str, ...]:
+    """本周要点 without an LLM: the week's most important stories, short, across sections.
+
+    The best-ranked story of each section first (so the bullets are not just the top of
+    the first section, which the reader sees right below), in rank order, then the next
+    best of any section until ``limit``; each bullet is a short form of its headline.
+    """
+    picked: list[IssueItem] = []
+    seen_sections: set[str] = set()
+    for item in items_by_rank:
+        if item.summary.category not in seen_sections:
+            seen_sections.add(item.summary.category)
+            picked.append(item)
+    chosen = picked[:limit]
+    for item in items_by_rank:
+        if len(chosen) >= limit:
+            break
+        if item not in chosen:
+            chosen.append(item)
+    rank = {id(item): i for i, item in enumerate(items_by_rank)}
+    chosen.sort(key=lambda item: rank[id(item)])
+    return tuple(short_headline(item.entry.title) for item in chosen)

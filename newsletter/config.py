@@ -82,11 +82,28 @@ class LLMConfig(_Strict):
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     extra_headers: dict[str, str] = Field(default_factory=dict)
-    max_chars: int = Field(120, ge=20)
-    timeout: float = Field(60.0, gt=0)
+    max_chars: int = Field(120, ge=20, description="digest cap in characters (Chinese)")
+    max_words: int = Field(60, ge=10, description="digest cap in words (English)")
+    min_digest: dict[str, int] = Field(
+        default_factory=lambda: {"zh": 20, "en": 8},
+        description="shortest usable digest per language: Chinese characters, else words",
+    )
+    timeout: float = Field(60.0, gt=0, description="seconds for one request, connect to last byte")
     max_retries: int = Field(2, ge=0)
     max_concurrency: int = Field(4, ge=1)
     max_tokens_per_run: int | None = Field(None, ge=1)
+    max_output_tokens: int | None = Field(
+        None, ge=16, description="completion cap per request; default derived from max_chars"
+    )
+    reasoning: bool | None = Field(
+        None, description="the model reasons first (more output room); None: guess from name"
+    )
+    breaker_failures: int = Field(
+        3, ge=1, description="consecutive transport failures that stop LLM calls for the run"
+    )
+    build_deadline_seconds: float | None = Field(
+        900.0, gt=0, description="all LLM time in one build or poll; then extracts"
+    )
     json_mode: bool = True
     temperature: float = Field(0.2, ge=0, le=2)
 
@@ -146,6 +163,11 @@ class EmailConfig(_Strict):
     list_id: str | None = None
     unsubscribe_mailto: str | None = Field(
         None, description="mailbox for mailto: unsubscribe requests (default reply_to, from)"
+    )
+    contact: str = Field(
+        "",
+        max_length=300,
+        description="the sender's line in every mail's footer, e.g. a name and postal address",
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")

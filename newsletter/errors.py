@@ -13,8 +13,16 @@ class StorageError(NewsletterError):
     """The database cannot be opened or is at a schema version we do not know."""
 
 
+class DatabaseBusy(StorageError):
+    """Another process held SQLite's write lock for longer than a write waits."""
+
+
 class LLMError(NewsletterError):
     """An LLM call failed or returned something unusable; the caller falls back."""
+
+
+class LLMCancelled(NewsletterError):
+    """LLM calls were cancelled because the process is stopping; the build is abandoned."""
 
 
 class DeliveryError(NewsletterError):

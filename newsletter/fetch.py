@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
 import ssl
 import time
 import zlib
@@ -45,6 +46,60 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 class _TooLarge(Exception):
     pass
+
+
+class _BodyFailed(Exception):
+    """The response started but its body did not arrive whole; the message says how far."""
+
+
+@dataclass
+class _Progress:
+    """How far one fetch got, for a reason that says where it stopped."""
+
+    received: int = 0
+    expected: int | None = None
+    reading_body: bool = False
+
+    def where(self) -> str:
+        if not self.reading_body:
+            return "before the response headers"
+        got = f"after {_size(self.received)}"
+        if self.expected is not None:
+            got += f" of {_size(self.expected)}"
+        return f"while reading the body, {got}"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _network_reason(exc: BaseException) -> str:
+    """What went wrong on the wire, in words, from the exception or the OS error under it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionResetError):
+            return "connection reset"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, ConnectionAbortedError | BrokenPipeError):
+            return "connection aborted"
+        if isinstance(seen, socket.gaierror):
+            return "host name not found (DNS)"
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS error ({seen.reason or seen})"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    if "reset" in text:
+        return "connection reset"
+    if "closed" in text or "disconnected" in text or "incomplete" in text:
+        return "connection closed by the server"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return _one_line(exc)
 
 
 def is_remote(url: str) -> bool:
@@ -162,7 +217,11 @@ async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
 
 
 async def _get(
-    client: httpx.AsyncClient, feed: Feed, state: FetchState, options: FetchOptions
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FetchState,
+    options: FetchOptions,
+    progress: _Progress,
 ) -> FetchResult:
     headers = {"Accept-Encoding": "gzip, deflate"}
     if state.etag:
@@ -223,12 +282,16 @@ async def _get(
                 response.headers.get("content-encoding", ""), options.max_bytes
             )
             chunks: list[bytes] = []
-            raw_total = 0
-            async for raw in response.aiter_raw():
-                raw_total += len(raw)
-                if raw_total > options.max_bytes:
-                    raise _TooLarge(f"body over the {options.max_bytes} byte cap")
-                chunks.append(decoder.decode(raw))
+            progress.reading_body = True
+            progress.expected = int(declared) if declared and declared.isdigit() else None
+            try:
+                async for raw in response.aiter_raw():
+                    progress.received += len(raw)
+                    if progress.received > options.max_bytes:
+                        raise _TooLarge(f"body over the {options.max_bytes} byte cap")
+                    chunks.append(decoder.decode(raw))
+            except (httpx.TransportError, OSError) as exc:
+                raise _BodyFailed(f"{_network_reason(exc)} {progress.where()}") from exc
             chunks.append(decoder.flush())
             return FetchResult(
                 status="ok",
@@ -299,15 +362,24 @@ async def _fetch_one(
     # Host first: a task queued behind a busy host must not hold one of the global slots.
     async with host_limits[host], global_limit:
         started = time.monotonic()
+        progress = _Progress()
         try:
             client = clients.get(host)
             # asyncio.timeout, not wait_for: wait_for wraps every request in a task of its own.
             async with asyncio.timeout(options.timeout):
-                result = await _get(client, feed, state, options)
+                result = await _get(client, feed, state, options, progress)
         except TimeoutError:
-            result = FetchResult(feed.url, "error", error=f"timed out after {options.timeout:g}s")
-        except (_TooLarge, _Refused) as exc:
+            where = f" {progress.where()}" if progress.reading_body else ""
+            error = f"timed out after {options.timeout:g}s{where}"
+            result = FetchResult(feed.url, "error", error=error)
+        except (_TooLarge, _Refused, _BodyFailed) as exc:
             result = FetchResult(feed.url, "error", error=str(exc))
+        except httpx.ConnectError as exc:
+            error = f"could not connect: {_network_reason(exc)}"
+            result = FetchResult(feed.url, "error", error=error)
+        except httpx.TransportError as exc:
+            error = f"{_network_reason(exc)} {progress.where()}"
+            result = FetchResult(feed.url, "error", error=error)
         except httpx.HTTPError as exc:
             result = FetchResult(feed.url, "error", error=_one_line(exc))
         except (OSError, ValueError, UnicodeError, zlib.error) as exc:

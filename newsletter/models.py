@@ -73,6 +73,9 @@ class Entry:
     """Sanitized HTML of the content (nh3), for display only."""
     author: str = ""
     source_name: str = ""
+    claimed_published: datetime | None = None
+    """The feed's own date when it was impossible (future, before feeds existed) and
+    ``published`` is when the entry was first seen instead."""
 
     @property
     def content_hash(self) -> str:
@@ -174,6 +177,8 @@ class Issue:
     window_start: datetime
     window_end: datetime
     items: tuple[IssueItem, ...]
+    """Best-ranked first (an email too long for Gmail drops the end); ``sections`` holds
+    the same items in the order a reader meets them."""
     intro: tuple[str, ...] = ()
     intro_kind: SummaryKind = "extractive"
     sections: tuple[tuple[str, tuple[IssueItem, ...]], ...] = field(default=())

@@ -6,7 +6,7 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,15 @@ MAX_TITLE_CHARS = 500
 _SAFE_SCHEMES = {"http", "https", "mailto"}
 _WHITESPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>", re.S)
+# C0 controls but tab and newline, DEL and C1: never text, invisible in a mail, and
+# PostgreSQL refuses NUL. feedparser's lenient parser and character references let them in.
+_CONTROLS = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A)] + list(range(0x7F, 0xA0))
+)
+# A date after first seen (plus this much slack for clock skew and time zones) or before
+# feeds existed is a broken clock or a placeholder: the entry counts from when we saw it.
+FUTURE_SLACK = timedelta(days=1)
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,11 @@ class ParsedFeed:
     """The site the feed belongs to (its channel link), when it names one."""
 
 
+def strip_controls(text: str) -> str:
+    """``text`` without C0/C1 control characters (tab and newline kept)."""
+    return text.translate(_CONTROLS)
+
+
 def html_to_text(fragment: str) -> str:
     """Markup-free, whitespace-collapsed text of an HTML fragment (scripts and styles dropped)."""
     if not fragment:
@@ -48,24 +62,28 @@ def html_to_text(fragment: str) -> str:
     # Block-level tags become spaces so words on either side do not run together.
     spaced = re.sub(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", " ", fragment)
     cleaned = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
-    return _WHITESPACE.sub(" ", html.unescape(cleaned)).strip()
+    # Controls go after unescaping: ``&#1;`` is one too.
+    return _WHITESPACE.sub(" ", strip_controls(html.unescape(cleaned))).strip()
 
 
 def safe_html(fragment: str) -> str:
     """Sanitized HTML for display: no scripts, handlers, styles or unsafe URL schemes."""
     if not fragment:
         return ""
-    return nh3.clean(
-        fragment,
-        url_schemes=_SAFE_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
+    # After cleaning: nh3 writes ``&#1;`` back out as the character itself.
+    return strip_controls(
+        nh3.clean(
+            fragment,
+            url_schemes=_SAFE_SCHEMES,
+            link_rel="noopener noreferrer nofollow",
+            strip_comments=True,
+        )
     )
 
 
 def safe_link(url: str) -> str:
     """The link if it is http(s), else empty: a ``javascript:`` link must never be clickable."""
-    url = (url or "").strip()
+    url = strip_controls(url or "").strip()
     return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
 
 
@@ -78,7 +96,7 @@ def _recode(body: bytes, encoding: str) -> bytes:
 
 
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
-def _when(entry: Any, fallback: datetime) -> datetime:
+def _claimed_date(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
@@ -87,7 +105,49 @@ def _when(entry: Any, fallback: datetime) -> datetime:
                 return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
-    return fallback
+    return None
+
+
+def plausible_date(claimed: datetime, seen: datetime) -> bool:
+    """Whether a feed's date can be true of an entry first seen at ``seen``."""
+    return EARLIEST_DATE <= claimed <= seen + FUTURE_SLACK
+
+
+def _newest(raw_entries: list[Any], cap: int) -> list[Any]:
+    """The ``cap`` newest entries, in document order (undated ones count as newest)."""
+    if len(raw_entries) <= cap:
+        return raw_entries
+    order = sorted(
+        range(len(raw_entries)),
+        key=lambda i: _claimed_date(raw_entries[i]) or datetime.max.replace(tzinfo=UTC),
+        reverse=True,
+    )
+    keep = set(order[:cap])
+    return [e for i, e in enumerate(raw_entries) if i in keep]
+
+
+def _guid(raw: Any) -> str:
+    return strip_controls(str(raw.get("id", "") or "")).strip()
+
+
+def _shared_guids(raw_entries: list[Any]) -> dict[str, int]:
+    """Guids that several different items carry (different link and title), with counts.
+
+    Such a guid identifies nothing: those items are told apart by their link instead.
+    """
+    items: dict[str, set[tuple[str, str]]] = {}
+    for raw in raw_entries:
+        guid = _guid(raw)
+        if guid:
+            link = canonical_url(safe_link(raw.get("link", "")))
+            items.setdefault(guid, set()).add((link, str(raw.get("title", ""))))
+    shared: dict[str, int] = {}
+    for guid, variants in items.items():
+        links = {link for link, _ in variants}
+        titles = {title for _, title in variants}
+        if len(links) > 1 and len(titles) > 1:
+            shared[guid] = len(variants)
+    return shared
 
 
 def _entry_text(entry: Any) -> tuple[str, str]:
@@ -189,7 +249,22 @@ def parse_feed(
     entries: list[Entry] = []
     seen: set[str] = set()
     garbled: list[tuple[str, str]] = []
-    for raw in raw_entries[:MAX_ENTRIES_PER_FEED]:
+    redated: list[datetime] = []
+    kept = _newest(raw_entries, MAX_ENTRIES_PER_FEED)
+    if len(kept) < len(raw_entries):
+        problems.append(
+            f"truncated: the feed lists {len(raw_entries)} entries; read the newest "
+            f"{len(kept)} (the per-feed cap), {len(raw_entries) - len(kept)} not read"
+        )
+    shared = _shared_guids(kept)
+    if shared:
+        guid, count = max(shared.items(), key=lambda kv: kv[1])
+        problems.append(
+            f"guid {guid[:60]!r} is shared by {count} different items"
+            + (f" (and {len(shared) - 1} more guids like it)" if len(shared) > 1 else "")
+            + "; those items are identified by their link instead"
+        )
+    for raw in kept:
         title = html_to_text(raw.get("title", ""))[:MAX_TITLE_CHARS]
         why = mojibake(title)
         if why:
@@ -200,10 +275,17 @@ def parse_feed(
         text, raw_html = _entry_text(raw)
         if not title and not text:
             continue
-        published = _when(raw, now)
+        claimed = _claimed_date(raw)
+        published, dated = now, None
+        if claimed is not None and plausible_date(claimed, now):
+            published = claimed
+        elif claimed is not None:
+            dated = claimed
+            redated.append(claimed)
+        guid = _guid(raw)
         eid = entry_id(
             feed.url,
-            str(raw.get("id", "") or ""),
+            "" if guid in shared else guid,
             link,
             title,
             str(raw.get("published", "") or raw.get("updated", "")),
@@ -222,7 +304,15 @@ def parse_feed(
                 html=safe_html(raw_html)[: MAX_TEXT_CHARS * 2],
                 author=html_to_text(raw.get("author", ""))[:200],
                 source_name=feed.name or feed_title,
+                claimed_published=dated,
             )
+        )
+    if redated:
+        future = sum(1 for d in redated if d > now)
+        problems.append(
+            f"{len(redated)} entries carry impossible dates ({future} in the future, "
+            f"{len(redated) - future} before {EARLIEST_DATE:%Y}), e.g. "
+            f"{max(redated, key=lambda d: abs(d - now)):%Y-%m-%d}; dated when first seen instead"
         )
     warnings: tuple[str, ...] = ()
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None

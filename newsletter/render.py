@@ -52,12 +52,20 @@ class Renderer:
         *,
         timezone: str = "Asia/Shanghai",
         language: str = "zh-CN",
+        list_title: str = "",
+        contact: str = "",
     ) -> None:
         self._html = template_env(templates_dir, html=True)
         self._text = template_env(templates_dir, html=False)
         self.tz = ZoneInfo(timezone)
         self.lang = HTML_LANG.get(language, language)
+        self.list_title = list_title
+        self.contact = contact
         self._inliner = css_inline.CSSInliner(keep_style_tags=False)
+        # Media queries (small screens, dark mode) and Outlook.com's attribute selectors
+        # cannot be inlined and css_inline drops every <style>: added back after inlining.
+        kept = self._text.get_template("_email_kept.css").render()
+        self._kept_css = f"<style>\n{kept.strip()}\n</style>\n</head>"
         for env in (self._html, self._text):
             env.globals["local_date"] = self.local_date
 
@@ -67,8 +75,13 @@ class Renderer:
     def window_label(self, issue: Issue) -> str:
         return f"{self.local_date(issue.window_start)} 至 {self.local_date(issue.window_end)}"
 
-    def issue(self, issue: Issue, *, web_url: str = "", unsubscribe_url: str = "") -> Rendered:
-        """The issue as (inlined HTML, plain text); per-recipient links are optional."""
+    def issue(
+        self, issue: Issue, *, web_url: str = "", unsubscribe_url: str = "", more: int = 0
+    ) -> Rendered:
+        """The issue as (inlined HTML, plain text); per-recipient links are optional.
+
+        ``more`` is how many stories were left out of this copy (they are on ``web_url``).
+        """
         values: dict[str, Any] = {
             "issue": issue,
             "lang": self.lang,
@@ -76,10 +89,30 @@ class Renderer:
             "any_llm": any(i.summary.kind == "llm" for i in issue.items),
             "web_url": web_url,
             "unsubscribe_url": unsubscribe_url,
+            "more": more,
+            "preheader": preheader(issue),
+            "list_title": self.list_title or issue.title,
+            "contact": self.contact,
         }
         page = self._html.get_template("issue.html.j2").render(**values)
         text = self._text.get_template("issue.txt.j2").render(**values)
-        return Rendered(self._inliner.inline(page), text)
+        return Rendered(self.email_html(page), text)
+
+    def email_html(self, page: str) -> str:
+        """A page built on ``_email.html.j2`` with its CSS inlined, the rest kept in <head>."""
+        return self._inliner.inline(page).replace("</head>", self._kept_css, 1)
+
+    def confirmation(self, list_title: str, link: str) -> Rendered:
+        """The double opt-in mail: the issue's look, one button, the link in plain sight."""
+        values = {
+            "lang": self.lang,
+            "list_title": list_title,
+            "link": link,
+            "contact": self.contact,
+        }
+        page = self._html.get_template("confirm.html.j2").render(**values)
+        text = self._text.get_template("confirm.txt.j2").render(**values)
+        return Rendered(self.email_html(page), text)
 
     def archive(self, title: str, issues: Sequence[Any]) -> str:
         """The list of all issues, newest first, linking to each issue's folder."""
@@ -87,6 +120,18 @@ class Renderer:
             title=title, issues=issues, lang=self.lang
         )
         return self._inliner.inline(page)
+
+
+def preheader(issue: Issue, limit: int = 90) -> str:
+    """The line a mail client shows under the subject: the week's points, then headlines."""
+    points = list(issue.intro) or [i.entry.title for _, group in issue.sections for i in group]
+    line = ""
+    for point in points:
+        candidate = f"{line}；{point}" if line else point
+        if len(candidate) > limit:
+            break
+        line = candidate
+    return line or (points[0][: limit - 1] + "…" if points else "")
 
 
 # -- web archive pages and the Atom feed --------------------------------------------------

@@ -9,7 +9,13 @@ Guarantees, each for a reason an operator would otherwise find out the hard way:
 * a weekly run missed while the daemon was down is caught up once on start (coalesced) if
   it is within ``schedule.misfire_grace_seconds``;
 * SIGTERM / Ctrl-C finish the step in progress (a poll or a build), start nothing new, and
-  exit 0; a second signal exits at once.
+  exit 0; a second signal exits at once;
+* a SQLite file removed or replaced under the daemon stops it with an error
+  (:class:`DatabaseWatch`): opening the path again would create an empty database and
+  re-poll every old story as new.
+
+Why one file over 600 lines: the daemon's guarantees (lock, catch-up, no overlap,
+stop, database watch) act on one scheduler object and its jobs; they are read together.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -35,7 +43,7 @@ from . import workers
 from ._lease import owner_id
 from ._logging import current_format, log_line
 from .config import Config
-from .errors import NewsletterError
+from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
 from .flows import poll as poll_flow
 from .flows import send as send_flow
@@ -117,12 +125,50 @@ def _is_sqlite(url: str) -> bool:
 
 def daemon_lock(config: Config) -> DaemonLock:
     """The lock for this config's database: a file next to a SQLite file, else in output_dir."""
-    url = config.database
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        db = Path(url[len("sqlite:///") :])
+    db = sqlite_path(config.database)
+    if db is not None:
         return FileLock(db.with_name(db.name + ".daemon.lock"))
     # A server database is shared by design: leases in the database coordinate daemons.
     return NoLock()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None (server database, in-memory)."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    return None
+
+
+class DatabaseGone(NewsletterError):
+    """The SQLite file the daemon started with was removed or replaced."""
+
+
+class DatabaseWatch:
+    """Remembers which file the database was at start (device and inode) and checks it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._identity: tuple[int, int] | None = None
+        if path is not None:
+            info = path.stat()
+            self._identity = (info.st_dev, info.st_ino)
+
+    def check(self) -> None:
+        """Raise :class:`DatabaseGone` if the file is missing or is another file now."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            raise DatabaseGone(
+                f"database file {self.path} was removed while the daemon ran; stopping "
+                "(restore it, or restart the daemon to start a new database)"
+            ) from None
+        if (info.st_dev, info.st_ino) != self._identity:
+            raise DatabaseGone(
+                f"database file {self.path} was replaced by another file while the daemon "
+                "ran; stopping (restart the daemon to use the new file)"
+            )
 
 
 # -- schedule ----------------------------------------------------------------------------
@@ -145,8 +191,8 @@ def previous_fire_time(
 class Daemon:
     """Holds the scheduler and the jobs, and one store they share.
 
-    The store is opened (and its schema checked) once per daemon, not per job; its engine
-    gives each job thread a connection of its own.
+    The store is opened (and its schema checked) once per daemon, not per job, and again
+    after a job that failed; its engine gives each job thread a connection of its own.
     """
 
     def __init__(self, config: Config) -> None:
@@ -165,20 +211,45 @@ class Daemon:
         self._procs: dict[str, Any] = {}
         self._store: Store | None = None
         self._store_lock = threading.Lock()
+        self.watch = DatabaseWatch(None)
+        self.failure: NewsletterError | None = None
 
-    @property
-    def store(self) -> Store:
+    def _opened(self) -> Store:
+        """The daemon's one store, opened (and its schema checked) on first use."""
         with self._store_lock:
             if self._store is None:
                 self._store = Store.open(self.config.database)
             return self._store
 
     def close(self) -> None:
-        """Close the store (``start`` does it on the way out)."""
+        """Close the store (``start`` does it on the way out; the next use opens it again)."""
         with self._store_lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+    @contextmanager
+    def _job_store(self) -> Iterator[Store]:
+        """The store for one job, once the database is known to be the one we started with.
+
+        A job that fails closes the store, so the next job opens it afresh (new connections,
+        the schema checked again) rather than reusing connections a database failure broke.
+        """
+        self.watch.check()
+        try:
+            yield self._opened()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_database(self) -> None:
+        try:
+            self.watch.check()
+        except DatabaseGone as exc:
+            if self.failure is None:
+                log.error("%s", exc, extra={"fields": {"job": "database", "failed": True}})
+                self.failure = exc
+            self.stop()
 
     # -- jobs ---------------------------------------------------------------------------
     def _poll(self, store: Store, job: str) -> poll_flow.PollReport:
@@ -201,6 +272,9 @@ class Daemon:
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
         )
+        if report.storage_error:
+            fields = {"job": job, "failed": True}
+            log.error("job=%s %s", job, report.storage_error, extra={"fields": fields})
         return report
 
     def poll_job(self) -> None:
@@ -211,7 +285,8 @@ class Daemon:
             log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
-            self._poll(self.store, "poll")
+            with self._job_store() as store:
+                self._poll(store, "poll")
         finally:
             self._work.release()
 
@@ -221,13 +296,11 @@ class Daemon:
 
         if self._stopping.is_set() or not self._leading("bounces"):
             return
-        store = Store.open(self.config.database)
         try:
-            poll_mailbox(self.config, store)  # logs its own job=bounces line
+            with self._job_store() as store:
+                poll_mailbox(self.config, store)  # logs its own job=bounces line
         except NewsletterError as exc:
             log_line(log, "bounces", failed=True, error=str(exc))
-        finally:
-            store.close()
 
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
@@ -241,21 +314,26 @@ class Daemon:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
-            store = self.store
-            self._poll(store, "issue-poll")
-            if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
-                log.warning("feeds still being polled by other workers; building anyway")
-            if self._stopping.is_set():
-                # Not recorded as done: the next start catches it up within the grace.
-                log_line(log, "issue", built="none", reason="stopping before the build")
-                return
-            report = build_flow.build_issue(self.config, store)
-            store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
-            # Build and send are one step: a built issue is sent even when stopping
-            # (per-recipient state makes a cut-off send resumable: see
-            # flows.send.unfinished_send).
-            if report.issue is not None:
-                send_built(self.config, store, report.issue.id)
+            with self._job_store() as store:
+                self._poll(store, "issue-poll")
+                if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
+                    log.warning("feeds still being polled by other workers; building anyway")
+                if self._stopping.is_set():
+                    # Not recorded as done: the next start catches it up within the grace.
+                    log_line(log, "issue", built="none", reason="stopping before the build")
+                    return
+                try:
+                    report = build_flow.build_issue(self.config, store)
+                except LLMCancelled:
+                    # Not recorded as done: the next start builds it with its LLM digests.
+                    log_line(log, "issue", built="none", reason="stopping during the LLM calls")
+                    return
+                store.set_meta(ISSUE_RUN_KEY, due.astimezone(UTC).isoformat())
+                # Build and send are one step: a built issue is sent even when stopping
+                # (per-recipient state makes a cut-off send resumable: see
+                # flows.send.unfinished_send).
+                if report.issue is not None:
+                    send_built(self.config, store, report.issue.id)
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
                 log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
@@ -280,7 +358,8 @@ class Daemon:
             if self._stopping.is_set():
                 return
         try:
-            send_built(self.config, self.store, issue_id)
+            with self._job_store() as store:
+                send_built(self.config, store, issue_id)
         finally:
             self._work.release()
 
@@ -297,8 +376,8 @@ class Daemon:
         due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
         if due is None:
             return None
-        last = self.store.get_meta(ISSUE_RUN_KEY)
-        issues = self.store.list_issues()
+        last = self._opened().get_meta(ISSUE_RUN_KEY)
+        issues = self._opened().list_issues()
         if last is not None and datetime.fromisoformat(last) >= due:
             return None
         # An issue built by hand (``newsletter build``) since then also counts as the run.
@@ -307,7 +386,7 @@ class Daemon:
         return due
 
     def _unfinished_send(self, now: datetime) -> str | None:
-        return send_flow.unfinished_send(self.config, self.store, now)
+        return send_flow.unfinished_send(self.config, self._opened(), now)
 
     # -- running ------------------------------------------------------------------------
     def _poll_trigger(self) -> BaseTrigger:
@@ -320,9 +399,14 @@ class Daemon:
         """Take the lock, schedule the jobs and block until a signal stops the daemon."""
         self.lock.acquire()
         try:
+            # Opening creates and migrates the database; from then on it must stay that file.
+            self._opened()
+            self.watch = DatabaseWatch(sqlite_path(self.config.database))
             self._run()
         finally:
             self.lock.release()
+        if self.failure is not None:
+            raise self.failure
 
     def _run(self) -> None:
         tz = self.config.tz
@@ -392,6 +476,15 @@ class Daemon:
             log.info("issue %s was not sent to everyone; finishing that now", unfinished)
             self.scheduler.add_job(
                 self.send_job, args=[unfinished], id="send-resume", name="send resume", **common
+            )
+        if self.watch.path is not None:
+            self.scheduler.add_job(
+                self._check_database,
+                IntervalTrigger(seconds=1),
+                id="database-watch",
+                name="database watch",
+                max_instances=1,
+                coalesce=True,
             )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
@@ -478,7 +571,9 @@ class Daemon:
             # Workers log like the daemon (``--log-format`` may differ from the config).
             fmt = "json" if current_format() == "json" else self.config.log_format
             proc = context.Process(
-                target=workers.worker_process, args=(self.config, name, fmt), name=name
+                target=workers.worker_process,
+                args=(self.config, name, fmt, os.getpid()),
+                name=name,
             )
             proc.start()
             self._procs[name] = proc
@@ -497,8 +592,10 @@ class Daemon:
         self._procs.clear()
 
     def stop(self) -> None:
-        """Stop scheduling; the step in progress finishes (``start`` returns after it)."""
+        """Stop scheduling; the step in progress finishes (``start`` returns after it),
+        except LLM calls in flight: they are cancelled and a build in them is abandoned."""
         self._stopping.set()
+        workers.cancel_llm_calls()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 

@@ -12,18 +12,29 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
 import nh3
 
-from ._extract import extract_digest
+from ._extract import DigestCaps, extract_digest
 from ._facts import cap_length, unsupported_facts
+from ._guard import (
+    Problem,
+    category_of,
+    digest_problems,
+    grounded,
+    neutralise,
+    scrub_contacts,
+)
+from ._guard import (
+    min_units as gate_minimum,
+)
 from ._resources import templates_root
 from .errors import LLMError
-from .llm import LLMClient, TokenBudget, parse_json_object
+from .llm import Completion, LLMClient, TokenBudget, parse_json_object
 from .models import Entry, Summary, Tokens
 
 CATEGORIES = ("平台政策", "数据财报", "商家与达人", "品牌案例", "行业观察")
@@ -46,14 +57,24 @@ LANGUAGE_NAMES = {
     "en": "English",
 }
 MAX_SOURCE_CHARS = 6000
+# The part of an article a digest must share key terms with, after the title.
+LEAD = 1000
+# Shortest digest worth publishing, per language: Chinese characters, else words.
+MIN_UNITS: Mapping[str, int] = {"zh": 20, "en": 8}
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_URL = re.compile(r"(?:https?|ftp|javascript|data):\S+", re.I)
+_URL = re.compile(r"(?:https?|ftp|javascript|data):[!-~]+", re.I)
 _MD_MARKS = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*>]\s+)", re.M)
 _SPACES = re.compile(r"\s+")
 
 
 PROMPT_NAMES = (
-    "summary_system", "summary_user", "intro_system", "intro_user", "judge_system", "judge_user"
+    "summary_system",
+    "summary_user",
+    "summary_repair",
+    "intro_system",
+    "intro_user",
+    "judge_system",
+    "judge_user",
 )
 
 
@@ -65,7 +86,18 @@ class Prompts:
     version: str
 
     def render(self, name: str, **values: object) -> str:
-        return self.env.get_template(f"prompts/{name}.j2").render(**values).strip()
+        """The prompt ``name`` with ``values``; text values are neutralised first, so
+        nothing from a feed can close the prompt's delimiters."""
+        safe = {key: _neutralised(value) for key, value in values.items()}
+        return self.env.get_template(f"prompts/{name}.j2").render(**safe).strip()
+
+
+def _neutralised(value: object) -> object:
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_neutralised(v) for v in value)
+    return value
 
 
 def load_prompts(templates_dir: str | Path | None = None) -> Prompts:
@@ -120,9 +152,12 @@ def plain_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def extractive_summary(entry: Entry, max_chars: int, error: str | None = None) -> Summary:
-    """A digest made of the entry's own sentences, marked as extracted."""
-    text = extract_digest(entry.title, entry.text, max_chars=max_chars)
+def extractive_summary(entry: Entry, caps: DigestCaps | int, error: str | None = None) -> Summary:
+    """A digest made of the entry's own sentences, marked as extracted.
+
+    ``caps`` in characters (Chinese) and words (English); a bare int is the character cap.
+    """
+    text = scrub_contacts(extract_digest(entry.title, entry.text, caps))
     return Summary(
         text=text,
         kind="extractive",
@@ -135,22 +170,95 @@ def _source_text(entry: Entry) -> str:
     return f"{entry.title}\n{entry.text}"
 
 
+def _repair_message(
+    prompts: Prompts, problems: Sequence[Problem], *, max_chars: int, minimum: int, language: str
+) -> str:
+    return prompts.render(
+        "summary_repair",
+        problems=problems,
+        max_chars=max_chars,
+        min_units=minimum,
+        categories=CATEGORIES,
+        language_name=LANGUAGE_NAMES.get(language, language),
+    )
+
+
+def _judge_answer(
+    completion: Completion,
+    entry: Entry,
+    *,
+    max_chars: int,
+    minimum: int,
+    language: str,
+) -> tuple[Summary | None, list[Problem]]:
+    """The digest in one answer if it passes every check, else what is wrong with it."""
+    try:
+        answer = parse_json_object(completion.content)
+    except LLMError as exc:
+        if completion.truncated:
+            return None, [Problem("truncated", "answer cut off at the output cap (the model "
+                                  "kept writing): " + str(exc))]
+        return None, [Problem("json", str(exc))]
+    raw = answer.get("summary")
+    if not isinstance(raw, str) or not raw.strip():
+        return None, [Problem("json", "answer has no summary")]
+    summary = cap_length(scrub_contacts(plain_text(raw)), max_chars)
+    problems = digest_problems(
+        summary, language=language, minimum=minimum, title=entry.title, lead=entry.text[:LEAD]
+    )
+    invented = unsupported_facts(summary, _source_text(entry))
+    if invented:
+        problems.append(
+            Problem(
+                "figures",
+                "figures not in the source: " + ", ".join(invented[:5]),
+                "、".join(invented[:5]),
+            )
+        )
+    named = str(answer.get("category", ""))
+    category = category_of(named, CATEGORIES)
+    if category is None:
+        problems.append(
+            Problem("category", f"category {named[:20]!r} is not an allowed one", named[:20])
+        )
+    if problems:
+        return None, problems
+    facts = answer.get("key_facts")
+    cleaned = (scrub_contacts(plain_text(str(f)))[:80] for f in facts or [])
+    key_facts = tuple(
+        fact
+        for fact in (cleaned if isinstance(facts, list) else ())
+        if fact and not unsupported_facts(fact, _source_text(entry))
+    )[:3]
+    return Summary(text=summary, kind="llm", category=category or "", key_facts=key_facts), []
+
+
 def llm_summary(
     entry: Entry,
     client: LLMClient,
     prompts: Prompts,
     *,
     max_chars: int = 120,
+    max_words: int = 60,
     language: str = "zh-CN",
     budget: TokenBudget | None = None,
+    min_units: Mapping[str, int] | None = None,
 ) -> Summary:
-    """An LLM digest of one entry, checked; falls back to extractive. Never raises."""
+    """An LLM digest of one entry that passed the quality gate and the figure check.
+
+    A failing answer gets one retry naming its problems, then the extractive digest with
+    the reason recorded. Never raises :class:`LLMError` (a cancelled run raises
+    :class:`LLMCancelled`).
+    """
+    caps = DigestCaps(max_chars, max_words)
     if budget is not None and budget.exhausted:
-        spent = extractive_summary(entry, max_chars, error="token budget for this run is spent")
+        spent = extractive_summary(entry, caps, error="token budget for this run is spent")
         return replace(spent, transient=True)
+    minimum = gate_minimum(min_units or MIN_UNITS, language, max_chars)
     system = prompts.render(
         "summary_system",
         max_chars=max_chars,
+        min_units=minimum,
         categories=CATEGORIES,
         language_name=LANGUAGE_NAMES.get(language, language),
     )
@@ -175,50 +283,27 @@ def llm_summary(
         tokens += completion.tokens
         if budget is not None:
             budget.spend(completion.tokens.total)
-        correction = ""
-        try:
-            answer = parse_json_object(completion.content)
-            summary = plain_text(str(answer.get("summary", "")))
-            if not summary:
-                raise LLMError("answer has no summary")
-        except LLMError as exc:
-            problem = str(exc)
-            correction = (
-                "你的回答不是要求的 JSON 对象。"
-                "请只输出 JSON 对象，包含 summary、category、key_facts。"
+        accepted, problems = _judge_answer(
+            completion, entry, max_chars=max_chars, minimum=minimum, language=language
+        )
+        if accepted is not None:
+            return replace(
+                accepted,
+                model=client.model,
+                error=f"first answer rejected: {problem}" if problem else None,
+                tokens=tokens,
             )
-        else:
-            summary = cap_length(summary, max_chars)
-            invented = unsupported_facts(summary, _source_text(entry))
-            if not invented:
-                category = str(answer.get("category", "")).strip()
-                facts = answer.get("key_facts") or []
-                key_facts = tuple(
-                    plain_text(str(f))[:80]
-                    for f in (facts if isinstance(facts, list) else [])
-                    if str(f).strip() and not unsupported_facts(str(f), _source_text(entry))
-                )[:3]
-                return Summary(
-                    text=summary,
-                    kind="llm",
-                    model=client.model,
-                    category=category
-                    if category in CATEGORIES
-                    else guess_category(entry.title, entry.text),
-                    key_facts=key_facts,
-                    error=f"first answer rejected: {problem}" if problem else None,
-                    tokens=tokens,
-                )
-            problem = "figures not in the source: " + ", ".join(invented[:5])
-            correction = (
-                f"你的摘要里有资料中没有的数字或日期：{'、'.join(invented[:5])}。"
-                "请重写，只使用资料中原样出现的数字和日期，仍然只输出 JSON 对象。"
-            )
+        problem = "; ".join(p.reason for p in problems)
         messages = messages[:2] + [
             {"role": "assistant", "content": completion.content[:2000]},
-            {"role": "user", "content": correction},
+            {
+                "role": "user",
+                "content": _repair_message(
+                    prompts, problems, max_chars=max_chars, minimum=minimum, language=language
+                ),
+            },
         ]
-    fallback = extractive_summary(entry, max_chars, error=f"LLM digest not used: {problem}")
+    fallback = extractive_summary(entry, caps, error=f"LLM digest not used: {problem}")
     return replace(
         fallback,
         model=client.model,
@@ -234,14 +319,17 @@ def write_intro(
     *,
     language: str = "zh-CN",
     budget: TokenBudget | None = None,
+    fallback: tuple[str, ...] | None = None,
 ) -> tuple[tuple[str, ...], Summary]:
     """The issue's "本周要点" from (title, digest) pairs, in issue order.
 
     Returns the bullets and a :class:`Summary` describing how they were made (kind,
-    tokens, fallback reason). Without an LLM, or when its bullets fail the figure
-    check, the bullets are the top headlines.
+    tokens, fallback reason). Bullets not grounded in a story of their own are dropped;
+    without an LLM, or when fewer than three bullets pass (grounding, figure check), the
+    bullets are ``fallback`` (``compose.highlights``: the week's most important stories
+    across sections), or else the first headlines.
     """
-    headlines = tuple(title for title, _ in items[:5])
+    headlines = fallback if fallback is not None else tuple(title for title, _ in items[:5])
     if client is None or not items:
         return headlines, Summary(text="", kind="extractive")
     if budget is not None and budget.exhausted:
@@ -269,9 +357,17 @@ def write_intro(
         raw = parse_json_object(completion.content).get("bullets")
         if not isinstance(raw, list):
             raise LLMError("answer has no bullets list")
-        bullets = tuple(cap_length(plain_text(str(b)), 60) for b in raw if str(b).strip())[:5]
+        written = tuple(
+            cap_length(scrub_contacts(plain_text(str(b))), 60) for b in raw if str(b).strip()
+        )
+        # Each bullet must rest on its own story; the rest are dropped, not repaired.
+        bullets = grounded(written, [f"{t} {d}" for t, d in items[:20]])[:5]
         if len(bullets) < 3 and len(items) >= 3:
-            raise LLMError(f"only {len(bullets)} bullets")
+            dropped = len(written) - len(bullets)
+            raise LLMError(
+                f"only {len(bullets)} bullets"
+                + (f" ({dropped} not grounded in one story each)" if dropped else "")
+            )
         invented = [f for b in bullets for f in unsupported_facts(b, source)]
         if invented:
             raise LLMError("figures not in the digests: " + ", ".join(invented[:5]))

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from ._lease import dead_here, owner_id
+from ._lifeline import exit_with_parent
 from ._logging import configure_logging, log_line
 from .config import Config
 from .errors import NewsletterError
@@ -103,6 +104,16 @@ def run_worker(
     return report
 
 
+def cancel_llm_calls() -> None:
+    """Cancel LLM calls in flight (a stop must not wait out their timeouts).
+
+    From a thread: a signal handler must not take the locks the cancelled calls hold.
+    """
+    from . import llm
+
+    threading.Thread(target=llm.cancel_all, name="llm-cancel", daemon=True).start()
+
+
 def stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM / Ctrl-C: finish the batch in progress, then stop; a second one exits now."""
 
@@ -111,16 +122,29 @@ def stop_on_signals(stop: threading.Event) -> None:
             os._exit(128 + signum)
         log.info("signal %d: finishing the current batch, then stopping", signum)
         stop.set()
+        cancel_llm_calls()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
 
 
-def worker_process(config: Config, name: str, log_format: str = "text") -> None:
-    """Entry point of a worker process the daemon starts (``multiprocessing`` spawn)."""
+def worker_process(
+    config: Config, name: str, log_format: str = "text", parent: int | None = None
+) -> None:
+    """Entry point of a worker process the daemon starts (``multiprocessing`` spawn).
+
+    A worker whose daemon died (``kill -9``) finishes its batch and stops, instead of
+    polling on beside the daemon that replaces it.
+    """
     configure_logging(log_format)
     stop = threading.Event()
     stop_on_signals(stop)
+
+    def orphaned() -> None:
+        log.warning("worker %s: the daemon (pid %s) is gone; stopping", name, parent)
+        stop.set()
+
+    exit_with_parent(parent, orphaned)
     run_worker(config, name=name, stop=stop)
 
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import mimetypes
 import re
+import select
 import socket
 import struct
 import threading
@@ -46,6 +47,8 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Status",
+    "Trickle",
+    "HTML_PAGE",
     "billion_laughs",
     "echo_digest",
     "gzip_bomb",
@@ -63,6 +66,7 @@ FaultKind = Literal[
     "billion_laughs",
     "wrong_charset",
     "html",
+    "reset",
 ]
 _FAULT_KINDS: frozenset[str] = frozenset(FaultKind.__args__)  # type: ignore[attr-defined]
 
@@ -399,6 +403,9 @@ class FeedServer(_LoopbackServer):
           * ``wrong_charset`` — ``text`` encoded as ``encoding`` (default GB18030) but sent with
             ``charset=declared`` (default utf-8); the XML prolog carries no encoding.
           * ``html`` — a ``text/html`` page (``body`` to override) instead of a feed.
+          * ``reset`` — headers declaring ``size`` bytes (default 100,000), the first ``after``
+            bytes (default 6,500) of an RSS body, then a TCP reset (``close=True``: a clean
+            close instead).
         """
         if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(_FAULT_KINDS)}")
@@ -542,10 +549,32 @@ class FeedServer(_LoopbackServer):
             body = text.encode(o.get("encoding", "gb18030"))
             declared = o.get("declared", "utf-8")
             _send(h, 200, body, {"Content-Type": f"application/rss+xml; charset={declared}"})
+        elif kind == "reset":
+            self._reset(h, int(o.get("size", 100_000)), int(o.get("after", 6_500)),
+                        bool(o.get("close", False)))
         elif kind == "html":
             body = o.get("body", _HTML_PAGE)
             body = body.encode() if isinstance(body, str) else body
             _send(h, 200, body, {"Content-Type": "text/html; charset=utf-8"})
+
+    @staticmethod
+    def _reset(h: _Handler, size: int, after: int, close: bool) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        head = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>cut'
+        h.wfile.write((head + b"x" * after)[:after])
+        h.wfile.flush()
+        h.close_connection = True
+        if not close:
+            # Linger 0 and a close right here (not the server's shutdown, which sends FIN
+            # first): the peer gets a RST, as from a crashed proxy.
+            h.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            h.rfile.close()
+            h.connection.close()
 
     def _huge(self, h: _Handler, size: int, content_length: bool) -> None:
         head = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>huge'
@@ -616,14 +645,41 @@ class Func:
     fn: Callable[[dict[str, Any]], Behaviour]
 
 
+EchoStyle = Literal["faithful", "punctuation", "english", "meta", "traditional", "runaway"]
+
+
 @dataclass(frozen=True)
 class Echo:
-    """The default: a deterministic, faithful digest built only from the last user message."""
+    """The default: a deterministic, faithful digest built only from the article's message.
+
+    Other ``style`` values imitate how small real models fail, still per request:
+    ``punctuation`` answers ``……``; ``english`` a faithful digest in English words;
+    ``meta`` the faithful digest behind "以下是摘要："; ``traditional`` it in Traditional
+    characters; ``runaway`` repeats the digest until the request's ``max_tokens`` (or
+    ``max_completion_tokens``) is reached, like a looping model, finishing with
+    ``length`` (without a cap it stops at 200,000 characters, "the context is full").
+    """
 
     category: str = "行业观察"
+    style: EchoStyle = "faithful"
 
 
-Behaviour = Reply | Status | Hang | Garbage | Func | Echo
+@dataclass(frozen=True)
+class Trickle:
+    """Send the whole response (status line included) one byte every ``interval`` seconds."""
+
+    interval: float
+    then: Behaviour | None = None
+
+
+Behaviour = Reply | Status | Hang | Garbage | Func | Echo | Trickle
+
+HTML_PAGE = Garbage(
+    b"<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head>"
+    b"<body><h1>Welcome to nginx!</h1></body></html>",
+    "text/html",
+)
+"""What a proxy or a web server answers when ``base_url`` misses the API path."""
 
 
 @dataclass(frozen=True)
@@ -656,24 +712,27 @@ def _message_text(msg: Mapping[str, Any]) -> str:
 def echo_digest(request: Mapping[str, Any]) -> tuple[str, list[str]]:
     """Summary and key facts taken verbatim from the last user message.
 
+    The message is the last user message holding an ``<article>`` (else the last one).
     The summary is the first sentence with at least 10 CJK characters that does not read like
-    an instruction (请/摘要/JSON/...), tags and a leading "标签：" removed, cut to 60 characters
+    an instruction (请/摘要/JSON/...), tags and a leading "标签：" removed, joined with the
+    next such sentences until it has 20 CJK characters, cut to 60 characters
     (without CJK: the first such sentence of at least 20 characters);
     key facts are up to three distinct numbers (with unit) that appear in that message.
     """
     messages = request.get("messages") or []
-    last = ""
-    for msg in reversed(messages):
-        if isinstance(msg, Mapping) and msg.get("role") == "user":
-            last = _message_text(msg)
-            break
+    users = [
+        _message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") == "user"
+    ]
+    # The article, not a follow-up correction, is what a digest is made of.
+    last = next((u for u in reversed(users) if "<article>" in u), users[-1] if users else "")
     sentences = [s.strip() for s in _SENTENCE_END.split(_TAG.sub("", last)) if s and s.strip()]
     chosen = ""
     for s in sentences:
         s = _LABEL.sub("", s).strip()
         if len(_CJK.findall(s)) >= 10 and not _INSTRUCTION.search(s):
-            chosen = s
-            break
+            chosen += s
+            if len(_CJK.findall(chosen)) >= 20:
+                break
     if not chosen:  # e.g. an English article: first long non-instruction sentence
         plain = [_LABEL.sub("", s).strip() for s in sentences]
         chosen = next((s for s in plain if len(s) >= 20 and not _INSTRUCTION.search(s)),
@@ -687,6 +746,15 @@ def echo_digest(request: Mapping[str, Any]) -> tuple[str, list[str]]:
         if len(facts) == 3:
             break
     return summary, facts
+
+
+def _client_gone(h: _Handler) -> bool:
+    """True when the client closed its side (readable with nothing to read)."""
+    try:
+        ready, _, _ = select.select([h.connection], [], [], 0)
+        return bool(ready) and h.connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def _usage(request: Mapping[str, Any], content: str, reasoning: str | None) -> dict[str, Any]:
@@ -703,21 +771,74 @@ def _usage(request: Mapping[str, Any], content: str, reasoning: str | None) -> d
     }
 
 
+_ENGLISH = (
+    "The platform reported that live commerce sales on its channels kept growing during "
+    "the shopping festival, with more merchants and creators joining"
+)
+
+
+def _echo_reply(req: Mapping[str, Any], echo: Echo) -> Reply:
+    summary, facts = echo_digest(req)
+    finish = "stop"
+    if echo.style == "punctuation":
+        summary = "……"
+    elif echo.style == "english":
+        summary = _ENGLISH + (" (" + ", ".join(facts) + ")." if facts else ".")
+    elif echo.style == "meta":
+        summary = "以下是摘要：" + summary
+    elif echo.style == "traditional":
+        import opencc
+
+        summary = opencc.OpenCC("s2t").convert(summary)
+    limit = 0
+    if echo.style == "runaway":
+        cap = req.get("max_tokens") or req.get("max_completion_tokens")
+        # _usage counts two characters a token: stop where the cap says.
+        limit = int(cap) * 2 if isinstance(cap, int) and cap > 0 else 200_000
+        summary = summary * (limit // max(1, len(summary)) + 1)
+        finish = "length"
+    rf = req.get("response_format") or {}
+    if isinstance(rf, Mapping) and rf.get("type") in ("json_object", "json_schema"):
+        content = json.dumps(
+            {"summary": summary, "category": echo.category, "key_facts": facts},
+            ensure_ascii=False,
+        )
+    else:
+        content = summary
+    return Reply(content[:limit] if limit else content, finish_reason=finish)
+
+
 class OpenAIServer(_LoopbackServer):
     """Chat-completions endpoint at ``base_url`` (``http://127.0.0.1:PORT/v1``).
 
     Each ``POST /v1/chat/completions`` consumes the next queued behaviour (``queue``) or
     else uses ``default`` (initially :class:`Echo`).  ``GET /v1/models`` lists ``model``.
-    With ``api_key`` set, other bearer tokens get 401.
+    With ``api_key`` set, other bearer tokens get 401.  ``latency`` delays every chat
+    answer; ``slots`` serves that many at a time and queues the rest (a llama.cpp server
+    started with ``--parallel 1`` is ``slots=1``); ``peak`` is the most seen at once.
     """
 
-    def __init__(self, *, model: str = "loopback-model", api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        model: str = "loopback-model",
+        api_key: str | None = None,
+        latency: float = 0.0,
+        slots: int | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.api_key = api_key
         self.default: Behaviour = Echo()
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Behaviour] = deque()
+        self.latency = latency
+        """Seconds each chat request takes before its behaviour runs (model time)."""
+        # Like llama.cpp's server with ``--parallel N``: requests beyond N wait their turn.
+        self._slots = threading.Semaphore(slots) if slots else None
+        self._active = 0
+        self.peak = 0
+        """Most chat requests seen in progress at once."""
 
     def __enter__(self) -> OpenAIServer:
         self.start()
@@ -750,6 +871,7 @@ class OpenAIServer(_LoopbackServer):
             self.requests.clear()
             self._queue.clear()
             self.default = Echo()
+            self.peak = 0
 
     def _handle(self, h: _Handler) -> None:
         raw = _read_body(h)
@@ -777,7 +899,38 @@ class OpenAIServer(_LoopbackServer):
         if not isinstance(req, dict):
             self._error(h, 400, "request body is not a JSON object", "invalid_request_error")
             return
-        self._behave(h, req, behaviour)
+        if not self._wait_slot(h):
+            h.close_connection = True
+            return
+        with self._lock:
+            self._active += 1
+            self.peak = max(self.peak, self._active)
+        try:
+            if self._model_time(h):
+                self._behave(h, req, behaviour)
+            else:
+                h.close_connection = True
+        finally:
+            with self._lock:
+                self._active -= 1
+            if self._slots is not None:
+                self._slots.release()
+
+    def _wait_slot(self, h: _Handler) -> bool:
+        """Queue for a slot; give up when the client has gone, as llama.cpp and Ollama do."""
+        if self._slots is None:
+            return True
+        while not self._slots.acquire(timeout=0.02):
+            if self.stopping or _client_gone(h):
+                return False
+        return True
+
+    def _model_time(self, h: _Handler) -> bool:
+        end = time.monotonic() + self.latency
+        while (left := end - time.monotonic()) > 0:
+            if not self._sleep(min(left, 0.02)) or _client_gone(h):
+                return False
+        return not self.stopping
 
     def _behave(self, h: _Handler, req: dict[str, Any], b: Behaviour) -> None:
         for _ in range(10):  # Func may return another Func; bound it
@@ -791,17 +944,11 @@ class OpenAIServer(_LoopbackServer):
             b = b.then or self.default
             if isinstance(b, Hang | Func):
                 b = Echo()
+        if isinstance(b, Trickle):
+            self._trickle(h, req, b)
+            return
         if isinstance(b, Echo):
-            summary, facts = echo_digest(req)
-            rf = req.get("response_format") or {}
-            if isinstance(rf, Mapping) and rf.get("type") in ("json_object", "json_schema"):
-                content = json.dumps(
-                    {"summary": summary, "category": b.category, "key_facts": facts},
-                    ensure_ascii=False,
-                )
-            else:
-                content = summary
-            b = Reply(content)
+            b = _echo_reply(req, b)
         if isinstance(b, Reply):
             self._reply(h, req, b)
         elif isinstance(b, Status):
@@ -819,6 +966,41 @@ class OpenAIServer(_LoopbackServer):
             _send(h, 200, b.body, {"Content-Type": b.content_type})
         else:
             self._error(h, 500, f"unknown behaviour {b!r}", "server_error")
+
+    def _trickle(self, h: _Handler, req: dict[str, Any], t: Trickle) -> None:
+        then = t.then or self.default
+        if isinstance(then, Echo):
+            then = _echo_reply(req, then)
+        if not isinstance(then, Reply):
+            then = Reply("{}")
+        body = json.dumps(self._completion(req, then), ensure_ascii=False).encode()
+        raw = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        for i in range(len(raw)):
+            h.wfile.write(raw[i : i + 1])
+            h.wfile.flush()
+            if not self._sleep(t.interval):
+                break
+        h.close_connection = True
+
+    def _completion(self, req: Mapping[str, Any], r: Reply) -> dict[str, Any]:
+        usage = (
+            dict(r.usage) if r.usage is not None
+            else _usage(req, r.content, r.reasoning_content)
+        )
+        msg: dict[str, Any] = {"role": "assistant", "content": r.content}
+        if r.reasoning_content is not None:
+            msg["reasoning_content"] = r.reasoning_content
+        return {
+            "id": "chatcmpl-trickle", "object": "chat.completion", "created": int(time.time()),
+            "model": str(req.get("model") or self.model),
+            "choices": [{"index": 0, "message": msg, "finish_reason": r.finish_reason,
+                         "logprobs": None}],
+            "usage": usage,
+        }
 
     def _reply(self, h: _Handler, req: Mapping[str, Any], r: Reply) -> None:
         usage = (

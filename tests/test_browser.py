@@ -79,6 +79,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             "output_dir": "out",
             "base_url": f"http://127.0.0.1:{port}",
             "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
+            # No relay here: the sign-up's confirmation mail fails at once instead of
+            # retrying for seconds and holding up the server's shutdown.
+            "email": {"retries": 0},
             "feeds": [
                 {"url": str(p), "name": p.stem}
                 for p in sorted(DEMO_FEEDS.glob("*.*"))

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -221,14 +222,33 @@ def test_rate_limit_spaces_messages(tmp_path: Path, smtp_server: SMTPServer):
 
 def test_oversized_issue_is_trimmed_below_gmail_clip(tmp_path: Path, smtp_server: SMTPServer):
     _, config, store = setup(tmp_path, smtp_server.port, people=1, items=0)
-    store.save_issue(sample_issue(300, issue_id="big", text_len=300), str(tmp_path / "big"))
+    big = sample_issue(300, issue_id="big", text_len=300)
+    # Items are in rank order; the reader sees them in sections, whose last one holds the
+    # best story: trimming must drop the lowest-ranked ones, not the end of that section.
+    ranked = big.items
+    first, second = ranked[1::2], (ranked[0], *ranked[2::2])
+    big = replace(big, sections=(("平台政策", first), ("行业观察", second)))
+    store.save_issue(big, str(tmp_path / "big"))
     report = send_issue(config, store, issue_id="big")
     assert report.sent == 1 and 0 < report.trimmed < 300
     msg = smtp_server.messages[0].message()
     html = body(msg, "html")
-    assert len(html.encode()) < deliver.GMAIL_CLIP_BYTES
+    # What counts is the part as sent (base64), not the decoded HTML.
+    html_part = next(p for p in msg.walk() if p.get_content_type() == "text/html")
+    wire = html_part.as_bytes().split(b"\n\n", 1)[1]
+    assert html_part["Content-Transfer-Encoding"] == "base64"
+    assert len(wire) < deliver.GMAIL_CLIP_BYTES < len(wire) + 4 * 1024 * 1.4
+    assert len(html.encode()) < 0.8 * deliver.GMAIL_CLIP_BYTES
+    kept = len(ranked) - report.trimmed
+    shown = set(re.findall(r"https://example.com/story/(\d+)", html))
+    assert shown == {str(n) for n in range(kept)}, "the best-ranked stories stay"
+    assert "https://example.com/story/0" in html  # the last section's first story
+    assert f"本期还有 {report.trimmed} 条报道没有放进邮件" in html
+    assert f"全部 {len(ranked)} 条" in html
     assert "/unsubscribe/" in html, "the footer must survive trimming"
     assert "https://news.example.com/issues/big" in html
+    text = body(msg, "plain")
+    assert f"本期还有 {report.trimmed} 条报道没有放进邮件" in text
 
 
 def test_cli_dry_run_and_test_copy_record_nothing(tmp_path: Path, smtp_server: SMTPServer):

@@ -89,6 +89,18 @@ def _allowed(imported: str, allowed: set[str]) -> bool:
     return False
 
 
+def test_every_package_is_shipped_in_the_wheel() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = set(project["tool"]["setuptools"]["packages"])
+    packages = {
+        ".".join(("newsletter", *p.parent.relative_to(PACKAGE).parts))
+        for p in PACKAGE.rglob("__init__.py")
+    }
+    assert packages <= shipped, f"add to [tool.setuptools] packages: {sorted(packages - shipped)}"
+
+
 def test_every_module_is_in_the_design_table() -> None:
     rows = table()
     missing = sorted(set(modules()) - set(rows))

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from newsletter._extract import extract_digest
+from newsletter._extract import (
+    DigestCaps,
+    dangling_start,
+    extract_digest,
+    fits,
+    key_terms,
+    uses_words,
+)
 from newsletter._text import char_len, sentence_spans, split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -152,21 +159,115 @@ def test_short_entry_is_its_own_digest() -> None:
     assert digest == "理想汽车公布11月交付数据，当月交付约4.6万辆。公司预计四季度交付量环比持平。"
 
 
-def test_best_sentence_longer_than_cap_is_cut_cleanly() -> None:
+def test_a_sentence_longer_than_the_cap_is_dropped_never_cut() -> None:
     text = (
         "视频号直播电商团队并入微信开放平台，涉及视频号小店、平台规则、运营策略、类目运营、"
         "商家达人运营、优选联盟等团队，大部分团队负责人保持不变。"
+        "调整后，视频号小店将与小程序共用一套开放接口。"
     )
     digest = extract_digest("视频号直播电商团队并入微信开放平台", text, 40)
-    assert char_len(digest) <= 40
-    assert digest.endswith("…")
-    assert digest.startswith("视频号直播电商团队并入微信开放平台")
+    assert digest == "调整后，视频号小店将与小程序共用一套开放接口。"
+    # With nothing that fits, the digest is empty: the issue shows the headline alone.
+    assert extract_digest("视频号直播电商团队并入微信开放平台", text[:60], 40) == ""
 
 
-def test_empty_text_falls_back_to_title() -> None:
-    assert extract_digest("视频号上线新功能", "") == "视频号上线新功能"
-    assert extract_digest("视频号上线新功能", "  \n ") == "视频号上线新功能"
-    assert char_len(extract_digest("很长的标题" * 40, "", 50)) <= 50
+def test_empty_text_gives_an_empty_digest() -> None:
+    # The headline is already shown above the digest; repeating it says nothing.
+    assert extract_digest("视频号上线新功能", "") == ""
+    assert extract_digest("视频号上线新功能", "  \n ") == ""
+
+
+# Written for these tests: a policy story whose later paragraphs lean on the first.
+POLICY_TITLE = "微信小店发布达人带货新规：虚假宣传将被扣除带货分"
+POLICY = (
+    "此外，新规还对直播间的商品讲解时长提出了要求。"
+    "微信小店11月3日发布《达人带货管理规范》，达人在直播间夸大商品功效、虚构销量等虚假宣传行为，"
+    "将被扣除带货分，情节严重的暂停带货权限30天。"
+    "规范还规定，达人须在直播间公示与商家的合作关系。"
+    "新规将于12月1日起施行。"
+)
+
+
+def test_first_sentence_states_the_headline_and_never_opens_with_a_connective() -> None:
+    digest = extract_digest(POLICY_TITLE, POLICY, 120)
+    assert digest.startswith("微信小店11月3日发布《达人带货管理规范》")
+    assert "虚假宣传" in split_sentences(digest)[0]
+    assert _is_complete(digest, POLICY)
+    # A later sentence may continue the first; it never stands first.
+    assert not digest.startswith(("此外", "规范还"))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "此外，平台还将上线新工具。",
+        "与此同時，平台上線新工具。",  # Traditional, folded to Simplified for the check
+        "征求意见稿还规定，平台应保存直播回放不少于3年。",
+        "该主播所在机构已被暂停带货权限。",
+        "However, sellers say fees are still too high.",
+        "The company also said it would hire 200 staff.",
+        "It expects sales to double.",
+        "In addition, creators get a bonus.",
+    ],
+)
+def test_dangling_starts(sentence: str) -> None:
+    assert dangling_start(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "11月25日，市场监管总局就《直播电商经营规范》公开征求意见。",
+        "还原真实的直播间需要时间。",  # 还原 is a verb, not 还
+        "并购完成后，两家机构合并运营。",  # 并购 is a noun, not 并
+        "While rivals cut fees, Tencent raised its bonus for creators.",
+        "Tencent said the number of creators grew 65% year on year.",
+        "Alsotech unveiled a live-shopping studio.",
+    ],
+)
+def test_sentences_that_stand_on_their_own(sentence: str) -> None:
+    assert not dangling_start(sentence)
+
+
+ENGLISH_TITLE = "Shopee brings live shopping to Brazil with free-shipping vouchers"
+ENGLISH = (
+    "Shopee has started live shopping in Brazil, giving viewers free-shipping vouchers "
+    "worth up to 20 reais when they buy during a stream, the company said on Tuesday. "
+    "The Sea Ltd unit said more than 3,000 Brazilian sellers had signed up for the first "
+    "month of broadcasts, most of them in fashion and beauty. "
+    "Analysts expect the move to put pressure on Mercado Livre, which has tested live "
+    "video since last year. "
+    "Shopee did not say how much it spends on the vouchers. "
+    "Read more: our guide to e-commerce in Latin America…"
+)
+
+
+def test_english_is_capped_in_words_and_skips_a_feed_s_own_cut() -> None:
+    # 120 characters would not hold the first sentence; the word cap does.
+    digest = extract_digest(ENGLISH_TITLE, ENGLISH, DigestCaps(max_chars=120, max_words=60))
+    assert digest.startswith("Shopee has started live shopping in Brazil")
+    assert len(digest.split()) <= 60
+    assert _is_complete(digest, ENGLISH)
+    assert "Read more" not in digest  # ends in the feed's "…": not a whole sentence
+    short = extract_digest(ENGLISH_TITLE, ENGLISH, DigestCaps(max_chars=120, max_words=30))
+    assert len(short.split()) <= 30 and short.startswith("Shopee has started")
+
+
+def test_caps_use_the_unit_of_the_script() -> None:
+    caps = DigestCaps(max_chars=10, max_words=5)
+    assert uses_words("WeChat Channels adds tiers for 优选联盟 creators.")
+    assert not uses_words("视频号推出新的佣金档位，面向Creators。")
+    assert fits("one two three four five.", caps)
+    assert not fits("one two three four five six.", caps)
+    assert fits("视频号推出新档位。", caps)
+    assert not fits("视频号推出新的佣金档位。", caps)
+
+
+def test_key_terms_match_whole_figures_and_words() -> None:
+    terms = key_terms("2 bed 1 bath near Fruitvale, 1BA $1950")
+    assert "2" not in terms and "1950" in terms and "fruitvale" in terms
+    assert "creator" in key_terms("Creators earn more")
+    assert "视频号" in key_terms("視頻號直播帶貨") or "视频" in key_terms("視頻號直播帶貨")
 
 
 def test_english_digest() -> None:
@@ -176,7 +277,7 @@ def test_english_digest() -> None:
         "Analysts say the move targets small sellers. The weather was nice."
     )
     digest = extract_digest("WeChat Channels lures Douyin merchants with lower fees", text, 120)
-    assert char_len(digest) <= 120
+    assert len(digest.split()) <= DigestCaps().max_words
     assert _is_complete(digest, text)
     assert "WeChat Channels" in digest
     assert "weather" not in digest

@@ -218,7 +218,7 @@ def test_feeds_list_shows_health_and_enable_clears_it(
     listed = runner.invoke(app, ["feeds", "list", "-c", str(config_file)], env={"COLUMNS": "250"})
     assert listed.exit_code == 0, listed.output
     out = listed.output
-    for column in ("failures", "last success", "next retry"):
+    for column in ("fail", "last ok", "next try"):
         assert column in out
     assert "disabled" in out and "HTTP 410 Gone" in out and "HTTP 500" in out
     assert "moved to " + faulty.url("/new-home.xml") in out

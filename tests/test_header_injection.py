@@ -37,6 +37,7 @@ CONFIRMATION_HEADERS = [
     "List-Id",
     "MIME-Version",
     "Content-Type",
+    "Auto-Submitted",  # RFC 3834: autoresponders must not answer a confirmation mail
 ]
 HOSTILE_TEXT = [
     ATTACK,

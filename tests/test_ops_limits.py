@@ -238,7 +238,11 @@ def test_reasoning_model_through_build_and_cost_report(
 ) -> None:
     """DeepSeek-R1 style: <think> in the content and reasoning_content beside it."""
     body = json.dumps(
-        {"summary": "微信视频号11月发布直播带货新规。", "category": "平台政策"}, ensure_ascii=False
+        {
+            "summary": "微信视频号11月发布直播带货新规，要求带货商家在开播前完成资质认证。",
+            "category": "平台政策",
+        },
+        ensure_ascii=False,
     )
     openai_server.default = Reply(
         f"<think>也许违规直播间会被限流999天？</think>{body}",

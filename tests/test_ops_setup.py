@@ -174,11 +174,11 @@ def test_doctor_all_good(
     out = result.output
     assert "database: sqlite at" in out and "schema version" in out
     assert "feed feed0: HTTP 200" in out and "3 entries" in out
-    assert "GET /models lists 'loopback-model'" in out
+    assert "model 'loopback-model' answered a one-line chat in" in " ".join(out.split())
     assert "EHLO" in out and "no mail sent" in out
     assert "0 failed" in out
     assert sink.messages == []
-    assert openai_server.request_count == 0  # the model list answered; no tokens spent
+    assert openai_server.request_count == 1  # one small timed chat, a few tokens
 
 
 def test_doctor_says_what_to_fix(

@@ -195,10 +195,11 @@ def test_delivery_leases_start_release_and_takeover(db_url: str) -> None:
 
 def test_scheduler_lease_rate_slots_and_summary_claims(db_url: str) -> None:
     store = Store.open(db_url)
-    assert store.acquire_lease("scheduler", "a", 0.4).owner == "a"
-    assert store.acquire_lease("scheduler", "b", 0.4).owner == "a"
-    first = store.acquire_lease("scheduler", "a", 0.4)  # renewal keeps "since"
-    time.sleep(0.5)
+    # Leases long enough that a slow first connection cannot let one expire between calls.
+    assert store.acquire_lease("scheduler", "a", 2.0).owner == "a"
+    assert store.acquire_lease("scheduler", "b", 2.0).owner == "a"
+    first = store.acquire_lease("scheduler", "a", 2.0)  # renewal keeps "since"
+    time.sleep(2.1)
     taken = store.acquire_lease("scheduler", "b", 30)
     assert taken.owner == "b" and taken.since > first.since
     store.release_lease("scheduler", "a")  # not a's any more: nothing happens

@@ -10,7 +10,7 @@ import pytest
 
 from newsletter.llm import LLMClient, LLMSettings, TokenBudget
 from newsletter.models import Entry
-from newsletter.summarize import CATEGORIES, llm_summary, load_prompts, write_intro
+from newsletter.summarize import llm_summary, load_prompts, write_intro
 from tests.servers import Func, Garbage, Hang, OpenAIServer, Reply, Status
 
 SOURCE = (
@@ -28,6 +28,8 @@ ENTRY = Entry(
     source_name="电商日报",
 )
 PROMPTS = load_prompts()
+# A faithful digest long enough for the quality gate (34 Chinese characters).
+GOOD = "视频号直播带货GMV同比增长92%，日均开播直播间数量同比增长58%，优选联盟达人数量超过80万。"
 
 
 def client(server: OpenAIServer, **overrides: object) -> LLMClient:
@@ -48,9 +50,7 @@ def answer(summary: str, category: str = "数据财报", facts: list[str] | None
 
 
 def test_json_answer_becomes_llm_digest(openai_server: OpenAIServer) -> None:
-    openai_server.queue(
-        answer("视频号直播带货GMV同比增长92%，优选联盟达人超过80万。", facts=["GMV增长92%"])
-    )
+    openai_server.queue(answer(GOOD, facts=["GMV增长92%"]))
     summary = llm_summary(ENTRY, client(openai_server), PROMPTS)
     assert summary.kind == "llm" and summary.error is None
     assert summary.category == "数据财报" and summary.key_facts == ("GMV增长92%",)
@@ -62,18 +62,24 @@ def test_json_answer_becomes_llm_digest(openai_server: OpenAIServer) -> None:
 
 
 def test_prose_and_fences_around_json_are_tolerated(openai_server: OpenAIServer) -> None:
-    body = json.dumps(
-        {"summary": "视频号直播带货GMV同比增长92%。", "category": "不存在的栏目"},
-        ensure_ascii=False,
-    )
+    body = json.dumps({"summary": GOOD, "category": "数据财报"}, ensure_ascii=False)
     openai_server.queue(Reply(f"好的，以下是结果：\n```json\n{body}\n```\n希望有帮助"))
     summary = llm_summary(ENTRY, client(openai_server), PROMPTS)
-    assert summary.kind == "llm" and summary.text == "视频号直播带货GMV同比增长92%。"
-    assert summary.category in CATEGORIES  # unknown category replaced by a known one
+    assert summary.kind == "llm" and summary.text == GOOD and summary.error is None
+
+
+def test_unknown_category_is_asked_again(openai_server: OpenAIServer) -> None:
+    openai_server.queue(
+        answer(GOOD, category="不存在的栏目"), answer(GOOD, category="【數據財報】")
+    )
+    summary = llm_summary(ENTRY, client(openai_server), PROMPTS)
+    assert summary.kind == "llm" and summary.category == "数据财报"
+    assert "不存在的栏目" in openai_server.requests[1].json["messages"][-1]["content"]
+    assert "category '不存在的栏目'" in (summary.error or "")
 
 
 def test_unparseable_answer_gets_one_repair_then_falls_back(openai_server: OpenAIServer) -> None:
-    openai_server.queue(Reply("这不是JSON"), answer("视频号直播带货GMV同比增长92%。"))
+    openai_server.queue(Reply("这不是JSON"), answer(GOOD))
     repaired = llm_summary(ENTRY, client(openai_server), PROMPTS)
     assert repaired.kind == "llm" and openai_server.request_count == 2
     assert "JSON" in openai_server.requests[1].json["messages"][-1]["content"]
@@ -85,8 +91,8 @@ def test_unparseable_answer_gets_one_repair_then_falls_back(openai_server: OpenA
 
 
 def test_invented_number_never_reaches_the_digest(openai_server: OpenAIServer) -> None:
-    invented = answer("视频号直播带货GMV同比增长300%，达到5.6亿元。")
-    openai_server.queue(invented, answer("视频号直播带货GMV同比增长92%。"))
+    invented = answer("视频号直播带货GMV同比增长300%，达到5.6亿元，优选联盟达人数量超过80万。")
+    openai_server.queue(invented, answer(GOOD))
     fixed = llm_summary(ENTRY, client(openai_server), PROMPTS)
     assert fixed.kind == "llm" and "300" not in fixed.text
     correction = openai_server.requests[1].json["messages"][-1]["content"]
@@ -101,7 +107,7 @@ def test_invented_number_never_reaches_the_digest(openai_server: OpenAIServer) -
 
 def test_faithfulness_normalizes_units(openai_server: OpenAIServer) -> None:
     entry = Entry(**{**ENTRY.__dict__, "text": "该直播间成交额达3.2亿元，同比增长百分之三百。"})
-    openai_server.queue(answer("直播间成交额32000万元，同比增长300％。"))
+    openai_server.queue(answer("该直播间的直播带货成交额达到32000万元，同比增长300％，再创新高。"))
     summary = llm_summary(entry, client(openai_server), PROMPTS)
     assert summary.kind == "llm", summary.error
 
@@ -128,7 +134,7 @@ def test_markup_and_injection_are_neutralised(openai_server: OpenAIServer) -> No
     openai_server.queue(
         answer(
             "**视频号**<b>直播带货</b>GMV同比增长92%，[详情](https://evil.example/x) "
-            "<script>alert(1)</script>"
+            "<script>alert(1)</script>日均开播直播间数量同比增长58%。"
         )
     )
     summary = llm_summary(hostile, client(openai_server), PROMPTS)
@@ -143,7 +149,7 @@ def test_markup_and_injection_are_neutralised(openai_server: OpenAIServer) -> No
 
 def test_429_retry_after_is_honoured(openai_server: OpenAIServer) -> None:
     openai_server.queue(
-        Status(429, headers={"Retry-After": "1"}), answer("视频号直播带货GMV同比增长92%。")
+        Status(429, headers={"Retry-After": "1"}), answer(GOOD)
     )
     started = time.monotonic()
     summary = llm_summary(ENTRY, client(openai_server, max_retries=2), PROMPTS)
@@ -152,7 +158,7 @@ def test_429_retry_after_is_honoured(openai_server: OpenAIServer) -> None:
 
 
 def test_500_retried_but_400_never(openai_server: OpenAIServer) -> None:
-    openai_server.queue(Status(500), answer("视频号直播带货GMV同比增长92%。"))
+    openai_server.queue(Status(500), answer(GOOD))
     assert llm_summary(ENTRY, client(openai_server, max_retries=1), PROMPTS).kind == "llm"
     assert openai_server.request_count == 2
     openai_server.reset()
@@ -166,7 +172,7 @@ def test_endpoint_without_json_mode(openai_server: OpenAIServer) -> None:
     def no_json_mode(request: dict[str, object]) -> Reply | Status:
         if "response_format" in request:
             return Status(400, {"error": {"message": "response_format is not supported"}})
-        return answer("视频号直播带货GMV同比增长92%。")
+        return answer(GOOD)
 
     openai_server.default = Func(no_json_mode)
     llm = client(openai_server)
@@ -179,7 +185,8 @@ def test_endpoint_without_json_mode(openai_server: OpenAIServer) -> None:
 def test_timeout_falls_back_in_bounded_time(openai_server: OpenAIServer) -> None:
     openai_server.queue(Hang(5))
     started = time.monotonic()
-    summary = llm_summary(ENTRY, client(openai_server, timeout=0.5), PROMPTS)
+    llm = client(openai_server, timeout=0.5, max_concurrency=1)
+    summary = llm_summary(ENTRY, llm, PROMPTS)
     assert time.monotonic() - started < 3
     assert summary.kind == "extractive" and summary.transient
     assert "timed out" in (summary.error or "")
@@ -192,9 +199,7 @@ def test_garbage_body_falls_back(openai_server: OpenAIServer) -> None:
 
 
 def test_reasoning_is_hidden_and_counted(openai_server: OpenAIServer) -> None:
-    body = json.dumps(
-        {"summary": "视频号直播带货GMV同比增长92%。", "category": "数据财报"}, ensure_ascii=False
-    )
+    body = json.dumps({"summary": GOOD, "category": "数据财报"}, ensure_ascii=False)
     openai_server.queue(
         Reply(
             f"<think>GMV增长999%？先想想</think>{body}",

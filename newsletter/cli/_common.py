@@ -1,29 +1,42 @@
-"""What every command shares: the Typer app's consoles, options, errors and progress bars."""
+"""What every command shares: consoles, options, errors, progress bars, 80-column tables.
+
+Nothing heavy is imported here nor at the top of any ``cli`` module: ``--help`` and ``feeds``
+must not pay for the pipeline (sqlalchemy, jieba, numpy, feedparser, openai ...); each
+command imports what it uses, through :func:`lazy` or inside its function
+(``benchmarks/startup.py`` measures it, ``tests/test_ops_tables.py`` checks it).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from .. import flows
-from ..config import Config, load_config
-from ..errors import NewsletterError
-from ..store import Store
+from ..errors import NewsletterError, StorageError
+
+if TYPE_CHECKING:
+    from .. import flows
+    from ..config import Config
+    from ..store import Store
 
 console = Console()
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="Config file (YAML).", show_default=True)
+    Path,
+    typer.Option("--config", "-c", metavar="FILE", help="Config file (YAML).", show_default=True),
 ]
 DEFAULT_CONFIG = Path("config.yaml")
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
@@ -45,7 +58,23 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def lazy(name: str) -> ModuleType:
+    """``name``, imported on first attribute access (the stdlib LazyLoader recipe)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
 def load(config_path: Path) -> Config:
+    from ..config import load_config
+
     try:
         return load_config(config_path)
     except NewsletterError as exc:
@@ -54,6 +83,8 @@ def load(config_path: Path) -> Config:
 
 @contextmanager
 def opened(config: Config) -> Iterator[Store]:
+    from ..store import Store
+
     try:
         store = Store.open(config.database)
     except NewsletterError as exc:
@@ -63,8 +94,19 @@ def opened(config: Config) -> Iterator[Store]:
 
 
 @contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that refuses a write (locked too long, disk full): one line, exit 1."""
+    try:
+        yield
+    except StorageError as exc:
+        raise fail(str(exc), 1) from None
+
+
+@contextmanager
 def progress_bars() -> Iterator[flows.Progress]:
     """A rich progress bar per stage, fed by the flows' progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -98,3 +140,42 @@ def setup_logging(
 def say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
     stream.print(shown(text), highlight=False, soft_wrap=True)
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group with plain help (no rich markup renderer to import)."""
+    return typer.Typer(help=help_text, rich_markup_mode=None)
+
+
+# -- tables that fit an 80-column terminal ---------------------------------------------
+
+
+def fitting_table(title: str) -> Table:
+    """A table that fits an 80-column terminal: light rules, no outer padding."""
+    from rich import box
+
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+        show_edge=False, pad_edge=False, title_justify="left",
+    )
+
+
+def rest(columns: tuple[tuple[str, int], ...], most: int) -> int:
+    """Width left for the first column next to these (two spaces between columns)."""
+    return max(10, min(most, console.width - sum(w for _, w in columns) - 2 * len(columns)))
+
+
+def print_problems(problems: list[tuple[str, str]]) -> None:
+    # Full-width lines below the table: an error squeezed into a column wraps one word a line.
+    for label, text in problems:
+        console.print(f"  [bold]{shown(label)}[/bold]: {shown(text)}", highlight=False)
+
+
+def when(moment: datetime | None, tz: tzinfo) -> str:
+    """A stored time in the configured zone, short: this year's as MM-DD HH:MM."""
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(tz)
+    return f"{local:%m-%d %H:%M}" if local.year == datetime.now(tz).year else f"{local:%Y-%m-%d}"

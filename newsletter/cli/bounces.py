@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from ..errors import NewsletterError
-from ._common import DEFAULT_CONFIG, ConfigOption, err, fail, load, opened, say
+from ._common import DEFAULT_CONFIG, ConfigOption, err, fail, load, opened, say, sub_app
 
-bounces_app = typer.Typer(help="Bounces, complaints and mailto unsubscribes.")
+bounces_app = sub_app("Bounces, complaints and mailto unsubscribes.")
 
 
 @bounces_app.command("process")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import relevance
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, shown
+from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, lazy, load, opened, shown
+
+if TYPE_CHECKING:
+    from .. import relevance
+else:
+    relevance = lazy("newsletter.relevance")
 
 
 def classify(

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
 
-from ..flows.archive import write_atomic
-from ..flows.poll import all_feeds
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say, shown
+from .._urls import feed_label
+from ._common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    console,
+    err,
+    fail,
+    fitting_table,
+    load,
+    opened,
+    print_problems,
+    rest,
+    say,
+    shown,
+    sub_app,
+    when,
+)
 
-feeds_app = typer.Typer(help="Feeds and their health; with no command, the health table.")
+feeds_app = sub_app("Feeds and their health; with no command, the health table.")
 
 
 @feeds_app.callback(invoke_without_command=True)
@@ -31,32 +44,43 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     with opened(config) as store:
         store.sync_feeds(config.feed_list)
         health = store.feed_health()
-    table = Table(title=f"{len(health)} feeds (times in UTC)")
-    columns = ("feed", "origin", "last result", "new", "failures", "last success", "next retry")
-    for column in (*columns, "error / moved to"):
-        table.add_column(column)
+    tz = config.tz
+    table = fitting_table(f"{len(health)} feeds (times in {config.timezone})")
+    short = (
+        ("from", 6), ("result", 12), ("new", 3), ("fail", 4), ("last ok", 11), ("next try", 11)
+    )
+    # The short columns keep their full width; only the feed's label gives way.
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=rest(short, 40))
+    for column, width in short:
+        justify: Literal["left", "right"] = "right" if column in {"new", "fail"} else "left"
+        table.add_column(column, no_wrap=True, justify=justify, min_width=width)
+    problems = []
     for h in health:
-        notes = [h.last_error] if h.last_error else []
+        label = feed_label(h.name, h.title, h.url)
+        if h.last_error:
+            problems.append((label, h.last_error))
         if h.current_url:
-            notes.append(f"moved to {h.current_url}")
+            problems.append((label, f"moved to {h.current_url} (update the config)"))
         table.add_row(
-            shown(h.name or h.url),
+            shown(label),
             shown(h.origin),
-            ("disabled" if h.disabled else h.last_status or "never"),
+            ("disabled" if h.disabled else (h.last_status or "never").replace("_", " ")),
             str(h.last_new),
             str(h.consecutive_failures),
-            f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "-",
-            "never" if h.disabled else _next_retry(h.next_poll_at),
-            shown("; ".join(notes)),
+            when(h.last_success, tz),
+            "never" if h.disabled else _next_retry(h.next_poll_at, tz),
             style="red" if h.disabled else ("yellow" if h.consecutive_failures else None),
         )
     console.print(table)
+    print_problems(problems)
 
 
-def _next_retry(when: datetime | None) -> str:
-    if when is None or when <= datetime.now(UTC):
+def _next_retry(moment: datetime | None, tz: tzinfo) -> str:
+    if moment is None:
         return "next poll"
-    return f"{when:%Y-%m-%d %H:%M}"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return "next poll" if moment <= datetime.now(UTC) else when(moment, tz)
 
 
 @feeds_app.command("enable")
@@ -188,6 +212,8 @@ def feeds_export(
 ) -> None:
     """Every feed (config and command line) as OPML 2.0 for other readers."""
     from .._opml import OPMLFeed, is_feed_url, write_opml
+    from ..flows.archive import write_atomic
+    from ..flows.poll import all_feeds
 
     config = load(config_path)
     with opened(config) as store:

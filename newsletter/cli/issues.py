@@ -2,50 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from .._urls import feed_label
 from ..errors import NewsletterError
-from ..flows import build as build_flow
-from ..flows import poll as poll_flow
-from ..flows import send as send_flow
 from ._common import (
     DEFAULT_CONFIG,
     ConfigOption,
     console,
     fail,
+    fitting_table,
+    lazy,
     load,
     opened,
+    print_problems,
     progress_bars,
+    rest,
     setup_logging,
     shown,
+    storage_errors,
 )
 
+if TYPE_CHECKING:
+    from ..flows import build as build_flow
+    from ..flows import poll as poll_flow
+    from ..flows import send as send_flow
+else:
+    build_flow = lazy("newsletter.flows.build")
+    poll_flow = lazy("newsletter.flows.poll")
+    send_flow = lazy("newsletter.flows.send")
 
-def print_poll(report: poll_flow.PollReport) -> None:
-    table = Table(title=f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
-    table.add_column("feed")
-    table.add_column("result")
-    table.add_column("new", justify="right")
-    table.add_column("relevant", justify="right")
-    table.add_column("reason / time")
+
+def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
+    titles = titles or {}
+    table = fitting_table(f"Poll: {len(report.outcomes)} feeds in {report.elapsed:.1f}s")
+    short = (("result", 12), ("new", 3), ("relevant", 8), ("time", 6))
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=rest(short, 48))
+    table.add_column("result", no_wrap=True, min_width=12)
+    table.add_column("new", justify="right", no_wrap=True, min_width=3)
+    table.add_column("relevant", justify="right", no_wrap=True, min_width=8)
+    table.add_column("time", justify="right", no_wrap=True, min_width=6)
+    problems = []
     for o in report.outcomes:
         style = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "yellow"}.get(
             o.status, "white"
         )
-        label = {"ok": "ok", "not_modified": "not modified", "error": "error"}.get(
-            o.status, o.status
-        )
+        label = feed_label(o.name, titles.get(o.url, ""), o.url)
+        if o.error or o.warnings:
+            problems.append((label, o.error or "; ".join(o.warnings)))
         table.add_row(
-            shown(o.name),
-            f"[{style}]{label}[/{style}]",
+            shown(label),
+            f"[{style}]{o.status.replace('_', ' ')}[/{style}]",
             str(o.new_entries),
             str(o.relevant_new),
-            shown(o.error or "; ".join(o.warnings) or f"{o.elapsed:.2f}s"),
+            f"{o.elapsed:.2f}s",
         )
     console.print(table)
+    print_problems(problems)
     skipped = f", {report.skipped} skipped (backing off or disabled)" if report.skipped else ""
     console.print(
         f"{report.new_entries} new entries, {report.failed} feeds failed{skipped}", highlight=False
@@ -128,9 +144,12 @@ def poll(
     """Fetch all due feeds once and store new entries."""
     config = load(config_path)
     setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars, force=all_feeds)
-    print_poll(report)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+    print_poll(report, titles)
+    if report.storage_error:
+        raise fail(report.storage_error, 1)
 
 
 def build(
@@ -142,7 +161,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
     if report.issue is None:
@@ -158,9 +177,12 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
+    with opened(config) as store, progress_bars() as bars, storage_errors():
         report = poll_flow.poll(config, store, progress=bars)
         print_poll(report)
+        if report.storage_error:
+            # Building from a poll half stored would leave its stories to a later issue.
+            raise fail(report.storage_error, 1)
         built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:

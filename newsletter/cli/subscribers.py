@@ -5,17 +5,33 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from ..errors import NewsletterError
-from ..flows import subscriptions
-from ..models import Subscriber
-from ._common import DEFAULT_CONFIG, ConfigOption, console, err, fail, load, opened, say, shown
+from ._common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    console,
+    err,
+    fail,
+    lazy,
+    load,
+    opened,
+    say,
+    shown,
+    sub_app,
+)
 
-subscribers_app = typer.Typer(help="Subscribers: add, remove, list, import, export.")
+if TYPE_CHECKING:
+    from ..flows import subscriptions
+    from ..models import Subscriber
+else:
+    subscriptions = lazy("newsletter.flows.subscriptions")
+
+subscribers_app = sub_app("Subscribers: add, remove, list, import, export.")
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 
 

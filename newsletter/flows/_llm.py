@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .._lease import dead_here
 from ..config import Config
 from ..llm import LLMClient, LLMSettings
 from ..models import Summary, Tokens
@@ -35,6 +36,11 @@ def llm_client(config: Config) -> LLMClient | None:
             max_concurrency=llm.max_concurrency,
             json_mode=llm.json_mode,
             temperature=llm.temperature,
+            max_chars=llm.max_chars,
+            max_output_tokens=llm.max_output_tokens,
+            reasoning=llm.reasoning,
+            breaker_failures=llm.breaker_failures,
+            deadline=llm.build_deadline_seconds,
         )
     )
 
@@ -60,8 +66,9 @@ def computed_once(
 
     The cache row is claimed before ``compute`` (the LLM call) runs: a second worker that
     meets the same content waits for the first one's answer instead of paying for its own.
-    A claim whose holder died expires after ``seconds``; a result ``keep`` rejects (a
-    transient failure) is not stored, so a waiter then claims and tries itself.
+    A claim whose holder died on this host (``kill -9`` included) is taken over at once;
+    one held elsewhere expires after ``seconds``. A result ``keep`` rejects (a transient
+    failure) is not stored, so a waiter then claims and tries itself.
     ``load`` reads the cached value, ``save`` stores one. Returns ``(value, True)`` when
     this call ran ``compute``.
     """
@@ -77,6 +84,9 @@ def computed_once(
             finally:
                 store.release_summary_claim(key, owner)
             return value, True
+        holder = store.summary_claim_owner(key)
+        if holder is not None and dead_here(holder) and store.expire_summary_claim(key, holder):
+            continue
         time.sleep(0.05)
 
 

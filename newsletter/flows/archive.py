@@ -25,13 +25,25 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:
+            # A failed write() names no file: name the one we were writing (a full disk).
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def renderer(config: Config) -> Renderer:
-    return Renderer(config.templates_dir, timezone=config.timezone, language=config.language)
+    return Renderer(
+        config.templates_dir,
+        timezone=config.timezone,
+        language=config.language,
+        list_title=config.title,
+        contact=config.email.contact,
+    )
 
 
 def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]:

@@ -7,14 +7,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .. import compose
+from .._extract import DigestCaps
 from .._lease import owner_id
 from ..config import Config
 from ..llm import LLMClient, TokenBudget
-from ..models import Entry, IntroRecord, Issue, IssueItem, LLMUsage, Summary
+from ..models import Entry, Feed, IntroRecord, Issue, IssueItem, LLMUsage, Summary
 from ..store import Store
 from ..summarize import (
     CATEGORIES,
@@ -58,8 +59,9 @@ def _summaries(
     progress: Progress | None,
 ) -> dict[str, Summary]:
     max_chars = config.llm.max_chars
+    caps = DigestCaps(max_chars, config.llm.max_words)
     if client is None:
-        return {e.id: extractive_summary(e, max_chars) for e in entries}
+        return {e.id: extractive_summary(e, caps) for e in entries}
     result: dict[str, Summary] = {}
     todo: list[tuple[Entry, str]] = []
     for entry in entries:
@@ -78,7 +80,14 @@ def _summaries(
     def work(entry: Entry, key: str) -> tuple[Summary, bool]:
         def call() -> Summary:
             return llm_summary(
-                entry, client, prompts, max_chars=max_chars, language=config.language, budget=budget
+                entry,
+                client,
+                prompts,
+                max_chars=max_chars,
+                max_words=config.llm.max_words,
+                language=config.language,
+                budget=budget,
+                min_units=config.llm.min_digest,
             )
 
         # A failing endpoint is worth retrying next run; a bad answer for this content
@@ -121,6 +130,13 @@ def _issue_title(config: Config, number: int, end: datetime) -> str:
     return f"{config.title} 第 {number} 期（{local:%Y-%m-%d}）"
 
 
+def current_names(feeds: dict[str, Feed], store: Store) -> dict[str, str]:
+    """Feed URL → the name to show now: the config's, else the feed's title at its last poll."""
+    names = {url: title for url, (title, _) in store.feed_sites().items() if title}
+    names.update({url: f.name for url, f in feeds.items() if f.name})
+    return names
+
+
 def build_issue(
     config: Config,
     store: Store,
@@ -150,10 +166,19 @@ def build_issue(
         issue_id = end.astimezone(config.tz).strftime("%Y-%m-%d")
         if store.get_issue(issue_id) is not None:
             issue_id = f"{issue_id}-{number}"
-    pairs = store.entries_between(start, end)
+    # After the first issue, stories first seen late (their feed was failing during the
+    # last build) still count if published within the first window's span before it.
+    lookback = timedelta(days=config.issue.first_window_days)
+    late_since = start - lookback if number > 1 else None
+    pairs = store.window_entries(start, end, late_since=late_since, issue_id=issue_id)
     feeds = {f.url: f for f in all_feeds(config, store)}
     stories = compose.select_stories(
-        pairs, feeds, window_end=end, max_items=config.issue.max_items, cluster=_cluster
+        pairs,
+        feeds,
+        window_end=end,
+        max_items=config.issue.max_items,
+        cluster=_cluster,
+        names=current_names(feeds, store),
     )
     if len(stories) < config.issue.min_items and not force:
         reason = (
@@ -177,9 +202,10 @@ def build_issue(
         issue_id,
         progress,
     )
-    items = compose.issue_items(stories, digests)
+    items = compose.issue_items(stories, digests)  # rank order: the email trims from its end
     ordered = _section_order(items)
-    intro, intro_usage = _intro(config, store, ordered, client, prompts, budget)
+    highlights = compose.highlights(items)
+    intro, intro_usage = _intro(config, store, ordered, highlights, client, prompts, budget)
     record_summary(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
@@ -187,10 +213,10 @@ def build_issue(
         created=datetime.now(UTC),
         window_start=start,
         window_end=end,
-        items=ordered,
+        items=items,
         intro=intro,
         intro_kind=intro_usage.kind,
-        sections=compose.sections(ordered, CATEGORIES),
+        sections=compose.sections(items, CATEGORIES),
     )
     html_path, text_path = write_issue(config, store, issue)
     fallbacks = tuple(
@@ -214,20 +240,27 @@ def _intro(
     config: Config,
     store: Store,
     items: Sequence[IssueItem],
+    highlights: tuple[str, ...],
     client: LLMClient | None,
     prompts: Prompts,
     budget: TokenBudget,
 ) -> tuple[tuple[str, ...], Summary]:
-    """The "本周要点" bullets, cached like digests: the same digests never cost a second call."""
+    """The "本周要点" bullets, cached like digests: the same digests never cost a second call.
+
+    ``items`` in reading order (what the LLM is shown); ``highlights`` are the bullets
+    without an LLM or when its answer is not usable.
+    """
     pairs = [(i.entry.title, i.summary.text) for i in items]
     if client is None:
-        return write_intro(pairs, None, prompts, language=config.language)
+        return write_intro(pairs, None, prompts, language=config.language, fallback=highlights)
     key = intro_cache_key(pairs, client.model, prompts.version, config.language)
     cached = store.get_intro(key)
     if cached is not None:
         # Served from the cache: no tokens spent, nothing to report as a call.
         return cached.bullets, Summary(text="", kind=cached.kind, model=cached.model)
-    bullets, usage = write_intro(pairs, client, prompts, language=config.language, budget=budget)
+    bullets, usage = write_intro(
+        pairs, client, prompts, language=config.language, budget=budget, fallback=highlights
+    )
     # A failing endpoint is retried next run; an unusable answer is not asked again.
     if not usage.transient:
         store.put_intro(key, IntroRecord(bullets, usage.kind, usage.model, usage.tokens))

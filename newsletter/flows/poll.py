@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import multiprocessing
@@ -17,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 from .. import relevance
 from .._lease import Heartbeat, owner_id
+from .._lifeline import exit_with_parent
 from ..config import Config
+from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
 from ..models import Entry, Feed, FetchResult, FetchState, Judgement, Verdict
 from ..parse import ParsedFeed, parse_feed
@@ -47,6 +50,8 @@ class FeedOutcome:
 class PollReport:
     outcomes: tuple[FeedOutcome, ...]
     elapsed: float
+    storage_error: str | None = None
+    """Why some fetched feeds could not be stored (database locked, disk full), in a line."""
 
     @property
     def new_entries(self) -> int:
@@ -103,13 +108,82 @@ def _parse_job(
     return parsed, tuple(relevance.judge(e.title, e.text, lex) for e in parsed.entries)
 
 
-def _ignore_stop_signals() -> None:
+def _parse_worker_start(parent: int) -> None:
     # Ctrl-C and systemd signal the whole process group; the parent decides when to stop,
     # and a worker killed mid-poll would turn every pending feed into a "parser crashed".
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ignoring signals, a worker would outlive a poll killed with -9 forever.
+    exit_with_parent(parent)
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    feeds: tuple[Feed, ...]
+    """The feeds whose results this write holds (none for the batch of 304s and errors)."""
+    attempt: Callable[[], FeedOutcome | None]
+
+
+class _StoreGate:
+    """The poll's writes, feed by feed, surviving a database that refuses them for a while.
+
+    Once a write fails (SQLite's lock held past its wait, a full disk), it and every later
+    write are set aside instead of ending the poll; at the end a locked database gets one
+    more try of each, in order. What still fails is reported per feed: those feeds keep
+    their old validators, so the next poll fetches them again and nothing is lost for good.
+    """
+
+    def __init__(self) -> None:
+        self.error: StorageError | None = None
+        self.retried = False
+        self._deferred: list[_Deferred] = []
+
+    def run(
+        self, feeds: tuple[Feed, ...], attempt: Callable[[], FeedOutcome | None]
+    ) -> FeedOutcome | None:
+        if self.error is None:
+            try:
+                return attempt()
+            except StorageError as exc:
+                self.error = exc
+        self._deferred.append(_Deferred(feeds, attempt))
+        return None
+
+    def finish(self) -> list[FeedOutcome]:
+        """Outcomes of the writes set aside: stored on the second try, or failed."""
+        done: list[FeedOutcome] = []
+        if self._deferred and isinstance(self.error, DatabaseBusy):
+            self.retried, self.error = True, None
+            while self._deferred:
+                try:
+                    outcome = self._deferred[0].attempt()
+                except StorageError as exc:
+                    self.error = exc
+                    break
+                self._deferred.pop(0)
+                if outcome is not None:
+                    done.append(outcome)
+        reason = f"fetched but not stored: {self.error}"
+        done += [
+            FeedOutcome(f.url, f.display_name, "error", error=reason)
+            for d in self._deferred
+            for f in d.feeds
+        ]
+        return done
+
+    def summary(self) -> str | None:
+        if self.error is None:
+            return None
+        lost = sum(len(d.feeds) for d in self._deferred)
+        twice = " (twice)" if self.retried else ""
+        feeds = "1 feed" if lost == 1 else f"{lost} feeds"
+        again = "it is" if lost == 1 else "they are"
+        return (
+            f"{self.error}{twice}; {feeds} fetched but not stored, {again} fetched again "
+            "next poll"
+        )
 
 
 # Fork explicitly: a process started with "spawn" (a daemon's worker) would otherwise spawn
@@ -165,9 +239,11 @@ def poll(
     if remote >= _POOL_THRESHOLD:
         pool = ProcessPoolExecutor(
             max_workers=max(1, min(os.cpu_count() or 1, 4)),
-            initializer=_ignore_stop_signals,
+            initializer=_parse_worker_start,
+            initargs=(os.getpid(),),
             mp_context=_FORK,
         )
+    gate = _StoreGate()
 
     def on_result(feed: Feed, result: FetchResult) -> None:
         nonlocal done
@@ -194,9 +270,10 @@ def poll(
             done_future.set_result(outcome)
             stored.append(done_future)
         else:
-            stored.append(
-                writer.submit(_store_feed, store, feed, light, future, backoff, second_opinion)
+            attempt = functools.partial(
+                _store_feed, store, feed, light, future, backoff, second_opinion
             )
+            stored.append(writer.submit(gate.run, (feed,), attempt))
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -204,8 +281,10 @@ def poll(
     options = FetchOptions(**config.fetch.model_dump())
     try:
         asyncio.run(fetch_all(jobs, options, on_result))
-        stored.append(writer.submit(_record_bodiless, store, bodiless, backoff))
+        record = functools.partial(_record_bodiless, store, bodiless, backoff)
+        stored.append(writer.submit(gate.run, (), record))
         outcomes = [o for o in (future.result() for future in stored) if o is not None]
+        outcomes += writer.submit(gate.finish).result()
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
         if pool is not None:
@@ -213,7 +292,7 @@ def poll(
     outcomes.extend(skipped)
     order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))
-    report = PollReport(tuple(outcomes), time.monotonic() - started)
+    report = PollReport(tuple(outcomes), time.monotonic() - started, gate.summary())
     log.info(
         "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
         len(outcomes),
@@ -329,6 +408,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     if client is None:
         return None
     lexicon = _lexicon(_lexicon_key(config))
+    floor = lexicon.uncertain_band[0]
     prompts = load_prompts(config.templates_dir)
     system = prompts.render("judge_system")
     run_id = uuid.uuid4().hex
@@ -346,6 +426,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 rules,
                 client,
                 [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                floor=floor,
             )
             return Judgement(
                 answer.verdict.relevant,
@@ -356,16 +437,19 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 tokens=answer.tokens,
             )
 
-        outcome, called = computed_once(
-            store,
-            key,
-            owner,
-            claim_seconds(config),
-            call,
-            load=lambda: store.get_judgement(key),
-            save=lambda said: store.put_judgement(key, entry.id, said),
-            keep=lambda said: said.answered,
-        )
+        try:
+            outcome, called = computed_once(
+                store,
+                key,
+                owner,
+                claim_seconds(config),
+                call,
+                load=lambda: store.get_judgement(key),
+                save=lambda said: store.put_judgement(key, entry.id, said),
+                keep=lambda said: said.answered,
+            )
+        except LLMCancelled:
+            return rules  # stopping: the entry is kept with its rule verdict
         if called:
             record_call(
                 store,
@@ -384,7 +468,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                         "llm judge failed for %s, rule verdict kept: %s", entry.id, outcome.error
                     )
                 return rules
-        return relevance.apply_judgement(rules, outcome.relevant, outcome.reason)
+        return relevance.apply_judgement(rules, outcome.relevant, outcome.reason, floor=floor)
 
     def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
         known = store.known_entry_ids([e.id for e, _ in judged])
@@ -468,6 +552,7 @@ def poll_leased(
     # are not polled; found once per pass, not sent with every lease.
     removed = sorted(store.feed_urls("config") - {f.url for f in config.feed_list})
     outcomes: list[FeedOutcome] = []
+    storage_error: str | None = None
     seconds = config.lease_seconds
     while not (stop and stop.is_set()):
         urls = store.lease_feeds(
@@ -496,7 +581,8 @@ def poll_leased(
         finally:
             store.release_feeds(owner, mine)
         outcomes.extend(report.outcomes)
-    return PollReport(tuple(outcomes), time.monotonic() - started)
+        storage_error = report.storage_error or storage_error
+    return PollReport(tuple(outcomes), time.monotonic() - started, storage_error)
 
 
 def wait_for_polls(store: Store, timeout: float, poll_every: float = 0.2) -> bool:

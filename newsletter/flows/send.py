@@ -52,6 +52,7 @@ KEPT = frozenset({"rejected", "unknown"})
 
 
 def _trim_issue(issue: Issue, keep: int) -> Issue:
+    """The issue without its lowest-ranked stories (``issue.items`` is in rank order)."""
     items = issue.items[:keep]
     kept = {id(i) for i in items}
     sections = tuple(
@@ -61,13 +62,19 @@ def _trim_issue(issue: Issue, keep: int) -> Issue:
 
 
 def _fit_for_email(render: Renderer, issue: Issue, web_url: str, sample_link: str) -> Issue:
-    """The issue with as many stories as fit in an HTML part Gmail will not clip."""
+    """The issue with as many stories as fit in an HTML part Gmail will not clip.
+
+    Sizes are of the part as sent (base64 for Chinese text, a third over the decoded HTML).
+    The lowest-ranked stories go first, wherever they sit in the sections, and the email
+    says how many more are on the web page.
+    """
     keep = len(issue.items)
     fitted = issue
 
     def size_of(candidate: Issue) -> int:
-        page = render.issue(candidate, web_url=web_url, unsubscribe_url=sample_link)
-        return deliver.html_size(page.html)
+        more = len(issue.items) - len(candidate.items)
+        page = render.issue(candidate, web_url=web_url, unsubscribe_url=sample_link, more=more)
+        return deliver.html_wire_size(page.html)
 
     size = size_of(issue)
     while size > deliver.HTML_BUDGET_BYTES and keep > 1:
@@ -78,8 +85,8 @@ def _fit_for_email(render: Renderer, issue: Issue, web_url: str, sample_link: st
         size = size_of(fitted)
     if keep < len(issue.items):
         log.warning(
-            "issue %s: the HTML would exceed Gmail's 102 KB clipping size; the email carries "
-            "the first %d of %d stories, the rest are on the web page %s",
+            "issue %s: the email would exceed Gmail's 102 KB clipping size as sent; it carries "
+            "the %d best-ranked of %d stories and points to the web page %s for the rest",
             issue.id,
             keep,
             len(issue.items),
@@ -107,7 +114,9 @@ class _IssueMail:
         # is URL-safe and so reads the same escaped in HTML as in text.
         self._placeholder = f"UNSUBSCRIBETOKEN{uuid.uuid4().hex}"
         link = deliver.unsubscribe_url(config.base_url, self._placeholder)
-        self._page = self.render.issue(self.issue, web_url=self.web_url, unsubscribe_url=link)
+        self._page = self.render.issue(
+            self.issue, web_url=self.web_url, unsubscribe_url=link, more=self.trimmed
+        )
 
     def message(self, to: str, name: str, subscriber_id: int) -> EmailMessage:
         token = self.signer.sign("unsubscribe", subscriber_id, email=to)

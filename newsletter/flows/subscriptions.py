@@ -19,6 +19,7 @@ from ..errors import DeliveryError, NewsletterError
 from ..models import Subscriber
 from ..store import Store
 from ._mail import mail_sender, send_one, signer
+from .archive import renderer
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,15 @@ def _send_confirmation(config: Config, store: Store, subscriber: Subscriber) -> 
     token = signer(config).sign(
         "confirm", subscriber.id, email=subscriber.email, state=subscriber.status
     )
+    link = deliver.confirm_url(config.base_url, token)
+    page = renderer(config).confirmation(deliver.clean_header_text(config.title, 120), link)
     message = deliver.build_confirmation(
         mail_sender(config),
         to=subscriber.email,
         name=subscriber.name,
         list_title=config.title,
-        link=deliver.confirm_url(config.base_url, token),
+        html=page.html,
+        text=page.text,
     )
     result = send_one(config, message, subscriber.email, subscriber.id)
     if result.status != "sent":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,18 +10,17 @@ from pathlib import Path
 from typing import Any, Self
 
 from sqlalchemy import Table, create_engine, event, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from ..errors import StorageError
-from ._schema import meta, migrate
+from ..errors import DatabaseBusy, StorageError
+from ._schema import SCHEMA_VERSION, meta, migrate
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -43,12 +43,45 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+# How long a SQLite write waits for another process's write lock, unless the URL says
+# (``sqlite:///news.db?timeout=30``); sqlite3 retries within it, then gives up.
+LOCK_WAIT_SECONDS = 10.0
+
+
+def _sqlite_failure(exc: OperationalError, path: str, wait: float) -> StorageError | None:
+    """One line for the SQLite failures an operator can act on, or None for the rest."""
+    text = str(exc.orig).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseBusy(
+            f"database {path} is locked by another process: gave up after waiting {wait:g} s"
+        )
+    # On a full disk SQLite says "disk I/O error" when it cannot grow its shared-memory
+    # file, "database or disk is full" when it cannot grow the database or its WAL.
+    if "full" in text or ("disk i/o" in text and _no_space_left(path)):
+        return StorageError(f"database {path} is full (no space left on its disk)")
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"database {path} is read-only")
+    if "disk i/o" in text:
+        return StorageError(f"database {path}: disk I/O error")
+    return None
+
+
+def _no_space_left(path: str) -> bool:
+    try:
+        return os.statvfs(Path(path).parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 class StoreBase:
     """The engine and its transactions; the domain mixins add the queries."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
         self.engine = engine
+        self.lock_wait = lock_wait
         self._rate_rows: set[str] = set()
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite_path = database if database and database != ":memory:" else None
 
     @classmethod
     def open(cls, url: str) -> Self:
@@ -62,10 +95,16 @@ class StoreBase:
                 # generic plan made while the tables were empty (a sequential scan) as they
                 # grow to thousands of rows; plan each statement for the data it meets.
                 options["connect_args"] = {"prepare_threshold": None}
+            wait = LOCK_WAIT_SECONDS
+            if url.startswith("sqlite:"):
+                given = make_url(url).query.get("timeout")
+                wait = float(given if isinstance(given, str) else LOCK_WAIT_SECONDS)
+                # sqlite3's own busy handler: it retries the lock until ``timeout``.
+                options["connect_args"] = {"timeout": wait}
             engine = create_engine(url, future=True, **options)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            store = cls(engine)
+            store = cls(engine, wait)
             store._migrate()
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open database {redact(url)}: {exc}") from exc
@@ -82,8 +121,21 @@ class StoreBase:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._explained(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """SQLite's lock timeouts and full disks as one-line :class:`StorageError`s."""
+        try:
+            yield
+        except OperationalError as exc:
+            if self._sqlite_path is None:
+                raise
+            failure = _sqlite_failure(exc, self._sqlite_path, self.lock_wait)
+            if failure is None:
+                raise
+            raise failure from exc
 
     @contextmanager
     def _write_tx(self) -> Iterator[Connection]:
@@ -94,7 +146,7 @@ class StoreBase:
         "database is locked" when a read snapshot cannot be upgraded. On PostgreSQL this is
         an ordinary transaction (row locks do the work there).
         """
-        with self.engine.connect() as conn:
+        with self._explained(), self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 # pysqlite leaves BEGIN to us here: it only begins implicitly before DML.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -107,8 +159,21 @@ class StoreBase:
 
     # -- schema -----------------------------------------------------------------------
     def _migrate(self) -> None:
+        # Only a database that needs it takes the write lock: a read-only command must not
+        # wait for (or fail on) another process that is writing.
+        if self._schema_current():
+            return
         with self._write_tx() as conn:
             migrate(conn)
+
+    def _schema_current(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+                row = found.first()
+        except SQLAlchemyError:  # no meta table yet: a new database
+            return False
+        return row is not None and str(row[0]) == str(SCHEMA_VERSION)
 
     def describe(self) -> str:
         """Engine and URL (password hidden), for ``newsletter doctor``."""

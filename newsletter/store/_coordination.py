@@ -147,6 +147,26 @@ class CoordinationMixin(StoreBase):
             ).first()
         return found is not None
 
+    def summary_claim_owner(self, cache_key: str) -> str | None:
+        """Who holds a live claim on ``cache_key``, if anyone."""
+        with self._tx() as conn:
+            found = conn.execute(
+                select(summary_claims.c.owner).where(
+                    summary_claims.c.cache_key == cache_key, summary_claims.c.until > now_utc()
+                )
+            ).scalar()
+        return None if found is None else str(found)
+
+    def expire_summary_claim(self, cache_key: str, owner: str) -> bool:
+        """Drop ``owner``'s claim on ``cache_key`` (its holder is known to be dead)."""
+        with self._tx() as conn:
+            done = conn.execute(
+                summary_claims.delete().where(
+                    summary_claims.c.cache_key == cache_key, summary_claims.c.owner == owner
+                )
+            )
+        return done.rowcount == 1
+
     def release_summary_claim(self, cache_key: str, owner: str) -> None:
         with self._tx() as conn:
             conn.execute(

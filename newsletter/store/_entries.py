@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ..models import Entry, FetchResult, Verdict
 from ._base import StoreBase, now_utc
 from ._feeds import set_feed_site, write_fetch
-from ._schema import entries
+from ._schema import entries, issue_entries
 
 
 class EntriesMixin(StoreBase):
@@ -60,6 +60,38 @@ class EntriesMixin(StoreBase):
             rows = conn.execute(query.order_by(entries.c.published.desc(), entries.c.id))
             return [entry_from_row(r) for r in rows]
 
+    def window_entries(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        late_since: datetime | None,
+        issue_id: str,
+    ) -> list[tuple[Entry, Verdict]]:
+        """The relevant entries an issue for ``(start, end]`` may take.
+
+        Those published in the window, and, with ``late_since``, those first seen after
+        ``start`` though published earlier (down to ``late_since``): a feed that failed
+        during the last build must not lose its stories for good. Entries another issue
+        took are left out; those ``issue_id`` took itself stay (a rebuild in place).
+        """
+        in_window = and_(entries.c.published > start, entries.c.published <= end)
+        window = in_window
+        if late_since is not None:
+            late = and_(
+                entries.c.fetched > start,
+                entries.c.published > late_since,
+                entries.c.published <= end,
+            )
+            window = or_(in_window, late)
+        taken = select(issue_entries.c.entry_id).where(issue_entries.c.issue_id != issue_id)
+        query = select(entries).where(
+            entries.c.relevant.is_(True), window, entries.c.id.not_in(taken)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(entries.c.published.desc(), entries.c.id))
+            return [entry_from_row(r) for r in rows]
+
     def get_entry(self, entry_id: str) -> tuple[Entry, Verdict] | None:
         with self._tx() as conn:
             row = conn.execute(select(entries).where(entries.c.id == entry_id)).first()
@@ -77,9 +109,27 @@ class EntriesMixin(StoreBase):
 
 
 def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]]) -> list[str]:
+    """Insert the entries not stored yet; returns their ids.
+
+    An entry is known by its id, and also by its feed, canonical link and title: a feed
+    whose guids change on every poll (session ids, timestamps) must not add the story
+    again. The title takes part because some feeds link every item to one page.
+    """
     known = known_ids(conn, [e.id for e, _ in items])
+    fresh: list[tuple[Entry, Verdict]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for e, v in items:
+        key = (e.feed_url, e.link, e.title)
+        if e.id in known or (e.link and key in seen):
+            continue
+        seen.add(key)
+        fresh.append((e, v))
+    if fresh:
+        taken = _known_links(conn, [(e.feed_url, e.link) for e, _ in fresh if e.link])
+        fresh = [
+            (e, v) for e, v in fresh if not (e.link and (e.feed_url, e.link, e.title) in taken)
+        ]
     now = now_utc()
-    fresh = [(e, v) for e, v in items if e.id not in known]
     if fresh:
         conn.execute(
             entries.insert(),
@@ -94,6 +144,7 @@ def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]])
                     "author": e.author,
                     "source_name": e.source_name,
                     "published": e.published,
+                    "claimed_published": e.claimed_published,
                     "fetched": now,
                     "content_hash": e.content_hash,
                     "relevant": v.relevant,
@@ -104,6 +155,25 @@ def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]])
             ],
         )
     return [e.id for e, _ in fresh]
+
+
+def _known_links(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str, str]]:
+    """(feed, link, title) of stored entries with these feeds and links; asked only about
+    entries new by id, so a repoll of known entries costs no query."""
+    found: set[tuple[str, str, str]] = set()
+    by_feed: dict[str, list[str]] = {}
+    for feed_url, link in keys:
+        by_feed.setdefault(feed_url, []).append(link)
+    for feed_url, feed_links in by_feed.items():
+        for start in range(0, len(feed_links), 500):
+            chunk = feed_links[start : start + 500]
+            query = select(entries.c.link, entries.c.title).where(
+                entries.c.feed_url == feed_url, entries.c.link.in_(chunk)
+            )
+            found.update((feed_url, r.link, r.title) for r in conn.execute(query))
+    return found
 
 
 def known_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
@@ -125,6 +195,7 @@ def entry_from_row(r: Any) -> tuple[Entry, Verdict]:
         html=r.html,
         author=r.author,
         source_name=r.source_name,
+        claimed_published=r.claimed_published,
     )
     verdict = Verdict(bool(r.relevant), float(r.score), tuple(json.loads(r.reasons)))
     return entry, verdict

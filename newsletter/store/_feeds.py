@@ -34,6 +34,8 @@ class FeedHealth:
     """Set while the feed backs off after failures; ``None`` means due at every poll."""
     current_url: str | None = None
     """Where a permanent redirect moved the feed, if it did."""
+    title: str = ""
+    """The feed's own title, as its last parse gave it."""
 
 
 class FeedsMixin(StoreBase):
@@ -183,6 +185,7 @@ class FeedsMixin(StoreBase):
                     disabled=r.disabled,
                     next_poll_at=r.next_poll_at,
                     current_url=r.current_url,
+                    title=r.title or "",
                 )
                 for r in rows
             ]

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..models import Entry, Issue, IssueItem, Summary, Verdict
-from ._base import StoreBase
-from ._schema import issues
+from ._base import StoreBase, insert_ignoring_duplicates
+from ._schema import issue_entries, issues
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,23 @@ class IssuesMixin(StoreBase):
             "path": path,
             "data": issue_to_json(issue),
         }
+        taken: dict[str, str] = {}
+        for item in issue.items:
+            for other in item.also:
+                taken.setdefault(other.id, "also")
+            taken[item.entry.id] = "story"
         with self._tx() as conn:
             done = conn.execute(update(issues).where(issues.c.id == issue.id).values(**row))
             if done.rowcount == 0:
                 conn.execute(issues.insert().values(id=issue.id, **row))
+            # In the issue's own transaction: an issue and what it took are stored together.
+            conn.execute(issue_entries.delete().where(issue_entries.c.issue_id == issue.id))
+            if taken:
+                # An entry another issue already took stays that issue's.
+                conn.execute(
+                    insert_ignoring_duplicates(conn, issue_entries),
+                    [{"entry_id": e, "issue_id": issue.id, "role": r} for e, r in taken.items()],
+                )
 
     @staticmethod
     def _issue_from_row(r: Any) -> IssueRecord:

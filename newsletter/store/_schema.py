@@ -4,6 +4,7 @@ database up to date (run by :meth:`Store.open`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +105,10 @@ entries = Table(
     # With one index on ``relevant`` and one on ``published``, SQLite (no statistics)
     # prefers the equality and reads every relevant entry ever stored; see _window_index.
     Index("ix_entries_relevant_published", "relevant", "published"),
+    # The feed's own date when it could not be true and ``published`` is first seen (v7).
+    Column("claimed_published", UTCDateTime),
+    # Late stories: relevant entries first seen in a window (see _issue_entries).
+    Index("ix_entries_relevant_fetched", "relevant", "fetched"),
 )
 
 summaries = Table(
@@ -152,6 +157,16 @@ issues = Table(
     Column("entry_ids", Text, nullable=False, default="[]"),
     Column("path", Text, nullable=False, default=""),
     Column("data", Text, nullable=False, default="{}"),
+)
+
+issue_entries = Table(
+    "issue_entries",
+    metadata,
+    # Which issue took which entry, as its story or among its 另见 reports: the primary key
+    # is the entry, so no two issues ever take the same one (v7).
+    Column("entry_id", String(64), primary_key=True),
+    Column("issue_id", String(64), ForeignKey("issues.id"), nullable=False, index=True),
+    Column("role", String(8), nullable=False, default="story"),
 )
 
 subscribers = Table(
@@ -292,6 +307,36 @@ def _bounce_events(conn: Connection) -> None:
         new.create(conn, checkfirst=True)
 
 
+def _issue_entries(conn: Connection) -> None:
+    """v7: which issue took which entry, and the feed's own date of a redated entry.
+
+    Issues built before this version are recorded from their saved items (oldest issue
+    first, so an entry two old windows both showed belongs to the first), so the first
+    build after upgrading repeats none of them.
+    """
+    if "claimed_published" not in {c["name"] for c in inspect(conn).get_columns("entries")}:
+        kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+        conn.execute(sql_text(f"ALTER TABLE entries ADD COLUMN claimed_published {kind}"))
+    wanted = next(i for i in entries.indexes if i.name == "ix_entries_relevant_fetched")
+    wanted.create(conn, checkfirst=True)
+    issue_entries.create(conn, checkfirst=True)
+    taken: set[str] = set(conn.execute(select(issue_entries.c.entry_id)).scalars())
+    rows = conn.execute(select(issues.c.id, issues.c.data).order_by(issues.c.window_end))
+    for issue_id, data in rows.all():
+        try:
+            items = json.loads(data or "{}").get("items", [])
+        except ValueError:
+            continue
+        fresh = []
+        for item in items:
+            for role, entry in [("story", item["entry"])] + [("also", a) for a in item["also"]]:
+                if entry["id"] not in taken:
+                    taken.add(entry["id"])
+                    fresh.append({"entry_id": entry["id"], "issue_id": issue_id, "role": role})
+        if fresh:
+            conn.execute(issue_entries.insert(), fresh)
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -300,6 +345,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _leases,
     _window_index,
     _bounce_events,
+    _issue_entries,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,107 @@
+"""What an operator reads: `feeds` and `poll` tables at 80 columns, feed labels, local times."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsletter._urls import feed_label
+from tests.servers import FeedServer
+
+NEWSLETTER = [sys.executable, "-m", "newsletter"]
+
+
+def rss(title: str, n: int) -> str:
+    now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    items = "".join(
+        f"<item><title>视频号直播带货第{i}场</title><link>https://x.example/{title}/{i}</link>"
+        f"<pubDate>{now}</pubDate><description>视频号直播电商。</description></item>"
+        for i in range(n)
+    )
+    channel = f"<channel><title>{title}</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    return subprocess.run(
+        [*NEWSLETTER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_feed_label_prefers_name_then_title_then_host_and_path_tail() -> None:
+    assert feed_label("36氪", "36Kr RSS", "https://36kr.com/feed") == "36氪"
+    assert feed_label("", "虎嗅网", "https://www.huxiu.com/rss/0.xml") == "虎嗅网"
+    assert feed_label("", "", "https://www.huxiu.com/rss/0.xml") == "huxiu.com/rss/0.xml"
+    assert feed_label("", "", "https://rsshub.app/36kr/newsflashes") == "rsshub.app/…/newsflashes"
+    assert feed_label("", "", "https://rsshub.app/jiemian/list/4") == "rsshub.app/…/list/4"
+    # The URL as a name (what older rows hold) is no name.
+    url = "https://a.example/feed"
+    assert feed_label(url, "", url) == "a.example/feed"
+
+
+def test_feeds_and_poll_fit_80_columns_with_errors_on_one_line(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        urls = [server.add(f"/site{i}/channel/feed", rss(f"站点{i}号", 2)) for i in range(12)]
+        urls.append(server.add("/gone/feed", "not here", content_type="text/plain", status=404))
+        urls.append(server.add("/page", "<html><body>hello</body></html>", "text/html"))
+        feeds = "".join(f"  - {u}\n" for u in urls)
+        (tmp_path / "config.yaml").write_text(
+            f"timezone: Asia/Shanghai\nfeeds:\n{feeds}", encoding="utf-8"
+        )
+        polled = cli("poll", cwd=tmp_path)
+        listed = cli("feeds", cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    assert listed.returncode == 0, listed.stderr
+    for output in (polled.stdout, listed.stdout):
+        lines = output.splitlines()
+        too_wide = [line for line in lines if len(line.rstrip()) > 80]
+        assert not too_wide, output
+        # Feeds without a name show their own title once polled, else host + path.
+        assert "站点3号" in output
+        assert "127.0.0.1:" in output and "gone/feed" in output
+        # Each error is one full line under the table, never one word per line.
+        error_lines = [line for line in lines if "404" in line]
+        assert len(error_lines) == 1 and "gone/feed" in error_lines[0], output
+        assert any("not a feed" in line and "/page" in line for line in lines), output
+    # 14 feeds: title, header, rule, 14 rows, 2 errors (a long one may take a second line).
+    assert len(listed.stdout.rstrip().splitlines()) <= 3 + 14 + 2 * 2, listed.stdout
+    assert "times in Asia/Shanghai" in listed.stdout
+    # Last success in Shanghai time, whole (MM-DD HH:MM), not cut to `2026-1…`.
+    now = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    assert f"{now:%m-%d} " in listed.stdout
+    assert "…" not in "".join(line[-24:] for line in listed.stdout.splitlines()[3:])
+
+
+def test_help_texts_name_values_without_type_tags() -> None:
+    import re
+
+    import typer
+
+    from newsletter import cli
+
+    command = typer.main.get_command(cli.app)
+    cli._name_values(command)
+    seen = []
+
+    def walk(cmd: object, name: str, parent: object | None) -> None:
+        ctx = cmd.make_context(name, [], parent=parent, resilient_parsing=True)  # type: ignore[attr-defined]
+        text = cmd.get_help(ctx)  # type: ignore[attr-defined]
+        seen.append(name)
+        tags = re.findall(r"<(?:str|bool|int|float|path|float range|int range)>", text)
+        assert not tags, f"{name}: {tags}\n{text}"
+        for sub_name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, sub_name, ctx)
+
+    walk(command, "newsletter", None)
+    assert len(seen) >= 20
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    from newsletter import __version__
+
+    result = cli("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"newsletter {__version__}"

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import bounces, entries, feeds, issues, service, subscribers
+from . import bounces, channels, entries, feeds, issues, service, subscribers
 from ._common import console, err, shown
 
 HELP = "RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest)."
@@ -49,20 +49,23 @@ def _main(
     pass
 
 
+# Typer lists commands first, then the groups, each in this order.
 app.command()(issues.poll)
 app.command()(issues.build)
 app.command()(issues.run)
 app.command()(entries.classify)
-app.command()(entries.explain)
 app.command()(service.daemon)
-app.add_typer(feeds.feeds_app, name="feeds")
 app.command()(issues.send)
-app.add_typer(subscribers.subscribers_app, name="subscribers", no_args_is_help=True)
 app.command()(service.serve)
 app.command()(service.init)
 app.command()(service.doctor)
 app.command()(service.worker)
+app.command("entries")(entries.entries_list)
+app.command()(entries.explain)
+app.add_typer(feeds.feeds_app, name="feeds")
+app.add_typer(subscribers.subscribers_app, name="subscribers", no_args_is_help=True)
 app.add_typer(bounces.bounces_app, name="bounces", no_args_is_help=True)
+app.add_typer(channels.channels_app, name="channels", no_args_is_help=True)
 
 
 def _name_values(command: object) -> None:

@@ -137,6 +137,13 @@ def setup_logging(
         logging.getLogger().setLevel(logging.WARNING)
 
 
+def warn_llm_key(config: Config) -> None:
+    """Once per command: a model is configured but its key variable is empty."""
+    problem = config.llm.missing_key()
+    if problem:
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False)
+
+
 def say(text: str, stream: Console = console) -> None:
     """Plain text, never re-wrapped: commands and URLs must stay copyable."""
     stream.print(shown(text), highlight=False, soft_wrap=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from .._urls import feed_label
+from .._urls import feed_key, feed_label
 from ._common import (
     DEFAULT_CONFIG,
     ConfigOption,
@@ -26,6 +26,9 @@ from ._common import (
     sub_app,
     when,
 )
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 feeds_app = sub_app("Feeds and their health; with no command, the health table.")
 
@@ -106,7 +109,30 @@ def _local_or_url(url: str) -> str:
     path = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
     if "://" not in url and path.is_file():
         return str(path.resolve())
+    from ..config import looks_like_host
+
+    if looks_like_host(url):
+        raise fail(f"{url!r} has no scheme; write https://{url} (or http://)")
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
+
+
+def _check_feed(config: Config, url: str) -> tuple[str | None, str, str]:
+    """Fetch a feed once as a poll would: why it is unusable (or None), its title, what
+    it holds."""
+    from ..flows.poll import probe
+    from ..models import Feed
+
+    [(result, parsed)] = probe(config, [Feed(url=url)], timeout=15)
+    if parsed is None:
+        return result.error or "could not be fetched", "", ""
+    if parsed.error:
+        where = f"reachable (HTTP {result.http_status or 200})" if "://" in url else "readable"
+        return f"{where} but {parsed.error}", "", ""
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {when(newest, config.tz)}" if newest else ""
+    )
+    return None, parsed.title, found
 
 
 @feeds_app.command("add")
@@ -116,31 +142,54 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
     ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add it without fetching it once first (a feed down now)."),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a feed (kept in the database; the config file is left untouched)."""
+    """Add a feed (kept in the database; the config file is left untouched).
+
+    A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
+    not added (exit 1) unless --no-check is given.
+    """
     from ..models import Feed
 
     config = load(config_path)
     url = _local_or_url(url)
-    if url in {f.url for f in config.feeds}:
+    configured = {feed_key(f.url): f.url for f in config.feeds}
+    if feed_key(url) in configured:
         if name is not None or weight is not None:
             raise fail(
                 f"{url} is in {config_path}, whose name and weight win: change them there"
             )
-        say(f"{url} is already in {config_path}; nothing to add.")
+        same = configured[feed_key(url)]
+        as_ = "" if same == url else f" as {same}"
+        say(f"{url} is already in {config_path}{as_}; nothing to add.")
         return
     with opened(config) as store:
-        known = {f.url: f for f in store.cli_feeds()}
-        old = known.get(url)
-        feed = Feed(
-            url=url,
-            name=name if name is not None else (old.name if old else ""),
-            weight=weight if weight is not None else (old.weight if old else 1.0),
-        )
+        known = {feed_key(f.url): f for f in store.cli_feeds()}
+    old = known.get(feed_key(url))
+    title, found = "", "not checked"
+    if old is None and not no_check:
+        problem, title, found = _check_feed(config, url)
+        if problem is not None:
+            raise fail(
+                f"{url}: {problem}; not added (fix the URL, or add it anyway with --no-check)", 1
+            )
+    feed = Feed(
+        # The URL first added stays the feed's identity (its entries and health hang on it).
+        url=old.url if old else url,
+        name=name if name is not None else (old.name if old else ""),
+        weight=weight if weight is not None else (old.weight if old else 1.0),
+    )
+    with opened(config) as store:
         store.add_feed(feed)
-    verb = "Updated" if old else "Added"
-    say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+    label = feed_label(feed.name, title, feed.url)
+    if old:
+        say(f"Updated {label} (weight {feed.weight:g}).")
+    else:
+        say(f"Added {label} (weight {feed.weight:g}; {found}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -159,7 +208,7 @@ def feeds_remove(
         if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
             known = [f.url for f in store.cli_feeds()]
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
-            raise fail(f"no command-line feed with URL {url}{hint}")
+            raise fail(f"no command-line feed with URL {url}{hint}", 1)
         store.remove_feed(url)
     say(f"Removed {url}; its stories stay in the archive.")
 
@@ -169,7 +218,10 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported.
+
+    Exit status 1 when some outlines were skipped as unusable (the others are imported).
+    """
     from .._opml import OPMLError, read_opml
     from ..models import Feed
 
@@ -180,12 +232,12 @@ def feeds_import(
         raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
     except OPMLError as exc:
         raise fail(f"{file}: {exc}") from None
-    configured = {f.url for f in config.feeds}
+    configured = {feed_key(f.url) for f in config.feeds}
     added = skipped = 0
     with opened(config) as store:
-        present = {f.url for f in store.cli_feeds()}
+        present = {feed_key(f.url) for f in store.cli_feeds()}
         for item in result.feeds:
-            if item.url in configured or item.url in present:
+            if feed_key(item.url) in configured or feed_key(item.url) in present:
                 skipped += 1
                 continue
             store.add_feed(
@@ -193,14 +245,16 @@ def feeds_import(
                 origin="opml",
                 html_url=item.html_url,
             )
-            present.add(item.url)
+            present.add(feed_key(item.url))
             added += 1
     say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
         say(f"  {file}: {problem}", err)
+    if result.problems:
+        raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 
 @feeds_app.command("export")

@@ -1,4 +1,5 @@
-"""``poll``, ``build``, ``run`` and ``send``: the three flows, with a table for each."""
+"""``poll``, ``build``, ``run`` and ``send``: the three flows, with a table for each
+(``send`` also posts to the chat channels)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,17 @@ from ._common import (
     setup_logging,
     shown,
     storage_errors,
+    warn_llm_key,
 )
 
 if TYPE_CHECKING:
     from ..flows import build as build_flow
+    from ..flows import channels as channels_flow
     from ..flows import poll as poll_flow
     from ..flows import send as send_flow
 else:
     build_flow = lazy("newsletter.flows.build")
+    channels_flow = lazy("newsletter.flows.channels")
     poll_flow = lazy("newsletter.flows.poll")
     send_flow = lazy("newsletter.flows.send")
 
@@ -161,6 +165,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
@@ -177,13 +182,19 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     setup_logging(config)
-    with opened(config) as store, progress_bars() as bars, storage_errors():
-        report = poll_flow.poll(config, store, progress=bars)
-        print_poll(report)
+    warn_llm_key(config)
+    with opened(config) as store, storage_errors():
+        # The bars end before the table is printed: a live bar on stderr redrawn under
+        # output on stdout would leave a stale copy of itself above the table.
+        with progress_bars() as bars:
+            report = poll_flow.poll(config, store, progress=bars)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+        print_poll(report, titles)
         if report.storage_error:
             # Building from a poll half stored would leave its stories to a later issue.
             raise fail(report.storage_error, 1)
-        built = build_flow.build_issue(config, store, force=force, progress=bars)
+        with progress_bars() as bars:
+            built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)
@@ -201,21 +212,43 @@ def send(
     to: Annotated[
         str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
     ] = None,
+    channels_only: Annotated[
+        bool,
+        typer.Option("--channels-only", help="Post to the chat channels only, no email."),
+    ] = False,
 ) -> None:
-    """Email an issue to every active subscriber who has not received it yet."""
+    """Email an issue to every active subscriber who has not received it yet, then post it
+    to every chat channel (`channels:`) that has not had it."""
     from ..errors import AddressError, ConfigError
+    from .channels import print_channels
 
     config = load(config_path)
     setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
-        try:
-            report = send_flow.send_issue(
-                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
-            )
-        except (ConfigError, AddressError) as exc:
-            raise fail(str(exc)) from None
-        except NewsletterError as exc:
-            raise fail(str(exc), 1) from None
-    print_send(report)
-    if report.error or (to is not None and report.sent == 0):
+    report = None
+    with opened(config) as store:
+        if not channels_only:
+            with progress_bars() as bars:
+                try:
+                    report = send_flow.send_issue(
+                        config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+                    )
+                except (ConfigError, AddressError) as exc:
+                    raise fail(str(exc)) from None
+                except NewsletterError as exc:
+                    raise fail(str(exc), 1) from None
+            print_send(report)
+        chat = None
+        if dry_run or to is not None or not (config.channels or channels_only):
+            pass  # a rehearsal or a test copy posts nothing to the groups
+        else:
+            try:
+                chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)
+            except ConfigError as exc:
+                raise fail(str(exc)) from None
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            print_channels(chat)
+    if report is not None and (report.error or (to is not None and report.sent == 0)):
+        raise typer.Exit(1)
+    if chat is not None and chat.failed:
         raise typer.Exit(1)

@@ -256,6 +256,25 @@ mailbox_seen = Table(
     Column("seen", UTCDateTime, nullable=False),
 )
 
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    # One row per (issue, chat channel), claimed ("sending", with a lease) before the first
+    # post and "sent" after the last: an issue reaches a chat group once. ``parts_sent``
+    # counts the messages of a split issue already accepted, so a retry resumes after them.
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("parts_sent", Integer, nullable=False, default=0),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
 
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -337,6 +356,11 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _channel_deliveries(conn: Connection) -> None:
+    """v8: a delivery row per (issue, chat channel)."""
+    channel_deliveries.create(conn, checkfirst=True)
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -346,6 +370,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _channel_deliveries,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

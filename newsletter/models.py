@@ -136,6 +136,8 @@ class Summary:
     transient: bool = False
     """The fallback came from the endpoint failing (not the answer): worth retrying next run."""
     tokens: Tokens = Tokens()
+    edited_by: str = ""
+    """The editor who rewrote this digest on the desk (readers see "编辑改写"), if any."""
 
 
 @dataclass(frozen=True)

@@ -434,6 +434,22 @@ def test_telegram_stand_in_enforces_the_tag_whitelist(servers: dict[str, Any]) -
     assert server.accepted == []
 
 
+def test_a_slow_or_huge_answer_is_cut_off(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, feed_server: Any
+) -> None:
+    _env(servers, monkeypatch)
+    monkeypatch.setenv("SLACK_URL", feed_server.add_fault("/services/slow", "slow", interval=0.2))
+    monkeypatch.setenv("WECOM_URL", feed_server.add_fault("/cgi-bin/webhook/send", "huge"))
+    config = _config(tmp_path, servers, max_items=1, timeout=1, max_retries=0)
+    config = config.model_copy(update={"channels": [config.channels[0], config.channels[4]]})
+    store = _store(config, _issue(count=1))
+    started = time.monotonic()
+    wecom, slack = channels_flow.post_issue(config, store).results
+    assert time.monotonic() - started < 5
+    assert slack.status == "failed" and "no whole answer within 1 s" in slack.detail
+    assert wecom.status == "failed" and "not a WeCom answer" in wecom.detail
+
+
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
     def error(channels: str) -> str:
         with pytest.raises(ConfigError) as caught:

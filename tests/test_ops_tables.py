@@ -108,11 +108,11 @@ def test_version_flag(tmp_path: Path) -> None:
 
 
 def test_the_cli_package_imports_no_part_of_the_pipeline() -> None:
-    """`--help` and `feeds` stay fast: no cli module imports the pipeline at its top."""
+    """`--help` and `feeds` stay fast: no cli module imports the pipeline (nor rich) at its top."""
     heavy = (
         "newsletter.relevance", "newsletter.store", "newsletter.config", "newsletter.flows.poll",
         "newsletter.flows.build", "sqlalchemy", "jieba", "numpy", "openai", "feedparser",
-        "httpx", "jinja2", "apscheduler", "starlette",
+        "httpx", "jinja2", "apscheduler", "starlette", "rich",
     )
     probe = (
         "import sys, newsletter.cli; "

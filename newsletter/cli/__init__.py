@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import bounces, channels, entries, feeds, issues, service, subscribers
+from . import bounces, channels, entries, feeds, issues, review, service, subscribers
 from ._common import console, err, shown
 
 HELP = "RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest)."
@@ -65,6 +65,7 @@ app.command()(entries.explain)
 app.add_typer(feeds.feeds_app, name="feeds")
 app.add_typer(subscribers.subscribers_app, name="subscribers", no_args_is_help=True)
 app.add_typer(bounces.bounces_app, name="bounces", no_args_is_help=True)
+app.add_typer(review.review_app, name="review", no_args_is_help=True)
 app.add_typer(channels.channels_app, name="channels", no_args_is_help=True)
 
 

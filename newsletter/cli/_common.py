@@ -1,7 +1,8 @@
 """What every command shares: consoles, options, errors, progress bars, 80-column tables.
 
 Nothing heavy is imported here nor at the top of any ``cli`` module: ``--help`` and ``feeds``
-must not pay for the pipeline (sqlalchemy, jieba, numpy, feedparser, openai ...); each
+must not pay for the pipeline (sqlalchemy, jieba, numpy, feedparser, openai ...) nor
+``--help`` for rich; each
 command imports what it uses, through :func:`lazy` or inside its function
 (``benchmarks/startup.py`` measures it, ``tests/test_ops_tables.py`` checks it).
 """
@@ -17,22 +18,43 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ..errors import NewsletterError, StorageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from .. import flows
     from ..config import Config
     from ..store import Store
 
-console = Console()
-err = Console(stderr=True)
+
+class _Console:
+    """A rich ``Console`` made on first use: ``--help`` prints through typer alone and
+    never imports rich, which is a third of its start-up."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself: rich's own objects (a Progress) use it as a context manager."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = cast("Console", _Console())
+err = cast("Console", _Console(stderr=True))
 
 ConfigOption = Annotated[
     Path,
@@ -50,6 +72,8 @@ def shown(value: object) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
         for ch in str(value)
     )
+    from rich.markup import escape
+
     return escape(text)
 
 
@@ -112,7 +136,7 @@ def progress_bars() -> Iterator[flows.Progress]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=cast(_Console, err).get(),
         transient=False,
         disable=not err.is_terminal,
     ) as bars:
@@ -160,6 +184,7 @@ def sub_app(help_text: str) -> typer.Typer:
 def fitting_table(title: str) -> Table:
     """A table that fits an 80-column terminal: light rules, no outer padding."""
     from rich import box
+    from rich.table import Table
 
     return Table(
         title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,

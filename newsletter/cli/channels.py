@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from ._common import (
     DEFAULT_CONFIG,
@@ -30,6 +29,8 @@ channels_app = sub_app("Chat channels (WeCom, Feishu, DingTalk, Telegram, Slack)
 
 
 def print_channels(report: channels_flow.ChannelsReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id} in chat channels")
     for column in ("channel", "type", "status", "messages", "detail"):
         table.add_column(column)
@@ -50,6 +51,8 @@ def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         return
     with opened(config) as store:
         lines = channels_flow.overview(config, store)
+    from rich.table import Table
+
     table = Table(title="Chat channels")
     for column in ("name", "type", "variables", "stories", "newest issue"):
         table.add_column(column)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from .._urls import feed_label
 from ..errors import NewsletterError
@@ -114,6 +113,8 @@ def print_send(report: send_flow.SendReport) -> None:
             highlight=False,
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id}")
     table.add_column("sent", justify="right", style="green")
     table.add_column("failed", justify="right", style="red")

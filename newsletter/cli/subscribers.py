@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from ..errors import NewsletterError
 from ._common import (
@@ -124,6 +123,8 @@ def subscribers_list(
 ) -> None:
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
+    from rich.table import Table
+
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
     for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)

@@ -27,7 +27,7 @@ from ..summarize import (
     load_prompts,
     write_intro,
 )
-from . import Progress
+from . import Progress, review
 from ._llm import claim_seconds, computed_once, llm_client, record_summary
 from .archive import write_issue
 from .poll import all_feeds
@@ -46,6 +46,8 @@ class BuildReport:
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
     issue_usage: LLMUsage = LLMUsage()
     """LLM totals over every run that built this issue."""
+    draft: bool = False
+    """The issue waits on the editor's desk (``review.required``): nothing may send it yet."""
 
 def _summaries(
     config: Config,
@@ -218,7 +220,11 @@ def build_issue(
         intro_kind=intro_usage.kind,
         sections=compose.sections(items, CATEGORIES),
     )
+    if config.review.required:
+        review.begin_draft(config, store, issue)
     html_path, text_path = write_issue(config, store, issue)
+    if config.review.required:
+        review.notify_editors(config, store, issue)
     fallbacks = tuple(
         (i.entry.title, i.summary.error or "")
         for i in items
@@ -233,7 +239,16 @@ def build_issue(
         usage.calls,
         usage.tokens.total,
     )
-    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
+    return BuildReport(
+        issue,
+        "built",
+        html_path,
+        text_path,
+        usage,
+        fallbacks,
+        issue_usage,
+        draft=config.review.required,
+    )
 
 
 def _intro(

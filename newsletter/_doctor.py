@@ -54,7 +54,11 @@ def check_database(config: Config) -> tuple[Check, Store | None]:
 
 
 def _feed_check(
-    feed: Feed, result: FetchResult, parsed: ParsedFeed | None, health: FeedHealth | None
+    feed: Feed,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+    health: FeedHealth | None,
+    stale_days: int = 30,
 ) -> Check:
     name = feed.display_name
     history = ""
@@ -95,6 +99,16 @@ def _feed_check(
         )
     if not parsed.entries:
         return Check("feed", name, "warn", f"{detail}{history}", "the feed is empty right now")
+    age = (datetime.now(UTC) - newest).days if newest is not None else 0
+    if age > stale_days:
+        return Check(
+            "feed",
+            name,
+            "warn",
+            f"{detail}{history}; nothing new for {age} days (doctor.stale_days: {stale_days})",
+            "the site may have stopped this feed or moved it: look for a newer feed link, "
+            "or raise doctor.stale_days if it posts rarely",
+        )
     return Check("feed", name, "ok", detail + history)
 
 
@@ -112,7 +126,7 @@ def check_feeds(config: Config, feeds: list[Feed], health: list[FeedHealth]) -> 
     by_url = {h.url: h for h in health}
     probed = probe(config, feeds, timeout=15)
     return [
-        _feed_check(f, r, parsed, by_url.get(f.url))
+        _feed_check(f, r, parsed, by_url.get(f.url), config.doctor.stale_days)
         for f, (r, parsed) in zip(feeds, probed, strict=True)
     ]
 
@@ -294,7 +308,17 @@ def run_checks(config: Config) -> list[Check]:
     checks.append(check_llm(config))
     checks.append(check_smtp(config))
     checks += check_mail_dns(config)
+    checks += check_channels(config)
     return checks
+
+
+def check_channels(config: Config) -> list[Check]:
+    """Each chat channel's variables and webhook address, read without posting."""
+    from .flows import channels as channels_flow
+
+    return [
+        Check("channel", c.name, c.status, c.detail, c.fix) for c in channels_flow.check(config)
+    ]
 
 
 def check_mail_dns(config: Config, res: Any = None) -> list[Check]:

@@ -18,14 +18,11 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from ._urls import feed_label
+from ._urls import feed_key, feed_label
 from .errors import NewsletterError, StorageError
 
 
@@ -48,10 +45,14 @@ def _lazy(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from . import flows, relevance
     from .config import Config
     from .flows import archive, subscriptions
     from .flows import build as build_flow
+    from .flows import channels as channels_flow
     from .flows import poll as poll_flow
     from .flows import send as send_flow
     from .models import Subscriber
@@ -61,6 +62,7 @@ else:
     archive = _lazy("newsletter.flows.archive")
     subscriptions = _lazy("newsletter.flows.subscriptions")
     build_flow = _lazy("newsletter.flows.build")
+    channels_flow = _lazy("newsletter.flows.channels")
     poll_flow = _lazy("newsletter.flows.poll")
     send_flow = _lazy("newsletter.flows.send")
 
@@ -73,8 +75,30 @@ app = typer.Typer(
     # Plain help: no `<bool>` type tags, and no rich help renderer (markdown) to import.
     rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class _Console:
+    """A rich ``Console`` made on first use: ``--help`` prints through typer alone and
+    never imports rich, which is a third of its start-up."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself: rich's own objects (a Progress) use it as a context manager."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = cast("Console", _Console())
+err = cast("Console", _Console(stderr=True))
 
 ConfigOption = Annotated[
     Path,
@@ -115,6 +139,8 @@ def shown(value: object) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
         for ch in str(value)
     )
+    from rich.markup import escape
+
     return escape(text)
 
 
@@ -165,7 +191,7 @@ def progress_bars() -> Iterator[flows.Progress]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=cast(_Console, err).get(),
         transient=False,
         disable=not err.is_terminal,
     ) as bars:
@@ -188,6 +214,13 @@ def _setup_logging(
     configure_logging(fmt or (config.log_format if config else "text"))
     if not daemon:
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def warn_llm_key(config: Config) -> None:
+    """Once per command: a model is configured but its key variable is empty."""
+    problem = config.llm.missing_key()
+    if problem:
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False)
 
 
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
@@ -285,6 +318,7 @@ def build(
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
     _setup_logging(config)
+    warn_llm_key(config)
     with opened(config) as store, progress_bars() as bars, storage_errors():
         report = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(report)
@@ -302,13 +336,19 @@ def run(
     """Poll all feeds, then build the issue."""
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars, storage_errors():
-        report = poll_flow.poll(config, store, progress=bars)
-        print_poll(report)
+    warn_llm_key(config)
+    with opened(config) as store, storage_errors():
+        # The bars end before the table is printed: a live bar on stderr redrawn under
+        # output on stdout would leave a stale copy of itself above the table.
+        with progress_bars() as bars:
+            report = poll_flow.poll(config, store, progress=bars)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+        print_poll(report, titles)
         if report.storage_error:
             # Building from a poll half stored would leave its stories to a later issue.
             raise fail(report.storage_error, 1)
-        built = build_flow.build_issue(config, store, force=force, progress=bars)
+        with progress_bars() as bars:
+            built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)
@@ -322,7 +362,10 @@ def classify(
     ],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Judge relevance of each JSONL entry; print one JSON line per entry."""
+    """Judge relevance of each JSONL entry; print one JSON line per entry.
+
+    Exit status 1 when some lines were not JSON objects (the others are judged).
+    """
     overrides: dict[str, object] = {}
     lexicon_path: str | None = None
     if config_path.exists() or config_path != DEFAULT_CONFIG:
@@ -362,30 +405,7 @@ def classify(
                 )
             )
     if bad:
-        raise typer.Exit(2)
-
-
-@app.command()
-def explain(
-    entry_id: Annotated[str, typer.Argument(help="Entry id (or a unique prefix).")],
-    config_path: ConfigOption = DEFAULT_CONFIG,
-) -> None:
-    """Why an entry was kept or dropped: terms, rules, score."""
-    config = load(config_path)
-    with opened(config) as store:
-        found = store.get_entry(entry_id)
-    if found is None:
-        raise fail(f"no entry with id {entry_id!r}", 1)
-    entry, verdict = found
-    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
-    console.print(
-        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
-        highlight=False,
-    )
-    state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
-    console.print(f"{state} (score {verdict.score:g})")
-    for reason in verdict.reasons:
-        console.print(f"  - {shown(reason)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -467,6 +487,7 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 def _fitting_table(title: str) -> Table:
     """A table that fits an 80-column terminal: light rules, no outer padding."""
     from rich import box
+    from rich.table import Table
 
     return Table(
         title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
@@ -505,6 +526,8 @@ def print_send(report: send_flow.SendReport) -> None:
             highlight=False,
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id}")
     table.add_column("sent", justify="right", style="green")
     table.add_column("failed", justify="right", style="red")
@@ -542,23 +565,44 @@ def send(
     to: Annotated[
         str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
     ] = None,
+    channels_only: Annotated[
+        bool,
+        typer.Option("--channels-only", help="Post to the chat channels only, no email."),
+    ] = False,
 ) -> None:
-    """Email an issue to every active subscriber who has not received it yet."""
+    """Email an issue to every active subscriber who has not received it yet, then post it
+    to every chat channel (`channels:`) that has not had it."""
     from .errors import AddressError, ConfigError
 
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
-        try:
-            report = send_flow.send_issue(
-                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
-            )
-        except (ConfigError, AddressError) as exc:
-            raise fail(str(exc)) from None
-        except NewsletterError as exc:
-            raise fail(str(exc), 1) from None
-    print_send(report)
-    if report.error or (to is not None and report.sent == 0):
+    report = None
+    with opened(config) as store:
+        if not channels_only:
+            with progress_bars() as bars:
+                try:
+                    report = send_flow.send_issue(
+                        config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+                    )
+                except (ConfigError, AddressError) as exc:
+                    raise fail(str(exc)) from None
+                except NewsletterError as exc:
+                    raise fail(str(exc), 1) from None
+            print_send(report)
+        chat = None
+        if dry_run or to is not None or not (config.channels or channels_only):
+            pass  # a rehearsal or a test copy posts nothing to the groups
+        else:
+            try:
+                chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)
+            except ConfigError as exc:
+                raise fail(str(exc)) from None
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            print_channels(chat)
+    if report is not None and (report.error or (to is not None and report.sent == 0)):
+        raise typer.Exit(1)
+    if chat is not None and chat.failed:
         raise typer.Exit(1)
 
 
@@ -658,6 +702,8 @@ def subscribers_list(
 ) -> None:
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
+    from rich.table import Table
+
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
     for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
@@ -889,7 +935,30 @@ def _local_or_url(url: str) -> str:
     path = Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
     if "://" not in url and path.is_file():
         return str(path.resolve())
+    from .config import looks_like_host
+
+    if looks_like_host(url):
+        raise fail(f"{url!r} has no scheme; write https://{url} (or http://)")
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
+
+
+def _check_feed(config: Config, url: str) -> tuple[str | None, str, str]:
+    """Fetch a feed once as a poll would: why it is unusable (or None), its title, what
+    it holds."""
+    from .flows.poll import probe
+    from .models import Feed
+
+    [(result, parsed)] = probe(config, [Feed(url=url)], timeout=15)
+    if parsed is None:
+        return result.error or "could not be fetched", "", ""
+    if parsed.error:
+        where = f"reachable (HTTP {result.http_status or 200})" if "://" in url else "readable"
+        return f"{where} but {parsed.error}", "", ""
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {_when(newest, config.tz)}" if newest else ""
+    )
+    return None, parsed.title, found
 
 
 @feeds_app.command("add")
@@ -899,31 +968,54 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
     ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add it without fetching it once first (a feed down now)."),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a feed (kept in the database; the config file is left untouched)."""
+    """Add a feed (kept in the database; the config file is left untouched).
+
+    A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
+    not added (exit 1) unless --no-check is given.
+    """
     from .models import Feed
 
     config = load(config_path)
     url = _local_or_url(url)
-    if url in {f.url for f in config.feeds}:
+    configured = {feed_key(f.url): f.url for f in config.feeds}
+    if feed_key(url) in configured:
         if name is not None or weight is not None:
             raise fail(
                 f"{url} is in {config_path}, whose name and weight win: change them there"
             )
-        _say(f"{url} is already in {config_path}; nothing to add.")
+        same = configured[feed_key(url)]
+        as_ = "" if same == url else f" as {same}"
+        _say(f"{url} is already in {config_path}{as_}; nothing to add.")
         return
     with opened(config) as store:
-        known = {f.url: f for f in store.cli_feeds()}
-        old = known.get(url)
-        feed = Feed(
-            url=url,
-            name=name if name is not None else (old.name if old else ""),
-            weight=weight if weight is not None else (old.weight if old else 1.0),
-        )
+        known = {feed_key(f.url): f for f in store.cli_feeds()}
+    old = known.get(feed_key(url))
+    title, found = "", "not checked"
+    if old is None and not no_check:
+        problem, title, found = _check_feed(config, url)
+        if problem is not None:
+            raise fail(
+                f"{url}: {problem}; not added (fix the URL, or add it anyway with --no-check)", 1
+            )
+    feed = Feed(
+        # The URL first added stays the feed's identity (its entries and health hang on it).
+        url=old.url if old else url,
+        name=name if name is not None else (old.name if old else ""),
+        weight=weight if weight is not None else (old.weight if old else 1.0),
+    )
+    with opened(config) as store:
         store.add_feed(feed)
-    verb = "Updated" if old else "Added"
-    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+    label = feed_label(feed.name, title, feed.url)
+    if old:
+        _say(f"Updated {label} (weight {feed.weight:g}).")
+    else:
+        _say(f"Added {label} (weight {feed.weight:g}; {found}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -942,7 +1034,7 @@ def feeds_remove(
         if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
             known = [f.url for f in store.cli_feeds()]
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
-            raise fail(f"no command-line feed with URL {url}{hint}")
+            raise fail(f"no command-line feed with URL {url}{hint}", 1)
         store.remove_feed(url)
     _say(f"Removed {url}; its stories stay in the archive.")
 
@@ -952,7 +1044,10 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported.
+
+    Exit status 1 when some outlines were skipped as unusable (the others are imported).
+    """
     from ._opml import OPMLError, read_opml
     from .models import Feed
 
@@ -963,12 +1058,12 @@ def feeds_import(
         raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
     except OPMLError as exc:
         raise fail(f"{file}: {exc}") from None
-    configured = {f.url for f in config.feeds}
+    configured = {feed_key(f.url) for f in config.feeds}
     added = skipped = 0
     with opened(config) as store:
-        present = {f.url for f in store.cli_feeds()}
+        present = {feed_key(f.url) for f in store.cli_feeds()}
         for item in result.feeds:
-            if item.url in configured or item.url in present:
+            if feed_key(item.url) in configured or feed_key(item.url) in present:
                 skipped += 1
                 continue
             store.add_feed(
@@ -976,14 +1071,16 @@ def feeds_import(
                 origin="opml",
                 html_url=item.html_url,
             )
-            present.add(item.url)
+            present.add(feed_key(item.url))
             added += 1
     _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
         _say(f"  {file}: {problem}", err)
+    if result.problems:
+        raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 
 @feeds_app.command("export")
@@ -1200,6 +1297,361 @@ def subscribers_reactivate(
         if not hygiene.reactivate(store, subscriber, note="subscribers reactivate"):
             raise fail(f"{address} is {subscriber.status}, not bounced or complained", 1)
     _say(f"{address}: active (was {subscriber.status})")
+
+
+# -- the editor's desk (review.required) ------------------------------------------------
+
+review_app = typer.Typer(help="Drafts on the editor's desk: list, show, approve, drop.")
+app.add_typer(review_app, name="review", no_args_is_help=True)
+EditorOption = Annotated[
+    str | None,
+    typer.Option("--editor", help="Who is acting, for the change log (default cli:$USER)."),
+]
+
+
+def _editor(name: str | None) -> str:
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown"
+    return name or f"cli:{user}"
+
+
+@review_app.command("list")
+def review_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Issues on the desk, newest first: status, deadline, when they go out."""
+    config = load(config_path)
+    with opened(config) as store, storage_errors():
+        reviews = store.list_reviews()
+        rows = [(r, store.get_issue(r.issue_id), len(store.review_changes(r.issue_id)))
+                for r in reviews]
+    if not rows:
+        _say("no drafts (review.required is " + ("on" if config.review.required else "off") + ")")
+        return
+    table = _fitting_table("Editor's desk")
+    for column in ("issue", "status", "stories", "changes", "deadline", "goes out"):
+        table.add_column(column)
+    for review, record, count in rows:
+        table.add_row(
+            shown(review.issue_id),
+            review.status,
+            str(record.item_count if record else 0),
+            str(count),
+            _when(review.deadline, config.tz),
+            _when(review.sent_at or review.send_at, config.tz),
+        )
+    console.print(table)
+
+
+@review_app.command("show")
+def review_show(
+    issue_id: Annotated[str, typer.Argument(help="The draft's issue id.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """The draft's stories in reading order, figure warnings, and every change made."""
+    from .flows import review as desk
+
+    config = load(config_path)
+    with opened(config) as store, storage_errors():
+        try:
+            review, issue = desk.draft(store, issue_id)
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+        log_rows = store.review_changes(issue_id)
+    _say(f"{issue.title} — {review.status}, {len(issue.items)} stories")
+    for bullet in issue.intro:
+        _say(f"  • {bullet}")
+    for name, group in issue.sections:
+        _say(f"\n{name}")
+        for item in group:
+            mark = " [edited]" if item.summary.edited_by else ""
+            _say(f"  {item.entry.id[:12]}  {item.entry.title}{mark}")
+            warnings = desk.figure_warnings(item)
+            if warnings:
+                _say(f"      figures not in the article: {', '.join(warnings)}")
+    if log_rows:
+        _say("\nchanges")
+        for change in log_rows:
+            when = change.at.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+            detail = f"{change.before[:60]} → {change.after[:60]}".strip(" →")
+            _say(f"  {when} {change.editor} {change.action} {change.target[:12]} {detail}")
+
+
+@review_app.command("approve")
+def review_approve(
+    issue_id: Annotated[str, typer.Argument(help="The draft's issue id.")],
+    now: Annotated[
+        bool, typer.Option("--now", help="Send now instead of at the deadline.")
+    ] = False,
+    editor: EditorOption = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Approve a draft: it goes out at its deadline (the daemon sends it), or now."""
+    from .flows import review as desk
+
+    config = load(config_path)
+    _setup_logging(config)
+    with opened(config) as store, storage_errors():
+        try:
+            review = desk.approve(config, store, issue_id, _editor(editor), now=now)
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+        assert review.send_at is not None
+        if review.send_at > datetime.now(UTC):
+            _say(f"approved: {issue_id} goes out at {_when(review.send_at, config.tz)}")
+            return
+        for done in desk.run_due(config, store):
+            if done.issue_id == issue_id and done.report is not None:
+                print_send(done.report)
+            elif done.issue_id == issue_id and done.error:
+                raise fail(done.error, 1)
+
+
+@review_app.command("drop")
+def review_drop(
+    issue_id: Annotated[str, typer.Argument(help="The draft's issue id.")],
+    entry_id: Annotated[str, typer.Argument(help="The story's entry id (a unique prefix).")],
+    why: Annotated[str, typer.Option("--why", help="Why it does not belong (kept as a label).")]
+    = "",
+    editor: EditorOption = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Take a story out of a draft (recorded, and kept as a labeled example)."""
+    from .flows import review as desk
+
+    config = load(config_path)
+    with opened(config) as store, storage_errors():
+        try:
+            _, issue = desk.draft(store, issue_id)
+            matches = [i for i in issue.items if i.entry.id.startswith(entry_id)]
+            if len(matches) != 1:
+                raise desk.ReviewError(
+                    f"{len(matches) or 'no'} stories of {issue_id} match {entry_id!r}"
+                )
+            item = desk.drop_story(
+                config, store, issue_id, matches[0].entry.id, _editor(editor), why
+            )
+        except NewsletterError as exc:
+            raise fail(str(exc), 1) from None
+    _say(f"dropped: {item.entry.title}")
+
+
+@review_app.command("labels")
+def review_labels(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Editors' drops and additions as JSONL in the labeled corpus's format (POLICY.md)."""
+    from .flows import review as desk
+
+    config = load(config_path)
+    with opened(config) as store, storage_errors():
+        lines = list(desk.export_labels(store))
+    text = "".join(f"{line}\n" for line in lines)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        archive.write_atomic(output, text)
+        err.print(f"{len(lines)} labeled examples written to {shown(output)}", highlight=False)
+
+
+# -- recent entries, and why each was kept or dropped ------------------------------------
+
+
+def _since(text: str, tz: tzinfo) -> datetime:
+    """``7d``, ``24h``, ``2w`` back from now, or a date / date-time in the configured zone."""
+    import re
+    from datetime import timedelta
+
+    age = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text.lower())
+    if age:
+        hours = int(age[1]) * {"h": 1, "d": 24, "w": 168}[age[2]]
+        return datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(
+            f"--since must be an age (7d, 24h, 2w) or a date (2026-11-20), not {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@app.command()
+def entries(
+    relevant: Annotated[
+        bool, typer.Option("--relevant", help="Only entries kept as on topic.")
+    ] = False,
+    since: Annotated[
+        str, typer.Option("--since", metavar="DATE|AGE", help="A date (2026-11-20) or an age.")
+    ] = "7d",
+    feed: Annotated[
+        str | None,
+        typer.Option("--feed", help="Only this feed: its URL, or words of its name or title."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Recent entries, newest first, with the ids `explain` takes."""
+    config = load(config_path)
+    tz = config.tz
+    start = _since(since, tz)
+    with opened(config) as store:
+        health = store.feed_health()
+        labels = {h.url: feed_label(h.name, h.title, h.url) for h in health}
+        urls = None
+        if feed is not None:
+            wanted = feed.strip().lower()
+            urls = [
+                h.url
+                for h in health
+                if feed_key(h.url) == feed_key(feed)
+                or any(wanted in t.lower() for t in (h.name, h.title, labels[h.url]) if t)
+            ]
+            if not urls:
+                raise fail(f"no feed matches {feed!r} (see `newsletter feeds`)")
+        found = store.recent_entries(start, relevant_only=relevant, feed_urls=urls, limit=limit)
+    what = "relevant entries" if relevant else "entries"
+    table = _fitting_table(
+        f"{len(found)} {what} since {_when(start, tz)} (times in {config.timezone})"
+        + (f", newest {limit}" if len(found) == limit else "")
+    )
+    # The title is what an editor reads: the other columns keep to their narrowest.
+    short = (("id", 10), ("published", 11), ("kept", 8), ("feed", 12))
+    for column, width in short:
+        table.add_column(
+            column, no_wrap=True, min_width=width, max_width=width, overflow="ellipsis"
+        )
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=_rest(short, 100))
+    for entry, verdict in found:
+        table.add_row(
+            entry.id[:10],
+            _when(entry.published, tz),
+            # The score rides along: a "no" at 2.5 was a near miss, at -6 far off.
+            (f"[green]yes[/green] {verdict.score:g}" if verdict.relevant
+             else f"no {verdict.score:g}"),
+            shown(labels.get(entry.feed_url) or entry.source_name),
+            shown(entry.title),
+        )
+    console.print(table)
+    if found:
+        _say("Why one was kept or dropped: newsletter explain ID (or its link)")
+
+
+@app.command()
+def explain(
+    entry: Annotated[
+        str, typer.Argument(metavar="ID|LINK", help="Entry id (or a unique prefix), or its link.")
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="The stored reasons as the rules wrote them.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Why an entry was kept or dropped, in words: what counted for it and against it."""
+    from rich.padding import Padding
+
+    from ._explain import plain_reason
+    from ._urls import canonical_url
+
+    config = load(config_path)
+    with opened(config) as store:
+        if "://" in entry:
+            link = canonical_url(entry)
+            other = ("http" if link.startswith("https:") else "https") + link[link.index(":") :]
+            found = store.entries_with_link([link, other])
+            if not found:
+                raise fail(f"no entry with link {entry} (see `newsletter entries`)", 1)
+        else:
+            one = store.get_entry(entry.strip())
+            if one is None:
+                raise fail(f"no entry with id {entry!r} (see `newsletter entries`)", 1)
+            found = [one]
+    for number, (item, verdict) in enumerate(found):
+        if number:
+            console.print()
+        console.print(f"[bold]{shown(item.title)}[/bold]", highlight=False)
+        _say(
+            f"{item.source_name} · {_when(item.published, config.tz)} {config.timezone} · "
+            f"{item.link} · id {item.id[:12]}"
+        )
+        state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
+        console.print(f"{state} (score {verdict.score:g})", highlight=False)
+        lines = [r if raw else plain_reason(r) for r in verdict.reasons]
+        if not raw and all(r.startswith("score ") for r in verdict.reasons):
+            lines.append("no word or rule of the topic lexicon matched its title or text")
+        for line in lines:
+            # Wrapped under its indent: a reason quotes up to a sentence of the entry.
+            console.print(Padding(shown(line), (0, 0, 0, 2), expand=False), highlight=False)
+
+
+# -- chat channels (issue 22) ----------------------------------------------------------
+
+
+def print_channels(report: channels_flow.ChannelsReport) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Issue {report.issue_id} in chat channels")
+    for column in ("channel", "type", "status", "messages", "detail"):
+        table.add_column(column)
+    colours = {"sent": "green", "already": "dim", "busy": "yellow", "failed": "red"}
+    for r in report.results:
+        messages = f"{r.posted} of {r.parts}" if r.parts else ""
+        status = f"[{colours[r.status]}]{r.status}[/{colours[r.status]}]"
+        table.add_row(shown(r.name), r.kind, status, messages, shown(r.detail))
+    console.print(table)
+
+
+channels_app = typer.Typer(
+    help="Chat channels (WeCom, Feishu, DingTalk, Telegram, Slack): list, test.",
+    rich_markup_mode=None,
+)
+app.add_typer(channels_app, name="channels", no_args_is_help=True)
+
+
+@channels_app.command("list")
+def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Every configured channel, the variables it needs, the newest issue's state there."""
+    config = load(config_path)
+    if not config.channels:
+        _say("no channels configured (add them under `channels:` in the config)")
+        return
+    with opened(config) as store:
+        lines = channels_flow.overview(config, store)
+    from rich.table import Table
+
+    table = Table(title="Chat channels")
+    for column in ("name", "type", "variables", "stories", "newest issue"):
+        table.add_column(column)
+    for line in lines:
+        variables = ", ".join(
+            f"{name} {'[green]set[/green]' if ok else '[red]not set[/red]'}"
+            for name, ok in line.variables
+        )
+        table.add_row(shown(line.name), line.kind, variables, str(line.max_items), line.newest)
+    console.print(table)
+
+
+@channels_app.command("test")
+def channels_test(
+    name: Annotated[str, typer.Argument(help="The channel's name in the config.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Post a short test message to one channel (records nothing)."""
+    from .errors import ConfigError
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        result = channels_flow.post_test(config, name)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if result.status != "sent":
+        raise fail(f"channel {name}: {result.detail}", 1)
+    _say(f"channel {name} ({result.kind}): test message posted ({result.detail})")
 
 
 def _name_values(command: object) -> None:

@@ -39,10 +39,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
 from ._lease import owner_id
-from ._logging import current_format, log_line
+from ._logging import current_format, log_line, one_line
+from ._urls import feed_label
 from .config import Config
 from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
+from .flows import channels as channels_flow
 from .flows import poll as poll_flow
 from .flows import send as send_flow
 from .store import Store
@@ -229,6 +231,9 @@ class Daemon:
             report = poll_flow.poll_leased(self.config, store, self.owner, polled_before=before)
         else:
             report = poll_flow.poll(self.config, store)
+        fields: dict[str, Any] = {}
+        if report.failed:
+            fields["failing"] = failing_feeds(report, store)
         log_line(
             log,
             job,
@@ -236,10 +241,12 @@ class Daemon:
             ok=report.count("ok"),
             not_modified=report.count("not_modified"),
             failed=report.failed,
+            **fields,
             skipped=report.skipped,
             new=report.new_entries,
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
+            next_poll=self._local(self._poll_trigger()),
         )
         if report.storage_error:
             fields = {"job": job, "failed": True}
@@ -257,6 +264,11 @@ class Daemon:
             store = self._open()
             try:
                 self._poll(store, "poll")
+                # A channel that failed at the weekly send (a long rate-limit wait, a fixed
+                # secret) is tried again here, within the misfire grace.
+                owed = channels_flow.owed(self.config, store, datetime.now(UTC))
+                if owed is not None and self._leading(None):
+                    post_channels(self.config, store, owed)
             finally:
                 store.close()
         finally:
@@ -307,13 +319,20 @@ class Daemon:
                 # Build and send are one step: a built issue is sent even when stopping
                 # (per-recipient state makes a cut-off send resumable: see
                 # flows.send.unfinished_send).
-                if report.issue is not None:
+                if report.issue is not None and not report.draft:
                     send_built(self.config, store, report.issue.id)
             finally:
                 store.close()
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
-                log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
+                log_line(
+                    log,
+                    "issue",
+                    built="none",
+                    reason=report.reason,
+                    seconds=seconds,
+                    next_issue=self._local(self._issue_trigger()),
+                )
                 return
             log_line(
                 log,
@@ -323,6 +342,7 @@ class Daemon:
                 llm_calls=report.usage.get("calls", 0),
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
+                next_issue=self._local(self._issue_trigger()),
             )
         finally:
             self._work.release()
@@ -338,6 +358,29 @@ class Daemon:
             store = self._open()
             try:
                 send_built(self.config, store, issue_id)
+            finally:
+                store.close()
+        finally:
+            self._work.release()
+
+    def review_job(self) -> None:
+        """Send approved drafts when due; apply ``review.on_deadline`` to overdue ones."""
+        from .flows import review
+
+        if self._stopping.is_set() or not self._leading("review"):
+            return
+        if not self._work.acquire(timeout=1):
+            return  # the issue job is running; the next round comes soon
+        try:
+            store = self._open()
+            try:
+                for done in review.run_due(self.config, store):
+                    fields: dict[str, Any] = {"issue": done.issue_id, "action": done.action}
+                    if done.report is not None:
+                        fields.update(sent=done.report.sent, failed=done.report.failed)
+                    if done.error:
+                        fields.update(failed=True, error=done.error)
+                    log_line(log, "review", **fields)
             finally:
                 store.close()
         finally:
@@ -377,6 +420,15 @@ class Daemon:
             store.close()
 
     # -- running ------------------------------------------------------------------------
+    def _local(self, trigger: BaseTrigger, after: datetime | None = None) -> str | None:
+        """A trigger's next time after ``after`` (default now), in the configured zone."""
+        now = (after or datetime.now(UTC)).astimezone(self.config.tz)
+        fire = trigger.get_next_fire_time(None, now)
+        return fire.astimezone(self.config.tz).isoformat(timespec="seconds") if fire else None
+
+    def _issue_trigger(self) -> BaseTrigger:
+        return CronTrigger.from_crontab(self.config.schedule.issue, timezone=self.config.tz)
+
     def _poll_trigger(self) -> BaseTrigger:
         interval = self.config.schedule.poll_interval_seconds
         if interval is not None:
@@ -441,7 +493,7 @@ class Daemon:
             )
         self.scheduler.add_job(
             self._scheduled_issue,
-            CronTrigger.from_crontab(self.config.schedule.issue, timezone=tz),
+            self._issue_trigger(),
             id="issue",
             name="issue",
             **common,
@@ -458,6 +510,16 @@ class Daemon:
                 id="issue-catch-up",
                 name="issue catch-up",
                 **common,
+            )
+        if self.config.review.required:
+            self.scheduler.add_job(
+                self.review_job,
+                IntervalTrigger(seconds=self.config.review.check_seconds),
+                id="review",
+                name="review",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now.astimezone(tz),
             )
         unfinished = self._unfinished_send(datetime.now(UTC)) if leading else None
         if unfinished is not None:
@@ -477,19 +539,7 @@ class Daemon:
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
         self._install_signals()
-        poll_desc = (
-            f"every {self.config.schedule.poll_interval_seconds:g}s"
-            if self.config.schedule.poll_interval_seconds
-            else repr(self.config.schedule.poll)
-        )
-        log.info(
-            "daemon started (pid %d): poll %s, issue %r (%s), %d feeds",
-            os.getpid(),
-            poll_desc,
-            self.config.schedule.issue,
-            self.config.timezone,
-            len(self.config.feeds),
-        )
+        self._log_start(now, missed)
         try:
             self.scheduler.start()
         finally:
@@ -500,6 +550,53 @@ class Daemon:
         if self.leader is not None:
             self.leader.release()
         log.info("daemon stopped")
+
+    def _log_start(self, now: datetime, missed: datetime | None) -> None:
+        """What the daemon will do: every feed it polls, when it polls and builds next."""
+        store = Store.open(self.config.database)
+        try:
+            total = len(poll_flow.all_feeds(self.config, store))
+        finally:
+            store.close()
+        configured = len(self.config.feeds)
+        schedule = self.config.schedule
+        every = (
+            f"every {schedule.poll_interval_seconds:g}s"
+            if schedule.poll_interval_seconds
+            else repr(schedule.poll)
+        )
+        # The first poll runs at once, unless the catch-up (which polls first) runs instead.
+        next_poll = now if not missed else None
+        shown_poll = (
+            next_poll.astimezone(self.config.tz).isoformat(timespec="seconds")
+            if next_poll
+            else self._local(self._poll_trigger(), now)
+        )
+        next_issue = "now (catch-up)" if missed else self._local(self._issue_trigger(), now)
+        log.info(
+            "daemon started (pid %d): %d feeds (%d from the config, %d added with feeds "
+            "add/import), poll %s, next poll %s; issue %r, next issue %s (%s)",
+            os.getpid(),
+            total,
+            configured,
+            total - configured,
+            every,
+            shown_poll,
+            schedule.issue,
+            next_issue,
+            self.config.timezone,
+            extra={
+                "fields": {
+                    "feeds": total,
+                    "next_poll": shown_poll,
+                    "next_issue": next_issue,
+                    "timezone": self.config.timezone,
+                }
+            },
+        )
+        problem = self.config.llm.missing_key()
+        if problem:
+            log.warning("%s", problem, extra={"fields": {"llm": "no key"}})
 
     # -- several daemons and workers on one database -------------------------------------
     def _leading(self, job: str | None) -> bool:
@@ -612,8 +709,21 @@ class Daemon:
         log_line(log, str(event.job_id), status="skipped", reason="previous run still going")
 
 
+def failing_feeds(report: poll_flow.PollReport, store: Store) -> list[str]:
+    """``label (reason)`` per feed that failed, labelled as the CLI tables label it."""
+    titles = {url: title for url, (title, _) in store.feed_sites().items()}
+    named = []
+    for o in report.outcomes:
+        if o.status != "error":
+            continue
+        label = feed_label(o.name if o.name != o.url else "", titles.get(o.url, ""), o.url)
+        named.append(f"{one_line(label, 60)} ({one_line(o.error or 'failed', 80)})")
+    return named
+
+
 def send_built(config: Config, store: Store, issue_id: str) -> None:
-    """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    """Send a just-built issue, then post it to the chat channels; problems are logged,
+    never kill the daemon."""
     started = time.monotonic()
     try:
         sent = send_flow.send_issue(config, store, issue_id=issue_id)
@@ -624,6 +734,7 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
             exc,
             extra={"fields": {"job": "send", "issue": issue_id, "failed": True}},
         )
+        post_channels(config, store, issue_id)  # a mail problem is no reason to skip chat
         return
     fields: dict[str, Any] = {
         "issue": issue_id,
@@ -636,6 +747,28 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
     if sent.error:
         fields["stopped"] = sent.error
     log_line(log, "send", **fields, seconds=round(time.monotonic() - started, 2))
+    post_channels(config, store, issue_id)
+
+
+def post_channels(config: Config, store: Store, issue_id: str) -> None:
+    """After the email: the issue to every chat channel still owed it; failures logged."""
+    if not config.channels:
+        return
+    started = time.monotonic()
+    try:
+        report = channels_flow.post_issue(config, store, issue_id)
+    except NewsletterError as exc:
+        log_line(log, "channels", issue=issue_id, failed=True, error=str(exc))
+        return
+    counts = {s: sum(1 for r in report.results if r.status == s) for s in ("sent", "already")}
+    log_line(
+        log,
+        "channels",
+        issue=issue_id,
+        **counts,
+        failed=len(report.failed),
+        seconds=round(time.monotonic() - started, 2),
+    )
 
 
 def run_daemon(config: Config) -> None:

@@ -77,6 +77,17 @@ _QUIET_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, 
 # shared plumbing
 
 
+# Every server here listens on 127.0.0.1, which a poll refuses unless the config allows
+# private addresses: configs whose feeds are served here say so (tests/test_netguard.py is
+# where polls run without it).
+LOOPBACK_FETCH_YAML = "fetch: {allow_private_addresses: true}\n"
+
+
+def loopback_fetch(**settings: Any) -> dict[str, Any]:
+    """The ``fetch`` section of a config polling these servers, with ``settings``."""
+    return {"allow_private_addresses": True, **settings}
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Never join handler threads on close: a ``hang`` handler must not block shutdown.

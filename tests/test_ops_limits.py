@@ -22,7 +22,7 @@ from newsletter.models import Entry, Verdict
 from newsletter.schedule import Daemon
 from newsletter.store import Store
 from newsletter.summarize import llm_summary, load_prompts
-from tests.servers import FeedServer, OpenAIServer, Reply
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, OpenAIServer, Reply
 
 runner = CliRunner()
 AS_OF = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -46,7 +46,9 @@ def _entry(n: int, published: datetime, feed: str = "https://a.example/feed") ->
 def _config(tmp_path: Path, extra: str = "", feeds: str = "[]") -> Config:
     path = tmp_path / "config.yaml"
     path.write_text(
-        f"database: sqlite:///db.sqlite\noutput_dir: out\nfeeds: {feeds}\n{extra}", "utf-8"
+        f"database: sqlite:///db.sqlite\noutput_dir: out\n{LOOPBACK_FETCH_YAML}"
+        f"feeds: {feeds}\n{extra}",
+        "utf-8",
     )
     return load_config(path)
 

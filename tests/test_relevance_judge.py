@@ -15,7 +15,7 @@ from newsletter.config import Config, parse_config
 from newsletter.flows.poll import poll
 from newsletter.models import Verdict
 from newsletter.store import Store
-from tests.servers import FeedServer, Func, OpenAIServer, Reply, Status
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, Func, OpenAIServer, Reply, Status
 
 ITEMS = [
     # (guid, title, description): certain keep, certain drop, two in the uncertain band
@@ -48,7 +48,7 @@ def judge_config(
 ) -> Config:
     listed = ", ".join(f"'{url}'" for url in feeds)
     return parse_config(
-        f"feeds: [{listed}]\nrelevance:\n  llm_judge: {str(judge).lower()}\n"
+        f"feeds: [{listed}]\n{LOOPBACK_FETCH_YAML}relevance:\n  llm_judge: {str(judge).lower()}\n"
         f"llm:\n  base_url: '{ai.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n{extra}",
         base_dir=tmp_path,
     )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from .. import relevance
 from .._lease import Heartbeat, owner_id
 from .._lifeline import exit_with_parent
+from .._urls import feed_key
 from ..config import Config
 from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
@@ -293,7 +294,8 @@ def poll(
     order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))
     report = PollReport(tuple(outcomes), time.monotonic() - started, gate.summary())
-    log.info(
+    # Debug only: the daemon and workers log each poll once, in their own job line.
+    log.debug(
         "poll: %d feeds, %d new entries, %d failed, %d skipped, %.1fs",
         len(outcomes),
         report.new_entries,
@@ -483,8 +485,8 @@ def all_feeds(config: Config, store: Store) -> list[Feed]:
     with the config's name, weight, encoding and limits.
     """
     configured = config.feed_list
-    known = {f.url for f in configured}
-    return configured + [f for f in store.cli_feeds() if f.url not in known]
+    known = {feed_key(f.url) for f in configured}
+    return configured + [f for f in store.cli_feeds() if feed_key(f.url) not in known]
 
 
 def probe(

@@ -171,6 +171,12 @@ def send_issue(
         return _send_test_copy(config, store, issue, to)
     if dry_run:
         return _write_eml(config, store, issue, Path(record.path or "") or None)
+    review = store.get_review(issue.id)
+    if review is not None and review.status != "sent":
+        raise NewsletterError(
+            f"cannot send: issue {issue.id} is {review.status} on the editor's desk; the "
+            f"desk sends it once approved (`newsletter review show {issue.id}`)"
+        )
 
     if not join:
         store.queue_deliveries(issue.id)

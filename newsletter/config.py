@@ -427,6 +427,7 @@ class TelegramChannel(_ChannelBase):
     type: Literal["telegram"]
     token_env: str = Field(pattern=_ENV_NAME, description="variable holding the bot token")
     chat_id: str = Field(min_length=1, max_length=100)
+    thread_id: int | None = Field(None, ge=1, description="a forum group's topic")
     api_url: str = Field(
         "https://api.telegram.org", description="Bot API server (a local one, or tests)"
     )

@@ -38,6 +38,8 @@ DEMO_FEEDS = REPO / "examples" / "feeds"
 SECRET = "desk-test-secret-0123456789"
 EDITOR = "chief.editor@example.org"
 READERS = ("desk.reader1@example.com", "desk.reader2@example.com")
+# One served desk for the module (its tests run in order on one xdist worker).
+pytestmark = pytest.mark.xdist_group("desk")
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/desk/signin/[A-Za-z0-9_.\-]+)")
 
 

@@ -386,7 +386,7 @@ def classify(
                 if not isinstance(record, dict):
                     raise ValueError("not a JSON object")
             except ValueError as exc:
-                err.print(f"{file}:{number}: skipped, invalid JSON ({exc})", highlight=False)
+                _say(f"{file}:{number}: skipped, invalid JSON ({exc})", err)
                 bad += 1
                 continue
             text = " ".join(

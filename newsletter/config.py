@@ -120,10 +120,6 @@ class LLMConfig(_Strict):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model and self.api_key())
-
     def missing_key(self) -> str | None:
         """Why a configured model will never be called (its key variable is empty), or None."""
         if not self.model or self.api_key():

@@ -27,6 +27,7 @@ from .._extract import DigestCaps
 from .._facts import unsupported_facts
 from .._guard import language_tag
 from .._urls import canonical_url
+from ..compose import short_headline
 from ..config import Config, parse_deadline
 from ..errors import NewsletterError
 from ..models import Entry, Issue, IssueItem, Verdict
@@ -275,16 +276,23 @@ def _save(config: Config, store: Store, issue: Issue) -> None:
 def drop_story(
     config: Config, store: Store, issue_id: str, entry_id: str, editor: str, why: str = ""
 ) -> IssueItem:
-    """Take a story out of the draft; the editor's "not for this newsletter" is labeled."""
+    """Take a story out of the draft (and its headline from 本周要点); the editor's "not for
+    this newsletter" is labeled."""
     _, issue = _editable(store, issue_id)
     item = _find(issue, entry_id)
     sections = [(n, [i for i in g if i is not item]) for n, g in _sections(issue)]
     items = [i for i in issue.items if i is not item]
-    _save(config, store, _with_sections(issue, sections, items))
+    # A 本周要点 bullet that is this story's headline would point at nothing.
+    headline = short_headline(item.entry.title)
+    stale = [b for b in issue.intro if b == headline or b == item.entry.title]
+    kept = tuple(b for b in issue.intro if b not in stale)
+    _save(config, store, replace(_with_sections(issue, sections, items), intro=kept))
     why = _one_line(why, MAX_WHY_CHARS)
     store.record_change(
         issue_id, editor, "drop", target=entry_id, before=item.entry.title, after=why
     )
+    for bullet in stale:
+        store.record_change(issue_id, editor, "drop bullet", target="with its story", before=bullet)
     store.label_entry(
         entry_id,
         issue_id,

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from .config import Config
 from .errors import NewsletterError
-from .flows import review
+from .flows import review, signin
 from .flows.archive import renderer
 from .flows.send import send_issue
 from .render import WebRenderer
@@ -90,7 +90,7 @@ class _Desk:
         if not token or len(token) > 1000:
             return None
         email = self.tokens.read_session(token, int(self.config.review.session_hours * 3600))
-        return email if email and review.is_editor(self.config, email) else None
+        return email if email and signin.is_editor(self.config, email) else None
 
     def secure(self) -> bool:
         return self.config.base_url.startswith("https://")
@@ -144,7 +144,7 @@ class _Desk:
 
     def _mail_link(self, email: str) -> None:
         try:
-            review.request_sign_in(self.config, self.store, email)
+            signin.request_sign_in(self.config, self.store, email)
         except Exception as exc:  # logged without the address: the visitor was answered
             log.error("desk: sign-in link not sent: %s: %s", type(exc).__name__, exc)
 
@@ -165,7 +165,7 @@ class _Desk:
                 error="表单已过期或无效，请再按一次。",
             )
         try:
-            email = await run_in_threadpool(review.sign_in, self.config, self.store, token)
+            email = await run_in_threadpool(signin.sign_in, self.config, self.store, token)
         except review.ReviewError as exc:
             return self.sign_in_page(request, 403, error=_chinese_reason(str(exc)))
         log.info("desk: an editor signed in")

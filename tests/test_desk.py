@@ -153,6 +153,10 @@ def use_link(client: httpx.Client, link: str) -> httpx.Response:
 def test_only_editors_get_in(desk: Desk) -> None:
     base, smtp, issue_id = desk.base, desk.smtp, desk.issue.id
     with httpx.Client(timeout=10) as stranger:
+        # The draft is not out: the public archive, its page and the feed do not show it.
+        assert stranger.get(f"{base}/issues/{issue_id}").status_code == 404
+        assert desk.issue.title not in stranger.get(f"{base}/").text
+        assert desk.issue.title not in stranger.get(f"{base}/feed.xml").text
         # No session: every desk page and action is refused.
         assert stranger.get(f"{base}/desk/{issue_id}").status_code == 403
         assert stranger.get(f"{base}/desk/{issue_id}/preview").status_code == 403
@@ -221,7 +225,7 @@ def _expired_link(email: str) -> str:
 
 @pytest.mark.anyio
 async def test_session_cookie_is_secure_under_https(desk: Desk, tmp_path: Path) -> None:
-    from newsletter.flows import review
+    from newsletter.flows import signin
     from newsletter.web import create_app
 
     shutil.copy(desk.root / "db.sqlite", tmp_path / "db.sqlite")
@@ -232,7 +236,7 @@ async def test_session_cookie_is_secure_under_https(desk: Desk, tmp_path: Path) 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NEWSLETTER_SECRET", SECRET)
         count = len(sign_in_mails(desk.smtp, EDITOR))
-        assert review.request_sign_in(config, store, EDITOR)
+        assert signin.request_sign_in(config, store, EDITOR)
         body = sign_in_mails(desk.smtp, EDITOR)[count].get_body(("plain",))
         assert body is not None
         found = re.search(r"https://news\.example\.org(/desk/signin/\S+)", str(body.get_content()))
@@ -345,6 +349,7 @@ def test_an_editor_reviews_and_approves_in_chromium(
     store = Store.open(desk.config.database)
     try:
         assert store.get_review(issue.id).status == "sent"  # type: ignore[union-attr]
+        assert httpx.get(f"{base}/issues/{issue.id}", timeout=10).status_code == 200
         actions = [c.action for c in store.review_changes(issue.id)]
         assert [a for a in actions if a != "drop bullet"] == [
             "drop",

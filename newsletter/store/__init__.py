@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._base import StoreBase, now_utc
 from ._bounces import BounceEvent, BouncesMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
-from ._deliveries import DeliveriesMixin
+from ._deliveries import DeliveriesMixin, Retries
 from ._entries import EntriesMixin
 from ._feeds import CLI_ORIGINS, FeedHealth, FeedsMixin
 from ._issues import IssueRecord, IssuesMixin, issue_from_json, issue_to_json
@@ -46,6 +46,7 @@ __all__ = [
     "FeedHealth",
     "IssueRecord",
     "LeaseHolder",
+    "Retries",
     "Store",
     "UTCDateTime",
     "WorkerOverview",

@@ -192,6 +192,8 @@ deliveries = Table(
     # The sender that holds a "sending" row, and until when (see lease_deliveries).
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
+    # A "deferred" row (failed temporarily) is tried again by the daemon from then on.
+    Column("retry_at", UTCDateTime),
 )
 
 leases = Table(
@@ -337,6 +339,13 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _delivery_retry(conn: Connection) -> None:
+    """v8: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
+    if "retry_at" not in {c["name"] for c in inspect(conn).get_columns("deliveries")}:
+        kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+        conn.execute(sql_text(f"ALTER TABLE deliveries ADD COLUMN retry_at {kind}"))
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -346,6 +355,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _delivery_retry,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,7 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter.relevance import Lexicon, judge, load_lexicon, normalize  # noqa: E402
 
-DEV = ROOT.parent / "shared" / "corpus" / "labeled" / "dev.jsonl"
+# shared/ sits beside the checkout (CI) or beside the worktrees' folder (a developer's).
+_SHARED = next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()),
+    ROOT.parent / "shared",
+)
+DEV = _SHARED / "corpus" / "labeled" / "dev.jsonl"
 TUNE = ROOT / "tests" / "data" / "realnews_tune.jsonl"
 REPORT = ROOT / "tests" / "data" / "realnews_report.jsonl"
 SCRIPTS = ("zh-Hans", "zh-Hant", "en")

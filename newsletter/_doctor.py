@@ -310,7 +310,17 @@ def run_checks(config: Config) -> list[Check]:
     checks.append(check_smtp(config))
     checks += check_mailing(config)
     checks += check_mail_dns(config)
+    checks += check_channels(config)
     return checks
+
+
+def check_channels(config: Config) -> list[Check]:
+    """Each chat channel's variables and webhook address, read without posting."""
+    from .flows import channels as channels_flow
+
+    return [
+        Check("channel", c.name, c.status, c.detail, c.fix) for c in channels_flow.check(config)
+    ]
 
 
 def check_mail_dns(config: Config, res: Any = None) -> list[Check]:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .flows import archive, subscriptions
     from .flows import build as build_flow
+    from .flows import channels as channels_flow
     from .flows import poll as poll_flow
     from .flows import send as send_flow
     from .models import Subscriber
@@ -61,6 +62,7 @@ else:
     archive = _lazy("newsletter.flows.archive")
     subscriptions = _lazy("newsletter.flows.subscriptions")
     build_flow = _lazy("newsletter.flows.build")
+    channels_flow = _lazy("newsletter.flows.channels")
     poll_flow = _lazy("newsletter.flows.poll")
     send_flow = _lazy("newsletter.flows.send")
 
@@ -194,7 +196,7 @@ def warn_llm_key(config: Config) -> None:
     """Once per command: a model is configured but its key variable is empty."""
     problem = config.llm.missing_key()
     if problem:
-        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {shown(problem)}", highlight=False)
 
 
 def print_poll(report: poll_flow.PollReport, titles: dict[str, str] | None = None) -> None:
@@ -311,13 +313,18 @@ def run(
     config = load(config_path)
     _setup_logging(config)
     warn_llm_key(config)
-    with opened(config) as store, progress_bars() as bars, storage_errors():
-        report = poll_flow.poll(config, store, progress=bars)
-        print_poll(report)
+    with opened(config) as store, storage_errors():
+        # The bars end before the table is printed: a live bar on stderr redrawn under
+        # output on stdout would leave a stale copy of itself above the table.
+        with progress_bars() as bars:
+            report = poll_flow.poll(config, store, progress=bars)
+        titles = {url: title for url, (title, _) in store.feed_sites().items()}
+        print_poll(report, titles)
         if report.storage_error:
             # Building from a poll half stored would leave its stories to a later issue.
             raise fail(report.storage_error, 1)
-        built = build_flow.build_issue(config, store, force=force, progress=bars)
+        with progress_bars() as bars:
+            built = build_flow.build_issue(config, store, force=force, progress=bars)
     print_build(built)
     if built.issue is None:
         raise typer.Exit(1)
@@ -372,29 +379,6 @@ def classify(
             )
     if bad:
         raise typer.Exit(2)
-
-
-@app.command()
-def explain(
-    entry_id: Annotated[str, typer.Argument(help="Entry id (or a unique prefix).")],
-    config_path: ConfigOption = DEFAULT_CONFIG,
-) -> None:
-    """Why an entry was kept or dropped: terms, rules, score."""
-    config = load(config_path)
-    with opened(config) as store:
-        found = store.get_entry(entry_id)
-    if found is None:
-        raise fail(f"no entry with id {entry_id!r}", 1)
-    entry, verdict = found
-    console.print(f"[bold]{shown(entry.title)}[/bold]", highlight=False)
-    console.print(
-        f"{shown(entry.source_name)} · {entry.published:%Y-%m-%d %H:%M} UTC · {shown(entry.link)}",
-        highlight=False,
-    )
-    state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
-    console.print(f"{state} (score {verdict.score:g})")
-    for reason in verdict.reasons:
-        console.print(f"  - {shown(reason)}", highlight=False)
 
 
 @app.command()
@@ -551,23 +535,44 @@ def send(
     to: Annotated[
         str | None, typer.Option("--to", help="Send one test copy to ADDR; records nothing.")
     ] = None,
+    channels_only: Annotated[
+        bool,
+        typer.Option("--channels-only", help="Post to the chat channels only, no email."),
+    ] = False,
 ) -> None:
-    """Email an issue to every active subscriber who has not received it yet."""
+    """Email an issue to every active subscriber who has not received it yet, then post it
+    to every chat channel (`channels:`) that has not had it."""
     from .errors import AddressError, ConfigError
 
     config = load(config_path)
     _setup_logging(config)
-    with opened(config) as store, progress_bars() as bars:
-        try:
-            report = send_flow.send_issue(
-                config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
-            )
-        except (ConfigError, AddressError) as exc:
-            raise fail(str(exc)) from None
-        except NewsletterError as exc:
-            raise fail(str(exc), 1) from None
-    print_send(report)
-    if report.error or (to is not None and report.sent == 0):
+    report = None
+    with opened(config) as store:
+        if not channels_only:
+            with progress_bars() as bars:
+                try:
+                    report = send_flow.send_issue(
+                        config, store, issue_id=issue, dry_run=dry_run, to=to, progress=bars
+                    )
+                except (ConfigError, AddressError) as exc:
+                    raise fail(str(exc)) from None
+                except NewsletterError as exc:
+                    raise fail(str(exc), 1) from None
+            print_send(report)
+        chat = None
+        if dry_run or to is not None or not (config.channels or channels_only):
+            pass  # a rehearsal or a test copy posts nothing to the groups
+        else:
+            try:
+                chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)
+            except ConfigError as exc:
+                raise fail(str(exc)) from None
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            print_channels(chat)
+    if report is not None and (report.error or (to is not None and report.sent == 0)):
+        raise typer.Exit(1)
+    if chat is not None and chat.failed:
         raise typer.Exit(1)
 
 
@@ -1217,6 +1222,197 @@ def subscribers_reactivate(
         if not hygiene.reactivate(store, subscriber, note="subscribers reactivate"):
             raise fail(f"{address} is {subscriber.status}, not bounced or complained", 1)
     _say(f"{address}: active (was {subscriber.status})")
+
+
+# -- recent entries, and why each was kept or dropped ------------------------------------
+
+
+def _since(text: str, tz: tzinfo) -> datetime:
+    """``7d``, ``24h``, ``2w`` back from now, or a date / date-time in the configured zone."""
+    import re
+    from datetime import timedelta
+
+    age = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text.lower())
+    if age:
+        hours = int(age[1]) * {"h": 1, "d": 24, "w": 168}[age[2]]
+        return datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(
+            f"--since must be an age (7d, 24h, 2w) or a date (2026-11-20), not {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@app.command()
+def entries(
+    relevant: Annotated[
+        bool, typer.Option("--relevant", help="Only entries kept as on topic.")
+    ] = False,
+    since: Annotated[
+        str, typer.Option("--since", metavar="DATE|AGE", help="A date (2026-11-20) or an age.")
+    ] = "7d",
+    feed: Annotated[
+        str | None,
+        typer.Option("--feed", help="Only this feed: its URL, or words of its name or title."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Recent entries, newest first, with the ids `explain` takes."""
+    config = load(config_path)
+    tz = config.tz
+    start = _since(since, tz)
+    with opened(config) as store:
+        health = store.feed_health()
+        labels = {h.url: feed_label(h.name, h.title, h.url) for h in health}
+        urls = None
+        if feed is not None:
+            wanted = feed.strip().lower()
+            urls = [
+                h.url
+                for h in health
+                if feed_key(h.url) == feed_key(feed)
+                or any(wanted in t.lower() for t in (h.name, h.title, labels[h.url]) if t)
+            ]
+            if not urls:
+                raise fail(f"no feed matches {feed!r} (see `newsletter feeds`)")
+        found = store.recent_entries(start, relevant_only=relevant, feed_urls=urls, limit=limit)
+    what = "relevant entries" if relevant else "entries"
+    table = _fitting_table(
+        f"{len(found)} {what} since {_when(start, tz)} (times in {config.timezone})"
+        + (f", newest {limit}" if len(found) == limit else "")
+    )
+    # The title is what an editor reads: the other columns keep to their narrowest.
+    short = (("id", 10), ("published", 11), ("kept", 8), ("feed", 12))
+    for column, width in short:
+        table.add_column(
+            column, no_wrap=True, min_width=width, max_width=width, overflow="ellipsis"
+        )
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=_rest(short, 100))
+    for entry, verdict in found:
+        table.add_row(
+            entry.id[:10],
+            _when(entry.published, tz),
+            # The score rides along: a "no" at 2.5 was a near miss, at -6 far off.
+            (f"[green]yes[/green] {verdict.score:g}" if verdict.relevant
+             else f"no {verdict.score:g}"),
+            shown(labels.get(entry.feed_url) or entry.source_name),
+            shown(entry.title),
+        )
+    console.print(table)
+    if found:
+        _say("Why one was kept or dropped: newsletter explain ID (or its link)")
+
+
+@app.command()
+def explain(
+    entry: Annotated[
+        str, typer.Argument(metavar="ID|LINK", help="Entry id (or a unique prefix), or its link.")
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="The stored reasons as the rules wrote them.")
+    ] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Why an entry was kept or dropped, in words: what counted for it and against it."""
+    from rich.padding import Padding
+
+    from ._explain import plain_reason
+    from ._urls import canonical_url
+
+    config = load(config_path)
+    with opened(config) as store:
+        if "://" in entry:
+            link = canonical_url(entry)
+            other = ("http" if link.startswith("https:") else "https") + link[link.index(":") :]
+            found = store.entries_with_link([link, other])
+            if not found:
+                raise fail(f"no entry with link {entry} (see `newsletter entries`)", 1)
+        else:
+            one = store.get_entry(entry.strip())
+            if one is None:
+                raise fail(f"no entry with id {entry!r} (see `newsletter entries`)", 1)
+            found = [one]
+    for number, (item, verdict) in enumerate(found):
+        if number:
+            console.print()
+        console.print(f"[bold]{shown(item.title)}[/bold]", highlight=False)
+        _say(
+            f"{item.source_name} · {_when(item.published, config.tz)} {config.timezone} · "
+            f"{item.link} · id {item.id[:12]}"
+        )
+        state = "[green]kept[/green]" if verdict.relevant else "[red]dropped[/red]"
+        console.print(f"{state} (score {verdict.score:g})", highlight=False)
+        lines = [r if raw else plain_reason(r) for r in verdict.reasons]
+        if not raw and all(r.startswith("score ") for r in verdict.reasons):
+            lines.append("no word or rule of the topic lexicon matched its title or text")
+        for line in lines:
+            # Wrapped under its indent: a reason quotes up to a sentence of the entry.
+            console.print(Padding(shown(line), (0, 0, 0, 2), expand=False), highlight=False)
+
+
+# -- chat channels (issue 22) ----------------------------------------------------------
+
+
+def print_channels(report: channels_flow.ChannelsReport) -> None:
+    table = Table(title=f"Issue {report.issue_id} in chat channels")
+    for column in ("channel", "type", "status", "messages", "detail"):
+        table.add_column(column)
+    colours = {"sent": "green", "already": "dim", "busy": "yellow", "failed": "red"}
+    for r in report.results:
+        messages = f"{r.posted} of {r.parts}" if r.parts else ""
+        status = f"[{colours[r.status]}]{r.status}[/{colours[r.status]}]"
+        table.add_row(shown(r.name), r.kind, status, messages, shown(r.detail))
+    console.print(table)
+
+
+channels_app = typer.Typer(
+    help="Chat channels (WeCom, Feishu, DingTalk, Telegram, Slack): list, test.",
+    rich_markup_mode=None,
+)
+app.add_typer(channels_app, name="channels", no_args_is_help=True)
+
+
+@channels_app.command("list")
+def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Every configured channel, the variables it needs, the newest issue's state there."""
+    config = load(config_path)
+    if not config.channels:
+        _say("no channels configured (add them under `channels:` in the config)")
+        return
+    with opened(config) as store:
+        lines = channels_flow.overview(config, store)
+    table = Table(title="Chat channels")
+    for column in ("name", "type", "variables", "stories", "newest issue"):
+        table.add_column(column)
+    for line in lines:
+        variables = ", ".join(
+            f"{name} {'[green]set[/green]' if ok else '[red]not set[/red]'}"
+            for name, ok in line.variables
+        )
+        table.add_row(shown(line.name), line.kind, variables, str(line.max_items), line.newest)
+    console.print(table)
+
+
+@channels_app.command("test")
+def channels_test(
+    name: Annotated[str, typer.Argument(help="The channel's name in the config.")],
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Post a short test message to one channel (records nothing)."""
+    from .errors import ConfigError
+
+    config = load(config_path)
+    _setup_logging(config)
+    try:
+        result = channels_flow.post_test(config, name)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if result.status != "sent":
+        raise fail(f"channel {name}: {result.detail}", 1)
+    _say(f"channel {name} ({result.kind}): test message posted ({result.detail})")
 
 
 def _name_values(command: object) -> None:

@@ -11,7 +11,7 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -314,6 +314,72 @@ class WebhooksConfig(_Strict):
     sendgrid: SendGridWebhook | None = None
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_CHANNEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+class _ChannelBase(_Strict):
+    """What every chat channel has: a unique name, how many stories, how patient to be."""
+
+    name: str = Field(pattern=_CHANNEL_NAME, description="used by `channels test NAME`")
+    max_items: int = Field(8, ge=1, le=30, description="top stories posted (by rank)")
+    timeout: float = Field(15.0, gt=0, le=120, description="seconds for one request")
+    max_retries: int = Field(3, ge=0, le=10, description="retries of a 429 / 5xx answer")
+    max_wait_seconds: float = Field(
+        60.0, ge=0, le=900, description="the longest backoff honoured; longer: failed, rerun"
+    )
+
+
+class _WebhookChannel(_ChannelBase):
+    webhook_url_env: str = Field(
+        pattern=_ENV_NAME, description="variable holding the webhook URL (it is a credential)"
+    )
+
+
+class WeComChannel(_WebhookChannel):
+    """企业微信 group robot: markdown messages (the URL's key is the only credential)."""
+
+    type: Literal["wecom"]
+
+
+class FeishuChannel(_WebhookChannel):
+    """飞书 custom bot: rich-text (post) messages, signed when the bot has a secret."""
+
+    type: Literal["feishu"]
+    secret_env: str | None = Field(None, pattern=_ENV_NAME)
+
+
+class DingTalkChannel(_WebhookChannel):
+    """钉钉 custom robot: markdown messages, signed when the robot has a secret (加签)."""
+
+    type: Literal["dingtalk"]
+    secret_env: str | None = Field(None, pattern=_ENV_NAME)
+
+
+class SlackChannel(_WebhookChannel):
+    """Slack incoming webhook: Block Kit messages."""
+
+    type: Literal["slack"]
+
+
+class TelegramChannel(_ChannelBase):
+    """Telegram bot: HTML messages to one chat (a group, a channel ``@name`` or a user id)."""
+
+    type: Literal["telegram"]
+    token_env: str = Field(pattern=_ENV_NAME, description="variable holding the bot token")
+    chat_id: str = Field(min_length=1, max_length=100)
+    api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server (a local one, or tests)"
+    )
+
+
+ChannelConfig = Annotated[
+    WeComChannel | FeishuChannel | DingTalkChannel | SlackChannel | TelegramChannel,
+    Field(discriminator="type"),
+]
+CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "telegram", "slack")
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -332,6 +398,9 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    channels: list[ChannelConfig] = Field(
+        default_factory=list, description="chat groups that get each issue after the email"
+    )
     doctor: DoctorConfig = Field(default_factory=DoctorConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
@@ -349,6 +418,16 @@ class Config(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for channel in value:
+            if channel.name in seen:
+                raise ValueError(f"two channels are named {channel.name!r}; names must differ")
+            seen.add(channel.name)
         return value
 
     @property
@@ -546,6 +625,8 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
+        if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
+            loc = loc[:2] + loc[3:]  # pydantic adds the union member chosen by `type`
         line = None
         for cut in range(len(loc), -1, -1):
             line = lines.get(loc[:cut])

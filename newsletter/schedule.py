@@ -44,6 +44,7 @@ from ._urls import feed_label
 from .config import Config
 from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
+from .flows import channels as channels_flow
 from .flows import poll as poll_flow
 from .flows import send as send_flow
 from .store import Store
@@ -263,6 +264,11 @@ class Daemon:
             store = self._open()
             try:
                 self._poll(store, "poll")
+                # A channel that failed at the weekly send (a long rate-limit wait, a fixed
+                # secret) is tried again here, within the misfire grace.
+                owed = channels_flow.owed(self.config, store, datetime.now(UTC))
+                if owed is not None and self._leading(None):
+                    post_channels(self.config, store, owed)
             finally:
                 store.close()
         finally:
@@ -713,7 +719,8 @@ def failing_feeds(report: poll_flow.PollReport, store: Store) -> list[str]:
 
 
 def send_built(config: Config, store: Store, issue_id: str) -> None:
-    """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    """Send a just-built issue, then post it to the chat channels; problems are logged,
+    never kill the daemon."""
     started = time.monotonic()
     try:
         sent = send_flow.send_issue(config, store, issue_id=issue_id)
@@ -724,9 +731,11 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
             exc,
             extra={"fields": {"job": "send", "issue": issue_id, "failed": True}},
         )
+        post_channels(config, store, issue_id)  # a mail problem is no reason to skip chat
         return
     seconds = round(time.monotonic() - started, 2)
     log_line(log, "send", **send_fields(sent, config.tz), seconds=seconds)
+    post_channels(config, store, issue_id)
 
 
 def send_fields(sent: send_flow.SendReport, tz: Any) -> dict[str, Any]:
@@ -749,6 +758,27 @@ def send_fields(sent: send_flow.SendReport, tz: Any) -> dict[str, Any]:
     if sent.error:
         fields["stopped"] = sent.error
     return fields
+
+
+def post_channels(config: Config, store: Store, issue_id: str) -> None:
+    """After the email: the issue to every chat channel still owed it; failures logged."""
+    if not config.channels:
+        return
+    started = time.monotonic()
+    try:
+        report = channels_flow.post_issue(config, store, issue_id)
+    except NewsletterError as exc:
+        log_line(log, "channels", issue=issue_id, failed=True, error=str(exc))
+        return
+    counts = {s: sum(1 for r in report.results if r.status == s) for s in ("sent", "already")}
+    log_line(
+        log,
+        "channels",
+        issue=issue_id,
+        **counts,
+        failed=len(report.failed),
+        seconds=round(time.monotonic() - started, 2),
+    )
 
 
 def run_daemon(config: Config) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._base import StoreBase, now_utc
 from ._bounces import BounceEvent, BouncesMixin
+from ._channels import ChannelDelivery, ChannelsMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
 from ._deliveries import DeliveriesMixin, Retries
 from ._entries import EntriesMixin
@@ -20,6 +21,7 @@ from ._schema import (
     SCHEMA_VERSION,
     UTCDateTime,
     bounce_events,
+    channel_deliveries,
     deliveries,
     entries,
     feeds,
@@ -41,6 +43,7 @@ from ._summaries import SummariesMixin
 __all__ = [
     "CLI_ORIGINS",
     "BounceEvent",
+    "ChannelDelivery",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
@@ -51,6 +54,7 @@ __all__ = [
     "UTCDateTime",
     "WorkerOverview",
     "bounce_events",
+    "channel_deliveries",
     "deliveries",
     "entries",
     "feeds",
@@ -80,6 +84,7 @@ class Store(
     IssuesMixin,
     CoordinationMixin,
     BouncesMixin,
+    ChannelsMixin,
     StoreBase,
 ):
     """Every read and write of persistent state goes through here."""

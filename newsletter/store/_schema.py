@@ -258,6 +258,25 @@ mailbox_seen = Table(
     Column("seen", UTCDateTime, nullable=False),
 )
 
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    # One row per (issue, chat channel), claimed ("sending", with a lease) before the first
+    # post and "sent" after the last: an issue reaches a chat group once. ``parts_sent``
+    # counts the messages of a split issue already accepted, so a retry resumes after them.
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("parts_sent", Integer, nullable=False, default=0),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
 
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -339,8 +358,13 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _channel_deliveries(conn: Connection) -> None:
+    """v8: a delivery row per (issue, chat channel)."""
+    channel_deliveries.create(conn, checkfirst=True)
+
+
 def _delivery_retry(conn: Connection) -> None:
-    """v8: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
+    """v9: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
     if "retry_at" not in {c["name"] for c in inspect(conn).get_columns("deliveries")}:
         kind = UTCDateTime().impl.compile(dialect=conn.dialect)
         conn.execute(sql_text(f"ALTER TABLE deliveries ADD COLUMN retry_at {kind}"))
@@ -355,6 +379,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _channel_deliveries,
     _delivery_retry,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

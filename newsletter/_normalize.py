@@ -86,7 +86,9 @@ def normalize(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    nfkc, t2s = _NEEDED or _needed()
+    either, nfkc, t2s = _NEEDED or _needed()
+    if either.search(text) is None:  # the usual case: one scan instead of two
+        return text.lower()
     if nfkc.search(text) is not None:
         text = unicodedata.normalize("NFKC", text)
     if t2s.search(text) is not None:
@@ -94,13 +96,16 @@ def normalize(text: str) -> str:
     return text.lower()
 
 
-_NEEDED: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+_NEEDED: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]] | None = None
 
 
-def _needed() -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _needed() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     # Module-level rather than lru_cache lookups: normalize() runs for every entry.
     global _NEEDED
-    _NEEDED = (_nfkc_needed(), _t2s_needed())
+    nfkc, t2s = _nfkc_needed(), _t2s_needed()
+    # Both are single character classes "[...]": their union is one class.
+    either = re.compile("[" + nfkc.pattern[1:-1] + t2s.pattern[1:-1] + "]")
+    _NEEDED = (either, nfkc, t2s)
     return _NEEDED
 
 

@@ -53,6 +53,8 @@ class OPMLImport:
     feeds: list[OPMLFeed] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """One line per outline that was skipped, saying why."""
+    repeated: int = 0
+    """Outlines naming a feed an earlier outline named (the same feed in two folders)."""
 
 
 def is_feed_url(url: str) -> bool:
@@ -125,7 +127,7 @@ def read_opml(data: bytes) -> OPMLImport:
             result.problems.append(f"{where}: xmlUrl {url[:80]!r} is not an http(s) URL")
             continue
         if feed_key(url) in seen:
-            result.problems.append(f"{where}: duplicate of an earlier outline, skipped")
+            result.repeated += 1
             continue
         seen.add(feed_key(url))
         html_url = (node.get("htmlUrl") or node.get("htmlurl") or "").strip()

@@ -18,12 +18,9 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ._urls import feed_key, feed_label
 from .errors import NewsletterError, StorageError
@@ -48,6 +45,9 @@ def _lazy(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from . import flows, relevance
     from .config import Config
     from .flows import archive, subscriptions
@@ -75,8 +75,30 @@ app = typer.Typer(
     # Plain help: no `<bool>` type tags, and no rich help renderer (markdown) to import.
     rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class _Console:
+    """A rich ``Console`` made on first use: ``--help`` prints through typer alone and
+    never imports rich, which is a third of its start-up."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself: rich's own objects (a Progress) use it as a context manager."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = cast("Console", _Console())
+err = cast("Console", _Console(stderr=True))
 
 ConfigOption = Annotated[
     Path,
@@ -117,6 +139,8 @@ def shown(value: object) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n" else ch
         for ch in str(value)
     )
+    from rich.markup import escape
+
     return escape(text)
 
 
@@ -167,7 +191,7 @@ def progress_bars() -> Iterator[flows.Progress]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=cast(_Console, err).get(),
         transient=False,
         disable=not err.is_terminal,
     ) as bars:
@@ -338,7 +362,10 @@ def classify(
     ],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Judge relevance of each JSONL entry; print one JSON line per entry."""
+    """Judge relevance of each JSONL entry; print one JSON line per entry.
+
+    Exit status 1 when some lines were not JSON objects (the others are judged).
+    """
     overrides: dict[str, object] = {}
     lexicon_path: str | None = None
     if config_path.exists() or config_path != DEFAULT_CONFIG:
@@ -378,7 +405,7 @@ def classify(
                 )
             )
     if bad:
-        raise typer.Exit(2)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -460,6 +487,7 @@ def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 def _fitting_table(title: str) -> Table:
     """A table that fits an 80-column terminal: light rules, no outer padding."""
     from rich import box
+    from rich.table import Table
 
     return Table(
         title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
@@ -498,6 +526,8 @@ def print_send(report: send_flow.SendReport) -> None:
             highlight=False,
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id}")
     table.add_column("sent", justify="right", style="green")
     table.add_column("failed", justify="right", style="red")
@@ -672,6 +702,8 @@ def subscribers_list(
 ) -> None:
     """Subscribers with their status."""
     people = _subscribers(config_path, status)
+    from rich.table import Table
+
     table = Table(title=f"{len(people)} subscribers" + (f" ({status})" if status else ""))
     for column in ("id", "email", "name", "status", "evidence"):
         table.add_column(column)
@@ -910,6 +942,25 @@ def _local_or_url(url: str) -> str:
     raise fail(f"{url!r} is neither an http(s) URL nor an existing feed file")
 
 
+def _check_feed(config: Config, url: str) -> tuple[str | None, str, str]:
+    """Fetch a feed once as a poll would: why it is unusable (or None), its title, what
+    it holds."""
+    from .flows.poll import probe
+    from .models import Feed
+
+    [(result, parsed)] = probe(config, [Feed(url=url)], timeout=15)
+    if parsed is None:
+        return result.error or "could not be fetched", "", ""
+    if parsed.error:
+        where = f"reachable (HTTP {result.http_status or 200})" if "://" in url else "readable"
+        return f"{where} but {parsed.error}", "", ""
+    newest = max((e.published for e in parsed.entries), default=None)
+    found = f"{len(parsed.entries)} entries" + (
+        f", newest {_when(newest, config.tz)}" if newest else ""
+    )
+    return None, parsed.title, found
+
+
 @feeds_app.command("add")
 def feeds_add(
     url: Annotated[str, typer.Argument(help="The feed's http(s) URL (or a local file).")],
@@ -917,9 +968,17 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(min=0, help="Rank multiplier (default 1.0).")
     ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add it without fetching it once first (a feed down now)."),
+    ] = False,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add a feed (kept in the database; the config file is left untouched)."""
+    """Add a feed (kept in the database; the config file is left untouched).
+
+    A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
+    not added (exit 1) unless --no-check is given.
+    """
     from .models import Feed
 
     config = load(config_path)
@@ -936,16 +995,27 @@ def feeds_add(
         return
     with opened(config) as store:
         known = {feed_key(f.url): f for f in store.cli_feeds()}
-        old = known.get(feed_key(url))
-        feed = Feed(
-            # The URL first added stays the feed's identity (its entries and health hang on it).
-            url=old.url if old else url,
-            name=name if name is not None else (old.name if old else ""),
-            weight=weight if weight is not None else (old.weight if old else 1.0),
-        )
+    old = known.get(feed_key(url))
+    title, found = "", "not checked"
+    if old is None and not no_check:
+        problem, title, found = _check_feed(config, url)
+        if problem is not None:
+            raise fail(
+                f"{url}: {problem}; not added (fix the URL, or add it anyway with --no-check)", 1
+            )
+    feed = Feed(
+        # The URL first added stays the feed's identity (its entries and health hang on it).
+        url=old.url if old else url,
+        name=name if name is not None else (old.name if old else ""),
+        weight=weight if weight is not None else (old.weight if old else 1.0),
+    )
+    with opened(config) as store:
         store.add_feed(feed)
-    verb = "Updated" if old else "Added"
-    _say(f"{verb} {feed.display_name} (weight {feed.weight:g}); polled from the next poll.")
+    label = feed_label(feed.name, title, feed.url)
+    if old:
+        _say(f"Updated {label} (weight {feed.weight:g}).")
+    else:
+        _say(f"Added {label} (weight {feed.weight:g}; {found}); polled from the next poll.")
 
 
 @feeds_app.command("remove")
@@ -964,7 +1034,7 @@ def feeds_remove(
         if url not in {f.url for f in store.feed_health() if f.origin in CLI_ORIGINS}:
             known = [f.url for f in store.cli_feeds()]
             hint = f" (command-line feeds: {', '.join(known[:5])})" if known else ""
-            raise fail(f"no command-line feed with URL {url}{hint}")
+            raise fail(f"no command-line feed with URL {url}{hint}", 1)
         store.remove_feed(url)
     _say(f"Removed {url}; its stories stay in the archive.")
 
@@ -974,7 +1044,10 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="An OPML file exported by another reader.")],
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported."""
+    """Add every feed of an OPML file; duplicates are skipped, bad outlines reported.
+
+    Exit status 1 when some outlines were skipped as unusable (the others are imported).
+    """
     from ._opml import OPMLError, read_opml
     from .models import Feed
 
@@ -1002,10 +1075,12 @@ def feeds_import(
             added += 1
     _say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
     )
     for problem in result.problems:
         _say(f"  {file}: {problem}", err)
+    if result.problems:
+        raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 
 @feeds_app.command("export")
@@ -1357,6 +1432,8 @@ def explain(
 
 
 def print_channels(report: channels_flow.ChannelsReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.issue_id} in chat channels")
     for column in ("channel", "type", "status", "messages", "detail"):
         table.add_column(column)
@@ -1384,6 +1461,8 @@ def channels_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         return
     with opened(config) as store:
         lines = channels_flow.overview(config, store)
+    from rich.table import Table
+
     table = Table(title="Chat channels")
     for column in ("name", "type", "variables", "stories", "newest issue"):
         table.add_column(column)

@@ -347,6 +347,9 @@ class FeishuChannel(_WebhookChannel):
 
     type: Literal["feishu"]
     secret_env: str | None = Field(None, pattern=_ENV_NAME)
+    format: Literal["post", "card"] = Field(
+        "post", description="rich text, or an interactive card with a button per story"
+    )
 
 
 class DingTalkChannel(_WebhookChannel):

@@ -89,18 +89,15 @@ def _apply_rules(
     full: str,
     title_cues: dict[str, list[_Span]],
     body_cues: dict[str, list[_Span]],
-    best: dict[str, tuple[float, str, str]],
+    best: dict[str, tuple[float, str, str, bool]],
     support: dict[str, set[str]],
 ) -> None:
     """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``."""
     factor = lex.title_factor
     # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
     full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
-    for name, group, cue_a, cue_b, weight, window in lex._near_rules:
-        if (cue_a not in title_cues and cue_a not in body_cues) or (
-            cue_b not in title_cues and cue_b not in body_cues
-        ):
-            continue
+    near_rules, all_rules = lex.rule_plan(frozenset(title_cues.keys() | body_cues.keys()))
+    for name, group, cue_a, cue_b, weight, window in near_rules:
         for where, cues, value in (
             ("title", title_cues, weight * factor),
             ("body", body_cues, weight),
@@ -125,23 +122,18 @@ def _apply_rules(
                     support.setdefault(group, set()).add(name)
                 if beats:
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
-                    best[group] = (value, where, what)
+                    best[group] = (value, where, what, False)
                 break  # the title is tried first and weighs more
-    for name, group, names, weight in lex._all_rules:
-        first = names[0]
-        if first not in title_cues and first not in body_cues:
-            continue  # the usual case: skip the generator below
+    for name, group, names, weight in all_rules:
         if all(c in title_cues for c in names):
             value, where = weight * factor, "title"
-        elif all(c in title_cues or c in body_cues for c in names):
-            value, where = weight, "entry"
         else:
-            continue
+            value, where = weight, "entry"
         if value > 0:
             support.setdefault(group, set()).add(name)
         old = best.get(group)
         if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, where, f"rule {name}")
+            best[group] = (value, where, f"rule {name}", False)
 
 
 def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str:
@@ -150,12 +142,15 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     A mask with a group named ``blank`` blanks only that group: "TikTok is full of
     teleshopping" keeps TikTok and drops the comparison.
     """
-    gate = lex._mask_gate
-    if gate is not None and gate.search(full) is None:
-        return full
-    for label, pattern, requires in lex._mask_res:
-        # A substring test is far cheaper than a regex search, and most entries fail it.
-        if requires and not any(r in full for r in requires):
+    masks = lex._mask_res
+    words = lex._mask_words
+    present: set[str] | None = None
+    if words is not None:
+        present = set(words.find_matches_as_strings(full, overlapping=True))
+        if not present:
+            return full
+    for label, pattern, requires in masks:
+        if present is not None and present.isdisjoint(requires):
             continue
         if pattern.search(full) is None:
             continue
@@ -188,8 +183,9 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     full = _apply_masks(lex, full, split, reasons)
 
     factor = lex.title_factor
-    # Per group the best hit: (value, where, what). Max for positive, min for negative.
-    best: dict[str, tuple[float, str, str]] = {}
+    # Per group the best hit: (value, where, what, what is a bare term). Max for positive,
+    # min for negative; the reason text is built at the end, only for the hits that stay.
+    best: dict[str, tuple[float, str, str, bool]] = {}
     title_cues: dict[str, list[_Span]] = {}
     body_cues: dict[str, list[_Span]] = {}
     # Hits of terms that need context, judged once every cue of the entry is known.
@@ -218,7 +214,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                     support[group] = {word}
             old = best.get(group)
             if old is None or (value > old[0] if value > 0 else value < old[0]):
-                best[group] = (value, "title" if in_title else "body", f"{group} '{word}'")
+                best[group] = (value, "title" if in_title else "body", word, True)
 
     for group, info, in_title, word, span in pending:
         # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
@@ -233,7 +229,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         value = weight * factor if in_title else weight
         old = best.get(group)
         if old is None or value > old[0]:
-            best[group] = (value, "title" if in_title else "body", what)
+            best[group] = (value, "title" if in_title else "body", what, False)
 
     if title_cues or body_cues:
         _apply_rules(lex, full, title_cues, body_cues, best, support)
@@ -242,8 +238,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     score = 0.0
     positives: list[tuple[float, str]] = []
     negatives: list[tuple[float, str]] = []
-    for group, (value, where, what) in best.items():
-        reason = f"{where} {what} {value:+g}"
+    for group, (value, where, what, bare) in best.items():
+        reason = f"{where} {group} '{what}' {value:+g}" if bare else f"{where} {what} {value:+g}"
         if value < 0:
             cancel = [g for g in lex._unless.get(group, ()) if g in scored]
             if cancel:

@@ -157,6 +157,11 @@ class FeishuServer(_ChatServer):
             fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= 3600
             if not fresh or sign != feishu_sign(stamp, self.secret):
                 return err(19021, "sign match fail or timestamp is not within one hour")
+        if body.get("msg_type") == "interactive":
+            problem = self._card_problem(body.get("card"))
+            if problem:
+                return err(11246, f"create message content fail: {problem}")
+            return 200, {}, self.success, ""
         if body.get("msg_type") != "post":
             return err(9499, "Bad Request: msg_type")
         post = ((body.get("content") or {}).get("post") or {}).get("zh_cn")
@@ -174,12 +179,47 @@ class FeishuServer(_ChatServer):
                     return err(9499, f"Bad Request: element {element!r}")
                 if tag == "a" and not str(element.get("href", "")).startswith("http"):
                     return err(9499, "Bad Request: a.href")
-        return (
-            200,
-            {},
-            {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"},
-            "",
-        )
+        return 200, {}, self.success, ""
+
+    success = {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"}
+
+    @staticmethod
+    def _card_problem(card: Any) -> str:
+        """A message card (JSON 1.0) made of plain_text divs, hr, notes and url buttons."""
+
+        def plain(text: Any) -> bool:
+            return (
+                isinstance(text, dict)
+                and text.get("tag") == "plain_text"
+                and bool(str(text.get("content", "")).strip())
+            )
+
+        def button(b: Any) -> bool:
+            url = str(b.get("url", "")) if isinstance(b, dict) else ""
+            return b.get("tag") == "button" and plain(b.get("text")) and url.startswith("http")
+
+        if not isinstance(card, dict) or not plain((card.get("header") or {}).get("title")):
+            return "card.header.title"
+        elements = card.get("elements")
+        if not isinstance(elements, list) or not elements:
+            return "card.elements"
+        for element in elements:
+            tag = element.get("tag") if isinstance(element, dict) else None
+            if tag == "div":
+                if not plain(element.get("text")):
+                    return "div.text"
+                if "extra" in element and not button(element["extra"]):
+                    return "div.extra"
+            elif tag == "action":
+                actions = element.get("actions")
+                if not isinstance(actions, list) or not all(button(a) for a in actions):
+                    return "action.actions"
+            elif tag == "note":
+                if not all(plain(e) for e in element.get("elements", [None])):
+                    return "note.elements"
+            elif tag != "hr":
+                return f"unknown element {tag!r}"
+        return ""
 
 
 # -- 钉钉 ---------------------------------------------------------------------------------
@@ -325,7 +365,7 @@ class TelegramServer(_ChatServer):
 
 # -- Slack --------------------------------------------------------------------------------
 
-_SLACK_LINK = re.compile(r"<https?://[^|>\s]+\|[^<>]*>|<https?://[^|>\s]+>")
+_SLACK_LINK = re.compile(r"<https?://(?:[^|>\s&]|&amp;)+(?:\|[^<>]*)?>")
 _SLACK_ENTITY = re.compile(r"&(amp|lt|gt);")
 
 

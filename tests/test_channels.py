@@ -210,11 +210,32 @@ def test_each_platform_accepts_the_issue_split_at_its_limit_and_escaped(
     assert "https://news.example.com/a/0?from=feed&x=%281%29" in "".join(wecom)
 
 
-def test_posted_once_per_issue_and_channel(
+def test_feishu_interactive_card(
     tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _env(servers, monkeypatch)
-    config = _config(tmp_path, servers, max_items=3)
+    config = _config(tmp_path, servers)
+    card = config.channels[1].model_copy(update={"format": "card"})
+    config = config.model_copy(update={"channels": [card]})
+    store = _store(config, _issue(count=30))
+    [result] = channels_flow.post_issue(config, store).results
+    feishu = servers["feishu"]
+    assert result.status == "sent" and feishu.refused == [], feishu.refused
+    cards = [m["card"] for m in feishu.accepted]
+    assert len(cards) == result.parts >= 1 and all(m["sign"] for m in feishu.accepted)
+    divs = [e for c in cards for e in c["elements"] if e["tag"] == "div"]
+    assert divs[1]["text"]["content"].startswith("1. 视频号小店调整达人带货佣金结算周期（1）")
+    assert divs[2]["text"]["content"].startswith("2. <b>直播间</b>")  # plain text: shown as is
+    assert divs[1]["extra"]["url"] == "https://news.example.com/a/0?from=feed&x=%281%29"
+    assert cards[-1]["elements"][-2]["actions"][0]["url"].endswith("/issues/2026-w48")
+    assert "另有 6 篇" in json.dumps(cards[-1], ensure_ascii=False)
+
+
+def test_posted_once_per_issue_and_channel(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    _env(servers, monkeypatch)
+    config = _config(tmp_path, servers, max_items=3).model_copy(update={"database": db_url})
     store = _store(config, _issue(count=6))
     first = channels_flow.post_issue(config, store)
     assert [(r.status, r.posted) for r in first.results] == [("sent", 1)] * 5
@@ -228,6 +249,33 @@ def test_posted_once_per_issue_and_channel(
         ("ops-wecom", "sent", 1), ("brand-feishu", "sent", 1), ("mcn-dingtalk", "sent", 1),
         ("overseas-tg", "sent", 1), ("global-slack", "sent", 1),
     }  # fmt: skip
+
+
+def test_two_senders_at_once_post_each_channel_once(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    import threading
+
+    _env(servers, monkeypatch)
+    config = _config(tmp_path, servers, max_items=3).model_copy(update={"database": db_url})
+    _store(config, _issue(count=3)).close()
+    reports: list[channels_flow.ChannelsReport] = []
+
+    def sender() -> None:
+        store = Store.open(config.database)
+        try:
+            reports.append(channels_flow.post_issue(config, store))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [len(s.accepted) for s in servers.values()] == [1] * 5
+    statuses = [r.status for report in reports for r in report.results]
+    assert statuses.count("sent") == 5 and "failed" not in statuses
 
 
 def test_rate_limits_and_5xx_are_retried_with_the_platforms_backoff(
@@ -384,6 +432,22 @@ def test_telegram_stand_in_enforces_the_tag_whitelist(servers: dict[str, Any]) -
         answer = httpx.post(url, json=body)
         assert answer.status_code == 400 and error in answer.json()["description"], text
     assert server.accepted == []
+
+
+def test_a_slow_or_huge_answer_is_cut_off(
+    tmp_path: Path, servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, feed_server: Any
+) -> None:
+    _env(servers, monkeypatch)
+    monkeypatch.setenv("SLACK_URL", feed_server.add_fault("/services/slow", "slow", interval=0.2))
+    monkeypatch.setenv("WECOM_URL", feed_server.add_fault("/cgi-bin/webhook/send", "huge"))
+    config = _config(tmp_path, servers, max_items=1, timeout=1, max_retries=0)
+    config = config.model_copy(update={"channels": [config.channels[0], config.channels[4]]})
+    store = _store(config, _issue(count=1))
+    started = time.monotonic()
+    wecom, slack = channels_flow.post_issue(config, store).results
+    assert time.monotonic() - started < 5
+    assert slack.status == "failed" and "no whole answer within 1 s" in slack.detail
+    assert wecom.status == "failed" and "not a WeCom answer" in wecom.detail
 
 
 def test_config_errors_name_the_key(tmp_path: Path) -> None:

@@ -619,3 +619,25 @@ def test_platform_compared_with_tv_shopping_keeps_the_platform(lex: Lexicon) -> 
 def test_creator_platforms_e_commerce_in_chinese(lex: Lexicon) -> None:
     verdict = judge("短视频平台的社交电商研究", "抖音、快手等社交电商借助粉丝经济快速增长。", lex)
     assert verdict.relevant, verdict.reasons
+
+
+def test_word_scanner_longest_match_word_ends_and_continuations() -> None:
+    from newsletter._wordscan import WordScanner
+
+    scanner = WordScanner(
+        {
+            "直播": 1,
+            "游戏直播": 2,
+            "live": 3,
+            "wechat": 4,
+            "wechat mini shop": 5,
+            "mini shops": 6,
+            "livestream*": 7,
+        }
+    )
+    words = [(w, v) for w, v, _s, _e in scanner.scan("游戏直播和直播 olive live")]
+    assert words == [("游戏直播", 2), ("直播", 1), ("live", 3)]
+    # The longest literal cut mid-word falls back to a shorter one and scans on after it.
+    words = [(w, v) for w, v, _s, _e in scanner.scan("wechat mini shops")]
+    assert words == [("wechat", 4), ("mini shops", 6)]
+    assert [w for w, *_ in scanner.scan("livestreaming now")] == ["livestreaming"]

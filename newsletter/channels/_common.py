@@ -217,14 +217,8 @@ def post(
         # Signed again on every attempt: the signature's timestamp must be fresh.
         request = platform.request(message, time.time())
         try:
-            response = client.post(
-                request.url,
-                content=request.body,
-                headers={"Content-Type": "application/json; charset=utf-8", **request.headers},
-                timeout=retry.timeout,
-            )
-            body = response.read()[:65536]
-            answer = platform.answer(response.status_code, response.headers, body)
+            status, headers, body = _exchange(client, request, retry.timeout)
+            answer = platform.answer(status, headers, body)
         except httpx.HTTPError as exc:
             # httpx names the URL in its messages, and the URL is the credential.
             reason = redact(f"{type(exc).__name__}: {exc}", (request.url, *platform.secrets()))
@@ -249,6 +243,33 @@ def post(
         sleep(max(0.0, wait))
 
 
+ANSWER_CAP = 64 * 1024
+
+
+class _Slow(httpx.TimeoutException):
+    pass
+
+
+def _exchange(
+    client: httpx.Client, request: Request, timeout: float
+) -> tuple[int, httpx.Headers, bytes]:
+    """One POST within ``timeout`` seconds in all (httpx's own timeouts are per read),
+    keeping at most 64 KB of the answer: an answer is untrusted input too."""
+    deadline = time.monotonic() + timeout
+    headers = {"Content-Type": "application/json; charset=utf-8", **request.headers}
+    with client.stream(
+        "POST", request.url, content=request.body, headers=headers, timeout=timeout
+    ) as response:
+        kept = bytearray()
+        for chunk in response.iter_bytes():
+            kept += chunk[: ANSWER_CAP - len(kept)]
+            if len(kept) >= ANSWER_CAP:
+                break
+            if time.monotonic() > deadline:
+                raise _Slow(f"no whole answer within {timeout:g} s")
+        return response.status_code, response.headers, bytes(kept)
+
+
 def retry_after_header(headers: httpx.Headers, name: str, default: float) -> float:
     """A seconds header (Retry-After, x-ogw-ratelimit-reset), else ``default``."""
     value = headers.get(name, "")
@@ -270,3 +291,32 @@ def json_answer(body: bytes) -> dict[str, Any]:
 def short(text: Any, limit: int = 200) -> str:
     """A platform's message, for a report line: one line, capped."""
     return clean(str(text), limit)
+
+
+def errcode_answer(
+    status: int,
+    body: bytes,
+    platform: str,
+    waits: dict[int, tuple[float, str]],
+    hints: dict[int, str] | None = None,
+) -> Answer:
+    """WeCom's and DingTalk's answers: HTTP 200 with ``{"errcode", "errmsg"}``.
+
+    ``waits`` maps a rate-limit errcode to the platform's wait and what it means; -1 is
+    both platforms' "system busy"; a 5xx is transient.
+    """
+    if status >= 500:
+        return Answer(False, None, f"HTTP {status}", transient=True)
+    data = json_answer(body)
+    code = data.get("errcode")
+    message = short(data.get("errmsg", ""))
+    if status == 200 and code == 0:
+        return Answer(True, detail="errcode 0")
+    if code in waits:
+        wait, meaning = waits[code]
+        return Answer(False, wait, f"errcode {code} ({meaning}): {message}")
+    if code == -1:
+        return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
+    if code is None:
+        return Answer(False, None, f"HTTP {status}, not a {platform} answer: {short(body)}")
+    return Answer(False, None, f"errcode {code}: {message}{(hints or {}).get(code, '')}")

@@ -28,11 +28,10 @@ from ._common import (
     Request,
     Story,
     clean,
-    json_answer,
+    errcode_answer,
     json_bytes,
     pack,
     safe_link,
-    short,
 )
 
 MAX_BYTES = 20000
@@ -116,18 +115,8 @@ class DingTalk:
         return Request(url, json_bytes(message), {})
 
     def answer(self, status: int, headers: httpx.Headers, body: bytes) -> Answer:
-        if status >= 500:
-            return Answer(False, None, f"HTTP {status}", transient=True)
-        data = json_answer(body)
-        code = data.get("errcode")
-        message = short(data.get("errmsg", ""))
-        if status == 200 and code == 0:
-            return Answer(True, detail="errcode 0")
-        if code in (130101, 410100):
-            return Answer(False, THROTTLED, f"errcode {code} (over 20 a minute): {message}")
-        if code == -1:
-            return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
-        if code is None:
-            return Answer(False, None, f"HTTP {status}, not a DingTalk answer: {short(body)}")
-        hint = " (check secret_env and the robot's 加签 secret)" if code == 310000 else ""
-        return Answer(False, None, f"errcode {code}: {message}{hint}")
+        throttled = (THROTTLED, "over 20 a minute")
+        hint = " (check secret_env and the robot's 加签 secret)"
+        return errcode_answer(
+            status, body, "DingTalk", {130101: throttled, 410100: throttled}, {310000: hint}
+        )

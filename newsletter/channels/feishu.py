@@ -10,7 +10,11 @@ The gateway's own limit answers HTTP 429 with ``x-ogw-ratelimit-reset`` (seconds
 https://open.feishu.cn/document/server-docs/api-call-guide/frequency-control). Refusals:
 19021 bad signature or stale timestamp, 19024 keyword missing, 19022 IP not allowed,
 9499 bad request. A "post" is made of ``text`` and ``a`` elements whose text Feishu shows
-as it is, so feed text needs no escaping here: it cannot become markup.
+as it is, so feed text needs no escaping here: it cannot become markup. The interactive
+card (``msg_type: interactive``, message card JSON: header, ``div`` with ``plain_text``,
+``hr``, ``button`` with a ``url``;
+https://open.feishu.cn/document/common-capabilities/message-card/message-cards-content)
+keeps to ``plain_text`` for the same reason, with a button per story for its link.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ._common import (
 
 MAX_BYTES = 20000  # "请求体的数据大小不能超过 20 KB"; room kept for timestamp and sign
 _SIGNATURE_ROOM = 120
+MAX_ELEMENTS = 50  # a card's elements; a long issue takes several cards
 
 Element = dict[str, str]
 Paragraph = list[Element]
@@ -65,17 +70,70 @@ def _story(number: int, story: Story) -> list[Paragraph]:
     return paragraphs
 
 
+def _plain(value: str) -> dict[str, str]:
+    return {"tag": "plain_text", "content": value}
+
+
+def _button(label: str, url: str, kind: str = "default") -> dict[str, Any]:
+    return {"tag": "button", "text": _plain(label), "type": kind, "url": url}
+
+
+def _card_story(number: int, story: Story) -> list[dict[str, Any]]:
+    lines = [f"{number}. {clean(story.title, 200)}"]
+    digest = clean(story.digest)
+    source = clean(story.source, 60)
+    if digest or source:
+        lines.append(digest + (f" —— {source}" if source else ""))
+    element: dict[str, Any] = {"tag": "div", "text": _plain("\n".join(lines))}
+    link = safe_link(story.link)
+    if link:
+        element["extra"] = _button("阅读原文", link)
+    return [element]
+
+
 class Feishu:
     kind = "feishu"
 
-    def __init__(self, url: str, secret: str | None) -> None:
+    def __init__(self, url: str, secret: str | None, *, card: bool = False) -> None:
         self.url = url
         self.secret = secret
+        self.card = card
 
     def secrets(self) -> tuple[str, ...]:
         return (self.url, self.secret or "")
 
     def messages(self, digest: Digest) -> list[dict[str, Any]]:
+        return self._cards(digest) if self.card else self._posts(digest)
+
+    def _cards(self, digest: Digest) -> list[dict[str, Any]]:
+        title = clean(digest.title, 150)
+        head: list[dict[str, Any]] = []
+        if digest.highlights:
+            points = "\n".join(f"· {clean(h, 300)}" for h in digest.highlights)
+            head += [{"tag": "div", "text": _plain(f"【本周要点】\n{points}")}, {"tag": "hr"}]
+        tail: list[dict[str, Any]] = [{"tag": "hr"}]
+        web = safe_link(digest.web_url)
+        if web:
+            tail.append({"tag": "action", "actions": [_button("阅读全文 →", web, "primary")]})
+        if digest.more:
+            tail.append({"tag": "note", "elements": [_plain(f"另有 {digest.more} 篇见网页版")]})
+
+        def body(elements: list[dict[str, Any]], heading: str) -> dict[str, Any]:
+            card = {
+                "config": {"wide_screen_mode": True},
+                "header": {"title": _plain(heading), "template": "blue"},
+                "elements": elements,
+            }
+            return {"msg_type": "interactive", "card": card}
+
+        def fits(elements: list[dict[str, Any]]) -> bool:
+            size = len(json_bytes(body(elements, title))) + _SIGNATURE_ROOM
+            return len(elements) <= MAX_ELEMENTS and size <= MAX_BYTES
+
+        packed = pack(head, digest.stories, _card_story, tail, fits)
+        return [body(p, title if i == 0 else f"{title}（续）") for i, p in enumerate(packed)]
+
+    def _posts(self, digest: Digest) -> list[dict[str, Any]]:
         title = clean(digest.title, 150)
         head: list[Paragraph] = []
         if digest.highlights:

@@ -47,7 +47,8 @@ def text(value: str, limit: int = 2000) -> str:
 
 def _link(url: str, label: str) -> str:
     # A link's label ends at ">"; escaped text has none, and safe_link leaves no "|" or ">".
-    return f"<{url.replace('|', '%7C')}|{label}>" if url else label
+    # "&" is a control character inside the link too; Slack reads &amp; back as "&".
+    return f"<{url.replace('|', '%7C').replace('&', '&amp;')}|{label}>" if url else label
 
 
 def _section(markdown: str) -> Block:

@@ -21,11 +21,10 @@ from ._common import (
     Request,
     Story,
     clean,
-    json_answer,
+    errcode_answer,
     json_bytes,
     pack,
     safe_link,
-    short,
 )
 
 MAX_BYTES = 4096
@@ -87,17 +86,6 @@ class WeCom:
         return Request(self.url, json_bytes(message), {})
 
     def answer(self, status: int, headers: httpx.Headers, body: bytes) -> Answer:
-        if status >= 500:
-            return Answer(False, None, f"HTTP {status}", transient=True)
-        data = json_answer(body)
-        code = data.get("errcode")
-        message = short(data.get("errmsg", ""))
-        if status == 200 and code == 0:
-            return Answer(True, detail="errcode 0")
-        if code == 45009:
-            return Answer(False, RATE_WINDOW, f"errcode 45009 (rate limit, 20 a minute): {message}")
-        if code == -1:
-            return Answer(False, None, f"errcode -1 (system busy): {message}", transient=True)
-        if code is None:
-            return Answer(False, None, f"HTTP {status}, not a WeCom answer: {short(body)}")
-        return Answer(False, None, f"errcode {code}: {message}")
+        return errcode_answer(
+            status, body, "WeCom", {45009: (RATE_WINDOW, "rate limit, 20 a minute")}
+        )

@@ -22,7 +22,7 @@ import httpx
 
 from .. import channels
 from .._lease import dead_here, owner_id
-from ..config import ChannelConfig, Config, TelegramChannel
+from ..config import ChannelConfig, Config, FeishuChannel, TelegramChannel
 from ..errors import ConfigError, NewsletterError
 from ..models import Issue
 from ..store import ChannelDelivery, Store
@@ -88,8 +88,8 @@ def platform(
         secret = _env(config, channel, "secret_env", env)
     if channel.type == "wecom":
         return channels.WeCom(url)
-    if channel.type == "feishu":
-        return channels.Feishu(url, secret)
+    if isinstance(channel, FeishuChannel):
+        return channels.Feishu(url, secret, card=channel.format == "card")
     if channel.type == "dingtalk":
         return channels.DingTalk(url, secret)
     return channels.Slack(url)

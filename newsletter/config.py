@@ -22,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .errors import ConfigError
@@ -276,6 +277,71 @@ class WebConfig(_Strict):
         return value
 
 
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = tuple(name[:3] for name in _WEEKDAY_NAMES)
+
+
+def parse_deadline(value: str) -> tuple[int, int, int]:
+    """ "Mon 07:30" → (weekday 0-6, hour, minute); ``ValueError`` naming what is wrong."""
+    match = re.fullmatch(r"\s*([A-Za-z]+)\s+(\d{1,2}):(\d{2})\s*", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a weekday and a time like 'Mon 07:30'")
+    word = match.group(1).lower()
+    day = next((i for i, name in enumerate(_WEEKDAYS) if name.startswith(word[:3])), None)
+    if len(word) < 3 or day is None or not _WEEKDAY_NAMES[day].startswith(word):
+        raise ValueError(f"{match.group(1)!r} is not a weekday (Mon, Tue, ... Sun)")
+    hour, minute = int(match.group(2)), int(match.group(3))
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{match.group(2)}:{match.group(3)} is not a time of day")
+    return day, hour, minute
+
+
+class ReviewConfig(_Strict):
+    """The editor's desk: drafts wait for an editor's approval before they are sent."""
+
+    required: bool = Field(False, description="the weekly build makes a draft and sends nothing")
+    editors: list[str] = Field(
+        default_factory=list, description="addresses that may sign in to /desk and approve"
+    )
+    deadline: str | None = Field(
+        None, description="weekday and time (in `timezone`) a draft is due, e.g. 'Mon 07:30'"
+    )
+    on_deadline: Literal["send", "hold"] = Field(
+        "hold", description="what happens to a draft nobody approved by the deadline"
+    )
+    link_minutes: int = Field(15, ge=1, le=24 * 60, description="a sign-in link's lifetime")
+    session_hours: float = Field(12, gt=0, le=24 * 14, description="a desk session's lifetime")
+    check_seconds: float = Field(
+        60, gt=0, description="how often the daemon looks for approved drafts and deadlines"
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _valid_deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_deadline(value)
+        return value
+
+    @field_validator("editors")
+    @classmethod
+    def _valid_editors(cls, value: list[str]) -> list[str]:
+        from email_validator import EmailNotValidError, validate_email
+
+        cleaned = []
+        for item in value:
+            try:
+                cleaned.append(validate_email(item, check_deliverability=False).normalized.lower())
+            except EmailNotValidError as exc:
+                raise ValueError(f"{item!r} is not an email address ({exc})") from None
+        return cleaned
+
+    @model_validator(mode="after")
+    def _editors_when_required(self) -> ReviewConfig:
+        if self.required and not self.editors:
+            raise ValueError("review.required needs at least one address in review.editors")
+        return self
+
+
 class DoctorConfig(_Strict):
     stale_days: int = Field(
         30, ge=1, description="`doctor` warns on a feed whose newest entry is older than this"
@@ -401,6 +467,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     channels: list[ChannelConfig] = Field(
         default_factory=list, description="chat groups that get each issue after the email"
     )

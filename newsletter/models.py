@@ -109,6 +109,8 @@ class Summary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    edited_by: str = ""
+    """The editor who rewrote this digest on the desk (readers see "编辑改写"), if any."""
 
 
 @dataclass(frozen=True)

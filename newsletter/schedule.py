@@ -319,7 +319,7 @@ class Daemon:
                 # Build and send are one step: a built issue is sent even when stopping
                 # (per-recipient state makes a cut-off send resumable: see
                 # flows.send.unfinished_send).
-                if report.issue is not None:
+                if report.issue is not None and not report.draft:
                     send_built(self.config, store, report.issue.id)
             finally:
                 store.close()
@@ -358,6 +358,29 @@ class Daemon:
             store = self._open()
             try:
                 send_built(self.config, store, issue_id)
+            finally:
+                store.close()
+        finally:
+            self._work.release()
+
+    def review_job(self) -> None:
+        """Send approved drafts when due; apply ``review.on_deadline`` to overdue ones."""
+        from .flows import review
+
+        if self._stopping.is_set() or not self._leading("review"):
+            return
+        if not self._work.acquire(timeout=1):
+            return  # the issue job is running; the next round comes soon
+        try:
+            store = self._open()
+            try:
+                for done in review.run_due(self.config, store):
+                    fields: dict[str, Any] = {"issue": done.issue_id, "action": done.action}
+                    if done.report is not None:
+                        fields.update(sent=done.report.sent, failed=done.report.failed)
+                    if done.error:
+                        fields.update(failed=True, error=done.error)
+                    log_line(log, "review", **fields)
             finally:
                 store.close()
         finally:
@@ -517,6 +540,16 @@ class Daemon:
                 id="issue-catch-up",
                 name="issue catch-up",
                 **common,
+            )
+        if self.config.review.required:
+            self.scheduler.add_job(
+                self.review_job,
+                IntervalTrigger(seconds=self.config.review.check_seconds),
+                id="review",
+                name="review",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now.astimezone(tz),
             )
         unfinished = self._unfinished_send(datetime.now(UTC)) if leading else None
         if unfinished is not None:

@@ -210,6 +210,72 @@ def test_previous_fire_time_looks_back_only_as_far_as_asked() -> None:
     assert previous_fire_time("0 8 * * mon", UTC, now, timedelta(hours=1)) is None
 
 
+@pytest.mark.parametrize("policy", ["hold", "send"])
+def test_review_deadline_policies_in_the_daemon(
+    tmp_path: Path,
+    procs: list[Proc],
+    policy: str,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: Any,
+) -> None:
+    """review.required: the weekly run makes a draft; past its deadline the review job holds
+    it (then sends it once approved) or sends it, as ``review.on_deadline`` says."""
+    from newsletter.flows import review
+
+    monkeypatch.setenv("NEWSLETTER_SECRET", "daemon-review-secret-0123456789")
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    path = write_config(
+        tmp_path, demo_feeds(), issue=f"{due.minute} {due.hour} * * *", poll_interval_seconds=60
+    )
+    data = json.loads(path.read_text())
+    data["email"] = {
+        "retries": 0,
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False},
+    }
+    data["review"] = {
+        "required": True,
+        "editors": ["desk@example.org"],
+        "deadline": "Mon 07:30",
+        "on_deadline": policy,
+        "check_seconds": 0.3,
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    config = Config.model_validate(data)
+    store = Store.open(config.database)
+    store.add_subscriber("reader@example.com")
+    store.close()
+
+    proc = Proc(path)
+    procs.append(proc)
+    built = proc.wait_for(is_job("issue"))
+    issue_id = built["built"]
+    assert issue_id != "none", built
+    assert smtp_server.wait_for(2)  # the editor's test copy and desk link
+    assert {r for m in smtp_server.messages for r in m.rcpt_tos} == {"desk@example.org"}
+    store = Store.open(config.database)
+    try:
+        draft = store.get_review(issue_id)
+        assert draft is not None and draft.status == "draft" and draft.deadline is not None
+        # The deadline passes (the week's Monday 07:30 is moved to just now).
+        store.set_review_status(
+            issue_id, "draft", deadline=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        if policy == "hold":
+            held = proc.wait_for(is_job("review"))
+            assert held.get("action") == "held" and held.get("issue") == issue_id, held
+            assert any("was not approved by" in r.get("message", "") for r in proc.lines)
+            assert store.get_review(issue_id).status == "held"  # type: ignore[union-attr]
+            assert not smtp_server.received_by("reader@example.com")
+            review.approve(Config.model_validate(data), store, issue_id, "desk@example.org")
+        sent = proc.wait_for(lambda r: is_job("review")(r) and r.get("action") != "held")
+    finally:
+        store.close()
+    expected = "sent" if policy == "hold" else "sent-at-deadline"
+    assert sent["action"] == expected and sent["sent"] == 1, sent
+    assert len(smtp_server.received_by("reader@example.com")) == 1
+    assert proc.stop() == 0
+
+
 def test_log_counts_every_feed_names_failing_ones_and_says_what_is_next(
     tmp_path: Path, procs: list[Proc], feed_server: FeedServer
 ) -> None:

@@ -177,7 +177,7 @@ def test_the_daemon_retries_on_schedule_and_logs_it(
     assert len(smtp_server.received_by("full@example.org")) == 1
 
 
-def test_schema_v9_adds_the_retry_time_to_an_older_database(db_url: str) -> None:
+def test_schema_v10_adds_the_retry_time_to_an_older_database(db_url: str) -> None:
     from sqlalchemy import inspect
 
     from newsletter.store import SCHEMA_VERSION
@@ -186,13 +186,13 @@ def test_schema_v9_adds_the_retry_time_to_an_older_database(db_url: str) -> None
     store.save_issue(sample_issue(1), "")
     store.add_subscriber("old@example.org")
     store.queue_deliveries(ISSUE)
-    with store.engine.begin() as conn:  # back to schema version 8
+    with store.engine.begin() as conn:  # back to schema version 9
         conn.exec_driver_sql("ALTER TABLE deliveries DROP COLUMN retry_at")
-        conn.exec_driver_sql("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+        conn.exec_driver_sql("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
     store.close()
     store = Store.open(db_url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION >= 9
+        assert store.schema_version() == SCHEMA_VERSION >= 10
         assert "retry_at" in {c["name"] for c in inspect(store.engine).get_columns("deliveries")}
         assert [r.status for r in store.deliveries(ISSUE)] == ["queued"]  # kept
         assert store.delivery_retries() == store.delivery_retries(ISSUE)

@@ -28,7 +28,7 @@ from ..summarize import (
     load_prompts,
     write_intro,
 )
-from . import Progress
+from . import Progress, review
 from ._llm import claim_seconds, computed_once, llm_client, record_call
 from .archive import write_issue
 from .poll import all_feeds
@@ -47,6 +47,8 @@ class BuildReport:
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
     issue_usage: dict[str, int] = field(default_factory=dict)
     """LLM totals over every run that built this issue."""
+    draft: bool = False
+    """The issue waits on the editor's desk (``review.required``): nothing may send it yet."""
 
 def _summaries(
     config: Config,
@@ -212,7 +214,11 @@ def build_issue(
         intro_kind=intro_usage.kind,
         sections=compose.sections(items, CATEGORIES),
     )
+    if config.review.required:
+        review.begin_draft(config, store, issue)
     html_path, text_path = write_issue(config, store, issue)
+    if config.review.required:
+        review.notify_editors(config, store, issue)
     fallbacks = tuple(
         (i.entry.title, i.summary.error or "")
         for i in items
@@ -227,7 +233,16 @@ def build_issue(
         usage["calls"],
         usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
     )
-    return BuildReport(issue, "built", html_path, text_path, usage, fallbacks, issue_usage)
+    return BuildReport(
+        issue,
+        "built",
+        html_path,
+        text_path,
+        usage,
+        fallbacks,
+        issue_usage,
+        draft=config.review.required,
+    )
 
 
 def _intro(

@@ -158,6 +158,12 @@ def post_issue(
     if record is None or issue is None:
         wanted = f"issue {issue_id!r}" if issue_id else "issue"
         raise NewsletterError(f"cannot post: no {wanted} in the database (run `build` first)")
+    review = store.get_review(issue.id)
+    if review is not None and review.status != "sent":
+        raise NewsletterError(
+            f"cannot post: issue {issue.id} is {review.status} on the editor's desk; the "
+            f"desk posts it once approved (`newsletter review show {issue.id}`)"
+        )
     selected = _selected(config, only)
     me = owner or owner_id("channels")
     results = []

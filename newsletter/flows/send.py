@@ -205,6 +205,12 @@ def send_issue(
             + "; ".join(str(p) for p in problems)
             + " (`newsletter send --to ADDR` still sends you a test copy)"
         )
+    review = store.get_review(issue.id)
+    if review is not None and review.status != "sent":
+        raise NewsletterError(
+            f"cannot send: issue {issue.id} is {review.status} on the editor's desk; the "
+            f"desk sends it once approved (`newsletter review show {issue.id}`)"
+        )
 
     if not join:
         store.queue_deliveries(issue.id)

@@ -16,6 +16,7 @@ from ._deliveries import DeliveriesMixin, Retries
 from ._entries import EntriesMixin
 from ._feeds import CLI_ORIGINS, FeedHealth, FeedsMixin
 from ._issues import IssueRecord, IssuesMixin, issue_from_json, issue_to_json
+from ._reviews import Change, Label, Review, ReviewsMixin
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -43,6 +44,9 @@ from ._summaries import SummariesMixin
 __all__ = [
     "CLI_ORIGINS",
     "BounceEvent",
+    "Change",
+    "Label",
+    "Review",
     "ChannelDelivery",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -81,6 +85,7 @@ class Store(
     SummariesMixin,
     SubscribersMixin,
     DeliveriesMixin,
+    ReviewsMixin,
     IssuesMixin,
     CoordinationMixin,
     BouncesMixin,

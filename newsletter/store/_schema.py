@@ -278,6 +278,63 @@ channel_deliveries = Table(
 )
 
 
+reviews = Table(
+    "reviews",
+    metadata,
+    # An issue built while review.required: a draft until an editor approves it (v9).
+    # No foreign key: the row is written before the issue, so no page lists a draft.
+    Column("issue_id", String(64), primary_key=True),
+    # draft → approved → sent; or held (deadline passed, on_deadline: hold)
+    Column("status", String(16), nullable=False, default="draft"),
+    Column("original", Text, nullable=False, default="{}"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime),
+    Column("send_at", UTCDateTime),
+    Column("approved_by", String(320), nullable=False, default=""),
+    Column("approved_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("note", Text, nullable=False, default=""),
+)
+
+review_changes = Table(
+    "review_changes",
+    metadata,
+    # Every editor action on a draft: who, when, what, before and after (v9).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", String(64), ForeignKey("issues.id"), nullable=False, index=True),
+    Column("editor", String(320), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("before", Text, nullable=False, default=""),
+    Column("after", Text, nullable=False, default=""),
+)
+
+review_labels = Table(
+    "review_labels",
+    metadata,
+    # An editor's verdict on an entry (dropped from a draft, or added from the filtered
+    # out): labeled examples for checking the relevance rules (v9).
+    Column("entry_id", String(64), primary_key=True),
+    Column("issue_id", String(64), nullable=False),
+    Column("relevant", Boolean, nullable=False),
+    Column("editor", String(320), nullable=False),
+    Column("why", Text, nullable=False, default=""),
+    Column("filter_relevant", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+desk_links = Table(
+    "desk_links",
+    metadata,
+    # Sign-in links mailed to editors: the nonce each signed link carries, so one is used once.
+    Column("nonce", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("used", UTCDateTime),
+)
+
+
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -363,8 +420,14 @@ def _channel_deliveries(conn: Connection) -> None:
     channel_deliveries.create(conn, checkfirst=True)
 
 
+def _reviews(conn: Connection) -> None:
+    """v9: the editor's desk: drafts, their changes, editors' labels, sign-in links."""
+    for new in (reviews, review_changes, review_labels, desk_links):
+        new.create(conn, checkfirst=True)
+
+
 def _delivery_retry(conn: Connection) -> None:
-    """v9: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
+    """v10: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
     if "retry_at" not in {c["name"] for c in inspect(conn).get_columns("deliveries")}:
         kind = UTCDateTime().impl.compile(dialect=conn.dialect)
         conn.execute(sql_text(f"ALTER TABLE deliveries ADD COLUMN retry_at {kind}"))
@@ -380,6 +443,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _bounce_events,
     _issue_entries,
     _channel_deliveries,
+    _reviews,
     _delivery_retry,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

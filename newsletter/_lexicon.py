@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -151,7 +151,7 @@ class Rule:
     window: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermInfo:
     group: str | None
     weight: float
@@ -236,6 +236,11 @@ class Lexicon:
         object.__setattr__(self, "_plans", {})
         unless = {g.name: g.unless for g in self.groups.values() if g.unless}
         object.__setattr__(self, "_unless", unless)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The compiled automata (ahocorasick_rs) cannot be pickled; a process that receives
+        # a lexicon (a parse worker) compiles it again from the declared fields.
+        return (Lexicon, tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     def __repr__(self) -> str:
         terms = sum(len(g.terms) for g in self.groups.values())

@@ -121,10 +121,6 @@ class LLMConfig(_Strict):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model and self.api_key())
-
     def missing_key(self) -> str | None:
         """Why a configured model will never be called (its key variable is empty), or None."""
         if not self.model or self.api_key():
@@ -437,6 +433,7 @@ class TelegramChannel(_ChannelBase):
     type: Literal["telegram"]
     token_env: str = Field(pattern=_ENV_NAME, description="variable holding the bot token")
     chat_id: str = Field(min_length=1, max_length=100)
+    thread_id: int | None = Field(None, ge=1, description="a forum group's topic")
     api_url: str = Field(
         "https://api.telegram.org", description="Bot API server (a local one, or tests)"
     )

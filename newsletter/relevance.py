@@ -18,7 +18,7 @@ from newsletter._lexicon import Lexicon, TermInfo, default_lexicon, load_lexicon
 from newsletter._normalize import normalize
 from newsletter.errors import LLMError
 from newsletter.llm import LLMClient, parse_json_object
-from newsletter.models import Verdict
+from newsletter.models import Tokens, Verdict
 
 __all__ = [
     "JudgeAnswer",
@@ -292,9 +292,7 @@ class JudgeAnswer:
     reason: str = ""
     error: str | None = None
     transient: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
 
 
 def apply_judgement(
@@ -332,9 +330,7 @@ def llm_judge(
             ok,
             reason,
             error,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            tokens=completion.tokens,
         )
 
     try:

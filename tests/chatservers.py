@@ -320,6 +320,7 @@ class TelegramServer(_ChatServer):
 
     token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
     chat_id = "-1001234567890"
+    topics = (7,)
     retry_after = 1
 
     @property
@@ -342,6 +343,9 @@ class TelegramServer(_ChatServer):
             return err(400, "Bad Request: message text is empty")
         if str(body.get("chat_id")) != self.chat_id:
             return err(400, "Bad Request: chat not found")
+        thread = body.get("message_thread_id")
+        if thread is not None and thread not in self.topics:
+            return err(400, "Bad Request: message thread not found")
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             return err(400, "Bad Request: message text is empty")

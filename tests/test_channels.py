@@ -127,6 +127,7 @@ def _channels(servers: dict[str, Any], **overrides: Any) -> list[dict[str, Any]]
          "secret_env": "DINGTALK_SECRET", **common},
         {"type": "telegram", "name": "overseas-tg", "token_env": "TELEGRAM_TOKEN",
          "chat_id": servers["telegram"].chat_id, "api_url": servers["telegram"].api_url,
+         "thread_id": 7,
          **common},
         {"type": "slack", "name": "global-slack", "webhook_url_env": "SLACK_URL", **common},
     ]  # fmt: skip
@@ -198,6 +199,8 @@ def test_each_platform_accepts_the_issue_split_at_its_limit_and_escaped(
     assert "<@all>" not in "".join(wecom) and "](javascript" not in "".join(wecom)
     ding = "".join(m["markdown"]["text"] for m in servers["dingtalk"].accepted)
     assert "＊＊加粗标题＊＊" in ding and "<b>" not in ding
+    assert {m["message_thread_id"] for m in servers["telegram"].accepted} == {7}
+    assert all(m["unfurl_links"] is False for m in servers["slack"].accepted)
     telegram = "".join(m["text"] for m in servers["telegram"].accepted)
     assert "&lt;b&gt;直播间&lt;/b&gt;违规话术新规 &amp; 处罚细则" in telegram
     slack = json.dumps([m["blocks"] for m in servers["slack"].accepted], ensure_ascii=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_config
+from newsletter.flows._llm import llm_client
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -197,7 +198,7 @@ def test_shipped_config_serves_and_passes_the_image_healthcheck(tmp_path: Path) 
             os.environ.pop(key, None)
     assert config.base_url == "https://news.example.com"
     assert config.database.endswith("/newsletter.db") and config.feeds
-    assert not config.llm.enabled
+    assert llm_client(config) is None  # extractive digests until a model and key are set
 
     port = _free_port()
     server = subprocess.Popen(

@@ -284,8 +284,8 @@ def test_reasoning_model_through_build_and_cost_report(
     store = Store.open(config.database)
     usage = store.llm_usage()
     store.close()
-    assert usage["reasoning_tokens"] == reasoning
-    assert usage["completion_tokens"] > 0
+    assert usage.tokens.reasoning == reasoning
+    assert usage.tokens.completion > 0
 
 
 def test_prompt_file_change_means_new_cache_key_and_call(

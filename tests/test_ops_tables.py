@@ -107,6 +107,24 @@ def test_version_flag(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stdout.strip() == f"newsletter {__version__}"
 
 
+def test_the_cli_package_imports_no_part_of_the_pipeline() -> None:
+    """`--help` and `feeds` stay fast: no cli module imports the pipeline (nor rich) at its top."""
+    heavy = (
+        "newsletter.relevance", "newsletter.store", "newsletter.config", "newsletter.flows.poll",
+        "newsletter.flows.build", "sqlalchemy", "jieba", "numpy", "openai", "feedparser",
+        "httpx", "jinja2", "apscheduler", "starlette", "rich",
+    )
+    probe = (
+        "import sys, newsletter.cli; "
+        "print(' '.join(m for m in sys.argv[1:] if m in sys.modules "
+        "and type(sys.modules[m]).__name__ != '_LazyModule'))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, *heavy], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not loaded, loaded
+
+
 def on_screen(args: list[str], cwd: Path, columns: int = 80) -> list[str]:
     """What a terminal of ``columns`` shows after the command: its scrollback, then screen.
 

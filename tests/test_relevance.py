@@ -641,3 +641,11 @@ def test_word_scanner_longest_match_word_ends_and_continuations() -> None:
     words = [(w, v) for w, v, _s, _e in scanner.scan("wechat mini shops")]
     assert words == [("wechat", 4), ("mini shops", 6)]
     assert [w for w, *_ in scanner.scan("livestreaming now")] == ["livestreaming"]
+
+
+def test_lexicon_survives_pickling_for_worker_processes(lex: Lexicon) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(lex))
+    title, body = "视频号直播带货新规", "主播在直播间卖出三万单。"
+    assert judge(title, body, copy) == judge(title, body, lex)

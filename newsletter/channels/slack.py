@@ -118,8 +118,9 @@ class Slack:
             return len(blocks) <= MAX_BLOCKS and _size(blocks) <= MAX_TEXT
 
         fallback = text(digest.title, 300)
+        # No previews: two dozen unfurled article cards would bury the issue itself.
         return [
-            {"text": fallback, "blocks": blocks}
+            {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
             for blocks in pack(head, digest.stories, _story, tail, fits, continued)
         ]
 

@@ -66,10 +66,13 @@ def _story(number: int, story: Story) -> list[str]:
 class Telegram:
     kind = "telegram"
 
-    def __init__(self, api_url: str, token: str, chat_id: str) -> None:
+    def __init__(
+        self, api_url: str, token: str, chat_id: str, thread_id: int | None = None
+    ) -> None:
         self.url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
         self.token = token
         self.chat_id = chat_id
+        self.thread_id = thread_id
 
     def secrets(self) -> tuple[str, ...]:
         return (self.url, self.token)
@@ -88,9 +91,11 @@ class Telegram:
             return visible_length("\n\n".join(parts)) <= MAX_CHARS
 
         packed = pack(head, digest.stories, _story, tail, fits, [f"<b>{title}（续）</b>"])
+        topic = {} if self.thread_id is None else {"message_thread_id": self.thread_id}
         return [
             {
                 "chat_id": self.chat_id,
+                **topic,
                 "text": "\n\n".join(parts),
                 "parse_mode": "HTML",
                 "link_preview_options": {"is_disabled": True},

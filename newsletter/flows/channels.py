@@ -76,7 +76,7 @@ def platform(
     env = os.environ if env is None else env
     if isinstance(channel, TelegramChannel):
         token = _env(config, channel, "token_env", env)
-        return channels.Telegram(channel.api_url, token, channel.chat_id)
+        return channels.Telegram(channel.api_url, token, channel.chat_id, channel.thread_id)
     url = _env(config, channel, "webhook_url_env", env)
     if not url.lower().startswith(("https://", "http://")):
         raise ConfigError(

@@ -410,13 +410,10 @@ class Daemon:
         if not self._work.acquire(blocking=False):
             return  # a poll, build or send is running: the next check retries
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 due = send_flow.retry_due(
                     self.config, store, owner=self.owner, stop=self._stopping.is_set
                 )
-            finally:
-                store.close()
         except NewsletterError as exc:
             log_line(log, "retry", failed=True, error=str(exc))
             return

@@ -491,7 +491,9 @@ def test_doctor_checks_each_channel_without_posting(
     config = _config(tmp_path, servers)
     checks = {c.name: c for c in check_channels(config)}
     assert checks["mcn-dingtalk"].status == "fail"
-    assert "DINGTALK_SECRET (channels[2].secret_env)" in checks["mcn-dingtalk"].detail
+    assert checks["mcn-dingtalk"].detail == (
+        "environment variable DINGTALK_SECRET (channels[2].secret_env) is not set"
+    )
     assert checks["mcn-dingtalk"].fix == "export DINGTALK_SECRET=… before starting"
     # Loopback is not the platform's host: a warning that says so, nothing posted.
     assert checks["ops-wecom"].status == "warn" and "not qyapi.weixin.qq.com" in (

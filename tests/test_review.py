@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from newsletter.compose import short_headline
 from newsletter.config import Config, parse_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.flows import review
@@ -132,7 +133,13 @@ def test_a_week_on_the_desk(tmp_path: Path, polled: Path, smtp_server: SMTPServe
     with pytest.raises(review.ReviewError, match="no story"):
         review.drop_story(config, store, issue_id, dropped.entry.id, EDITOR)
 
-    log = store.review_changes(issue_id)
+    everything = store.review_changes(issue_id)
+    # Its headline's 本周要点 bullet went with the dropped story.
+    auto = [c for c in everything if c.target == "with its story"]
+    assert [c.before for c in auto] == [
+        b for b in issue.intro if b == short_headline(dropped.entry.title)
+    ]
+    log = [c for c in everything if c not in auto]
     assert [c.action for c in log] == [
         "drop", "edit digest", "move", "move", "edit bullet", "drop bullet", "add",
     ]
@@ -154,8 +161,8 @@ def test_a_week_on_the_desk(tmp_path: Path, polled: Path, smtp_server: SMTPServe
         assert "编辑改写的摘要" in html and "编辑改写</span>" in html
         assert dropped.entry.title not in html and added.entry.title in html
         intro = html.split("本周要点", 1)[1].split("</ul>", 1)[0]
-        assert "编辑写的第一条要点" in intro and issue.intro[1] not in intro
-        assert intro.count("<li") == len(issue.intro) - 1
+        assert "编辑写的第一条要点" in intro and log[5].before not in intro
+        assert intro.count("<li") == len(issue.intro) - 1 - len(auto)
     assert [i.id for i in store.public_issues()] == [issue_id]
     assert store.get_review(issue_id).status == "sent"  # type: ignore[union-attr]
 

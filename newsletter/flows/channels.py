@@ -318,7 +318,8 @@ def _check_one(config: Config, channel: ChannelConfig, env: Mapping[str, str]) -
         platform(config, channel, env)
     except ConfigError as exc:
         variable = str(exc).split("environment variable ")[-1].split(" ")[0]
-        return ChannelCheck(name, "fail", str(exc), f"export {variable}=… before starting")
+        detail = str(exc).removeprefix(f"channel {channel.name!r}: ")  # the check names it
+        return ChannelCheck(name, "fail", detail, f"export {variable}=… before starting")
     warnings: list[str] = []
     if isinstance(channel, TelegramChannel):
         address = channel.api_url

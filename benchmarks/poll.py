@@ -133,12 +133,13 @@ def serve(stack: ExitStack, docs: list[tuple[str, bytes]], hosts: int, latency: 
 
 
 def bench_config(folder: str, urls: list[str]) -> Config:
-    """Default settings, a fresh SQLite file in ``folder``, the served feeds."""
+    """Default settings, a fresh SQLite file in ``folder``, the served (loopback) feeds."""
     return Config.model_validate(
         {
             "database": f"sqlite:///{folder}/bench.db",
             "output_dir": folder,
             "feeds": [{"url": u} for u in urls],
+            "fetch": {"allow_private_addresses": True},  # the servers are on loopback
         }
     )
 

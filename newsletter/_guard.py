@@ -174,6 +174,13 @@ def script(text: str) -> str:
     return "zh" if cjk * 3 >= latin else "latin"
 
 
+def language_tag(text: str) -> str:
+    """``"en"``, ``"zh-Hant"`` or ``"zh-Hans"`` (the labeled corpus's ``lang`` values)."""
+    if script(text) != "zh":
+        return "en"
+    return "zh-Hant" if _chinese_variant(text) == "Traditional" else "zh-Hans"
+
+
 def _chinese_variant(text: str) -> str | None:
     """``"Traditional"`` or ``"Simplified"`` when the text clearly uses that form."""
     cjk = "".join(_CJK.findall(text))

@@ -48,9 +48,25 @@ def current_format() -> str:
     return "json" if any(isinstance(h.formatter, JsonFormatter) for h in handlers) else "text"
 
 
+def one_line(text: str, cap: int) -> str:
+    """Text from outside (a feed's title, a server's error) fit for one log line, capped:
+    a newline in a feed title must not forge a second log line."""
+    flat = " ".join("".join(" " if ch < " " or ch == "\x7f" else ch for ch in text).split())
+    return flat if len(flat) <= cap else flat[: cap - 1] + "…"
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        return '"' + "; ".join(str(v) for v in value) + '"'
+    return str(value)
+
+
 def log_line(log: logging.Logger, job: str, **fields: Any) -> None:
-    """One line per job or step: ``job=poll feeds=12 …`` as text, the same keys as JSON."""
-    parts = " ".join(
-        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
-    )
+    """One line per job or step: ``job=poll feeds=12 …`` as text, the same keys as JSON.
+
+    A list becomes ``key="a; b"`` in text and a JSON array in JSON.
+    """
+    parts = " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
     log.info("job=%s %s", job, parts, extra={"fields": {"job": job, **fields}})

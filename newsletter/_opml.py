@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from ._urls import feed_key
 from .errors import NewsletterError
 
 NAMESPACE = "https://github.com/newsletter/opml"
@@ -52,6 +53,8 @@ class OPMLImport:
     feeds: list[OPMLFeed] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """One line per outline that was skipped, saying why."""
+    repeated: int = 0
+    """Outlines naming a feed an earlier outline named (the same feed in two folders)."""
 
 
 def is_feed_url(url: str) -> bool:
@@ -123,10 +126,10 @@ def read_opml(data: bytes) -> OPMLImport:
         if not is_feed_url(url):
             result.problems.append(f"{where}: xmlUrl {url[:80]!r} is not an http(s) URL")
             continue
-        if url in seen:
-            result.problems.append(f"{where}: duplicate of an earlier outline, skipped")
+        if feed_key(url) in seen:
+            result.repeated += 1
             continue
-        seen.add(url)
+        seen.add(feed_key(url))
         html_url = (node.get("htmlUrl") or node.get("htmlurl") or "").strip()
         try:
             weight = float(node.get(_WEIGHT) or 1.0)

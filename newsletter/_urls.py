@@ -50,6 +50,30 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, path, urlencode(query), ""))
 
 
+def feed_key(url: str) -> str:
+    """A feed's identity: URLs that differ only by http/https, host case, a default port,
+    a trailing slash, a fragment or ``utm_*`` parameters name the same feed.
+
+    Only for telling feeds apart (``feeds add``, OPML import): the URL the operator gave is
+    the one fetched. Other query parameters stay, since a feed's query often selects it
+    (``?cat=live``); a local path is its own key.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.lower()
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    path = parts.path.rstrip("/")
+    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
+
+
 def feed_label(name: str, title: str, url: str) -> str:
     """What a table calls a feed: its configured name, else its own title, else host + path tail.
 

@@ -11,11 +11,19 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 from .models import Feed
@@ -69,6 +77,9 @@ class FetchConfig(_Strict):
     per_host: int = Field(4, ge=1)
     user_agent: str = "newsletter/0.1 (+https://github.com/newsletter)"
     max_redirects: int = Field(5, ge=0)
+    allow_private_addresses: bool = Field(
+        False, description="poll feeds on loopback and private networks (a local RSSHub)"
+    )
 
 
 class RelevanceConfig(_Strict):
@@ -110,9 +121,15 @@ class LLMConfig(_Strict):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model and self.api_key())
+    def missing_key(self) -> str | None:
+        """Why a configured model will never be called (its key variable is empty), or None."""
+        if not self.model or self.api_key():
+            return None
+        return (
+            f"llm.model is {self.model!r} but the environment variable {self.api_key_env} "
+            "is unset or empty: every digest is extracted from the article instead "
+            f"(export {self.api_key_env}, or remove llm.model)"
+        )
 
 
 class IssueConfig(_Strict):
@@ -175,6 +192,15 @@ class EmailConfig(_Strict):
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
+    retry_delays_seconds: list[PositiveFloat] = Field(
+        default_factory=lambda: [900.0, 3600.0, 14400.0, 43200.0],
+        min_length=1,
+        description="the daemon's waits before retrying a delivery that failed temporarily "
+        "(a 4xx outlasting `retries`), one per attempt; the last one repeats",
+    )
+    give_up_after_seconds: float = Field(
+        3 * 86400.0, gt=0, description="no retry later than this after the first attempt"
+    )
     max_messages_per_connection: int | None = Field(
         100, ge=1, description="reconnect after this many messages (relays cap it)"
     )
@@ -247,6 +273,77 @@ class WebConfig(_Strict):
         return value
 
 
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = tuple(name[:3] for name in _WEEKDAY_NAMES)
+
+
+def parse_deadline(value: str) -> tuple[int, int, int]:
+    """ "Mon 07:30" → (weekday 0-6, hour, minute); ``ValueError`` naming what is wrong."""
+    match = re.fullmatch(r"\s*([A-Za-z]+)\s+(\d{1,2}):(\d{2})\s*", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a weekday and a time like 'Mon 07:30'")
+    word = match.group(1).lower()
+    day = next((i for i, name in enumerate(_WEEKDAYS) if name.startswith(word[:3])), None)
+    if len(word) < 3 or day is None or not _WEEKDAY_NAMES[day].startswith(word):
+        raise ValueError(f"{match.group(1)!r} is not a weekday (Mon, Tue, ... Sun)")
+    hour, minute = int(match.group(2)), int(match.group(3))
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{match.group(2)}:{match.group(3)} is not a time of day")
+    return day, hour, minute
+
+
+class ReviewConfig(_Strict):
+    """The editor's desk: drafts wait for an editor's approval before they are sent."""
+
+    required: bool = Field(False, description="the weekly build makes a draft and sends nothing")
+    editors: list[str] = Field(
+        default_factory=list, description="addresses that may sign in to /desk and approve"
+    )
+    deadline: str | None = Field(
+        None, description="weekday and time (in `timezone`) a draft is due, e.g. 'Mon 07:30'"
+    )
+    on_deadline: Literal["send", "hold"] = Field(
+        "hold", description="what happens to a draft nobody approved by the deadline"
+    )
+    link_minutes: int = Field(15, ge=1, le=24 * 60, description="a sign-in link's lifetime")
+    session_hours: float = Field(12, gt=0, le=24 * 14, description="a desk session's lifetime")
+    check_seconds: float = Field(
+        60, gt=0, description="how often the daemon looks for approved drafts and deadlines"
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _valid_deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_deadline(value)
+        return value
+
+    @field_validator("editors")
+    @classmethod
+    def _valid_editors(cls, value: list[str]) -> list[str]:
+        from email_validator import EmailNotValidError, validate_email
+
+        cleaned = []
+        for item in value:
+            try:
+                cleaned.append(validate_email(item, check_deliverability=False).normalized.lower())
+            except EmailNotValidError as exc:
+                raise ValueError(f"{item!r} is not an email address ({exc})") from None
+        return cleaned
+
+    @model_validator(mode="after")
+    def _editors_when_required(self) -> ReviewConfig:
+        if self.required and not self.editors:
+            raise ValueError("review.required needs at least one address in review.editors")
+        return self
+
+
+class DoctorConfig(_Strict):
+    stale_days: int = Field(
+        30, ge=1, description="`doctor` warns on a feed whose newest entry is older than this"
+    )
+
+
 class SESWebhook(_Strict):
     topic_arns: list[str] = Field(
         default_factory=list, description="accept only these SNS topics (empty: any)"
@@ -279,6 +376,76 @@ class WebhooksConfig(_Strict):
     sendgrid: SendGridWebhook | None = None
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_CHANNEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+class _ChannelBase(_Strict):
+    """What every chat channel has: a unique name, how many stories, how patient to be."""
+
+    name: str = Field(pattern=_CHANNEL_NAME, description="used by `channels test NAME`")
+    max_items: int = Field(8, ge=1, le=30, description="top stories posted (by rank)")
+    timeout: float = Field(15.0, gt=0, le=120, description="seconds for one request")
+    max_retries: int = Field(3, ge=0, le=10, description="retries of a 429 / 5xx answer")
+    max_wait_seconds: float = Field(
+        60.0, ge=0, le=900, description="the longest backoff honoured; longer: failed, rerun"
+    )
+
+
+class _WebhookChannel(_ChannelBase):
+    webhook_url_env: str = Field(
+        pattern=_ENV_NAME, description="variable holding the webhook URL (it is a credential)"
+    )
+
+
+class WeComChannel(_WebhookChannel):
+    """企业微信 group robot: markdown messages (the URL's key is the only credential)."""
+
+    type: Literal["wecom"]
+
+
+class FeishuChannel(_WebhookChannel):
+    """飞书 custom bot: rich-text (post) messages, signed when the bot has a secret."""
+
+    type: Literal["feishu"]
+    secret_env: str | None = Field(None, pattern=_ENV_NAME)
+    format: Literal["post", "card"] = Field(
+        "post", description="rich text, or an interactive card with a button per story"
+    )
+
+
+class DingTalkChannel(_WebhookChannel):
+    """钉钉 custom robot: markdown messages, signed when the robot has a secret (加签)."""
+
+    type: Literal["dingtalk"]
+    secret_env: str | None = Field(None, pattern=_ENV_NAME)
+
+
+class SlackChannel(_WebhookChannel):
+    """Slack incoming webhook: Block Kit messages."""
+
+    type: Literal["slack"]
+
+
+class TelegramChannel(_ChannelBase):
+    """Telegram bot: HTML messages to one chat (a group, a channel ``@name`` or a user id)."""
+
+    type: Literal["telegram"]
+    token_env: str = Field(pattern=_ENV_NAME, description="variable holding the bot token")
+    chat_id: str = Field(min_length=1, max_length=100)
+    thread_id: int | None = Field(None, ge=1, description="a forum group's topic")
+    api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server (a local one, or tests)"
+    )
+
+
+ChannelConfig = Annotated[
+    WeComChannel | FeishuChannel | DingTalkChannel | SlackChannel | TelegramChannel,
+    Field(discriminator="type"),
+]
+CHANNEL_TYPES = ("wecom", "feishu", "dingtalk", "telegram", "slack")
+
+
 class Config(_Strict):
     database: str = "sqlite:///output/newsletter.db"
     output_dir: str = "output"
@@ -297,6 +464,11 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    channels: list[ChannelConfig] = Field(
+        default_factory=list, description="chat groups that get each issue after the email"
+    )
+    doctor: DoctorConfig = Field(default_factory=DoctorConfig)
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(
         0, ge=0, le=64, description="`newsletter worker` processes the daemon runs (0: none)"
@@ -313,6 +485,16 @@ class Config(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for channel in value:
+            if channel.name in seen:
+                raise ValueError(f"two channels are named {channel.name!r}; names must differ")
+            seen.add(channel.name)
         return value
 
     @property
@@ -423,6 +605,65 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`` (did you mean 'model'?)`` for a misspelt key, from the keys allowed where it is."""
+    import difflib
+    import typing
+
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            return ""
+        # Unwrap `X | None` and `list[X]` down to the model the next key belongs to.
+        kind = field.annotation
+        while not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            inner = [a for a in typing.get_args(kind) if a is not type(None)]
+            if not inner:
+                return ""
+            kind = inner[0]
+        model = kind
+    keys = [f.alias or name for name, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# A first path segment that looks like a host name (``www.36kr.com/feed``), not like a
+# file name (``demo.xml``).
+_HOST_LIKE = re.compile(
+    r"^(?:[a-z0-9-]+\.)+(?!(?:xml|rss|atom|rdf|json|txt|opml|html?|ya?ml)(?:/|$))[a-z]{2,}"
+    r"(?::\d+)?(?:/|$)|^(?:localhost|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?/",
+    re.IGNORECASE,
+)
+
+
+def looks_like_host(url: str) -> bool:
+    """Whether a URL without ``://`` starts like a host name, i.e. lacks its scheme."""
+    return "://" not in url and bool(_HOST_LIKE.match(url.strip()))
+
+
+def _check_schemes(
+    feeds: list[Any], base: Path, lines: dict[tuple[Any, ...], int], source: str
+) -> None:
+    """A feed URL written without ``https://`` would be read as a (missing) local file."""
+    for index, feed in enumerate(feeds):
+        url = feed.get("url") if isinstance(feed, dict) else None
+        if not isinstance(url, str) or not looks_like_host(url):
+            continue
+        if (base / Path(url.strip()).expanduser()).exists():
+            continue  # a local file that happens to be named like a host
+        line = lines.get(("feeds", index, "url")) or lines.get(("feeds", index))
+        where = f" line {line}" if line else ""
+        raise ConfigError(
+            f"{source}:{where}: feeds[{index}].url: {url.strip()!r} has no scheme; "
+            f"write https://{url.strip()} (or http://)"
+        )
+
+
 def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
     """Validate YAML text into a :class:`Config`, raising :class:`ConfigError` on any problem."""
     try:
@@ -440,16 +681,19 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
             f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
         )
     data = _interpolate(data, "")
+    lines = _line_map(node)
     # Bare strings in `feeds:` are a convenient shorthand for {url: ...}.
     if isinstance(data.get("feeds"), list):
         data["feeds"] = [{"url": f} if isinstance(f, str) else f for f in data["feeds"]]
+        _check_schemes(data["feeds"], base_dir, lines, source)
     data = _resolve_paths(data, base_dir)
-    lines = _line_map(node)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
+        if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
+            loc = loc[:2] + loc[3:]  # pydantic adds the union member chosen by `type`
         line = None
         for cut in range(len(loc), -1, -1):
             line = lines.get(loc[:cut])
@@ -458,7 +702,7 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
         key = _format_loc(loc)
         message = first["msg"]
         if first["type"] == "extra_forbidden":
-            message = "unknown key"
+            message = "unknown key" + _did_you_mean(loc)
         elif first["type"] == "missing":
             message = "required key is missing"
         elif "input" in first and first["type"] not in ("value_error",):

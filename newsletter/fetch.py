@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ._netguard import AddressRefused, guarded_transport
 from .models import Feed, FetchResult, FetchState
 
 ACCEPT = (
@@ -40,6 +41,7 @@ class FetchOptions:
     per_host: int = 4
     user_agent: str = "newsletter/0.1"
     max_redirects: int = 5
+    allow_private_addresses: bool = False  # loopback and private networks (see _netguard)
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -338,7 +340,9 @@ class _Clients:
                 follow_redirects=False,
                 verify=self._ssl,
                 transport=self._transport
-                or httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits),
+                or guarded_transport(
+                    self._ssl, limits, allow_private=self._options.allow_private_addresses
+                ),
             )
             self._clients[key] = client
         return client
@@ -377,7 +381,7 @@ async def _fetch_one(
             where = f" {progress.where()}" if progress.reading_body else ""
             error = f"timed out after {options.timeout:g}s{where}"
             result = FetchResult(feed.url, "error", error=error)
-        except (_TooLarge, _Refused, _BodyFailed) as exc:
+        except (_TooLarge, _Refused, _BodyFailed, AddressRefused) as exc:
             result = FetchResult(feed.url, "error", error=str(exc))
         except httpx.ConnectError as exc:
             error = f"could not connect: {_network_reason(exc)}"

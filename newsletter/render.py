@@ -114,6 +114,22 @@ class Renderer:
         text = self._text.get_template("confirm.txt.j2").render(**values)
         return Rendered(self.email_html(page), text)
 
+    def desk_notice(
+        self, heading: str, lines: Sequence[str], link: str, button: str
+    ) -> Rendered:
+        """A short mail to an editor (a draft to review, a sign-in link): one button."""
+        values = {
+            "lang": self.lang,
+            "heading": heading,
+            "lines": list(lines),
+            "link": link,
+            "button": button,
+            "contact": self.contact,
+        }
+        page = self._html.get_template("desk_notice.html.j2").render(**values)
+        text = self._text.get_template("desk_notice.txt.j2").render(**values)
+        return Rendered(self.email_html(page), text)
+
     def archive(self, title: str, issues: Sequence[Any]) -> str:
         """The list of all issues, newest first, linking to each issue's folder."""
         page = self._html.get_template("archive.html.j2").render(

@@ -26,6 +26,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -39,10 +41,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
 from ._lease import owner_id
-from ._logging import current_format, log_line
+from ._logging import current_format, log_line, one_line
+from ._urls import feed_label
 from .config import Config
 from .errors import LLMCancelled, NewsletterError
 from .flows import build as build_flow
+from .flows import channels as channels_flow
 from .flows import poll as poll_flow
 from .flows import send as send_flow
 from .store import Store
@@ -187,7 +191,11 @@ def previous_fire_time(
 
 
 class Daemon:
-    """Holds the scheduler and the jobs; one store per job run keeps threads apart."""
+    """Holds the scheduler and the jobs, and one store they share.
+
+    The store is opened (and its schema checked) once per daemon, not per job, and again
+    after a job that failed; its engine gives each job thread a connection of its own.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -201,15 +209,40 @@ class Daemon:
         self.shared = config.workers > 0 or not _is_sqlite(config.database)
         self.leader: workers.Leadership | None = None
         if not _is_sqlite(config.database):
-            self.leader = workers.Leadership(config, self.owner)
+            self.leader = workers.Leadership(config, self.owner, self._opened)
         self._procs: dict[str, Any] = {}
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
         self.watch = DatabaseWatch(None)
         self.failure: NewsletterError | None = None
 
-    def _open(self) -> Store:
-        """The store for one job, once the database is known to be the one we started with."""
+    def _opened(self) -> Store:
+        """The daemon's one store, opened (and its schema checked) on first use."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store.open(self.config.database)
+            return self._store
+
+    def close(self) -> None:
+        """Close the store (``start`` does it on the way out; the next use opens it again)."""
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    @contextmanager
+    def _job_store(self) -> Iterator[Store]:
+        """The store for one job, once the database is known to be the one we started with.
+
+        A job that fails closes the store, so the next job opens it afresh (new connections,
+        the schema checked again) rather than reusing connections a database failure broke.
+        """
         self.watch.check()
-        return Store.open(self.config.database)
+        try:
+            yield self._opened()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_database(self) -> None:
         try:
@@ -229,6 +262,9 @@ class Daemon:
             report = poll_flow.poll_leased(self.config, store, self.owner, polled_before=before)
         else:
             report = poll_flow.poll(self.config, store)
+        fields: dict[str, Any] = {}
+        if report.failed:
+            fields["failing"] = failing_feeds(report, store)
         log_line(
             log,
             job,
@@ -236,10 +272,12 @@ class Daemon:
             ok=report.count("ok"),
             not_modified=report.count("not_modified"),
             failed=report.failed,
+            **fields,
             skipped=report.skipped,
             new=report.new_entries,
             relevant_new=sum(o.relevant_new for o in report.outcomes),
             seconds=round(report.elapsed, 2),
+            next_poll=self._local(self._poll_trigger()),
         )
         if report.storage_error:
             fields = {"job": job, "failed": True}
@@ -254,11 +292,13 @@ class Daemon:
             log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 self._poll(store, "poll")
-            finally:
-                store.close()
+                # A channel that failed at the weekly send (a long rate-limit wait, a fixed
+                # secret) is tried again here, within the misfire grace.
+                owed = channels_flow.owed(self.config, store, datetime.now(UTC))
+                if owed is not None and self._leading(None):
+                    post_channels(self.config, store, owed)
         finally:
             self._work.release()
 
@@ -268,13 +308,11 @@ class Daemon:
 
         if self._stopping.is_set() or not self._leading("bounces"):
             return
-        store = Store.open(self.config.database)
         try:
-            poll_mailbox(self.config, store)  # logs its own job=bounces line
+            with self._job_store() as store:
+                poll_mailbox(self.config, store)  # logs its own job=bounces line
         except NewsletterError as exc:
             log_line(log, "bounces", failed=True, error=str(exc))
-        finally:
-            store.close()
 
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
@@ -288,8 +326,7 @@ class Daemon:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 self._poll(store, "issue-poll")
                 if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
                     log.warning("feeds still being polled by other workers; building anyway")
@@ -307,22 +344,28 @@ class Daemon:
                 # Build and send are one step: a built issue is sent even when stopping
                 # (per-recipient state makes a cut-off send resumable: see
                 # flows.send.unfinished_send).
-                if report.issue is not None:
+                if report.issue is not None and not report.draft:
                     send_built(self.config, store, report.issue.id)
-            finally:
-                store.close()
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
-                log_line(log, "issue", built="none", reason=report.reason, seconds=seconds)
+                log_line(
+                    log,
+                    "issue",
+                    built="none",
+                    reason=report.reason,
+                    seconds=seconds,
+                    next_issue=self._local(self._issue_trigger()),
+                )
                 return
             log_line(
                 log,
                 "issue",
                 built=report.issue.id,
                 stories=len(report.issue.items),
-                llm_calls=report.usage.get("calls", 0),
+                llm_calls=report.usage.calls,
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
+                next_issue=self._local(self._issue_trigger()),
             )
         finally:
             self._work.release()
@@ -335,13 +378,49 @@ class Daemon:
             if self._stopping.is_set():
                 return
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 send_built(self.config, store, issue_id)
-            finally:
-                store.close()
         finally:
             self._work.release()
+
+    def review_job(self) -> None:
+        """Send approved drafts when due; apply ``review.on_deadline`` to overdue ones."""
+        from .flows import review
+
+        if self._stopping.is_set() or not self._leading("review"):
+            return
+        if not self._work.acquire(timeout=1):
+            return  # the issue job is running; the next round comes soon
+        try:
+            with self._job_store() as store:
+                for done in review.run_due(self.config, store):
+                    fields: dict[str, Any] = {"issue": done.issue_id, "action": done.action}
+                    if done.report is not None:
+                        fields.update(sent=done.report.sent, failed=done.report.failed)
+                    if done.error:
+                        fields.update(failed=True, error=done.error)
+                    log_line(log, "review", **fields)
+        finally:
+            self._work.release()
+
+    def retry_job(self) -> None:
+        """Send again the deliveries that failed temporarily, once their retry time came."""
+        if self._stopping.is_set() or not self._leading(None):
+            return
+        if not self._work.acquire(blocking=False):
+            return  # a poll, build or send is running: the next check retries
+        try:
+            with self._job_store() as store:
+                due = send_flow.retry_due(
+                    self.config, store, owner=self.owner, stop=self._stopping.is_set
+                )
+        except NewsletterError as exc:
+            log_line(log, "retry", failed=True, error=str(exc))
+            return
+        finally:
+            self._work.release()
+        for report in due:
+            log_line(log, "retry", **send_fields(report, self.config.tz))
 
     def _scheduled_issue(self) -> None:
         self.issue_job(datetime.now(UTC))
@@ -356,12 +435,8 @@ class Daemon:
         due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
         if due is None:
             return None
-        store = Store.open(self.config.database)
-        try:
-            last = store.get_meta(ISSUE_RUN_KEY)
-            issues = store.list_issues()
-        finally:
-            store.close()
+        last = self._opened().get_meta(ISSUE_RUN_KEY)
+        issues = self._opened().list_issues()
         if last is not None and datetime.fromisoformat(last) >= due:
             return None
         # An issue built by hand (``newsletter build``) since then also counts as the run.
@@ -370,13 +445,18 @@ class Daemon:
         return due
 
     def _unfinished_send(self, now: datetime) -> str | None:
-        store = Store.open(self.config.database)
-        try:
-            return send_flow.unfinished_send(self.config, store, now)
-        finally:
-            store.close()
+        return send_flow.unfinished_send(self.config, self._opened(), now)
 
     # -- running ------------------------------------------------------------------------
+    def _local(self, trigger: BaseTrigger, after: datetime | None = None) -> str | None:
+        """A trigger's next time after ``after`` (default now), in the configured zone."""
+        now = (after or datetime.now(UTC)).astimezone(self.config.tz)
+        fire = trigger.get_next_fire_time(None, now)
+        return fire.astimezone(self.config.tz).isoformat(timespec="seconds") if fire else None
+
+    def _issue_trigger(self) -> BaseTrigger:
+        return CronTrigger.from_crontab(self.config.schedule.issue, timezone=self.config.tz)
+
     def _poll_trigger(self) -> BaseTrigger:
         interval = self.config.schedule.poll_interval_seconds
         if interval is not None:
@@ -388,7 +468,7 @@ class Daemon:
         self.lock.acquire()
         try:
             # Opening creates and migrates the database; from then on it must stay that file.
-            Store.open(self.config.database).close()
+            self._opened()
             self.watch = DatabaseWatch(sqlite_path(self.config.database))
             self._run()
         finally:
@@ -440,8 +520,16 @@ class Daemon:
                 next_run_time=now.astimezone(tz),
             )
         self.scheduler.add_job(
+            self.retry_job,
+            IntervalTrigger(seconds=min(60.0, self.config.email.retry_delays_seconds[0])),
+            id="retry",
+            name="send retries",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self._scheduled_issue,
-            CronTrigger.from_crontab(self.config.schedule.issue, timezone=tz),
+            self._issue_trigger(),
             id="issue",
             name="issue",
             **common,
@@ -458,6 +546,16 @@ class Daemon:
                 id="issue-catch-up",
                 name="issue catch-up",
                 **common,
+            )
+        if self.config.review.required:
+            self.scheduler.add_job(
+                self.review_job,
+                IntervalTrigger(seconds=self.config.review.check_seconds),
+                id="review",
+                name="review",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now.astimezone(tz),
             )
         unfinished = self._unfinished_send(datetime.now(UTC)) if leading else None
         if unfinished is not None:
@@ -477,19 +575,7 @@ class Daemon:
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
         self._install_signals()
-        poll_desc = (
-            f"every {self.config.schedule.poll_interval_seconds:g}s"
-            if self.config.schedule.poll_interval_seconds
-            else repr(self.config.schedule.poll)
-        )
-        log.info(
-            "daemon started (pid %d): poll %s, issue %r (%s), %d feeds",
-            os.getpid(),
-            poll_desc,
-            self.config.schedule.issue,
-            self.config.timezone,
-            len(self.config.feeds),
-        )
+        self._log_start(now, missed)
         try:
             self.scheduler.start()
         finally:
@@ -499,7 +585,51 @@ class Daemon:
             pass
         if self.leader is not None:
             self.leader.release()
+        self.close()
         log.info("daemon stopped")
+
+    def _log_start(self, now: datetime, missed: datetime | None) -> None:
+        """What the daemon will do: every feed it polls, when it polls and builds next."""
+        total = len(poll_flow.all_feeds(self.config, self._opened()))
+        configured = len(self.config.feeds)
+        schedule = self.config.schedule
+        every = (
+            f"every {schedule.poll_interval_seconds:g}s"
+            if schedule.poll_interval_seconds
+            else repr(schedule.poll)
+        )
+        # The first poll runs at once, unless the catch-up (which polls first) runs instead.
+        next_poll = now if not missed else None
+        shown_poll = (
+            next_poll.astimezone(self.config.tz).isoformat(timespec="seconds")
+            if next_poll
+            else self._local(self._poll_trigger(), now)
+        )
+        next_issue = "now (catch-up)" if missed else self._local(self._issue_trigger(), now)
+        log.info(
+            "daemon started (pid %d): %d feeds (%d from the config, %d added with feeds "
+            "add/import), poll %s, next poll %s; issue %r, next issue %s (%s)",
+            os.getpid(),
+            total,
+            configured,
+            total - configured,
+            every,
+            shown_poll,
+            schedule.issue,
+            next_issue,
+            self.config.timezone,
+            extra={
+                "fields": {
+                    "feeds": total,
+                    "next_poll": shown_poll,
+                    "next_issue": next_issue,
+                    "timezone": self.config.timezone,
+                }
+            },
+        )
+        problem = self.config.llm.missing_key()
+        if problem:
+            log.warning("%s", problem, extra={"fields": {"llm": "no key"}})
 
     # -- several daemons and workers on one database -------------------------------------
     def _leading(self, job: str | None) -> bool:
@@ -612,8 +742,21 @@ class Daemon:
         log_line(log, str(event.job_id), status="skipped", reason="previous run still going")
 
 
+def failing_feeds(report: poll_flow.PollReport, store: Store) -> list[str]:
+    """``label (reason)`` per feed that failed, labelled as the CLI tables label it."""
+    titles = {url: title for url, (title, _) in store.feed_sites().items()}
+    named = []
+    for o in report.outcomes:
+        if o.status != "error":
+            continue
+        label = feed_label(o.name if o.name != o.url else "", titles.get(o.url, ""), o.url)
+        named.append(f"{one_line(label, 60)} ({one_line(o.error or 'failed', 80)})")
+    return named
+
+
 def send_built(config: Config, store: Store, issue_id: str) -> None:
-    """Send a just-built issue; a delivery problem is logged, never kills the daemon."""
+    """Send a just-built issue, then post it to the chat channels; problems are logged,
+    never kill the daemon."""
     started = time.monotonic()
     try:
         sent = send_flow.send_issue(config, store, issue_id=issue_id)
@@ -624,18 +767,54 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
             exc,
             extra={"fields": {"job": "send", "issue": issue_id, "failed": True}},
         )
+        post_channels(config, store, issue_id)  # a mail problem is no reason to skip chat
         return
+    seconds = round(time.monotonic() - started, 2)
+    log_line(log, "send", **send_fields(sent, config.tz), seconds=seconds)
+    post_channels(config, store, issue_id)
+
+
+def send_fields(sent: send_flow.SendReport, tz: Any) -> dict[str, Any]:
+    """The counts of a send's job line, with the retries still waiting and when (in ``tz``)."""
     fields: dict[str, Any] = {
-        "issue": issue_id,
+        "issue": sent.issue_id,
         "sent": sent.sent,
         "failed": sent.failed,
         "bounced": sent.bounced,
         "skipped": sent.skipped,
         "already": sent.already_sent,
     }
+    retries = sent.retries
+    if retries.waiting:
+        fields["retry_waiting"] = retries.waiting
+        if retries.next_at is not None:
+            fields["next_retry"] = retries.next_at.astimezone(tz).isoformat(timespec="seconds")
+    if retries.given_up:
+        fields["given_up"] = retries.given_up
     if sent.error:
         fields["stopped"] = sent.error
-    log_line(log, "send", **fields, seconds=round(time.monotonic() - started, 2))
+    return fields
+
+
+def post_channels(config: Config, store: Store, issue_id: str) -> None:
+    """After the email: the issue to every chat channel still owed it; failures logged."""
+    if not config.channels:
+        return
+    started = time.monotonic()
+    try:
+        report = channels_flow.post_issue(config, store, issue_id)
+    except NewsletterError as exc:
+        log_line(log, "channels", issue=issue_id, failed=True, error=str(exc))
+        return
+    counts = {s: sum(1 for r in report.results if r.status == s) for s in ("sent", "already")}
+    log_line(
+        log,
+        "channels",
+        issue=issue_id,
+        **counts,
+        failed=len(report.failed),
+        seconds=round(time.monotonic() - started, 2),
+    )
 
 
 def run_daemon(config: Config) -> None:

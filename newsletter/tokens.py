@@ -91,3 +91,41 @@ class Signer:
         """The subscriber id, or ``None`` for a forged, altered or expired token."""
         claim = self.claim(purpose, token)
         return None if claim is None else claim.subscriber_id
+
+
+class DeskTokens:
+    """The editor's desk: sign-in links (an address and a one-use nonce, short-lived) and
+    session cookies (an address), each signed under its own salt."""
+
+    def __init__(self, secret: str) -> None:
+        self._link = URLSafeTimedSerializer(secret, salt="newsletter-desk-link")
+        self._session = URLSafeTimedSerializer(secret, salt="newsletter-desk-session")
+
+    def link(self, email: str, nonce: str) -> str:
+        return str(self._link.dumps([email, nonce]))
+
+    def read_link(self, token: str, max_age: int) -> tuple[str, str] | str:
+        """(address, nonce), or why not: ``"expired"`` or ``"invalid"``."""
+        try:
+            value = self._link.loads(token, max_age=max_age)
+        except SignatureExpired:
+            return "expired"
+        except BadSignature:
+            return "invalid"
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, str) for v in value)
+        ):
+            return value[0], value[1]
+        return "invalid"
+
+    def session(self, email: str) -> str:
+        return str(self._session.dumps(email))
+
+    def read_session(self, token: str, max_age: int) -> str | None:
+        try:
+            value = self._session.loads(token, max_age=max_age)
+        except (BadSignature, SignatureExpired):
+            return None
+        return value if isinstance(value, str) else None

@@ -64,6 +64,26 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+# Modules whose tests run daemons, workers and CLI processes against leases, locks and
+# deadlines: under pytest-xdist one worker runs them one after another, as a serial run would,
+# so two of them never compete for CI's two cores; the rest of the suite runs beside them
+# (together they take about half of the suite's time, so the two workers end near each other).
+PROCESS_MODULES = frozenset(
+    {"test_daemon", "test_faults_integrity", "test_faults_storage", "test_llm_stop", "test_scale"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``--dist loadgroup``: everything else is isolated (own ports, temp
+    dirs, PostgreSQL database) and may run on any worker."""
+    for item in items:
+        if "dovecot" in getattr(item, "fixturenames", ()):  # they share one server's folders
+            item.add_marker(pytest.mark.xdist_group("dovecot"))
+        elif item.path.stem in PROCESS_MODULES:
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 # -- databases: every storage test runs on SQLite and on PostgreSQL -----------------------
 
 

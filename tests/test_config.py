@@ -43,7 +43,30 @@ def test_env_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     ("text", "expected"),
     [
         ("feeds: [a.xml]\nfetch:\n  timeout: fast\n", r"line 3: fetch.timeout: .*number"),
-        ("feeds: [a.xml]\nllm:\n  modle: x\n", r"line 3: llm.modle: unknown key"),
+        (
+            "feeds: [a.xml]\nllm:\n  modle: x\n",
+            r"line 3: llm.modle: unknown key \(did you mean 'model'\?\)",
+        ),
+        ("feds: [a.xml]\n", r"line 1: feds: unknown key \(did you mean 'feeds'\?\)"),
+        ("email:\n  frm: a@b.cn\n", r"email.frm: unknown key \(did you mean 'from'\?\)"),
+        (
+            "email:\n  smtp:\n    hots: x\n",
+            r"line 3: email.smtp.hots: unknown key \(did you mean 'host'",
+        ),
+        (
+            "feeds:\n  - url: a.xml\n    nmae: A\n",
+            r"feeds\[0\].nmae: unknown key \(did you mean 'name'",
+        ),
+        ("feeds: [a.xml]\nzzz_unrelated: 1\n", r"zzz_unrelated: unknown key$"),
+        (
+            "feeds:\n  - a.xml\n  - www.36kr.com/feed\n",
+            r"line 3: feeds\[1\].url: 'www.36kr.com/feed' has no scheme; "
+            r"write https://www.36kr.com/feed",
+        ),
+        (
+            "feeds:\n  - url: rsshub.app/36kr/news\n",
+            r"line 2: feeds\[0\].url: 'rsshub.app/36kr/news' has no scheme",
+        ),
         ("feeds:\n  - url: a.xml\n  - name: b\n", r"line 3: feeds\[1\].url: required key"),
         ("feeds: [a.xml]\ntimezone: Mars/Olympus\n", r"line 2: timezone: .*unknown time zone"),
         ("feeds: [a.xml\n", r"invalid YAML"),
@@ -54,6 +77,14 @@ def test_env_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_bad_config_names_key_and_line(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         parse_config(text, base_dir=tmp_path, source="c.yaml")
+
+
+def test_a_local_file_named_like_a_host_is_still_a_file(tmp_path: Path) -> None:
+    (tmp_path / "mirror.example.com").mkdir()
+    (tmp_path / "mirror.example.com" / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    config = parse_config("feeds: [mirror.example.com/feed.xml, demo.xml]\n", base_dir=tmp_path)
+    assert config.feeds[0].url == str(tmp_path / "mirror.example.com" / "feed.xml")
+    assert config.feeds[1].url == str(tmp_path / "demo.xml")
 
 
 def test_missing_file() -> None:

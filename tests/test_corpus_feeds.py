@@ -12,7 +12,7 @@ from pathlib import Path
 from newsletter.config import Config
 from newsletter.flows.poll import poll
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import FeedServer, loopback_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_every_corpus_feed_ends_ok_or_with_a_one_line_reason(
                 "database": f"sqlite:///{tmp_path / 'news.db'}",
                 "output_dir": str(tmp_path / "out"),
                 "feeds": [{"url": u} for u in urls],
-                "fetch": {"timeout": 10},
+                "fetch": loopback_fetch(timeout=10),
             }
         )
         store = Store.open(config.database)
@@ -64,7 +64,7 @@ def test_every_corpus_feed_ends_ok_or_with_a_one_line_reason(
                     "database": f"sqlite:///{tmp_path / 'cli.db'}",
                     "output_dir": str(tmp_path / "cli-out"),
                     "feeds": urls,
-                    "fetch": {"timeout": 10},
+                    "fetch": loopback_fetch(timeout=10),
                 }
             ),
             encoding="utf-8",

@@ -20,7 +20,7 @@ import pytest
 from newsletter.config import Config
 from newsletter.schedule import Daemon, daemon_lock, previous_fire_time
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import FeedServer, loopback_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FEEDS = REPO / "examples" / "feeds"
@@ -93,7 +93,7 @@ def write_config(tmp_path: Path, feeds: list[str], **schedule: Any) -> Path:
         "output_dir": str(tmp_path / "out"),
         "timezone": "UTC",
         "feeds": [{"url": f} for f in feeds],
-        "fetch": {"timeout": 2},
+        "fetch": loopback_fetch(timeout=2),
         "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
         "schedule": {"issue": "0 8 1 1 *", **schedule},
     }
@@ -208,3 +208,120 @@ def test_previous_fire_time_looks_back_only_as_far_as_asked() -> None:
     assert previous_fire_time("* * * * *", UTC, now, timedelta(hours=1)) == now.replace(second=0)
     assert previous_fire_time("0 8 * * mon", UTC, now) == datetime(2026, 11, 23, 8, tzinfo=UTC)
     assert previous_fire_time("0 8 * * mon", UTC, now, timedelta(hours=1)) is None
+
+
+@pytest.mark.parametrize("policy", ["hold", "send"])
+def test_review_deadline_policies_in_the_daemon(
+    tmp_path: Path,
+    procs: list[Proc],
+    policy: str,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: Any,
+) -> None:
+    """review.required: the weekly run makes a draft; past its deadline the review job holds
+    it (then sends it once approved) or sends it, as ``review.on_deadline`` says."""
+    from newsletter.flows import review
+
+    monkeypatch.setenv("NEWSLETTER_SECRET", "daemon-review-secret-0123456789")
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    path = write_config(
+        tmp_path, demo_feeds(), issue=f"{due.minute} {due.hour} * * *", poll_interval_seconds=60
+    )
+    data = json.loads(path.read_text())
+    data["base_url"] = "https://news.zhibo-weekly.cn"
+    data["email"] = {
+        "from": "news@zhibo-weekly.cn",
+        "retries": 0,
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False},
+    }
+    data["review"] = {
+        "required": True,
+        "editors": ["desk@example.org"],
+        "deadline": "Mon 07:30",
+        "on_deadline": policy,
+        "check_seconds": 0.3,
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    config = Config.model_validate(data)
+    store = Store.open(config.database)
+    store.add_subscriber("reader@example.com")
+    store.close()
+
+    proc = Proc(path)
+    procs.append(proc)
+    built = proc.wait_for(is_job("issue"))
+    issue_id = built["built"]
+    assert issue_id != "none", built
+    assert smtp_server.wait_for(2)  # the editor's test copy and desk link
+    assert {r for m in smtp_server.messages for r in m.rcpt_tos} == {"desk@example.org"}
+    store = Store.open(config.database)
+    try:
+        draft = store.get_review(issue_id)
+        assert draft is not None and draft.status == "draft" and draft.deadline is not None
+        # The deadline passes (the week's Monday 07:30 is moved to just now).
+        store.set_review_status(
+            issue_id, "draft", deadline=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        if policy == "hold":
+            held = proc.wait_for(is_job("review"))
+            assert held.get("action") == "held" and held.get("issue") == issue_id, held
+            assert any("was not approved by" in r.get("message", "") for r in proc.lines)
+            assert store.get_review(issue_id).status == "held"  # type: ignore[union-attr]
+            assert not smtp_server.received_by("reader@example.com")
+            review.approve(Config.model_validate(data), store, issue_id, "desk@example.org")
+        sent = proc.wait_for(lambda r: is_job("review")(r) and r.get("action") != "held")
+    finally:
+        store.close()
+    expected = "sent" if policy == "hold" else "sent-at-deadline"
+    assert sent["action"] == expected and sent["sent"] == 1, sent
+    assert len(smtp_server.received_by("reader@example.com")) == 1
+    assert proc.stop() == 0
+
+
+def test_log_counts_every_feed_names_failing_ones_and_says_what_is_next(
+    tmp_path: Path, procs: list[Proc], feed_server: FeedServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    first, second, third = demo_feeds()[:3]
+    config = write_config(tmp_path, [first], poll_interval_seconds=1)
+    data = json.loads(config.read_text())
+    data["timezone"] = "Asia/Shanghai"
+    data["feeds"] += [
+        {"url": feed_server.url("/gone.xml")},
+        # A name with a newline must not forge a second log line.
+        {"url": feed_server.url("/moved.xml"), "name": "搬走了\njob=poll failed=0"},
+        {"url": second, "name": "demo two"},
+    ]
+    data["llm"] = {"model": "qwen-plus", "api_key_env": "NEWSLETTER_TEST_NO_SUCH_KEY"}
+    config.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    added = CliRunner().invoke(app, ["feeds", "add", third, "-c", str(config)])
+    assert added.exit_code == 0, added.output
+
+    proc = Proc(config)
+    procs.append(proc)
+    start = proc.wait_for(lambda r: r.get("message", "").startswith("daemon started"))
+    assert start["feeds"] == 5, start
+    assert "5 feeds (4 from the config, 1 added with feeds add/import)" in start["message"]
+    # The issue cron is "0 8 1 1 *": next 1 January, 08:00 in the configured zone.
+    year = datetime.now(UTC).year + 1
+    assert start["next_issue"] == f"{year}-01-01T08:00:00+08:00", start
+    assert start["next_poll"].endswith("+08:00")
+    warning = proc.wait_for(lambda r: r.get("level") == "warning")
+    assert "NEWSLETTER_TEST_NO_SUCH_KEY is unset or empty" in warning["message"]
+
+    poll, again = proc.wait_for(is_job("poll")), proc.wait_for(is_job("poll"))
+    assert proc.stop() == 0
+    assert poll["failed"] == 2 and poll["feeds"] == 5
+    assert poll["failing"] == [
+        f"127.0.0.1:{feed_server.port}/gone.xml (HTTP 404 Not Found)",
+        "搬走了 job=poll failed=0 (HTTP 404 Not Found)",
+    ], poll
+    assert 'failing="127.0.0.1:' in poll["message"]
+    assert poll["next_poll"].endswith("+08:00")
+    assert again["failed"] == 0 and again["skipped"] == 2 and "failing" not in again
+    # One line per poll: the poll flow does not log its own summary next to the job line.
+    assert not [r for r in proc.lines if r.get("logger") == "newsletter.flows.poll"], proc.raw
+    assert not [r for r in proc.lines if r.get("not_json")], proc.raw

@@ -19,7 +19,7 @@ from newsletter.flows.poll import backoff_seconds, poll
 from newsletter.models import Feed
 from newsletter.parse import parse_feed
 from newsletter.store import Store
-from tests.servers import FaultKind, FeedServer, billion_laughs
+from tests.servers import LOOPBACK_FETCH_YAML, FaultKind, FeedServer, billion_laughs, loopback_fetch
 
 GOOD = (
     '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
@@ -51,7 +51,7 @@ def make_config(tmp_path: Path, urls: list[str], **schedule: float) -> Config:
             "database": f"sqlite:///{tmp_path / 'news.db'}",
             "output_dir": str(tmp_path / "out"),
             "feeds": [{"url": u} for u in urls],
-            "fetch": {"timeout": 1.5, "max_bytes": 2_000_000},
+            "fetch": loopback_fetch(timeout=1.5, max_bytes=2_000_000),
             "schedule": {"backoff_base_seconds": 60, **schedule},
         }
     )
@@ -209,7 +209,7 @@ def test_feeds_list_shows_health_and_enable_clears_it(
     feeds = "\n".join(f"  - {u}" for u in urls)
     config_file.write_text(
         f"database: sqlite:///{tmp_path / 'news.db'}\noutput_dir: {tmp_path / 'out'}\n"
-        f"feeds:\n{feeds}\n",
+        f"feeds:\n{feeds}\n{LOOPBACK_FETCH_YAML}",
         encoding="utf-8",
     )
     runner = CliRunner()

@@ -25,7 +25,7 @@ from newsletter.flows.build import build_issue
 from newsletter.flows.poll import poll
 from newsletter.parse import MAX_ENTRIES_PER_FEED
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import FeedServer, loopback_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def make_config(tmp_path: Path, urls: list[str], database: str | None = None) ->
             "output_dir": str(tmp_path / "out"),
             "timezone": "UTC",
             "feeds": [{"url": u} for u in urls],
-            "fetch": {"timeout": 3},
+            "fetch": loopback_fetch(timeout=3),
             "issue": {"min_items": 1},
         }
     )
@@ -275,7 +275,7 @@ def _write_config(tmp_path: Path, urls: list[str], **extra: Any) -> Path:
         "output_dir": str(tmp_path / "out"),
         "timezone": "UTC",
         "feeds": [{"url": u} for u in urls],
-        "fetch": {"timeout": 3},
+        "fetch": loopback_fetch(timeout=3),
         "schedule": {"issue": "0 8 1 1 *", "poll_interval_seconds": 0.5},
         **extra,
     }

@@ -13,7 +13,7 @@ from newsletter.flows.poll import poll
 from newsletter.models import Feed
 from newsletter.parse import parse_feed
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -136,7 +136,7 @@ def test_poll_over_http_decodes_and_reports(tmp_path: Path, feed_server: FeedSer
     )
     config = parse_config(
         f"feeds: [{{url: '{wrong}', name: GBK}}, {{url: '{garbled}', name: 乱码}}]\n"
-        f"database: sqlite:///{tmp_path}/db.sqlite\n",
+        f"database: sqlite:///{tmp_path}/db.sqlite\n{LOOPBACK_FETCH_YAML}",
         base_dir=tmp_path,
     )
     store = Store.open(config.database)
@@ -167,7 +167,9 @@ def test_poll_command_prints_feed_warnings(tmp_path: Path, feed_server: FeedServ
 
     wrong = feed_server.add_fault("/gbk.xml", "wrong_charset", declared="iso-8859-1")
     path = tmp_path / "config.yaml"
-    path.write_text(f"database: sqlite:///db.sqlite\nfeeds: [{{url: '{wrong}', name: GBK}}]\n")
+    path.write_text(f"database: sqlite:///db.sqlite\nfeeds: [{{url: '{wrong}', name: GBK}}]\n"
+        + LOOPBACK_FETCH_YAML
+    )
     result = CliRunner().invoke(app, ["poll", "-c", str(path)])
     assert result.exit_code == 0, result.output
     shown = " ".join(result.output.replace("│", " ").split())

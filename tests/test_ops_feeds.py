@@ -15,14 +15,16 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.flows.poll import all_feeds, poll
 from newsletter.store import Store
-from tests.servers import FeedServer, billion_laughs
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, billion_laughs
 
 runner = CliRunner()
 
 
 def _config(tmp_path: Path, feeds: str, name: str = "config.yaml", db: str = "db.sqlite") -> Path:
     path = tmp_path / name
-    path.write_text(f"database: sqlite:///{db}\noutput_dir: out\nfeeds:\n{feeds}", "utf-8")
+    path.write_text(
+        f"database: sqlite:///{db}\noutput_dir: out\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", "utf-8"
+    )
     return path
 
 
@@ -52,6 +54,7 @@ def test_opml_round_trip_into_fresh_database(tmp_path: Path) -> None:
         "feeds",
         "add",
         "https://c.example/atom",
+        "--no-check",
         "--name",
         "丙",
         "--weight",
@@ -133,8 +136,7 @@ def test_import_nested_categories_duplicates_and_bad_entries() -> None:
     ]
     assert result.feeds[0].html_url == "https://36kr.com/"
     problems = "\n".join(result.problems)
-    assert len(result.problems) == 4, problems
-    assert "duplicate" in problems
+    assert len(result.problems) == 3 and result.repeated == 1, problems
     assert "ftp://files.example/feed" in problems and "javascript:" in problems
     assert "type=link" in problems
 
@@ -162,9 +164,10 @@ def test_import_cli_reports_bad_outlines(tmp_path: Path) -> None:
     opml = tmp_path / "in.opml"
     opml.write_bytes(NESTED)
     code, out = _cli("feeds", "import", str(opml), "-c", str(config))
-    assert code == 0, out
+    assert code == 1, out  # partial: as every import, the good part is in and exit 1 says so
     # 36kr is in the config already: the config's entry stays, the import skips it.
-    assert "Imported 1 feeds" in out and "1 already present" in out and "4 outlines skipped" in out
+    assert "Imported 1 feeds" in out and "1 already present, 1 repeated in the file" in out
+    assert "3 outlines skipped" in out
     assert "ftp://files.example/feed" in out
     assert _stored(config) == [
         ("https://36kr.com/feed", "36氪", 1.0),
@@ -184,11 +187,11 @@ def test_config_wins_and_remove_rules(tmp_path: Path) -> None:
     code, out = _cli("feeds", "remove", url, "-c", str(config))
     assert code == 2 and "remove it from the file" in out
     code, out = _cli("feeds", "remove", "https://nope.example/", "-c", str(config))
-    assert code == 2 and "no command-line feed" in out
+    assert code == 1 and "no command-line feed" in out
     code, out = _cli("feeds", "add", "not a url", "-c", str(config))
     assert code == 2 and "neither an http(s) URL" in out
 
-    code, out = _cli("feeds", "add", "https://c.example/atom", "-c", str(config))
+    code, out = _cli("feeds", "add", "https://c.example/atom", "--no-check", "-c", str(config))
     assert code == 0
     code, out = _cli("feeds", "add", "https://c.example/atom", "--name", "丙", "-c", str(config))
     assert code == 0 and "Updated 丙" in out
@@ -200,7 +203,9 @@ def test_config_wins_and_remove_rules(tmp_path: Path) -> None:
     ]
 
     # A CLI feed that later also appears in the config is polled once, as the config says.
-    code, out = _cli("feeds", "add", "https://d.example/feed", "--name", "cli", "-c", str(config))
+    code, out = _cli(
+        "feeds", "add", "https://d.example/feed", "--name", "cli", "--no-check", "-c", str(config)
+    )
     both = _config(tmp_path, CONFIG_FEEDS + '  - {url: "https://d.example/feed", name: cfg}\n')
     assert ("https://d.example/feed", "cfg", 1.0) in _stored(both)
     assert len(_stored(both)) == 3
@@ -229,3 +234,88 @@ def test_poll_fetches_cli_feeds(tmp_path: Path, feed_server: FeedServer) -> None
     assert outline is not None
     assert outline.get("xmlUrl") == url and outline.get("htmlUrl") == "https://site.example/"
     assert outline.get("title") == "站"  # no name given: the feed's own title
+
+
+def test_urls_differing_by_scheme_slash_or_utm_are_one_feed(tmp_path: Path) -> None:
+    config = _config(tmp_path, '  - {url: "https://a.example/feed", name: 甲}\n')
+    code, out = _cli(
+        "feeds", "add", "http://A.example/feed/?utm_source=wechat", "-c", str(config)
+    )
+    assert code == 0 and "already in" in out and "as https://a.example/feed" in out, out
+    code, out = _cli(
+        "feeds", "add", "https://c.example/atom/", "--name", "丙", "--no-check", "-c", str(config)
+    )
+    assert code == 0 and "Added 丙" in out
+    # The same feed again under another spelling: the first URL stays, the name is updated.
+    code, out = _cli("feeds", "add", "http://c.example/atom", "--name", "丙2", "-c", str(config))
+    assert code == 0 and "Updated 丙2" in out, out
+    opml = tmp_path / "more.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        '<outline type="rss" text="A" xmlUrl="http://a.example/feed?utm_medium=rss"/>'
+        '<outline type="rss" text="C" xmlUrl="https://c.example/atom?utm_campaign=x"/>'
+        '<outline type="rss" text="D" xmlUrl="https://d.example/rss?cat=live"/>'
+        '<outline type="rss" text="D again" xmlUrl="http://d.example/rss/?cat=live"/>'
+        '<outline type="rss" text="D other" xmlUrl="https://d.example/rss?cat=ecom"/>'
+        "</body></opml>",
+        "utf-8",
+    )
+    code, out = _cli("feeds", "import", str(opml), "-c", str(config))
+    assert code == 0, out  # a feed listed twice is no failure
+    assert "Imported 2 feeds" in out, out
+    assert "2 already present, 1 repeated in the file, 0 outlines skipped" in out
+    assert _stored(config) == [
+        ("https://a.example/feed", "甲", 1.0),
+        ("https://c.example/atom/", "丙2", 1.0),
+        ("https://d.example/rss?cat=ecom", "D other", 1.0),
+        ("https://d.example/rss?cat=live", "D", 1.0),
+    ]
+
+
+def test_feed_key_ignores_only_what_never_selects_a_feed() -> None:
+    from newsletter._urls import feed_key
+
+    same = {
+        feed_key(u)
+        for u in (
+            "https://36kr.com/feed",
+            "http://36KR.com/feed/",
+            "https://36kr.com:443/feed?utm_source=x&utm_medium=y#top",
+        )
+    }
+    assert len(same) == 1
+    assert feed_key("https://36kr.com/feed?cat=a") != feed_key("https://36kr.com/feed?cat=b")
+    assert feed_key("https://36kr.com:8443/feed") != feed_key("https://36kr.com/feed")
+    assert feed_key("/srv/feeds/a.xml") == "/srv/feeds/a.xml"
+
+
+def test_add_fetches_the_feed_once_and_refuses_what_is_no_feed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = _config(tmp_path, "  []\n")
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>直播观察</title>'
+        "<item><title>视频号直播带货新规</title><link>https://site.example/1</link>"
+        "<pubDate>Tue, 24 Nov 2026 12:00:00 +0000</pubDate></item></channel></rss>"
+    )
+    good = feed_server.add("/good.xml", rss)
+    page = feed_server.add("/page", "<html><body>a page</body></html>", "text/html")
+    cases = {
+        feed_server.url("/missing.xml"): "HTTP 404",
+        page: "reachable (HTTP 200) but not a feed",
+        "http://127.0.0.1:9/feed.xml": "could not connect",
+    }
+    for url, why in cases.items():
+        code, out = _cli("feeds", "add", url, "-c", str(config))
+        said = " ".join(out.split())
+        assert code == 1 and why in said, said
+        assert "not added (fix the URL, or add it anyway with --no-check)" in said
+    assert _stored(config) == []
+    code, out = _cli("feeds", "add", good, "-c", str(config))
+    assert code == 0 and "Added 直播观察 (weight 1; 1 entries, newest 11-24 20:00)" in out, out
+    # A feed that is down today can still be added on purpose.
+    missing = feed_server.url("/missing.xml")
+    code, out = _cli("feeds", "add", missing, "--no-check", "-c", str(config))
+    assert code == 0 and "not checked" in out
+    assert [u for u, _, _ in _stored(config)] == [good, missing]
+    assert feed_server.count("/good.xml") == 1  # fetched once, and not again by the add

@@ -22,7 +22,7 @@ from newsletter.models import Entry, Verdict
 from newsletter.schedule import Daemon
 from newsletter.store import Store
 from newsletter.summarize import llm_summary, load_prompts
-from tests.servers import FeedServer, OpenAIServer, Reply
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, OpenAIServer, Reply
 
 runner = CliRunner()
 AS_OF = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -46,7 +46,9 @@ def _entry(n: int, published: datetime, feed: str = "https://a.example/feed") ->
 def _config(tmp_path: Path, extra: str = "", feeds: str = "[]") -> Config:
     path = tmp_path / "config.yaml"
     path.write_text(
-        f"database: sqlite:///db.sqlite\noutput_dir: out\nfeeds: {feeds}\n{extra}", "utf-8"
+        f"database: sqlite:///db.sqlite\noutput_dir: out\n{LOOPBACK_FETCH_YAML}"
+        f"feeds: {feeds}\n{extra}",
+        "utf-8",
     )
     return load_config(path)
 
@@ -77,7 +79,9 @@ def test_empty_week_builds_and_sends_nothing(
     try:
         config = _config(
             tmp_path,
-            f"email:\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
+            "base_url: https://news.zhibo-weekly.cn\n"
+            f"email:\n  from: news@zhibo-weekly.cn\n"
+            f"  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
             feeds=f"[{{url: '{quiet}', name: quiet}}]",
         )
         now = datetime.now(UTC)
@@ -280,8 +284,8 @@ def test_reasoning_model_through_build_and_cost_report(
     store = Store.open(config.database)
     usage = store.llm_usage()
     store.close()
-    assert usage["reasoning_tokens"] == reasoning
-    assert usage["completion_tokens"] > 0
+    assert usage.tokens.reasoning == reasoning
+    assert usage.tokens.completion > 0
 
 
 def test_prompt_file_change_means_new_cache_key_and_call(

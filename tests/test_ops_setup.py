@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.config import load_config
 from tests.conftest import REPO_ROOT
-from tests.servers import FeedServer, OpenAIServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, OpenAIServer
 
 runner = CliRunner()
 
@@ -84,6 +84,7 @@ def test_init_then_run_against_loopback_feeds(tmp_path: Path, feed_server: FeedS
         n = next(counter)
         return f'url: "{feed_server.add(f"/f{n}.xml", fresh_rss(f"源{n}", STORIES, f"s{n}"))}"'
 
+    text = text.replace("allow_private_addresses: false", "allow_private_addresses: true")
     config_file.write_text(re.sub(r'url: "https://[^"]+"', loopback, text), "utf-8")
     result = runner.invoke(app, ["run", "-c", str(config_file)])
     assert result.exit_code == 0, result.output
@@ -101,6 +102,23 @@ def test_init_then_run_against_loopback_feeds(tmp_path: Path, feed_server: FeedS
     assert result.exit_code == 2
     assert "already exists; not overwritten" in result.output
     assert config_file.read_bytes() == before
+
+
+def test_run_and_build_warn_once_when_the_llm_key_is_empty(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPS_EMPTY_KEY", raising=False)
+    feed = feed_server.add("/f.xml", fresh_rss("源", STORIES, "w"))
+    llm = "llm: {model: qwen-plus, api_key_env: OPS_EMPTY_KEY}\n"
+    config = _doctor_config(tmp_path, [feed], llm=llm)
+    for command in ("run", "build"):
+        out = " ".join(runner.invoke(app, [command, "-c", str(config), "--force"]).output.split())
+        assert out.count("warning: llm.model is 'qwen-plus' but the environment variable") == 1
+        assert "OPS_EMPTY_KEY is unset or empty" in out and "export OPS_EMPTY_KEY" in out
+    monkeypatch.setenv("OPS_EMPTY_KEY", "")  # set but empty is as good as unset
+    assert "warning: llm.model" in runner.invoke(app, ["build", "-c", str(config)]).output
+    plain = _doctor_config(tmp_path, [feed], name="plain.yaml")
+    assert "warning" not in runner.invoke(app, ["build", "-c", str(plain)]).output
 
 
 def test_init_asks_nothing_without_a_terminal(tmp_path: Path) -> None:
@@ -147,7 +165,8 @@ def _doctor_config(
     path = tmp_path / name
     feed_lines = "".join(f"  - {{url: '{u}', name: feed{i}}}\n" for i, u in enumerate(feeds))
     path.write_text(
-        f"database: sqlite:///db.sqlite\nfeeds:\n{feed_lines}{llm}{smtp}", encoding="utf-8"
+        f"database: sqlite:///db.sqlite\n{LOOPBACK_FETCH_YAML}feeds:\n{feed_lines}{llm}{smtp}",
+        encoding="utf-8",
     )
     return path
 
@@ -162,12 +181,14 @@ def test_doctor_all_good(
     controller, sink = smtp_server
     good = feed_server.add("/good.xml", fresh_rss("好", STORIES, "good"))
     monkeypatch.setenv("OPS_TEST_KEY", "sk-test")
+    monkeypatch.setenv("NEWSLETTER_SECRET", "doctor-test-secret-0123456789")
     config = _doctor_config(
         tmp_path,
         [good],
         llm=f"llm: {{base_url: '{openai_server.base_url}', model: loopback-model, "
         "api_key_env: OPS_TEST_KEY}\n",
-        smtp=f"email:\n  smtp: {{host: 127.0.0.1, port: {controller.port}, starttls: false}}\n",
+        smtp="base_url: https://news.zhibo-weekly.cn\nemail:\n  from: news@zhibo-weekly.cn\n"
+        f"  smtp: {{host: 127.0.0.1, port: {controller.port}, starttls: false}}\n",
     )
     result = runner.invoke(app, ["doctor", "-c", str(config)])
     assert result.exit_code == 0, result.output
@@ -176,6 +197,7 @@ def test_doctor_all_good(
     assert "feed feed0: HTTP 200" in out and "3 entries" in out
     assert "model 'loopback-model' answered a one-line chat in" in " ".join(out.split())
     assert "EHLO" in out and "no mail sent" in out
+    assert "ok mail settings: NEWSLETTER_SECRET set; links at https://news.zhibo-weekly.cn" in out
     assert "0 failed" in out
     assert sink.messages == []
     assert openai_server.request_count == 1  # one small timed chat, a few tokens
@@ -189,6 +211,7 @@ def test_doctor_says_what_to_fix(
 ) -> None:
     controller, _ = smtp_server
     monkeypatch.delenv("OPS_UNSET_KEY", raising=False)
+    monkeypatch.delenv("NEWSLETTER_SECRET", raising=False)
     feeds = [
         feed_server.add("/ok.xml", fresh_rss("好", STORIES, "ok")),
         feed_server.url("/missing.xml"),
@@ -213,8 +236,41 @@ def test_doctor_says_what_to_fix(
     assert "export OPS_UNSET_KEY=" in out
     assert "does not offer STARTTLS" in out
     assert "fix: check the URL in a browser" in out
+    # What `send` would refuse, each with its fix: the secret, base_url and email.from.
+    flat = " ".join(out.split())
+    assert "FAIL mail settings NEWSLETTER_SECRET: is unset or empty" in flat
+    assert "fix: export NEWSLETTER_SECRET=$(python -c" in flat
+    assert "FAIL mail settings base_url: 'http://127.0.0.1:8000': 127.0.0.1 is this machine" in flat
+    assert "fix: set base_url to the public address where `newsletter serve` answers" in flat
+    assert "FAIL mail settings email.from: 'newsletter@localhost': localhost is a reserved" in flat
+    assert "fix: set email.from to an address at your own domain" in flat
     # Also: subscriber counts (ok) and the mail DNS records (skipped: From is localhost).
-    assert re.search(r"^9 checks: 4 fine, 1 warnings, 4 failed$", out, re.M)
+    assert re.search(r"^12 checks: 4 fine, 1 warnings, 7 failed$", out, re.M)
+
+
+def test_doctor_warns_on_a_feed_silent_for_longer_than_stale_days(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    def dated(days: int) -> str:
+        when = format_datetime(datetime.now(UTC) - timedelta(days=days))
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>旧</title>'
+            f"<item><title>{STORIES[0][0]}</title><link>https://d{days}.example/1</link>"
+            f"<pubDate>{when}</pubDate><description>{STORIES[0][1]}</description></item>"
+            "</channel></rss>"
+        )
+
+    feeds = [feed_server.add("/old.xml", dated(45)), feed_server.add("/new.xml", dated(3))]
+    config = _doctor_config(tmp_path, feeds)
+    out = " ".join(runner.invoke(app, ["doctor", "-c", str(config)]).output.split())
+    stale = r"warn feed feed0: .*nothing new for 4[45] days \(doctor.stale_days: 30\)"
+    assert re.search(stale, out)
+    assert "fix: the site may have stopped this feed or moved it" in out
+    assert re.search(r"ok feed feed1: HTTP 200", out)
+    relaxed = tmp_path / "c.yaml"
+    relaxed.write_text(relaxed.read_text("utf-8") + "doctor: {stale_days: 60}\n", "utf-8")
+    out = " ".join(runner.invoke(app, ["doctor", "-c", str(relaxed)]).output.split())
+    assert re.search(r"ok feed feed0: HTTP 200", out) and "nothing new" not in out
 
 
 def test_doctor_llm_endpoint_down_or_key_refused(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter._urls import feed_label
-from tests.servers import FeedServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer
 
 NEWSLETTER = [sys.executable, "-m", "newsletter"]
 
@@ -50,7 +50,7 @@ def test_feeds_and_poll_fit_80_columns_with_errors_on_one_line(tmp_path: Path) -
         urls.append(server.add("/page", "<html><body>hello</body></html>", "text/html"))
         feeds = "".join(f"  - {u}\n" for u in urls)
         (tmp_path / "config.yaml").write_text(
-            f"timezone: Asia/Shanghai\nfeeds:\n{feeds}", encoding="utf-8"
+            f"timezone: Asia/Shanghai\n{LOOPBACK_FETCH_YAML}feeds:\n{feeds}", encoding="utf-8"
         )
         polled = cli("poll", cwd=tmp_path)
         listed = cli("feeds", cwd=tmp_path)
@@ -105,3 +105,84 @@ def test_version_flag(tmp_path: Path) -> None:
 
     result = cli("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == f"newsletter {__version__}"
+
+
+def test_the_cli_package_imports_no_part_of_the_pipeline() -> None:
+    """`--help` and `feeds` stay fast: no cli module imports the pipeline (nor rich) at its top."""
+    heavy = (
+        "newsletter.relevance", "newsletter.store", "newsletter.config", "newsletter.flows.poll",
+        "newsletter.flows.build", "sqlalchemy", "jieba", "numpy", "openai", "feedparser",
+        "httpx", "jinja2", "apscheduler", "starlette", "rich",
+    )
+    probe = (
+        "import sys, newsletter.cli; "
+        "print(' '.join(m for m in sys.argv[1:] if m in sys.modules "
+        "and type(sys.modules[m]).__name__ != '_LazyModule'))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, *heavy], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not loaded, loaded
+
+
+def on_screen(args: list[str], cwd: Path, columns: int = 80) -> list[str]:
+    """What a terminal of ``columns`` shows after the command: its scrollback, then screen.
+
+    A real pseudo-terminal (so rich draws live progress bars) read by a terminal emulator
+    (pyte), since the raw bytes repeat every redraw of a bar.
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    import pyte
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    proc = subprocess.Popen(
+        [*NEWSLETTER, *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+        env={**env, "TERM": "xterm-256color"},
+    )
+    os.close(slave)
+    data = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            data += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.wait(120) in (0, 1), data.decode(errors="replace")
+    screen = pyte.HistoryScreen(columns, 24, history=500)
+    pyte.ByteStream(screen).feed(data)
+    old = ["".join(row[x].data for x in range(columns)) for row in screen.history.top]
+    return [line.rstrip() for line in old + list(screen.display)]
+
+
+def test_run_shows_each_progress_bar_once_above_its_table(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        feeds = "".join(f"  - {server.add(f'/s{i}.xml', rss(f'台{i}', 3))}\n" for i in range(6))
+        # min_items out of reach: the build stops at once (the bars are what is tested).
+        (tmp_path / "config.yaml").write_text(
+            f"timezone: Asia/Shanghai\nissue: {{min_items: 1000}}\n{LOOPBACK_FETCH_YAML}"
+            f"feeds:\n{feeds}",
+            encoding="utf-8",
+        )
+        shown = on_screen(["run"], tmp_path)
+    bars = [line for line in shown if line.startswith("Polling feeds")]
+    assert len(bars) == 1, "\n".join(shown)
+    assert bars[0].endswith(("6/6 0:00:00", "6/6 0:00:01", "6/6 0:00:02")), bars
+    table = next(i for i, line in enumerate(shown) if line.startswith("Poll: 6 feeds"))
+    assert shown.index(bars[0]) < table
+    assert "18 new entries, 0 feeds failed" in shown
+    assert any(line.startswith("No issue built") for line in shown), shown
+    assert all(len(line) <= 80 for line in shown)

@@ -19,7 +19,7 @@ from newsletter.config import parse_config
 from newsletter.flows.build import build_issue
 from newsletter.flows.poll import poll
 from newsletter.store import Store
-from tests.servers import FeedServer, OpenAIServer, Status
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, OpenAIServer, Status
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "feeds"
@@ -70,7 +70,7 @@ def write_config(tmp_path: Path, server: FeedServer, extra: str = "") -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         "database: sqlite:///out/nl.db\noutput_dir: out\n"
-        "issue:\n  as_of: '2026-11-26T08:00:00+08:00'\n"
+        f"issue:\n  as_of: '2026-11-26T08:00:00+08:00'\n{LOOPBACK_FETCH_YAML}"
         f"feeds:\n{feeds}\n{extra}",
         encoding="utf-8",
     )

@@ -527,3 +527,125 @@ def test_real_reporting_tune_part_quality(lex: Lexicon) -> None:
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.95, f"precision {precision:.3f}"
     assert 2 * precision * recall / (precision + recall) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("歌手在抖音开直播只聊天", "他在直播里说自己不是来带货的，只想和歌迷唱几首歌。"),
+        ("老演员首次开直播", "她表示无意带货，直播间也没有挂任何商品链接。"),
+        ("A retired athlete goes live", "He said he was not there to sell anything."),
+    ],
+)
+def test_denied_selling_does_not_count(lex: Lexicon, title: str, body: str) -> None:
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+
+
+def test_denial_masks_only_the_denied_word(lex: Lexicon) -> None:
+    verdict = judge(
+        "明星生日直播卖货引争议",
+        "她说自己从没想过靠直播带货赚钱，但当晚两位带货主播在直播间卖出三万单零食。",
+        lex,
+    )
+    assert verdict.relevant, verdict.reasons
+    assert "masked selling denied" in reasons_text(verdict)
+
+
+def test_officials_promoting_tourism_are_not_live_selling(lex: Lexicon) -> None:
+    assert not judge(
+        "网红局长扮古装为家乡代言",
+        "文旅局长的短视频走红，文章回顾几年前县长直播带货的热潮。",
+        lex,
+    ).relevant
+    # Selling produce in the stream is still Relevant 3.
+    assert judge(
+        "文旅局长直播间卖苹果",
+        "这位文旅局长为家乡代言，一场直播卖出三万箱苹果。",
+        lex,
+    ).relevant
+
+
+def test_food_delivery_is_not_selling_in_a_stream(lex: Lexicon) -> None:
+    verdict = judge("歌手在抖音直播间开唱", "直播间涌入千万观众，外卖骑手边送餐边听歌。", lex)
+    assert not verdict.relevant, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("Lazada debuts LazLive for Singles' Day", "Brands host streams in six markets."),
+        ("Shopee turns its app into a stage", "Small sellers now live stream every evening."),
+        ("拼多多试水直播", "商家可在店铺页开播，讲解当季水果。"),
+    ],
+)
+def test_marketplace_live_streams_are_live_selling(lex: Lexicon, title: str, body: str) -> None:
+    verdict = judge(title, body, lex)
+    assert verdict.relevant, verdict.reasons
+
+
+def test_whatnot_the_company_without_live_words(lex: Lexicon) -> None:
+    verdict = judge("Whatnot doubles its valuation", "Investors bet on the collectibles startup.")
+    assert verdict.relevant, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("腾讯重做电商：微信要做不一样的交易", "微信团队把电商列为今年重点，商家与推客同步扩容。"),
+        ("微信All in电商？", "内部人士称微信的电商团队已扩编两倍。"),
+    ],
+)
+def test_wechat_commerce_strategy_is_relevant(lex: Lexicon, title: str, body: str) -> None:
+    verdict = judge(title, body, lex)
+    assert verdict.relevant, verdict.reasons
+
+
+def test_wechat_pay_cross_border_e_commerce_stays_off_topic(lex: Lexicon) -> None:
+    verdict = judge("微信支付跨境电商收款上线新币种", "外贸商家可用港币和新加坡元结算。", lex)
+    assert not verdict.relevant, verdict.reasons
+
+
+def test_platform_compared_with_tv_shopping_keeps_the_platform(lex: Lexicon) -> None:
+    verdict = judge(
+        "Why TikTok feels like teleshopping now",
+        "Hosts sell mystery boxes to viewers in live streams every night.",
+        lex,
+    )
+    assert verdict.relevant, verdict.reasons
+    assert "title masked TV shopping used as a comparison" in reasons_text(verdict)
+
+
+def test_creator_platforms_e_commerce_in_chinese(lex: Lexicon) -> None:
+    verdict = judge("短视频平台的社交电商研究", "抖音、快手等社交电商借助粉丝经济快速增长。", lex)
+    assert verdict.relevant, verdict.reasons
+
+
+def test_word_scanner_longest_match_word_ends_and_continuations() -> None:
+    from newsletter._wordscan import WordScanner
+
+    scanner = WordScanner(
+        {
+            "直播": 1,
+            "游戏直播": 2,
+            "live": 3,
+            "wechat": 4,
+            "wechat mini shop": 5,
+            "mini shops": 6,
+            "livestream*": 7,
+        }
+    )
+    words = [(w, v) for w, v, _s, _e in scanner.scan("游戏直播和直播 olive live")]
+    assert words == [("游戏直播", 2), ("直播", 1), ("live", 3)]
+    # The longest literal cut mid-word falls back to a shorter one and scans on after it.
+    words = [(w, v) for w, v, _s, _e in scanner.scan("wechat mini shops")]
+    assert words == [("wechat", 4), ("mini shops", 6)]
+    assert [w for w, *_ in scanner.scan("livestreaming now")] == ["livestreaming"]
+
+
+def test_lexicon_survives_pickling_for_worker_processes(lex: Lexicon) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(lex))
+    title, body = "视频号直播带货新规", "主播在直播间卖出三万单。"
+    assert judge(title, body, copy) == judge(title, body, lex)

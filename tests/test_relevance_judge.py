@@ -15,7 +15,7 @@ from newsletter.config import Config, parse_config
 from newsletter.flows.poll import poll
 from newsletter.models import Verdict
 from newsletter.store import Store
-from tests.servers import FeedServer, Func, OpenAIServer, Reply, Status
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer, Func, OpenAIServer, Reply, Status
 
 ITEMS = [
     # (guid, title, description): certain keep, certain drop, two in the uncertain band
@@ -48,7 +48,7 @@ def judge_config(
 ) -> Config:
     listed = ", ".join(f"'{url}'" for url in feeds)
     return parse_config(
-        f"feeds: [{listed}]\nrelevance:\n  llm_judge: {str(judge).lower()}\n"
+        f"feeds: [{listed}]\n{LOOPBACK_FETCH_YAML}relevance:\n  llm_judge: {str(judge).lower()}\n"
         f"llm:\n  base_url: '{ai.base_url}'\n  model: m\n  api_key_env: NL_JUDGE_KEY\n{extra}",
         base_dir=tmp_path,
     )
@@ -84,7 +84,7 @@ def test_judge_only_asked_about_the_uncertain_band(
     assert any(r.startswith("llm judge: no") for r in stored["深夜直播间"].reasons)
     assert any("rule" in r for r in stored["深夜直播间"].reasons)  # rule reasons kept
     assert stored[ITEMS[0][1]].relevant and not stored[ITEMS[1][1]].relevant
-    assert store.llm_usage()["calls"] == 2
+    assert store.llm_usage().calls == 2
 
     # The same entries from another feed (new ids, same content): answers come from the cache.
     feed_server.add("/g.xml", rss(ITEMS))
@@ -115,7 +115,7 @@ def test_judge_failure_keeps_rule_verdict(
         "深夜直播间": True,
     }
     usage = store.llm_usage()
-    assert usage["calls"] == 2 and usage["failed"] == 2
+    assert usage.calls == 2 and usage.failed == 2
     store.close()
 
 

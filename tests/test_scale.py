@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.models import Entry, Feed, FetchResult, Summary, Verdict
 from newsletter.store import SCHEMA_VERSION, Store, feeds, now_utc
-from tests.servers import FeedServer, Func, OpenAIServer, Reply
+from tests.servers import FeedServer, Func, OpenAIServer, Reply, loopback_fetch
 from tests.smtp import SECRET, SMTPServer, sample_issue, write_config
 from tests.test_daemon import Proc, demo_feeds
 
@@ -50,6 +50,7 @@ def rss(i: int, items: int = 2) -> str:
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:
+    data = {**data, "fetch": loopback_fetch(**data.get("fetch", {}))}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
     return path
 
@@ -455,7 +456,7 @@ def test_two_workers_meeting_one_new_entry_make_one_llm_call(
             del os.environ["NL_SCALE_KEY"]
             ENV.pop("NL_SCALE_KEY")
         assert llm.request_count == len(doubtful)  # not twice that: one call per story
-        assert store.llm_usage()["calls"] == len(doubtful)
+        assert store.llm_usage().calls == len(doubtful)
         store.close()
 
 

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from tests.servers import LOOPBACK_FETCH_YAML
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>[bold]源[/bold]</title><link>https://example.org/</link>
@@ -62,7 +63,7 @@ def _config(tmp_path: Path, base: str) -> Path:
     path.write_text(
         "database: sqlite:///nl.db\noutput_dir: out\n"
         "issue:\n  as_of: '2026-11-26T08:00:00+08:00'\n"
-        "feeds:\n"
+        f"{LOOPBACK_FETCH_YAML}feeds:\n"
         f"  - {{url: '{base}/broken.xml', name: '[red]坏[/'}}\n"
         f"  - {{url: '{base}/good.xml', name: '好源'}}\n",
         encoding="utf-8",

@@ -19,7 +19,7 @@ from newsletter.flows.build import build_issue
 from newsletter.flows.poll import poll
 from newsletter.flows.send import send_issue
 from newsletter.store import Store
-from tests.servers import FeedServer
+from tests.servers import FeedServer, loopback_fetch
 
 PAYLOADS = [
     "<script>alert('t')</script>",
@@ -147,6 +147,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Con
                 "output_dir": str(tmp_path / "out"),
                 "base_url": "https://news.example.com",
                 "feeds": [{"url": url}],
+                "fetch": loopback_fetch(),
                 "issue": {"as_of": "2026-11-26T08:00:00+08:00", "max_items": 30},
                 "llm": {"api_key_env": "NO_SUCH_KEY_FOR_TESTS"},
             }

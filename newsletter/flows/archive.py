@@ -56,11 +56,17 @@ def write_issue(config: Config, store: Store, issue: Issue) -> tuple[Path, Path]
     write_atomic(html_path, page.html)
     write_atomic(text_path, page.text)
     store.save_issue(issue, str(folder))
+    refresh_index(config, store, render)
+    return html_path, text_path
+
+
+def refresh_index(config: Config, store: Store, render: Renderer | None = None) -> None:
+    """``output/index.html`` and ``output/feed.xml`` over the published issues."""
+    render = render or renderer(config)
     write_atomic(
-        config.output_path / "index.html", render.archive(config.title, store.list_issues())
+        config.output_path / "index.html", render.archive(config.title, store.public_issues())
     )
     export_feed(config, store)
-    return html_path, text_path
 
 
 # -- the newsletter's own feed (web archive) ---------------------------------------------
@@ -79,7 +85,7 @@ def atom_feed(config: Config, store: Store, render: WebRenderer | None = None) -
     """The newsletter as an Atom feed: the newest issues, each with its full content."""
     render = render or web_renderer(config)
     base = config.base_url.rstrip("/")
-    records = store.list_issues()[: config.web.feed_issues]
+    records = store.public_issues()[: config.web.feed_issues]
     issues = [i for i in (store.load_issue(r.id) for r in records) if i is not None]
     updated = max((i.created for i in issues), default=datetime.now(UTC))
     return render.atom(

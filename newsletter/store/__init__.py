@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from ._base import StoreBase, now_utc
 from ._bounces import BounceEvent, BouncesMixin
+from ._channels import ChannelDelivery, ChannelsMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
-from ._deliveries import DeliveriesMixin
+from ._deliveries import DeliveriesMixin, Retries
 from ._entries import EntriesMixin
 from ._feeds import CLI_ORIGINS, FeedHealth, FeedsMixin
 from ._issues import IssueRecord, IssuesMixin, issue_from_json, issue_to_json
+from ._reviews import Change, Label, Review, ReviewsMixin
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     UTCDateTime,
     bounce_events,
+    channel_deliveries,
     deliveries,
     entries,
     feeds,
@@ -41,15 +44,21 @@ from ._summaries import SummariesMixin
 __all__ = [
     "CLI_ORIGINS",
     "BounceEvent",
+    "Change",
+    "Label",
+    "Review",
+    "ChannelDelivery",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "FeedHealth",
     "IssueRecord",
     "LeaseHolder",
+    "Retries",
     "Store",
     "UTCDateTime",
     "WorkerOverview",
     "bounce_events",
+    "channel_deliveries",
     "deliveries",
     "entries",
     "feeds",
@@ -76,9 +85,11 @@ class Store(
     SummariesMixin,
     SubscribersMixin,
     DeliveriesMixin,
+    ReviewsMixin,
     IssuesMixin,
     CoordinationMixin,
     BouncesMixin,
+    ChannelsMixin,
     StoreBase,
 ):
     """Every read and write of persistent state goes through here."""

@@ -109,6 +109,31 @@ class EntriesMixin(StoreBase):
             rows = conn.execute(query.order_by(entries.c.published.desc(), entries.c.id))
             return [entry_from_row(r) for r in rows]
 
+    def recent_entries(
+        self,
+        since: datetime,
+        *,
+        relevant_only: bool = False,
+        feed_urls: Sequence[str] | None = None,
+        limit: int = 200,
+    ) -> list[tuple[Entry, Verdict]]:
+        """Entries published since ``since`` (of these feeds), newest first, at most ``limit``."""
+        query = select(entries).where(entries.c.published >= since)
+        if relevant_only:
+            query = query.where(entries.c.relevant.is_(True))
+        if feed_urls is not None:
+            query = query.where(entries.c.feed_url.in_(list(feed_urls)))
+        query = query.order_by(entries.c.published.desc(), entries.c.id).limit(limit)
+        with self._tx() as conn:
+            return [entry_from_row(r) for r in conn.execute(query)]
+
+    def entries_with_link(self, links: Sequence[str]) -> list[tuple[Entry, Verdict]]:
+        """Entries whose stored (canonical) link is one of ``links``, newest first."""
+        query = select(entries).where(entries.c.link.in_(list(links)))
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(entries.c.published.desc(), entries.c.id))
+            return [entry_from_row(r) for r in rows]
+
     def get_entry(self, entry_id: str) -> tuple[Entry, Verdict] | None:
         with self._tx() as conn:
             row = conn.execute(select(entries).where(entries.c.id == entry_id)).first()

@@ -51,7 +51,12 @@ class IssuesMixin(StoreBase):
             if done.rowcount == 0:
                 conn.execute(issues.insert().values(id=issue.id, **row))
             # In the issue's own transaction: an issue and what it took are stored together.
-            conn.execute(issue_entries.delete().where(issue_entries.c.issue_id == issue.id))
+            # Stories an editor dropped from this issue stay its own (see keep_dropped).
+            conn.execute(
+                issue_entries.delete().where(
+                    issue_entries.c.issue_id == issue.id, issue_entries.c.role != "dropped"
+                )
+            )
             if taken:
                 # An entry another issue already took stays that issue's.
                 conn.execute(

@@ -83,7 +83,7 @@ feeds = Table(
     # Which worker polls the feed right now, and until when (see lease_feeds).
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
-    # Fingerprints of the items the last parsed document listed, all stored (v8): the next
+    # Fingerprints of the items the last parsed document listed, all stored (v11): the next
     # poll skips unchanged ones before sanitizing and judging them (parse.parse_feed).
     Column("entry_fingerprints", LargeBinary),
 )
@@ -196,6 +196,8 @@ deliveries = Table(
     # The sender that holds a "sending" row, and until when (see lease_deliveries).
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
+    # A "deferred" row (failed temporarily) is tried again by the daemon from then on.
+    Column("retry_at", UTCDateTime),
 )
 
 leases = Table(
@@ -258,6 +260,82 @@ mailbox_seen = Table(
     Column("mailbox", String(300), primary_key=True),
     Column("uidl", String(200), primary_key=True),
     Column("seen", UTCDateTime, nullable=False),
+)
+
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    # One row per (issue, chat channel), claimed ("sending", with a lease) before the first
+    # post and "sent" after the last: an issue reaches a chat group once. ``parts_sent``
+    # counts the messages of a split issue already accepted, so a retry resumes after them.
+    Column("issue_id", String(64), ForeignKey("issues.id"), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("parts_sent", Integer, nullable=False, default=0),
+    Column("answer", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
+
+reviews = Table(
+    "reviews",
+    metadata,
+    # An issue built while review.required: a draft until an editor approves it (v9).
+    # No foreign key: the row is written before the issue, so no page lists a draft.
+    Column("issue_id", String(64), primary_key=True),
+    # draft → approved → sent; or held (deadline passed, on_deadline: hold)
+    Column("status", String(16), nullable=False, default="draft"),
+    Column("original", Text, nullable=False, default="{}"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime),
+    Column("send_at", UTCDateTime),
+    Column("approved_by", String(320), nullable=False, default=""),
+    Column("approved_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("note", Text, nullable=False, default=""),
+)
+
+review_changes = Table(
+    "review_changes",
+    metadata,
+    # Every editor action on a draft: who, when, what, before and after (v9).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", String(64), ForeignKey("issues.id"), nullable=False, index=True),
+    Column("editor", String(320), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("before", Text, nullable=False, default=""),
+    Column("after", Text, nullable=False, default=""),
+)
+
+review_labels = Table(
+    "review_labels",
+    metadata,
+    # An editor's verdict on an entry (dropped from a draft, or added from the filtered
+    # out): labeled examples for checking the relevance rules (v9).
+    Column("entry_id", String(64), primary_key=True),
+    Column("issue_id", String(64), nullable=False),
+    Column("relevant", Boolean, nullable=False),
+    Column("editor", String(320), nullable=False),
+    Column("why", Text, nullable=False, default=""),
+    Column("filter_relevant", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+desk_links = Table(
+    "desk_links",
+    metadata,
+    # Sign-in links mailed to editors: the nonce each signed link carries, so one is used once.
+    Column("nonce", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("used", UTCDateTime),
 )
 
 
@@ -341,8 +419,26 @@ def _issue_entries(conn: Connection) -> None:
             conn.execute(issue_entries.insert(), fresh)
 
 
+def _channel_deliveries(conn: Connection) -> None:
+    """v8: a delivery row per (issue, chat channel)."""
+    channel_deliveries.create(conn, checkfirst=True)
+
+
+def _reviews(conn: Connection) -> None:
+    """v9: the editor's desk: drafts, their changes, editors' labels, sign-in links."""
+    for new in (reviews, review_changes, review_labels, desk_links):
+        new.create(conn, checkfirst=True)
+
+
+def _delivery_retry(conn: Connection) -> None:
+    """v10: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
+    if "retry_at" not in {c["name"] for c in inspect(conn).get_columns("deliveries")}:
+        kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+        conn.execute(sql_text(f"ALTER TABLE deliveries ADD COLUMN retry_at {kind}"))
+
+
 def _entry_fingerprints(conn: Connection) -> None:
-    """v8: ``feeds.entry_fingerprints``, so a repoll reads only new and edited items."""
+    """v11: ``feeds.entry_fingerprints``, so a repoll reads only new and edited items."""
     if "entry_fingerprints" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
         kind = LargeBinary().compile(dialect=conn.dialect)
         conn.execute(sql_text(f"ALTER TABLE feeds ADD COLUMN entry_fingerprints {kind}"))
@@ -357,6 +453,9 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _window_index,
     _bounce_events,
     _issue_entries,
+    _channel_deliveries,
+    _reviews,
+    _delivery_retry,
     _entry_fingerprints,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

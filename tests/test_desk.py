@@ -185,7 +185,9 @@ def test_only_editors_get_in(desk: Desk) -> None:
         # A desk action without the CSRF token is refused even with a session.
         entry = desk.issue.items[0].entry.id
         refused = editor.post(f"{base}/desk/{issue_id}", data={"op": "drop", "entry": entry})
-        assert refused.status_code == 403
+        assert refused.status_code == 403 and "表单已过期" in refused.text
+        stale = {"op": "drop", "entry": entry, "csrf_token": "forged-token"}
+        assert editor.post(f"{base}/desk/{issue_id}", data=stale).status_code == 403
     with httpx.Client(timeout=10) as replay:
         again = use_link(replay, link)
         assert again.status_code == 403 and "已经用过" in again.text

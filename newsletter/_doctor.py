@@ -36,12 +36,16 @@ class Check:
 
 
 def check_database(config: Config) -> tuple[Check, Store | None]:
+    """The database's check, and its store open for the other checks (the caller closes it)."""
+    store = None
     try:
         store = Store.open(config.database)
         version = store.schema_version()
         entries = store.entry_count()
         issues = len(store.list_issues())
     except NewsletterError as exc:
+        if store is not None:
+            store.close()
         return (
             Check("database", "", "fail", str(exc), "check `database:` in the config"),
             None,
@@ -295,15 +299,13 @@ def run_checks(config: Config) -> list[Check]:
     feeds = config.feed_list
     health: list[FeedHealth] = []
     if store is not None:
-        try:
+        with store:
             feeds = all_feeds(config, store)
             health = store.feed_health()
             workers = check_workers(config, store)
             if workers is not None:
                 checks.append(workers)
             checks.append(check_subscribers(store))
-        finally:
-            store.close()
     checks += check_feeds(config, feeds, health)
     checks.append(check_llm(config))
     checks.append(check_smtp(config))

@@ -149,17 +149,19 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
         present = set(words.find_matches_as_strings(full, overlapping=True))
         if not present:
             return full
-    for label, pattern, requires in masks:
+    for label, scanner, requires in masks:
         if present is not None and present.isdisjoint(requires):
             continue
-        if pattern.search(full) is None:
+        found = scanner.finditer(full)
+        if not found:
             continue
+        groups = scanner.pattern.groupindex
         pieces = []
         last = 0
-        for m in pattern.finditer(full):
+        for m in found:
             where = "title" if m.start() < split else "body"
             reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
-            start, end = m.span("blank") if "blank" in pattern.groupindex else m.span()
+            start, end = m.span("blank") if "blank" in groups else m.span()
             if start < 0:
                 continue  # the optional group did not take part
             # Same length, so positions stay meaningful; spaces match no term. Keep

@@ -209,7 +209,7 @@ class Daemon:
         self.shared = config.workers > 0 or not _is_sqlite(config.database)
         self.leader: workers.Leadership | None = None
         if not _is_sqlite(config.database):
-            self.leader = workers.Leadership(config, self.owner)
+            self.leader = workers.Leadership(config, self.owner, self._opened)
         self._procs: dict[str, Any] = {}
         self._store: Store | None = None
         self._store_lock = threading.Lock()

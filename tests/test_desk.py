@@ -11,8 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +26,9 @@ from newsletter.flows.poll import poll
 from newsletter.models import Issue
 from newsletter.store import Store
 from newsletter.tokens import DeskTokens
+from tests.servers import free_port, newsletter_serve
 from tests.smtp import SMTPServer
-from tests.test_browser import CHROMIUM, PHONE, _free_port, _wait, chromium_cdp, png_facts
+from tests.test_browser import CHROMIUM, PHONE, _wait, chromium_cdp, png_facts
 
 __all__ = ["chromium_cdp"]  # the fixture, shared with test_browser
 
@@ -56,7 +55,7 @@ class Desk:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """``serve`` over a database holding one draft, built from the demo feeds."""
     root = tmp_path_factory.mktemp("desk")
-    port = _free_port()
+    port = free_port()
     with SMTPServer() as smtp, pytest.MonkeyPatch.context() as mp:
         mp.setenv("NEWSLETTER_SECRET", SECRET)
         data = {
@@ -80,38 +79,17 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         text = json.dumps(data, ensure_ascii=False)
         (root / "config.yaml").write_text(text, encoding="utf-8")
         config = parse_config(text, base_dir=root)
-        store = Store.open(config.database)
-        poll(config, store)
-        for reader in READERS:
-            store.add_subscriber(reader)
-        built = build_issue(config, store)
-        store.close()
+        with Store.open(config.database) as store:
+            poll(config, store)
+            for reader in READERS:
+                store.add_subscriber(reader)
+            built = build_issue(config, store)
         assert built.issue is not None and built.draft
         assert smtp.wait_for(2)  # the editor's test copy and desk link
-        server = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "serve", "-c", str(root / "config.yaml")]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env={**os.environ, "NEWSLETTER_SECRET": SECRET},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        base = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            if server.poll() is not None:
-                raise AssertionError(f"serve exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        try:
-            _wait(healthy, "newsletter serve")
+        with newsletter_serve(
+            root / "config.yaml", port, env={"NEWSLETTER_SECRET": SECRET}
+        ) as base:
             yield Desk(base, root, config, built.issue, smtp)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def csrf_of(page: httpx.Response) -> str:

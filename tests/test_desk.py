@@ -178,6 +178,10 @@ def test_only_editors_get_in(desk: Desk) -> None:
         page = editor.get(f"{base}/desk/{issue_id}")
         assert page.status_code == 200 and desk.issue.title in page.text
         assert "content-security-policy" in page.headers and "script" not in page.text
+        preview = editor.get(f"{base}/desk/{issue_id}/preview")
+        assert preview.status_code == 200 and desk.issue.title in preview.text
+        csp = preview.headers["content-security-policy"]
+        assert "script" not in csp and "default-src 'none'" in csp and "<script" not in preview.text
         # A desk action without the CSRF token is refused even with a session.
         entry = desk.issue.items[0].entry.id
         refused = editor.post(f"{base}/desk/{issue_id}", data={"op": "drop", "entry": entry})

@@ -220,10 +220,9 @@ def build_issue(
         intro_kind=intro_usage.kind,
         sections=compose.sections(items, CATEGORIES),
     )
-    if config.review.required:
-        review.begin_draft(config, store, issue)
+    draft = config.review.required and review.begin_draft(config, store, issue).status != "sent"
     html_path, text_path = write_issue(config, store, issue)
-    if config.review.required:
+    if draft:
         review.notify_editors(config, store, issue)
     fallbacks = tuple(
         (i.entry.title, i.summary.error or "")
@@ -247,7 +246,7 @@ def build_issue(
         usage,
         fallbacks,
         issue_usage,
-        draft=config.review.required,
+        draft=draft,
     )
 
 

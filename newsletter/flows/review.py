@@ -89,7 +89,24 @@ def desk_url(config: Config, issue_id: str = "") -> str:
 
 
 def begin_draft(config: Config, store: Store, issue: Issue) -> Review:
-    """Record an issue as a draft; called before the issue is stored, so no page lists it."""
+    """Record an issue as a draft; called before the issue is stored, so no page lists it.
+
+    A rebuild of an issue already sent leaves it sent (it is out; it stays in the archive);
+    a rebuild of a draft starts its review over, and the log says what that discarded.
+    """
+    existing = store.get_review(issue.id)
+    if existing is not None and existing.status == "sent":
+        return existing
+    if existing is not None:
+        done = [c for c in store.review_changes(issue.id) if c.editor != "deadline"]
+        if done:
+            log.warning(
+                "review: issue %s was rebuilt; its %d editor changes no longer apply "
+                "(they stay in its change log)",
+                issue.id,
+                len(done),
+            )
+            store.record_change(issue.id, "build", "rebuild", before=existing.status)
     return store.open_review(issue, deadline_after(config, datetime.now(UTC)))
 
 

@@ -187,7 +187,9 @@ class Issue:
 
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "rejected", "unknown"]
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "deferred", "failed", "rejected", "unknown"
+]
 
 
 @dataclass(frozen=True)

@@ -403,6 +403,25 @@ class Daemon:
         finally:
             self._work.release()
 
+    def retry_job(self) -> None:
+        """Send again the deliveries that failed temporarily, once their retry time came."""
+        if self._stopping.is_set() or not self._leading(None):
+            return
+        if not self._work.acquire(blocking=False):
+            return  # a poll, build or send is running: the next check retries
+        try:
+            with self._job_store() as store:
+                due = send_flow.retry_due(
+                    self.config, store, owner=self.owner, stop=self._stopping.is_set
+                )
+        except NewsletterError as exc:
+            log_line(log, "retry", failed=True, error=str(exc))
+            return
+        finally:
+            self._work.release()
+        for report in due:
+            log_line(log, "retry", **send_fields(report, self.config.tz))
+
     def _scheduled_issue(self) -> None:
         self.issue_job(datetime.now(UTC))
 
@@ -500,6 +519,14 @@ class Daemon:
                 coalesce=True,
                 next_run_time=now.astimezone(tz),
             )
+        self.scheduler.add_job(
+            self.retry_job,
+            IntervalTrigger(seconds=min(60.0, self.config.email.retry_delays_seconds[0])),
+            id="retry",
+            name="send retries",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.add_job(
             self._scheduled_issue,
             self._issue_trigger(),
@@ -742,18 +769,31 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
         )
         post_channels(config, store, issue_id)  # a mail problem is no reason to skip chat
         return
+    seconds = round(time.monotonic() - started, 2)
+    log_line(log, "send", **send_fields(sent, config.tz), seconds=seconds)
+    post_channels(config, store, issue_id)
+
+
+def send_fields(sent: send_flow.SendReport, tz: Any) -> dict[str, Any]:
+    """The counts of a send's job line, with the retries still waiting and when (in ``tz``)."""
     fields: dict[str, Any] = {
-        "issue": issue_id,
+        "issue": sent.issue_id,
         "sent": sent.sent,
         "failed": sent.failed,
         "bounced": sent.bounced,
         "skipped": sent.skipped,
         "already": sent.already_sent,
     }
+    retries = sent.retries
+    if retries.waiting:
+        fields["retry_waiting"] = retries.waiting
+        if retries.next_at is not None:
+            fields["next_retry"] = retries.next_at.astimezone(tz).isoformat(timespec="seconds")
+    if retries.given_up:
+        fields["given_up"] = retries.given_up
     if sent.error:
         fields["stopped"] = sent.error
-    log_line(log, "send", **fields, seconds=round(time.monotonic() - started, 2))
-    post_channels(config, store, issue_id)
+    return fields
 
 
 def post_channels(config: Config, store: Store, issue_id: str) -> None:

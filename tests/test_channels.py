@@ -567,10 +567,13 @@ def test_daemon_weekly_job_posts_to_all_five_once(
     data = {
         "database": f"sqlite:///{tmp_path / 'news.db'}",
         "output_dir": str(tmp_path / "out"),
-        "base_url": "https://news.example.com",
+        "base_url": "https://news.zhibo-weekly.cn",
         "feeds": [{**f, "url": str(feeds / Path(f["url"]).name)} for f in demo["feeds"]],
         "issue": {"as_of": demo["issue"]["as_of"]},
-        "email": {"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False}},
+        "email": {
+            "from": "news@zhibo-weekly.cn",
+            "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False},
+        },
         "channels": _channels(servers, max_items=5),
     }
     path = tmp_path / "config.yaml"

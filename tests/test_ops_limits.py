@@ -79,7 +79,9 @@ def test_empty_week_builds_and_sends_nothing(
     try:
         config = _config(
             tmp_path,
-            f"email:\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
+            "base_url: https://news.zhibo-weekly.cn\n"
+            f"email:\n  from: news@zhibo-weekly.cn\n"
+            f"  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
             feeds=f"[{{url: '{quiet}', name: quiet}}]",
         )
         now = datetime.now(UTC)

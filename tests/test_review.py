@@ -43,10 +43,10 @@ def desk_config(root: Path, port: int, **review_options: Any) -> dict[str, Any]:
     return {
         "database": "sqlite:///db.sqlite",
         "output_dir": "out",
-        "base_url": "http://127.0.0.1:9",
+        "base_url": "https://news.zhibo-weekly.cn",
         "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
         "email": {
-            "from": "周报 <news@example.org>",
+            "from": "周报 <news@zhibo-weekly.cn>",
             "retries": 0,
             "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout": 10},
         },

@@ -127,7 +127,7 @@ def run_side(
                     func.count(feeds_table.c.last_polled),
                 )
             ).one()
-        calls = store.llm_usage()["calls"]
+        calls = store.llm_usage().calls
         entries = store.entry_count()
     finally:
         store.close()

@@ -36,12 +36,16 @@ class Check:
 
 
 def check_database(config: Config) -> tuple[Check, Store | None]:
+    """The database's check, and its store open for the other checks (the caller closes it)."""
+    store = None
     try:
         store = Store.open(config.database)
         version = store.schema_version()
         entries = store.entry_count()
         issues = len(store.list_issues())
     except NewsletterError as exc:
+        if store is not None:
+            store.close()
         return (
             Check("database", "", "fail", str(exc), "check `database:` in the config"),
             None,
@@ -295,18 +299,18 @@ def run_checks(config: Config) -> list[Check]:
     feeds = config.feed_list
     health: list[FeedHealth] = []
     if store is not None:
-        try:
+        with store:
             feeds = all_feeds(config, store)
             health = store.feed_health()
             workers = check_workers(config, store)
             if workers is not None:
                 checks.append(workers)
             checks.append(check_subscribers(store))
-        finally:
-            store.close()
+            checks += check_retries(config, store)
     checks += check_feeds(config, feeds, health)
     checks.append(check_llm(config))
     checks.append(check_smtp(config))
+    checks += check_mailing(config)
     checks += check_mail_dns(config)
     checks += check_channels(config)
     return checks
@@ -327,3 +331,47 @@ def check_mail_dns(config: Config, res: Any = None) -> list[Check]:
 
     found = _mailauth.check(config, res if res is not None else _mailauth.resolver())
     return [Check("mail DNS", c.name, c.status, c.detail, c.fix) for c in found]
+
+
+def check_retries(config: Config, store: Store) -> list[Check]:
+    """Deliveries that failed temporarily: waiting for the daemon's retry, or given up."""
+    retries = store.delivery_retries()
+    if not (retries.waiting or retries.given_up):
+        return []
+    parts = []
+    if retries.waiting:
+        when = retries.next_at.astimezone(config.tz) if retries.next_at else None
+        parts.append(
+            f"{retries.waiting} failed temporarily and wait for the daemon's retry"
+            + (f" (next at {when:%Y-%m-%d %H:%M %Z})" if when else "")
+        )
+    if retries.given_up:
+        parts.append(f"{retries.given_up} given up after the retry schedule")
+    return [
+        Check(
+            "deliveries",
+            "",
+            "warn",
+            "; ".join(parts),
+            "`newsletter send` (`--issue ID` for an older issue) tries them now and shows the "
+            "relay's answers; retries wait email.retry_delays_seconds, up to "
+            "email.give_up_after_seconds",
+        )
+    ]
+
+
+def check_mailing(config: Config) -> list[Check]:
+    """What ``send`` refuses or the links need, once SMTP is set up: the signing secret,
+    ``base_url`` and ``email.from`` (see :func:`flows._mail.mailing_problems`)."""
+    from .flows._mail import mailing_problems, secret_problem
+
+    if "smtp" not in config.email.model_fields_set:
+        return []  # nothing is mailed: check_smtp says so
+    problems = mailing_problems(config)
+    secret = secret_problem(config)
+    if secret is not None:
+        problems.insert(0, secret)
+    if not problems:
+        detail = f"{config.secret_env} set; links at {config.base_url}; from {config.email.from_}"
+        return [Check("mail settings", "", "ok", detail)]
+    return [Check("mail settings", p.key, "fail", p.detail, p.fix) for p in problems]

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from newsletter._normalize import normalize, to_simplified
+from newsletter._regexscan import StartScanner
 from newsletter._wordscan import WordScanner
 
 __all__ = ["Group", "Lexicon", "Rule", "TermInfo", "default_lexicon", "load_lexicon"]
@@ -179,7 +180,7 @@ class Lexicon:
     """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, TermInfo] = field(init=False, repr=False)
     _scanner: WordScanner[TermInfo] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = field(
+    _mask_res: tuple[tuple[str, StartScanner, frozenset[str]], ...] = field(
         init=False, repr=False
     )
     _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
@@ -216,7 +217,8 @@ class Lexicon:
                 masks.append((label, compiled, frozenset(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
-        object.__setattr__(self, "_mask_res", _merge_masks(masks))
+        merged = tuple((lb, StartScanner(p), req) for lb, p, req in _merge_masks(masks))
+        object.__setattr__(self, "_mask_res", merged)
         # When every mask has `requires`, one automaton pass says which masks can match at
         # all (a substring test per mask and word cost more than the searches it saved).
         mask_words = None

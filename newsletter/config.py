@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     ValidationError,
     field_validator,
     model_validator,
@@ -120,10 +121,6 @@ class LLMConfig(_Strict):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model and self.api_key())
-
     def missing_key(self) -> str | None:
         """Why a configured model will never be called (its key variable is empty), or None."""
         if not self.model or self.api_key():
@@ -195,6 +192,15 @@ class EmailConfig(_Strict):
     )
     retries: int = Field(3, ge=0, description="retries of a transient (4xx) SMTP failure")
     retry_backoff: float = Field(2.0, ge=0, description="seconds before the first retry")
+    retry_delays_seconds: list[PositiveFloat] = Field(
+        default_factory=lambda: [900.0, 3600.0, 14400.0, 43200.0],
+        min_length=1,
+        description="the daemon's waits before retrying a delivery that failed temporarily "
+        "(a 4xx outlasting `retries`), one per attempt; the last one repeats",
+    )
+    give_up_after_seconds: float = Field(
+        3 * 86400.0, gt=0, description="no retry later than this after the first attempt"
+    )
     max_messages_per_connection: int | None = Field(
         100, ge=1, description="reconnect after this many messages (relays cap it)"
     )

@@ -652,18 +652,6 @@ class SMTPSender:
             raise _Transient(answer)
 
 
-def smtp_reachable(settings: SMTPSettings) -> str:
-    """Connect, greet and quit: an empty string when fine, else the reason (for ``doctor``)."""
-    sender = SMTPSender(SMTPSettings(**{**settings.__dict__, "retries": 0}))
-    try:
-        sender.connect()
-    except DeliveryError as exc:
-        return str(exc)
-    finally:
-        sender.close()
-    return ""
-
-
 __all__ = [
     "AddressError",
     "DeliveryError",

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LLMCancelled, LLMError
+from .models import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +105,10 @@ class Completion:
     content: str
     """The answer with any hidden reasoning removed."""
     reasoning: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
     truncated: bool = False
     """The endpoint stopped at the output cap (``finish_reason == "length"``)."""
 
-
-@dataclass(frozen=True)
-class Usage:
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
 
 
 class TokenBudget:
@@ -283,7 +275,6 @@ class LLMClient:
         )
         self._send_temperature = True
         self._lock = threading.Lock()
-        self.usage = Usage()
         self._stop = threading.Event()
         self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._failures = 0
@@ -316,15 +307,6 @@ class LLMClient:
             futures = list(self._inflight)
         for future in futures:
             future.cancel()
-
-    def _record(self, completion: Completion) -> None:
-        with self._lock:
-            self.usage = Usage(
-                self.usage.calls + 1,
-                self.usage.prompt_tokens + completion.prompt_tokens,
-                self.usage.completion_tokens + completion.completion_tokens,
-                self.usage.reasoning_tokens + completion.reasoning_tokens,
-            )
 
     def _check(self) -> float:
         """The timeout for the next request, or why there is none."""
@@ -415,7 +397,6 @@ class LLMClient:
                     raise LLMError(f"{reason}; retry after {delay:.0f}s is too long") from None
             else:
                 self._succeeded()
-                self._record(completion)
                 return completion
             finally:
                 if slot:
@@ -541,9 +522,11 @@ def _completion(body: str, status: int, content_type: str) -> Completion:
     return Completion(
         content=visible,
         reasoning=str(hidden or inline_thoughts or ""),
-        prompt_tokens=_int(usage.get("prompt_tokens")),
-        completion_tokens=max(0, _int(usage.get("completion_tokens")) - reasoning_tokens),
-        reasoning_tokens=reasoning_tokens,
+        tokens=Tokens(
+            _int(usage.get("prompt_tokens")),
+            max(0, _int(usage.get("completion_tokens")) - reasoning_tokens),
+            reasoning_tokens,
+        ),
         truncated=choice.get("finish_reason") == "length",
     )
 
@@ -607,8 +590,10 @@ def check_endpoint(settings: LLMSettings) -> str:
         known = f"; the endpoint lists {', '.join(listed[:5])}" if listed else ""
         raise LLMError(f"chat with model {settings.model!r} failed: {exc}{known}") from None
     elapsed = time.monotonic() - started
-    spent = answer.prompt_tokens + answer.completion_tokens + answer.reasoning_tokens
-    found = f"model {settings.model!r} answered a one-line chat in {elapsed:.1f}s ({spent} tokens)"
+    found = (
+        f"model {settings.model!r} answered a one-line chat in {elapsed:.1f}s "
+        f"({answer.tokens.total} tokens)"
+    )
     return found + suggest_settings(elapsed, settings)
 
 

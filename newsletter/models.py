@@ -94,6 +94,35 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """What LLM calls cost: prompt, visible completion and hidden reasoning tokens."""
+
+    prompt: int = 0
+    completion: int = 0
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion + self.reasoning
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(
+            self.prompt + other.prompt,
+            self.completion + other.completion,
+            self.reasoning + other.reasoning,
+        )
+
+
+@dataclass(frozen=True)
+class LLMUsage:
+    """Calls and tokens over some LLM calls (one run, one issue, all time)."""
+
+    calls: int = 0
+    failed: int = 0
+    tokens: Tokens = Tokens()
+
+
+@dataclass(frozen=True)
 class Summary:
     """A digest of one entry. ``kind`` says whether an LLM wrote it."""
 
@@ -106,11 +135,31 @@ class Summary:
     """Why an LLM digest was not used (the fallback reason), if any."""
     transient: bool = False
     """The fallback came from the endpoint failing (not the answer): worth retrying next run."""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
     edited_by: str = ""
     """The editor who rewrote this digest on the desk (readers see "编辑改写"), if any."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the LLM judge said about one uncertain entry; cached only when it answered."""
+
+    relevant: bool
+    reason: str = ""
+    model: str = ""
+    answered: bool = True
+    error: str | None = None
+    tokens: Tokens = Tokens()
+
+
+@dataclass(frozen=True)
+class IntroRecord:
+    """The issue's "本周要点" bullets made from one set of digests, as cached."""
+
+    bullets: tuple[str, ...]
+    kind: SummaryKind
+    model: str = ""
+    tokens: Tokens = Tokens()
 
 
 @dataclass(frozen=True)
@@ -138,7 +187,9 @@ class Issue:
 
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "rejected", "unknown"]
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "deferred", "failed", "rejected", "unknown"
+]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from newsletter._lexicon import Lexicon, TermInfo, default_lexicon, load_lexicon
 from newsletter._normalize import normalize
 from newsletter.errors import LLMError
 from newsletter.llm import LLMClient, parse_json_object
-from newsletter.models import Verdict
+from newsletter.models import Tokens, Verdict
 
 __all__ = [
     "JudgeAnswer",
@@ -149,17 +149,19 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
         present = set(words.find_matches_as_strings(full, overlapping=True))
         if not present:
             return full
-    for label, pattern, requires in masks:
+    for label, scanner, requires in masks:
         if present is not None and present.isdisjoint(requires):
             continue
-        if pattern.search(full) is None:
+        found = scanner.finditer(full)
+        if not found:
             continue
+        groups = scanner.pattern.groupindex
         pieces = []
         last = 0
-        for m in pattern.finditer(full):
+        for m in found:
             where = "title" if m.start() < split else "body"
             reasons.append(f"{where} masked {label}: '{_short(m.group())}'")
-            start, end = m.span("blank") if "blank" in pattern.groupindex else m.span()
+            start, end = m.span("blank") if "blank" in groups else m.span()
             if start < 0:
                 continue  # the optional group did not take part
             # Same length, so positions stay meaningful; spaces match no term. Keep
@@ -194,19 +196,22 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     support: dict[str, set[str]] = {}
     for word, info, start, end in lex.scan(full):
         in_title = start < split
+        span = (start, end)
         if info.cues:
             cues = title_cues if in_title else body_cues
             for cue in info.cues:
-                if cue in cues:
-                    cues[cue].append((start, end))
+                spans = cues.get(cue)
+                if spans is None:
+                    cues[cue] = [span]
                 else:
-                    cues[cue] = [(start, end)]
+                    spans.append(span)
         group = info.group
-        if info.weight and group is not None:
+        weight = info.weight
+        if weight and group is not None:
             if info.context:
-                pending.append((group, info, in_title, word, (start, end)))
+                pending.append((group, info, in_title, word, span))
                 continue
-            value = info.weight * factor if in_title else info.weight
+            value = weight * factor if in_title else weight
             if value > 0:
                 if group in support:
                     support[group].add(word)
@@ -266,8 +271,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     score = round(score, 3)
     positives.sort(key=lambda p: -p[0])
     negatives.sort(key=lambda p: p[0])
-    reasons.extend(r for _v, r in positives)
-    reasons.extend(r for _v, r in negatives)
+    reasons.extend([r for _v, r in positives])
+    reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
     reasons.append(f"score {score:.1f} {op} threshold {lex.threshold:.1f}")
@@ -292,9 +297,7 @@ class JudgeAnswer:
     reason: str = ""
     error: str | None = None
     transient: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: Tokens = Tokens()
 
 
 def apply_judgement(
@@ -332,9 +335,7 @@ def llm_judge(
             ok,
             reason,
             error,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            tokens=completion.tokens,
         )
 
     try:

@@ -26,6 +26,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -189,7 +191,11 @@ def previous_fire_time(
 
 
 class Daemon:
-    """Holds the scheduler and the jobs; one store per job run keeps threads apart."""
+    """Holds the scheduler and the jobs, and one store they share.
+
+    The store is opened (and its schema checked) once per daemon, not per job, and again
+    after a job that failed; its engine gives each job thread a connection of its own.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -203,15 +209,40 @@ class Daemon:
         self.shared = config.workers > 0 or not _is_sqlite(config.database)
         self.leader: workers.Leadership | None = None
         if not _is_sqlite(config.database):
-            self.leader = workers.Leadership(config, self.owner)
+            self.leader = workers.Leadership(config, self.owner, self._opened)
         self._procs: dict[str, Any] = {}
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
         self.watch = DatabaseWatch(None)
         self.failure: NewsletterError | None = None
 
-    def _open(self) -> Store:
-        """The store for one job, once the database is known to be the one we started with."""
+    def _opened(self) -> Store:
+        """The daemon's one store, opened (and its schema checked) on first use."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store.open(self.config.database)
+            return self._store
+
+    def close(self) -> None:
+        """Close the store (``start`` does it on the way out; the next use opens it again)."""
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    @contextmanager
+    def _job_store(self) -> Iterator[Store]:
+        """The store for one job, once the database is known to be the one we started with.
+
+        A job that fails closes the store, so the next job opens it afresh (new connections,
+        the schema checked again) rather than reusing connections a database failure broke.
+        """
         self.watch.check()
-        return Store.open(self.config.database)
+        try:
+            yield self._opened()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_database(self) -> None:
         try:
@@ -261,16 +292,13 @@ class Daemon:
             log_line(log, "poll", status="skipped", reason="issue job running")
             return
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 self._poll(store, "poll")
                 # A channel that failed at the weekly send (a long rate-limit wait, a fixed
                 # secret) is tried again here, within the misfire grace.
                 owed = channels_flow.owed(self.config, store, datetime.now(UTC))
                 if owed is not None and self._leading(None):
                     post_channels(self.config, store, owed)
-            finally:
-                store.close()
         finally:
             self._work.release()
 
@@ -280,13 +308,11 @@ class Daemon:
 
         if self._stopping.is_set() or not self._leading("bounces"):
             return
-        store = Store.open(self.config.database)
         try:
-            poll_mailbox(self.config, store)  # logs its own job=bounces line
+            with self._job_store() as store:
+                poll_mailbox(self.config, store)  # logs its own job=bounces line
         except NewsletterError as exc:
             log_line(log, "bounces", failed=True, error=str(exc))
-        finally:
-            store.close()
 
     def issue_job(self, due: datetime | None = None) -> None:
         """Poll, then build; ``due`` is the scheduled time this run stands for."""
@@ -300,8 +326,7 @@ class Daemon:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 self._poll(store, "issue-poll")
                 if self.shared and not poll_flow.wait_for_polls(store, self.config.lease_seconds):
                     log.warning("feeds still being polled by other workers; building anyway")
@@ -321,8 +346,6 @@ class Daemon:
                 # flows.send.unfinished_send).
                 if report.issue is not None and not report.draft:
                     send_built(self.config, store, report.issue.id)
-            finally:
-                store.close()
             seconds = round(time.monotonic() - started, 2)
             if report.issue is None:
                 log_line(
@@ -339,7 +362,7 @@ class Daemon:
                 "issue",
                 built=report.issue.id,
                 stories=len(report.issue.items),
-                llm_calls=report.usage.get("calls", 0),
+                llm_calls=report.usage.calls,
                 llm_fallbacks=len(report.fallbacks),
                 seconds=seconds,
                 next_issue=self._local(self._issue_trigger()),
@@ -355,11 +378,8 @@ class Daemon:
             if self._stopping.is_set():
                 return
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 send_built(self.config, store, issue_id)
-            finally:
-                store.close()
         finally:
             self._work.release()
 
@@ -372,8 +392,7 @@ class Daemon:
         if not self._work.acquire(timeout=1):
             return  # the issue job is running; the next round comes soon
         try:
-            store = self._open()
-            try:
+            with self._job_store() as store:
                 for done in review.run_due(self.config, store):
                     fields: dict[str, Any] = {"issue": done.issue_id, "action": done.action}
                     if done.report is not None:
@@ -381,10 +400,27 @@ class Daemon:
                     if done.error:
                         fields.update(failed=True, error=done.error)
                     log_line(log, "review", **fields)
-            finally:
-                store.close()
         finally:
             self._work.release()
+
+    def retry_job(self) -> None:
+        """Send again the deliveries that failed temporarily, once their retry time came."""
+        if self._stopping.is_set() or not self._leading(None):
+            return
+        if not self._work.acquire(blocking=False):
+            return  # a poll, build or send is running: the next check retries
+        try:
+            with self._job_store() as store:
+                due = send_flow.retry_due(
+                    self.config, store, owner=self.owner, stop=self._stopping.is_set
+                )
+        except NewsletterError as exc:
+            log_line(log, "retry", failed=True, error=str(exc))
+            return
+        finally:
+            self._work.release()
+        for report in due:
+            log_line(log, "retry", **send_fields(report, self.config.tz))
 
     def _scheduled_issue(self) -> None:
         self.issue_job(datetime.now(UTC))
@@ -399,12 +435,8 @@ class Daemon:
         due = previous_fire_time(self.config.schedule.issue, self.config.tz, now, grace)
         if due is None:
             return None
-        store = Store.open(self.config.database)
-        try:
-            last = store.get_meta(ISSUE_RUN_KEY)
-            issues = store.list_issues()
-        finally:
-            store.close()
+        last = self._opened().get_meta(ISSUE_RUN_KEY)
+        issues = self._opened().list_issues()
         if last is not None and datetime.fromisoformat(last) >= due:
             return None
         # An issue built by hand (``newsletter build``) since then also counts as the run.
@@ -413,11 +445,7 @@ class Daemon:
         return due
 
     def _unfinished_send(self, now: datetime) -> str | None:
-        store = Store.open(self.config.database)
-        try:
-            return send_flow.unfinished_send(self.config, store, now)
-        finally:
-            store.close()
+        return send_flow.unfinished_send(self.config, self._opened(), now)
 
     # -- running ------------------------------------------------------------------------
     def _local(self, trigger: BaseTrigger, after: datetime | None = None) -> str | None:
@@ -440,7 +468,7 @@ class Daemon:
         self.lock.acquire()
         try:
             # Opening creates and migrates the database; from then on it must stay that file.
-            Store.open(self.config.database).close()
+            self._opened()
             self.watch = DatabaseWatch(sqlite_path(self.config.database))
             self._run()
         finally:
@@ -491,6 +519,14 @@ class Daemon:
                 coalesce=True,
                 next_run_time=now.astimezone(tz),
             )
+        self.scheduler.add_job(
+            self.retry_job,
+            IntervalTrigger(seconds=min(60.0, self.config.email.retry_delays_seconds[0])),
+            id="retry",
+            name="send retries",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.add_job(
             self._scheduled_issue,
             self._issue_trigger(),
@@ -549,15 +585,12 @@ class Daemon:
             pass
         if self.leader is not None:
             self.leader.release()
+        self.close()
         log.info("daemon stopped")
 
     def _log_start(self, now: datetime, missed: datetime | None) -> None:
         """What the daemon will do: every feed it polls, when it polls and builds next."""
-        store = Store.open(self.config.database)
-        try:
-            total = len(poll_flow.all_feeds(self.config, store))
-        finally:
-            store.close()
+        total = len(poll_flow.all_feeds(self.config, self._opened()))
         configured = len(self.config.feeds)
         schedule = self.config.schedule
         every = (
@@ -736,18 +769,31 @@ def send_built(config: Config, store: Store, issue_id: str) -> None:
         )
         post_channels(config, store, issue_id)  # a mail problem is no reason to skip chat
         return
+    seconds = round(time.monotonic() - started, 2)
+    log_line(log, "send", **send_fields(sent, config.tz), seconds=seconds)
+    post_channels(config, store, issue_id)
+
+
+def send_fields(sent: send_flow.SendReport, tz: Any) -> dict[str, Any]:
+    """The counts of a send's job line, with the retries still waiting and when (in ``tz``)."""
     fields: dict[str, Any] = {
-        "issue": issue_id,
+        "issue": sent.issue_id,
         "sent": sent.sent,
         "failed": sent.failed,
         "bounced": sent.bounced,
         "skipped": sent.skipped,
         "already": sent.already_sent,
     }
+    retries = sent.retries
+    if retries.waiting:
+        fields["retry_waiting"] = retries.waiting
+        if retries.next_at is not None:
+            fields["next_retry"] = retries.next_at.astimezone(tz).isoformat(timespec="seconds")
+    if retries.given_up:
+        fields["given_up"] = retries.given_up
     if sent.error:
         fields["stopped"] = sent.error
-    log_line(log, "send", **fields, seconds=round(time.monotonic() - started, 2))
-    post_channels(config, store, issue_id)
+    return fields
 
 
 def post_channels(config: Config, store: Store, issue_id: str) -> None:

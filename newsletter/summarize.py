@@ -35,7 +35,7 @@ from ._guard import (
 from ._resources import templates_root
 from .errors import LLMError
 from .llm import Completion, LLMClient, TokenBudget, parse_json_object
-from .models import Entry, Summary
+from .models import Entry, Summary, Tokens
 
 CATEGORIES = ("平台政策", "数据财报", "商家与达人", "品牌案例", "行业观察")
 DEFAULT_CATEGORY = "行业观察"
@@ -269,7 +269,7 @@ def llm_summary(
         text=entry.text[:MAX_SOURCE_CHARS],
     )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    tokens = [0, 0, 0]
+    tokens = Tokens()
     problem = ""
     transient = False
     for attempt in range(2):
@@ -280,10 +280,9 @@ def llm_summary(
         except LLMError as exc:
             problem, transient = str(exc), True
             break
-        used = (completion.prompt_tokens, completion.completion_tokens, completion.reasoning_tokens)
-        tokens = [a + b for a, b in zip(tokens, used, strict=True)]
+        tokens += completion.tokens
         if budget is not None:
-            budget.spend(sum(used))
+            budget.spend(completion.tokens.total)
         accepted, problems = _judge_answer(
             completion, entry, max_chars=max_chars, minimum=minimum, language=language
         )
@@ -292,9 +291,7 @@ def llm_summary(
                 accepted,
                 model=client.model,
                 error=f"first answer rejected: {problem}" if problem else None,
-                prompt_tokens=tokens[0],
-                completion_tokens=tokens[1],
-                reasoning_tokens=tokens[2],
+                tokens=tokens,
             )
         problem = "; ".join(p.reason for p in problems)
         messages = messages[:2] + [
@@ -310,9 +307,7 @@ def llm_summary(
     return replace(
         fallback,
         model=client.model,
-        prompt_tokens=tokens[0],
-        completion_tokens=tokens[1],
-        reasoning_tokens=tokens[2],
+        tokens=tokens,
         transient=transient,
     )
 
@@ -358,11 +353,7 @@ def write_intro(
         return headlines, Summary(text="", kind="extractive", error=str(exc), transient=True)
     try:
         if budget is not None:
-            budget.spend(
-                completion.prompt_tokens
-                + completion.completion_tokens
-                + completion.reasoning_tokens
-            )
+            budget.spend(completion.tokens.total)
         raw = parse_json_object(completion.content).get("bullets")
         if not isinstance(raw, list):
             raise LLMError("answer has no bullets list")
@@ -386,16 +377,6 @@ def write_intro(
             kind="extractive",
             model=client.model,
             error=str(exc),
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            tokens=completion.tokens,
         )
-    usage = Summary(
-        text="",
-        kind="llm",
-        model=client.model,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        reasoning_tokens=completion.reasoning_tokens,
-    )
-    return bullets, usage
+    return bullets, Summary(text="", kind="llm", model=client.model, tokens=completion.tokens)

@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import desk
 from ._resources import templates_root
 from .config import Config
 from .flows import subscriptions
@@ -207,11 +208,20 @@ class BodyLimit:
     every other request). Starlette has no such limit; its form parser caps only fields.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, *, webhook_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        *,
+        webhook_limit: int | None = None,
+        desk_limit: int | None = None,
+    ) -> None:
         self.app = app
         self.default = limit
         self.webhook_limit = webhook_limit
         """A provider's batch of events is larger than a form (``/webhooks/...`` only)."""
+        self.desk_limit = desk_limit
+        """An editor's rewritten digest is larger than a sign-up form (``/desk/...`` only)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,6 +230,8 @@ class BodyLimit:
         limit = self.default
         if self.webhook_limit is not None and str(scope["path"]).startswith("/webhooks/"):
             limit = self.webhook_limit
+        if self.desk_limit is not None and str(scope["path"]).startswith("/desk/"):
+            limit = self.desk_limit
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is None and b"transfer-encoding" not in headers:
@@ -343,7 +355,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         )
 
     async def archive(request: Request) -> Response:
-        issues = await run_in_threadpool(db.list_issues)
+        issues = await run_in_threadpool(db.public_issues)
         return page(request, "archive.html.j2", issues=issues)
 
     async def issue_page(request: Request) -> Response:
@@ -351,6 +363,8 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         issue = None
         if 0 < len(issue_id) <= 64 and set(issue_id) <= ISSUE_ID_CHARS:
             issue = await run_in_threadpool(db.load_issue, issue_id)
+        if issue is not None and issue_id in await run_in_threadpool(db.unpublished_issue_ids):
+            issue = None  # on the editor's desk (/desk/...), not out yet
         if issue is None:
             return message(request, "没有这一期", "找不到这一期周报，它可能从未存在。", 404)
         return page(
@@ -524,6 +538,15 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             db.close()
 
     routes = _webhook_routes(config, db)
+    sign_ins = RateLimiter(config.web.subscribe_limit, config.web.subscribe_window_seconds)
+    routes += desk.routes(
+        config,
+        db,
+        render,
+        csrf,
+        page,
+        lambda request: sign_ins.hit(client_key(request.client.host if request.client else None)),
+    )
     routes += [
         Route("/", archive, methods=["GET"]),
         Route("/issues/{issue_id}", issue_page, methods=["GET"]),
@@ -537,7 +560,12 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeaders, headers=SECURITY_HEADERS),
-        Middleware(BodyLimit, limit=MAX_BODY, webhook_limit=_webhook_body_limit(config)),
+        Middleware(
+            BodyLimit,
+            limit=MAX_BODY,
+            webhook_limit=_webhook_body_limit(config),
+            desk_limit=desk.MAX_BODY if config.review.editors else None,
+        ),
     ]
     if config.web.trusted_proxies:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware

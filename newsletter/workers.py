@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -42,7 +43,6 @@ SCHEDULER_LEASE = "scheduler"
 @dataclass
 class WorkerReport:
     owner: str
-    passes: int = 0
     polled: int = 0
     new_entries: int = 0
     failed: int = 0
@@ -64,43 +64,43 @@ def run_worker(
     started = time.monotonic()
     interval = poll_flow.poll_interval(config)
     idle = min(5.0, max(0.2, interval / 10))
-    store = Store.open(config.database)
-    log_line(log, "worker", status="started", owner=owner, interval=interval)
-    try:
-        while not stop.is_set():
-            before = datetime.now(UTC) - timedelta(seconds=interval)
-            polled = poll_flow.poll_leased(config, store, owner, polled_before=before, stop=stop)
-            try:
-                sent = send_flow.join_send(config, store, owner, stop)
-            except NewsletterError as exc:
-                log.error("worker %s: send failed: %s", owner, exc)
-                sent = None
-            report.passes += 1
-            report.polled += len(polled.outcomes)
-            report.new_entries += polled.new_entries
-            report.failed += polled.failed
-            report.sent += sent.sent if sent else 0
-            if polled.outcomes or (sent and sent.sent):
-                log_line(
-                    log,
-                    "worker-pass",
-                    owner=owner,
-                    feeds=len(polled.outcomes),
-                    new=polled.new_entries,
-                    failed=polled.failed,
-                    sent=sent.sent if sent else 0,
-                    seconds=round(polled.elapsed, 2),
+    with Store.open(config.database) as store:
+        log_line(log, "worker", status="started", owner=owner, interval=interval)
+        try:
+            while not stop.is_set():
+                before = datetime.now(UTC) - timedelta(seconds=interval)
+                polled = poll_flow.poll_leased(
+                    config, store, owner, polled_before=before, stop=stop
                 )
-            if once:
-                break
-            if not polled.outcomes and not (sent and sent.sent):
-                stop.wait(idle)
-    finally:
-        store.close()
-        report.elapsed = time.monotonic() - started
-        log_line(
-            log, "worker", status="stopped", owner=owner, polled=report.polled, sent=report.sent
-        )
+                try:
+                    sent = send_flow.join_send(config, store, owner, stop)
+                except NewsletterError as exc:
+                    log.error("worker %s: send failed: %s", owner, exc)
+                    sent = None
+                report.polled += len(polled.outcomes)
+                report.new_entries += polled.new_entries
+                report.failed += polled.failed
+                report.sent += sent.sent if sent else 0
+                if polled.outcomes or (sent and sent.sent):
+                    log_line(
+                        log,
+                        "worker-pass",
+                        owner=owner,
+                        feeds=len(polled.outcomes),
+                        new=polled.new_entries,
+                        failed=polled.failed,
+                        sent=sent.sent if sent else 0,
+                        seconds=round(polled.elapsed, 2),
+                    )
+                if once:
+                    break
+                if not polled.outcomes and not (sent and sent.sent):
+                    stop.wait(idle)
+        finally:
+            report.elapsed = time.monotonic() - started
+            log_line(
+                log, "worker", status="stopped", owner=owner, polled=report.polled, sent=report.sent
+            )
     return report
 
 
@@ -156,18 +156,18 @@ class Leadership:
     and the next daemon to check takes over (at once if the holder died on this machine).
     """
 
-    def __init__(self, config: Config, owner: str) -> None:
+    def __init__(self, config: Config, owner: str, store: Callable[[], Store]) -> None:
         self.config = config
         self.owner = owner
-        self._store: Store | None = None
+        # The daemon's own store (opened once, reopened after a failed job): the lease
+        # checks every lease_seconds / 3 need no store, nor schema check, of their own.
+        self._store = store
         self._held = False
         self._lock = threading.Lock()
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store.open(self.config.database)
-        return self._store
+        return self._store()
 
     def check(self) -> bool:
         """Take or renew the lease; True while this process holds it."""
@@ -198,10 +198,8 @@ class Leadership:
         return self.store.lease_holder(SCHEDULER_LEASE)
 
     def release(self) -> None:
+        """Give the lease up (the daemon closes the store after)."""
         with self._lock:
-            if self._store is not None:
-                if self._held:
-                    self._store.release_lease(SCHEDULER_LEASE, self.owner)
-                self._store.close()
-                self._store = None
+            if self._held:
+                self.store.release_lease(SCHEDULER_LEASE, self.owner)
             self._held = False

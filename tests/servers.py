@@ -20,12 +20,17 @@ import functools
 import hashlib
 import json
 import mimetypes
+import os
 import re
 import select
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import urllib.request
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +56,9 @@ __all__ = [
     "HTML_PAGE",
     "billion_laughs",
     "echo_digest",
+    "free_port",
     "gzip_bomb",
+    "newsletter_serve",
     "serving",
 ]
 
@@ -1081,3 +1088,55 @@ def serving(*servers: _LoopbackServer) -> Iterator[None]:
             stack.enter_context(s)
         yield
 
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on at the moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def newsletter_serve(
+    config: Path, port: int, *, env: Mapping[str, str] | None = None, timeout: float = 90.0
+) -> Iterator[str]:
+    """``newsletter serve -c config`` as a child process on ``127.0.0.1:port``.
+
+    Yields the base URL once ``/healthz`` answers 200 and stops the server (SIGTERM) on
+    exit. Raises ``AssertionError`` with the end of the server's log when it exits first or
+    does not come up within ``timeout`` seconds.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "newsletter", "serve", "-c", str(config),
+               "--host", "127.0.0.1", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    # No proxy from the environment may stand between the test and a loopback server.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # A file, not a pipe: uvicorn logs every request, and a full pipe would stall it.
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, cwd=repo, env={**os.environ, **(env or {})},
+                                  stdout=subprocess.DEVNULL, stderr=log)
+
+        def tail() -> str:
+            log.seek(0)
+            return log.read().decode("utf-8", "replace")[-2000:]
+
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if server.poll() is not None:
+                    raise AssertionError(f"newsletter serve exited ({server.returncode}): {tail()}")
+                try:
+                    with opener.open(f"{base}/healthz", timeout=1) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"newsletter serve not up within {timeout:g}s: {tail()}")
+                time.sleep(0.05)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

@@ -349,8 +349,10 @@ def write_config(folder: Path, port: int, **email: Any) -> Path:
     import yaml
 
     settings: dict[str, Any] = {
-        "from": "视频号周报 <news@example.com>",
-        "reply_to": "editor@example.com",
+        # A realistic domain: a send refuses example.* and localhost (tests never leave
+        # 127.0.0.1, so nothing reaches it).
+        "from": "视频号周报 <news@zhibo-weekly.cn>",
+        "reply_to": "editor@zhibo-weekly.cn",
         "max_per_second": 1000,
         "retry_backoff": 0.01,
         "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout": 10},
@@ -359,7 +361,7 @@ def write_config(folder: Path, port: int, **email: Any) -> Path:
     data = {
         "database": f"sqlite:///{folder / 'newsletter.db'}",
         "output_dir": str(folder / "output"),
-        "base_url": "https://news.example.com",
+        "base_url": "https://news.zhibo-weekly.cn",
         "email": settings,
     }
     path = folder / "config.yaml"

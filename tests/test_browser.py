@@ -11,22 +11,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from newsletter.config import parse_config
 from newsletter.flows.build import build_issue
 from newsletter.flows.poll import poll
 from newsletter.store import Store
+from tests.servers import free_port, newsletter_serve
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright (the [test] extra) drives the browser"
@@ -51,12 +49,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait(check: object, what: str, timeout: float = 30.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,7 +63,7 @@ def _wait(check: object, what: str, timeout: float = 30.0) -> object:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``newsletter serve`` over a database holding one issue built from the demo feeds."""
     root = tmp_path_factory.mktemp("served")
-    port = _free_port()
+    port = free_port()
     config_text = json.dumps(
         {
             "title": "视频号与直播电商周报",
@@ -92,45 +84,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     )
     (root / "config.yaml").write_text(config_text, encoding="utf-8")
     config = parse_config(config_text, base_dir=root)
-    store = Store.open(config.database)
-    poll(config, store)
-    assert build_issue(config, store).issue is not None
-    store.close()
-    env = {**os.environ, "NEWSLETTER_SECRET": "browser-test-secret-0123456789"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsletter",
-            "serve",
-            "-c",
-            str(root / "config.yaml"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if server.poll() is not None:
-            raise AssertionError(f"serve exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _wait(healthy, "newsletter serve")
+    with Store.open(config.database) as store:
+        poll(config, store)
+        assert build_issue(config, store).issue is not None
+    secret = {"NEWSLETTER_SECRET": "browser-test-secret-0123456789"}
+    with newsletter_serve(root / "config.yaml", port, env=secret) as base:
         yield base, root
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -491,7 +491,9 @@ def test_doctor_checks_each_channel_without_posting(
     config = _config(tmp_path, servers)
     checks = {c.name: c for c in check_channels(config)}
     assert checks["mcn-dingtalk"].status == "fail"
-    assert "DINGTALK_SECRET (channels[2].secret_env)" in checks["mcn-dingtalk"].detail
+    assert checks["mcn-dingtalk"].detail == (
+        "environment variable DINGTALK_SECRET (channels[2].secret_env) is not set"
+    )
     assert checks["mcn-dingtalk"].fix == "export DINGTALK_SECRET=… before starting"
     # Loopback is not the platform's host: a warning that says so, nothing posted.
     assert checks["ops-wecom"].status == "warn" and "not qyapi.weixin.qq.com" in (
@@ -532,6 +534,15 @@ def test_cli_list_test_and_send_channels_only(
     assert "测试消息" in servers["telegram"].accepted[0]["text"]
     unknown = runner.invoke(app, ["channels", "test", "nope", "-c", str(path)])
     assert unknown.exit_code == 2 and "no channel named 'nope'" in unknown.output
+    before = [s.requests for s in servers.values()]
+    rehearsal = runner.invoke(app, ["send", "--dry-run", "--channels-only", "-c", str(path)])
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert "channel ops-wecom (wecom): 1 messages in" in rehearsal.output
+    assert [s.requests for s in servers.values()] == before  # nothing posted
+    shown = json.loads(
+        (tmp_path / "out" / "issues" / "2026-w48" / "channels" / "overseas-tg-1.json").read_text()
+    )
+    assert shown["parse_mode"] == "HTML" and "sign" not in shown
     sent = runner.invoke(app, ["send", "--channels-only", "-c", str(path)])
     assert sent.exit_code == 0, sent.output
     assert sent.output.count("sent") >= 5
@@ -556,10 +567,13 @@ def test_daemon_weekly_job_posts_to_all_five_once(
     data = {
         "database": f"sqlite:///{tmp_path / 'news.db'}",
         "output_dir": str(tmp_path / "out"),
-        "base_url": "https://news.example.com",
+        "base_url": "https://news.zhibo-weekly.cn",
         "feeds": [{**f, "url": str(feeds / Path(f["url"]).name)} for f in demo["feeds"]],
         "issue": {"as_of": demo["issue"]["as_of"]},
-        "email": {"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False}},
+        "email": {
+            "from": "news@zhibo-weekly.cn",
+            "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False},
+        },
         "channels": _channels(servers, max_items=5),
     }
     path = tmp_path / "config.yaml"

@@ -228,7 +228,9 @@ def test_review_deadline_policies_in_the_daemon(
         tmp_path, demo_feeds(), issue=f"{due.minute} {due.hour} * * *", poll_interval_seconds=60
     )
     data = json.loads(path.read_text())
+    data["base_url"] = "https://news.zhibo-weekly.cn"
     data["email"] = {
+        "from": "news@zhibo-weekly.cn",
         "retries": 0,
         "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": False},
     }

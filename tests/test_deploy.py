@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_config
+from newsletter.flows._llm import llm_client
 from tests.conftest import REPO_ROOT
+from tests.servers import free_port
 
 DEPLOY = REPO_ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
@@ -173,12 +174,6 @@ def test_systemd_units_are_hardened_and_read_the_env_file() -> None:
             assert line in text.splitlines(), f"{unit.name}: {line}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_shipped_config_serves_and_passes_the_image_healthcheck(tmp_path: Path) -> None:
     """deploy/config.yaml with the variables the env file sets, served as the image would."""
     env = {
@@ -197,9 +192,9 @@ def test_shipped_config_serves_and_passes_the_image_healthcheck(tmp_path: Path) 
             os.environ.pop(key, None)
     assert config.base_url == "https://news.example.com"
     assert config.database.endswith("/newsletter.db") and config.feeds
-    assert not config.llm.enabled
+    assert llm_client(config) is None  # extractive digests until a model and key are set
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(NEWSLETTER_BIN), "serve", "-c", str(DEPLOY / "config.yaml"), "--port", str(port)],
         env=env,

@@ -68,3 +68,22 @@ def test_every_reason_the_lexicon_gives_on_the_labeled_set_is_put_in_words(
 )
 def test_reasons_read_as_sentences(reason: str, said: str) -> None:
     assert plain_reason(reason) == said
+
+
+def test_classify_judges_the_good_lines_and_exits_1_for_the_bad(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": "a", "title": "视频号直播带货新规上线"}\nnot json\n[1, 2]\n'
+        '{"id": "b", "title": "某手机厂商发布折叠屏新机"}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["classify", str(src)])
+    assert result.exit_code == 1  # partial, as every import: the rest was judged
+    judged = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [j["id"] for j in judged] == ["a", "b"]
+    assert "in.jsonl:2: skipped, invalid JSON" in result.output
+    assert "in.jsonl:3: skipped, invalid JSON (not a JSON object)" in result.output

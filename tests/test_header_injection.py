@@ -177,7 +177,7 @@ async def test_the_form_refuses_the_attack_and_a_stored_one_still_yields_our_hea
     names = [line.split(":", 1)[0] for line in head.split("\r\n") if line[:1] not in (" ", "\t")]
     assert names == CONFIRMATION_HEADERS
     message = received.message()
-    assert message["Reply-To"] == "editor@example.com"
+    assert message["Reply-To"] == "editor@zhibo-weekly.cn"
     assert [a.addr_spec for a in message["To"].addresses] == ["victim@example.org"]
     assert "BODY" not in received.data.split(b"\r\n\r\n", 1)[1][:20].decode("ascii")
 

@@ -136,7 +136,7 @@ def test_every_request_is_capped_and_a_runaway_stops_there(openai_server: OpenAI
     assert cap == 3 * 120 + 256
     assert all(r.json["max_tokens"] == cap for r in openai_server.requests)
     assert summary.kind == "extractive" and "cut off at the output cap" in (summary.error or "")
-    assert summary.completion_tokens <= 2 * cap
+    assert summary.tokens.completion <= 2 * cap
     retry = openai_server.requests[1].json["messages"][-1]["content"]
     assert "截断" in retry
 

@@ -79,7 +79,9 @@ def test_empty_week_builds_and_sends_nothing(
     try:
         config = _config(
             tmp_path,
-            f"email:\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
+            "base_url: https://news.zhibo-weekly.cn\n"
+            f"email:\n  from: news@zhibo-weekly.cn\n"
+            f"  smtp: {{host: 127.0.0.1, port: {port}, starttls: false}}\n",
             feeds=f"[{{url: '{quiet}', name: quiet}}]",
         )
         now = datetime.now(UTC)
@@ -282,8 +284,8 @@ def test_reasoning_model_through_build_and_cost_report(
     store = Store.open(config.database)
     usage = store.llm_usage()
     store.close()
-    assert usage["reasoning_tokens"] == reasoning
-    assert usage["completion_tokens"] > 0
+    assert usage.tokens.reasoning == reasoning
+    assert usage.tokens.completion > 0
 
 
 def test_prompt_file_change_means_new_cache_key_and_call(

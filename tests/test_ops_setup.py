@@ -181,12 +181,14 @@ def test_doctor_all_good(
     controller, sink = smtp_server
     good = feed_server.add("/good.xml", fresh_rss("好", STORIES, "good"))
     monkeypatch.setenv("OPS_TEST_KEY", "sk-test")
+    monkeypatch.setenv("NEWSLETTER_SECRET", "doctor-test-secret-0123456789")
     config = _doctor_config(
         tmp_path,
         [good],
         llm=f"llm: {{base_url: '{openai_server.base_url}', model: loopback-model, "
         "api_key_env: OPS_TEST_KEY}\n",
-        smtp=f"email:\n  smtp: {{host: 127.0.0.1, port: {controller.port}, starttls: false}}\n",
+        smtp="base_url: https://news.zhibo-weekly.cn\nemail:\n  from: news@zhibo-weekly.cn\n"
+        f"  smtp: {{host: 127.0.0.1, port: {controller.port}, starttls: false}}\n",
     )
     result = runner.invoke(app, ["doctor", "-c", str(config)])
     assert result.exit_code == 0, result.output
@@ -195,6 +197,7 @@ def test_doctor_all_good(
     assert "feed feed0: HTTP 200" in out and "3 entries" in out
     assert "model 'loopback-model' answered a one-line chat in" in " ".join(out.split())
     assert "EHLO" in out and "no mail sent" in out
+    assert "ok mail settings: NEWSLETTER_SECRET set; links at https://news.zhibo-weekly.cn" in out
     assert "0 failed" in out
     assert sink.messages == []
     assert openai_server.request_count == 1  # one small timed chat, a few tokens
@@ -208,6 +211,7 @@ def test_doctor_says_what_to_fix(
 ) -> None:
     controller, _ = smtp_server
     monkeypatch.delenv("OPS_UNSET_KEY", raising=False)
+    monkeypatch.delenv("NEWSLETTER_SECRET", raising=False)
     feeds = [
         feed_server.add("/ok.xml", fresh_rss("好", STORIES, "ok")),
         feed_server.url("/missing.xml"),
@@ -232,8 +236,16 @@ def test_doctor_says_what_to_fix(
     assert "export OPS_UNSET_KEY=" in out
     assert "does not offer STARTTLS" in out
     assert "fix: check the URL in a browser" in out
+    # What `send` would refuse, each with its fix: the secret, base_url and email.from.
+    flat = " ".join(out.split())
+    assert "FAIL mail settings NEWSLETTER_SECRET: is unset or empty" in flat
+    assert "fix: export NEWSLETTER_SECRET=$(python -c" in flat
+    assert "FAIL mail settings base_url: 'http://127.0.0.1:8000': 127.0.0.1 is this machine" in flat
+    assert "fix: set base_url to the public address where `newsletter serve` answers" in flat
+    assert "FAIL mail settings email.from: 'newsletter@localhost': localhost is a reserved" in flat
+    assert "fix: set email.from to an address at your own domain" in flat
     # Also: subscriber counts (ok) and the mail DNS records (skipped: From is localhost).
-    assert re.search(r"^9 checks: 4 fine, 1 warnings, 4 failed$", out, re.M)
+    assert re.search(r"^12 checks: 4 fine, 1 warnings, 7 failed$", out, re.M)
 
 
 def test_doctor_warns_on_a_feed_silent_for_longer_than_stale_days(

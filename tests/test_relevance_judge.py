@@ -84,7 +84,7 @@ def test_judge_only_asked_about_the_uncertain_band(
     assert any(r.startswith("llm judge: no") for r in stored["深夜直播间"].reasons)
     assert any("rule" in r for r in stored["深夜直播间"].reasons)  # rule reasons kept
     assert stored[ITEMS[0][1]].relevant and not stored[ITEMS[1][1]].relevant
-    assert store.llm_usage()["calls"] == 2
+    assert store.llm_usage().calls == 2
 
     # The same entries from another feed (new ids, same content): answers come from the cache.
     feed_server.add("/g.xml", rss(ITEMS))
@@ -115,7 +115,7 @@ def test_judge_failure_keeps_rule_verdict(
         "深夜直播间": True,
     }
     usage = store.llm_usage()
-    assert usage["calls"] == 2 and usage["failed"] == 2
+    assert usage.calls == 2 and usage.failed == 2
     store.close()
 
 

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from newsletter.compose import short_headline
 from newsletter.config import Config, parse_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.flows import review
@@ -42,10 +43,10 @@ def desk_config(root: Path, port: int, **review_options: Any) -> dict[str, Any]:
     return {
         "database": "sqlite:///db.sqlite",
         "output_dir": "out",
-        "base_url": "http://127.0.0.1:9",
+        "base_url": "https://news.zhibo-weekly.cn",
         "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
         "email": {
-            "from": "周报 <news@example.org>",
+            "from": "周报 <news@zhibo-weekly.cn>",
             "retries": 0,
             "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout": 10},
         },
@@ -132,7 +133,13 @@ def test_a_week_on_the_desk(tmp_path: Path, polled: Path, smtp_server: SMTPServe
     with pytest.raises(review.ReviewError, match="no story"):
         review.drop_story(config, store, issue_id, dropped.entry.id, EDITOR)
 
-    log = store.review_changes(issue_id)
+    everything = store.review_changes(issue_id)
+    # Its headline's 本周要点 bullet went with the dropped story.
+    auto = [c for c in everything if c.target == "with its story"]
+    assert [c.before for c in auto] == [
+        b for b in issue.intro if b == short_headline(dropped.entry.title)
+    ]
+    log = [c for c in everything if c not in auto]
     assert [c.action for c in log] == [
         "drop", "edit digest", "move", "move", "edit bullet", "drop bullet", "add",
     ]
@@ -154,10 +161,16 @@ def test_a_week_on_the_desk(tmp_path: Path, polled: Path, smtp_server: SMTPServe
         assert "编辑改写的摘要" in html and "编辑改写</span>" in html
         assert dropped.entry.title not in html and added.entry.title in html
         intro = html.split("本周要点", 1)[1].split("</ul>", 1)[0]
-        assert "编辑写的第一条要点" in intro and issue.intro[1] not in intro
-        assert intro.count("<li") == len(issue.intro) - 1
+        assert "编辑写的第一条要点" in intro and log[5].before not in intro
+        assert intro.count("<li") == len(issue.intro) - 1 - len(auto)
     assert [i.id for i in store.public_issues()] == [issue_id]
     assert store.get_review(issue_id).status == "sent"  # type: ignore[union-attr]
+    # Rebuilt in place (same moment): an issue that is out stays out, nobody is told again.
+    smtp_server.reset()
+    assert not build_issue(config, store).draft
+    assert smtp_server.messages == []
+    assert store.get_review(issue_id).status == "sent"  # type: ignore[union-attr]
+    assert [i.id for i in store.public_issues()] == [issue_id]
 
     labels = [json.loads(line) for line in review.export_labels(store)]
     assert [(r["title"], r["relevant"], r["hard"]) for r in labels] == [
@@ -274,3 +287,49 @@ def test_review_cli(
     assert record["relevant"] is False and record["why"] == "跑题"
     unknown = runner.invoke(app, ["review", "approve", "nope", "-c", str(path)])
     assert unknown.exit_code == 1 and "no draft" in unknown.output
+
+
+def test_review_store_on_both_engines(db_url: str) -> None:
+    """The desk's storage on SQLite and PostgreSQL: one-use links, compare-and-set status,
+    the change log, labels, dropped entries kept by their issue."""
+    from newsletter.models import Entry, Verdict
+
+    store = Store.open(db_url)
+    try:
+        when = datetime(2026, 11, 26, tzinfo=UTC)
+        entry = Entry("e1", "https://feed.example/a.xml", "视频号小店上线新工具", "https://a.example/1",
+                      "视频号小店上线直播带货新工具。", when)
+        store.add_entries([(entry, Verdict(True, 3.0, ("视频号",)))])
+        from newsletter.models import Issue as IssueModel
+
+        issue = IssueModel("i1", "第 1 期", when, when - timedelta(days=7), when, ())
+        review_row = store.open_review(issue, when + timedelta(days=4))
+        assert review_row.status == "draft" and review_row.deadline == when + timedelta(days=4)
+        store.save_issue(issue, "")
+        assert store.unpublished_issue_ids() == {"i1"} and store.public_issues() == []
+        assert store.set_review_status("i1", "approved", expect=("draft",), approved_by="x@y.z")
+        assert not store.set_review_status("i1", "sent", expect=("draft",)), "compare-and-set"
+        assert store.set_review_status("i1", "sent", expect=("approved",))
+        assert [i.id for i in store.public_issues()] == ["i1"]
+
+        store.add_desk_link("nonce-1", "x@y.z")
+        assert not store.use_desk_link("nonce-1", "other@y.z"), "bound to its address"
+        assert store.use_desk_link("nonce-1", "x@y.z")
+        assert not store.use_desk_link("nonce-1", "x@y.z"), "one use"
+
+        store.record_change("i1", "x@y.z", "drop", target="e1", before="标题", after="理由")
+        (change,) = store.review_changes("i1")
+        assert (change.editor, change.action, change.before, change.after) == (
+            "x@y.z", "drop", "标题", "理由",
+        )
+        store.keep_dropped("i1", ["e1"])
+        store.save_issue(issue, "")  # a re-save keeps the dropped entry this issue's
+        assert store.taken_elsewhere("i2", ["e1"]) == {"e1"}
+        store.label_entry("e1", "i1", relevant=False, editor="x@y.z", why="跑题",
+                          filter_relevant=True)
+        store.label_entry("e1", "i1", relevant=False, editor="x@y.z", why="不相关",
+                          filter_relevant=True)
+        ((label, found),) = store.labels()
+        assert label.why == "不相关" and found is not None and found[0].title == entry.title
+    finally:
+        store.close()

@@ -458,7 +458,7 @@ def test_two_workers_meeting_one_new_entry_make_one_llm_call(
             del os.environ["NL_SCALE_KEY"]
             ENV.pop("NL_SCALE_KEY")
         assert llm.request_count == len(doubtful)  # not twice that: one call per story
-        assert store.llm_usage()["calls"] == len(doubtful)
+        assert store.llm_usage().calls == len(doubtful)
         store.close()
 
 

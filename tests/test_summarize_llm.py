@@ -54,7 +54,7 @@ def test_json_answer_becomes_llm_digest(openai_server: OpenAIServer) -> None:
     summary = llm_summary(ENTRY, client(openai_server), PROMPTS)
     assert summary.kind == "llm" and summary.error is None
     assert summary.category == "数据财报" and summary.key_facts == ("GMV增长92%",)
-    assert summary.prompt_tokens > 0 and summary.completion_tokens > 0
+    assert summary.tokens.prompt > 0 and summary.tokens.completion > 0
     request = openai_server.requests[0].json
     assert request["response_format"] == {"type": "json_object"}
     system, user = request["messages"][0]["content"], request["messages"][1]["content"]
@@ -209,8 +209,7 @@ def test_reasoning_is_hidden_and_counted(openai_server: OpenAIServer) -> None:
     llm = client(openai_server)
     summary = llm_summary(ENTRY, llm, PROMPTS)
     assert summary.kind == "llm" and "999" not in summary.text and "think" not in summary.text
-    assert summary.reasoning_tokens > 0
-    assert llm.usage.reasoning_tokens == summary.reasoning_tokens
+    assert summary.tokens.reasoning > 0
 
 
 def test_budget_running_out_mid_run(openai_server: OpenAIServer) -> None:

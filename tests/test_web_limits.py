@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,15 +19,8 @@ import pytest
 from newsletter.config import parse_config
 from newsletter.store import Store
 from newsletter.web import CSRF_COOKIE, create_app
+from tests.servers import free_port, newsletter_serve
 from tests.smtp import SECRET
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _config_text(root: Path, **web: object) -> str:
@@ -43,7 +32,7 @@ def _config_text(root: Path, **web: object) -> str:
             "base_url": "http://news.example.org",
             "web": {"subscribe_limit": 2, **web},
             # Nothing listens there: confirmation mails fail at once, without retries.
-            "email": {"retries": 0, "smtp": {"starttls": False, "port": _free_port()}},
+            "email": {"retries": 0, "smtp": {"starttls": False, "port": free_port()}},
         }
     )
 
@@ -53,41 +42,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("limits")
     (root / "config.yaml").write_text(_config_text(root), encoding="utf-8")
     Store.open(f"sqlite:///{root / 'db.sqlite'}").close()
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsletter",
-            "serve",
-            "-c",
-            str(root / "config.yaml"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env={**os.environ, "NEWSLETTER_SECRET": SECRET},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "newsletter serve did not come up"
-            time.sleep(0.05)
+    with newsletter_serve(
+        root / "config.yaml", free_port(), env={"NEWSLETTER_SECRET": SECRET}
+    ) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _post_subscribe(c: httpx.Client, address: str, headers: dict[str, str]) -> httpx.Response:

@@ -170,6 +170,26 @@ def pack(
     return messages
 
 
+def markdown_frame(
+    digest: Digest, text: Callable[[str, int], str], heading: str, newline: str, title_cap: int
+) -> tuple[list[str], list[str], list[str]]:
+    """The opening, the closing and the continued-message opening of a markdown issue
+    (WeCom and DingTalk): heading, 本周要点 as quotes, the link to the web issue.
+
+    ``text`` neutralises the platform's markup; ``newline`` is its line break (DingTalk
+    joins lines that a single newline separates).
+    """
+    title = text(digest.title, title_cap)
+    head = [f"{heading} {title}"]
+    if digest.highlights:
+        quotes = newline.join(f"> {text(h, 300)}" for h in digest.highlights)
+        head.append(f"**本周要点**{newline}{quotes}")
+    more = f"（另有 {digest.more} 篇）" if digest.more else ""
+    web = safe_link(digest.web_url)
+    tail = [f"[阅读全文 →]({web}){more}"] if web else []
+    return head, tail, [f"{heading} {title}（续）"]
+
+
 # -- posting ---------------------------------------------------------------------------
 
 

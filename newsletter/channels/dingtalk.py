@@ -30,6 +30,7 @@ from ._common import (
     clean,
     errcode_answer,
     json_bytes,
+    markdown_frame,
     pack,
     safe_link,
 )
@@ -86,15 +87,8 @@ class DingTalk:
         return (self.url, self.secret or "")
 
     def messages(self, digest: Digest) -> list[dict[str, Any]]:
+        head, tail, continued = markdown_frame(digest, text, "###", "\n\n", 100)
         title = text(digest.title, 100)
-        head = [f"### {title}"]
-        if digest.highlights:
-            head.append(
-                "**本周要点**\n\n" + "\n\n".join(f"> {text(h, 300)}" for h in digest.highlights)
-            )
-        more = f"（另有 {digest.more} 篇）" if digest.more else ""
-        web = safe_link(digest.web_url)
-        tail = [f"[阅读全文 →]({web}){more}"] if web else []
 
         def body(parts: list[str]) -> dict[str, Any]:
             return {"msgtype": "markdown", "markdown": {"title": title, "text": "\n\n".join(parts)}}
@@ -102,9 +96,7 @@ class DingTalk:
         def fits(parts: list[str]) -> bool:
             return len(json_bytes(body(parts))) <= MAX_BYTES
 
-        return [
-            body(p) for p in pack(head, digest.stories, _story, tail, fits, [f"### {title}（续）"])
-        ]
+        return [body(p) for p in pack(head, digest.stories, _story, tail, fits, continued)]
 
     def request(self, message: dict[str, Any], now: float) -> Request:
         url = self.url

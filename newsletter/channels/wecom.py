@@ -23,6 +23,7 @@ from ._common import (
     clean,
     errcode_answer,
     json_bytes,
+    markdown_frame,
     pack,
     safe_link,
 )
@@ -64,20 +65,12 @@ class WeCom:
         return (self.url,)
 
     def messages(self, digest: Digest) -> list[dict[str, Any]]:
-        title = text(digest.title, 200)
-        head = [f"## {title}"]
-        if digest.highlights:
-            head.append(
-                "**本周要点**\n" + "\n".join(f"> {text(h, 300)}" for h in digest.highlights)
-            )
-        more = f"（另有 {digest.more} 篇）" if digest.more else ""
-        web = safe_link(digest.web_url)
-        tail = [f"[阅读全文 →]({web}){more}"] if web else []
+        head, tail, continued = markdown_frame(digest, text, "##", "\n", 200)
 
         def fits(parts: list[str]) -> bool:
             return len("\n\n".join(parts).encode("utf-8")) <= MAX_BYTES
 
-        packed = pack(head, digest.stories, _story, tail, fits, [f"## {title}（续）"])
+        packed = pack(head, digest.stories, _story, tail, fits, continued)
         return [
             {"msgtype": "markdown", "markdown": {"content": "\n\n".join(parts)}} for parts in packed
         ]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from .._lease import dead_here
 from ..config import Config
 from ..llm import LLMClient, LLMSettings
-from ..models import Summary
+from ..models import Summary, Tokens
 from ..store import Store
+
+T = TypeVar("T")
 
 
 def llm_client(config: Config) -> LLMClient | None:
@@ -51,12 +54,14 @@ def claim_seconds(config: Config) -> float:
 def computed_once(
     store: Store,
     key: str,
-    entry_id: str,
     owner: str,
     seconds: float,
-    compute: Callable[[], Summary],
-    keep: Callable[[Summary], bool],
-) -> tuple[Summary, bool]:
+    compute: Callable[[], T],
+    *,
+    load: Callable[[], T | None],
+    save: Callable[[T], None],
+    keep: Callable[[T], bool],
+) -> tuple[T, bool]:
     """The cached value of ``key``, computing it at most once across processes.
 
     The cache row is claimed before ``compute`` (the LLM call) runs: a second worker that
@@ -64,20 +69,21 @@ def computed_once(
     A claim whose holder died on this host (``kill -9`` included) is taken over at once;
     one held elsewhere expires after ``seconds``. A result ``keep`` rejects (a transient
     failure) is not stored, so a waiter then claims and tries itself.
-    Returns ``(summary, True)`` when this call ran ``compute``.
+    ``load`` reads the cached value, ``save`` stores one. Returns ``(value, True)`` when
+    this call ran ``compute``.
     """
     while True:
-        cached = store.get_summary(key)
+        cached = load()
         if cached is not None:
             return cached, False
         if store.claim_summary(key, owner, seconds):
             try:
-                summary = compute()
-                if keep(summary):
-                    store.put_summary(key, entry_id, summary)
+                value = compute()
+                if keep(value):
+                    save(value)
             finally:
                 store.release_summary_claim(key, owner)
-            return summary, True
+            return value, True
         holder = store.summary_claim_owner(key)
         if holder is not None and dead_here(holder) and store.expire_summary_claim(key, holder):
             continue
@@ -90,21 +96,47 @@ def record_call(
     issue_id: str | None,
     purpose: str,
     entry_id: str | None,
-    summary: Summary,
+    *,
+    model: str,
+    ok: bool,
+    error: str | None,
+    tokens: Tokens,
 ) -> None:
-    """One usage row per LLM-backed digest or intro; cache hits spent nothing and are skipped."""
-    spent = summary.prompt_tokens + summary.completion_tokens + summary.reasoning_tokens
-    if not spent and not (summary.kind == "extractive" and summary.error):
+    """One usage row per LLM call made (digest, intro, judge); failures without tokens too.
+
+    Cache hits spent nothing and are skipped.
+    """
+    if not tokens.total and not (not ok and error):
         return
     store.record_llm_call(
         run_id=run_id,
         issue_id=issue_id,
         purpose=purpose,
         entry_id=entry_id,
+        model=model,
+        ok=ok,
+        error=error,
+        tokens=tokens,
+    )
+
+
+def record_summary(
+    store: Store,
+    run_id: str,
+    issue_id: str | None,
+    purpose: str,
+    entry_id: str | None,
+    summary: Summary,
+) -> None:
+    """:func:`record_call` for a digest or the intro, from how it was made."""
+    record_call(
+        store,
+        run_id,
+        issue_id,
+        purpose,
+        entry_id,
         model=summary.model,
         ok=summary.kind == "llm",
         error=summary.error,
-        prompt_tokens=summary.prompt_tokens,
-        completion_tokens=summary.completion_tokens,
-        reasoning_tokens=summary.reasoning_tokens,
+        tokens=summary.tokens,
     )

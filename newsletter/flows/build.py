@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from .._extract import DigestCaps
 from .._lease import owner_id
 from ..config import Config
 from ..llm import LLMClient, TokenBudget
-from ..models import Entry, Feed, Issue, IssueItem, Summary
+from ..models import Entry, Feed, IntroRecord, Issue, IssueItem, LLMUsage, Summary
 from ..store import Store
 from ..summarize import (
     CATEGORIES,
@@ -29,7 +28,7 @@ from ..summarize import (
     write_intro,
 )
 from . import Progress, review
-from ._llm import claim_seconds, computed_once, llm_client, record_call
+from ._llm import claim_seconds, computed_once, llm_client, record_summary
 from .archive import write_issue
 from .poll import all_feeds
 
@@ -42,10 +41,10 @@ class BuildReport:
     reason: str
     html_path: Path | None = None
     text_path: Path | None = None
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: LLMUsage = LLMUsage()
     fallbacks: tuple[tuple[str, str], ...] = ()
     """(entry title, reason) for each LLM digest that was replaced by an extract."""
-    issue_usage: dict[str, int] = field(default_factory=dict)
+    issue_usage: LLMUsage = LLMUsage()
     """LLM totals over every run that built this issue."""
     draft: bool = False
     """The issue waits on the editor's desk (``review.required``): nothing may send it yet."""
@@ -96,7 +95,14 @@ def _summaries(
         # A failing endpoint is worth retrying next run; a bad answer for this content
         # is not: it would cost the same tokens to get the same kind of answer.
         return computed_once(
-            store, key, entry.id, owner, claim_seconds(config), call, lambda s: not s.transient
+            store,
+            key,
+            owner,
+            claim_seconds(config),
+            call,
+            load=lambda: store.get_summary(key),
+            save=lambda summary: store.put_summary(key, entry.id, summary),
+            keep=lambda summary: not summary.transient,
         )
 
     with ThreadPoolExecutor(max_workers=config.llm.max_concurrency) as pool:
@@ -105,7 +111,7 @@ def _summaries(
             summary, called = future.result()
             result[entry.id] = summary
             if called:
-                record_call(store, run_id, issue_id, "summary", entry.id, summary)
+                record_summary(store, run_id, issue_id, "summary", entry.id, summary)
             done += 1
             if progress:
                 progress("summarize", done, len(entries))
@@ -202,7 +208,7 @@ def build_issue(
     ordered = _section_order(items)
     highlights = compose.highlights(items)
     intro, intro_usage = _intro(config, store, ordered, highlights, client, prompts, budget)
-    record_call(store, run_id, issue_id, "intro", None, intro_usage)
+    record_summary(store, run_id, issue_id, "intro", None, intro_usage)
     issue = Issue(
         id=issue_id,
         title=_issue_title(config, number, end),
@@ -214,10 +220,9 @@ def build_issue(
         intro_kind=intro_usage.kind,
         sections=compose.sections(items, CATEGORIES),
     )
-    if config.review.required:
-        review.begin_draft(config, store, issue)
+    draft = config.review.required and review.begin_draft(config, store, issue).status != "sent"
     html_path, text_path = write_issue(config, store, issue)
-    if config.review.required:
+    if draft:
         review.notify_editors(config, store, issue)
     fallbacks = tuple(
         (i.entry.title, i.summary.error or "")
@@ -230,8 +235,8 @@ def build_issue(
         "build: issue %s with %d stories, %d LLM calls, %d tokens",
         issue.id,
         len(items),
-        usage["calls"],
-        usage["prompt_tokens"] + usage["completion_tokens"] + usage["reasoning_tokens"],
+        usage.calls,
+        usage.tokens.total,
     )
     return BuildReport(
         issue,
@@ -241,7 +246,7 @@ def build_issue(
         usage,
         fallbacks,
         issue_usage,
-        draft=config.review.required,
+        draft=draft,
     )
 
 
@@ -263,18 +268,16 @@ def _intro(
     if client is None:
         return write_intro(pairs, None, prompts, language=config.language, fallback=highlights)
     key = intro_cache_key(pairs, client.model, prompts.version, config.language)
-    cached = store.get_summary(key)
+    cached = store.get_intro(key)
     if cached is not None:
         # Served from the cache: no tokens spent, nothing to report as a call.
-        free = replace(cached, text="", prompt_tokens=0, completion_tokens=0, reasoning_tokens=0)
-        return tuple(json.loads(cached.text)), replace(free, error=None)
+        return cached.bullets, Summary(text="", kind=cached.kind, model=cached.model)
     bullets, usage = write_intro(
         pairs, client, prompts, language=config.language, budget=budget, fallback=highlights
     )
     # A failing endpoint is retried next run; an unusable answer is not asked again.
     if not usage.transient:
-        text = json.dumps(bullets, ensure_ascii=False)
-        store.put_summary(key, "intro", replace(usage, text=text))
+        store.put_intro(key, IntroRecord(bullets, usage.kind, usage.model, usage.tokens))
     return bullets, usage
 
 

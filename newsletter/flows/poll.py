@@ -23,7 +23,7 @@ from .._urls import feed_key
 from ..config import Config
 from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
-from ..models import Entry, Feed, FetchResult, FetchState, Summary, Verdict
+from ..models import Entry, Feed, FetchResult, FetchState, Judgement, Verdict
 from ..parse import ParsedFeed, parse_feed
 from ..store import Store
 from ..summarize import MAX_SOURCE_CHARS, cache_key, load_prompts
@@ -420,7 +420,7 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
     def ask(entry: Entry, rules: Verdict) -> Verdict:
         key = "judge-" + cache_key(entry, client.model, prompts.version, 0, config.language)
 
-        def call() -> Summary:
+        def call() -> Judgement:
             user = prompts.render(
                 "judge_user", title=entry.title, text=entry.text[:MAX_SOURCE_CHARS]
             )
@@ -430,35 +430,47 @@ def llm_second_opinion(config: Config, store: Store) -> SecondOpinion | None:
                 [{"role": "system", "content": system}, {"role": "user", "content": user}],
                 floor=floor,
             )
-            said = {"relevant": answer.verdict.relevant, "reason": answer.reason}
-            return Summary(
-                text=json.dumps(said, ensure_ascii=False),
-                kind="llm" if answer.answered else "extractive",
-                model=client.model,
+            return Judgement(
+                answer.verdict.relevant,
+                answer.reason,
+                client.model,
+                answered=answer.answered,
                 error=answer.error,
-                prompt_tokens=answer.prompt_tokens,
-                completion_tokens=answer.completion_tokens,
-                reasoning_tokens=answer.reasoning_tokens,
+                tokens=answer.tokens,
             )
 
         try:
             outcome, called = computed_once(
-                store, key, entry.id, owner, claim_seconds(config), call, lambda s: s.kind == "llm"
+                store,
+                key,
+                owner,
+                claim_seconds(config),
+                call,
+                load=lambda: store.get_judgement(key),
+                save=lambda said: store.put_judgement(key, entry.id, said),
+                keep=lambda said: said.answered,
             )
         except LLMCancelled:
             return rules  # stopping: the entry is kept with its rule verdict
         if called:
-            record_call(store, run_id, None, "judge", entry.id, outcome)
-            if outcome.kind != "llm":
+            record_call(
+                store,
+                run_id,
+                None,
+                "judge",
+                entry.id,
+                model=outcome.model,
+                ok=outcome.answered,
+                error=outcome.error,
+                tokens=outcome.tokens,
+            )
+            if not outcome.answered:
                 if outcome.error:
                     log.info(
                         "llm judge failed for %s, rule verdict kept: %s", entry.id, outcome.error
                     )
                 return rules
-        said = json.loads(outcome.text)
-        return relevance.apply_judgement(
-            rules, bool(said["relevant"]), str(said["reason"]), floor=floor
-        )
+        return relevance.apply_judgement(rules, outcome.relevant, outcome.reason, floor=floor)
 
     def refine(judged: list[tuple[Entry, Verdict]]) -> list[tuple[Entry, Verdict]]:
         known = store.known_entry_ids([e.id for e, _ in judged])

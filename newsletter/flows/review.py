@@ -14,25 +14,26 @@ checked against real editorial choices.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import secrets
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from .. import deliver
 from .._extract import DigestCaps
 from .._facts import unsupported_facts
 from .._guard import language_tag
 from .._urls import canonical_url
+from ..compose import short_headline
 from ..config import Config, parse_deadline
 from ..errors import NewsletterError
 from ..models import Entry, Issue, IssueItem, Verdict
 from ..store import Change, Review, Store
 from ..summarize import CATEGORIES, extractive_summary
-from ..tokens import DeskTokens, secret_from_env
 from ._mail import mail_sender, send_one
 from .archive import renderer, write_issue
 from .channels import post_issue
@@ -40,6 +41,8 @@ from .send import SendReport, send_issue
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
 EDITABLE = ("draft", "held")
 MAX_DIGEST_CHARS = 2000
 MAX_BULLET_CHARS = 300
@@ -86,7 +89,24 @@ def desk_url(config: Config, issue_id: str = "") -> str:
 
 
 def begin_draft(config: Config, store: Store, issue: Issue) -> Review:
-    """Record an issue as a draft; called before the issue is stored, so no page lists it."""
+    """Record an issue as a draft; called before the issue is stored, so no page lists it.
+
+    A rebuild of an issue already sent leaves it sent (it is out; it stays in the archive);
+    a rebuild of a draft starts its review over, and the log says what that discarded.
+    """
+    existing = store.get_review(issue.id)
+    if existing is not None and existing.status == "sent":
+        return existing
+    if existing is not None:
+        done = [c for c in store.review_changes(issue.id) if c.editor != "deadline"]
+        if done:
+            log.warning(
+                "review: issue %s was rebuilt; its %d editor changes no longer apply "
+                "(they stay in its change log)",
+                issue.id,
+                len(done),
+            )
+            store.record_change(issue.id, "build", "rebuild", before=existing.status)
     return store.open_review(issue, deadline_after(config, datetime.now(UTC)))
 
 
@@ -146,54 +166,6 @@ def _local(config: Config, moment: datetime) -> str:
     return moment.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
 
 
-# -- sign-in ----------------------------------------------------------------------------
-
-
-def is_editor(config: Config, email: str) -> bool:
-    return email.strip().lower() in config.review.editors
-
-
-def request_sign_in(config: Config, store: Store, email: str) -> bool:
-    """Mail a one-use sign-in link if ``email`` is an editor's; False (nothing sent) if not."""
-    try:
-        address = deliver.normalize_address(email)
-    except NewsletterError:
-        return False
-    if not is_editor(config, address):
-        log.warning("desk: sign-in asked for an address that is not an editor's")
-        return False
-    nonce = secrets.token_urlsafe(24)
-    store.add_desk_link(nonce, address)
-    token = DeskTokens(secret_from_env(config.secret_env)).link(address, nonce)
-    link = f"{desk_url(config)}/signin/{token}"
-    minutes = config.review.link_minutes
-    return notice(
-        config,
-        address,
-        f"登录审稿台：{config.title}",
-        [f"点击下面的按钮登录审稿台。链接 {minutes} 分钟内有效，只能使用一次。",
-         "如果不是您本人操作，忽略这封邮件即可。"],
-        link,
-        "登录审稿台",
-    )
-
-
-def sign_in(config: Config, store: Store, token: str) -> str:
-    """The editor's address a sign-in link proves, spending the link; ``ReviewError`` if not."""
-    tokens = DeskTokens(secret_from_env(config.secret_env))
-    read = tokens.read_link(token, config.review.link_minutes * 60)
-    if read == "expired":
-        raise ReviewError("this sign-in link has expired; ask for a new one")
-    if isinstance(read, str):
-        raise ReviewError("this sign-in link is not valid")
-    email, nonce = read
-    if not is_editor(config, email):
-        raise ReviewError("this address is no longer an editor's")
-    if not store.use_desk_link(nonce, email):
-        raise ReviewError("this sign-in link was already used; ask for a new one")
-    return email
-
-
 # -- reading a draft ---------------------------------------------------------------------
 
 
@@ -237,6 +209,20 @@ def candidates(store: Store, issue: Issue) -> list[Candidate]:
 # -- changing a draft --------------------------------------------------------------------
 
 
+# Each change reads the draft, changes it and writes it back: two editors pressing buttons
+# at once in one `serve` must not lose one change to the other.
+_EDITS = threading.Lock()
+
+
+def _serialized(change: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(change)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _EDITS:
+            return change(*args, **kwargs)
+
+    return run
+
+
 def _editable(store: Store, issue_id: str) -> tuple[Review, Issue]:
     review, issue = draft(store, issue_id)
     if review.status not in EDITABLE:
@@ -272,19 +258,27 @@ def _save(config: Config, store: Store, issue: Issue) -> None:
         store.keep_dropped(issue.id, sorted(had - has))
 
 
+@_serialized
 def drop_story(
     config: Config, store: Store, issue_id: str, entry_id: str, editor: str, why: str = ""
 ) -> IssueItem:
-    """Take a story out of the draft; the editor's "not for this newsletter" is labeled."""
+    """Take a story out of the draft (and its headline from 本周要点); the editor's "not for
+    this newsletter" is labeled."""
     _, issue = _editable(store, issue_id)
     item = _find(issue, entry_id)
     sections = [(n, [i for i in g if i is not item]) for n, g in _sections(issue)]
     items = [i for i in issue.items if i is not item]
-    _save(config, store, _with_sections(issue, sections, items))
+    # A 本周要点 bullet that is this story's headline would point at nothing.
+    headline = short_headline(item.entry.title)
+    stale = [b for b in issue.intro if b == headline or b == item.entry.title]
+    kept = tuple(b for b in issue.intro if b not in stale)
+    _save(config, store, replace(_with_sections(issue, sections, items), intro=kept))
     why = _one_line(why, MAX_WHY_CHARS)
     store.record_change(
         issue_id, editor, "drop", target=entry_id, before=item.entry.title, after=why
     )
+    for bullet in stale:
+        store.record_change(issue_id, editor, "drop bullet", target="with its story", before=bullet)
     store.label_entry(
         entry_id,
         issue_id,
@@ -296,6 +290,7 @@ def drop_story(
     return item
 
 
+@_serialized
 def move_story(
     config: Config, store: Store, issue_id: str, entry_id: str, where: str, editor: str
 ) -> None:
@@ -333,6 +328,7 @@ def move_story(
     )
 
 
+@_serialized
 def edit_digest(
     config: Config, store: Store, issue_id: str, entry_id: str, text: str, editor: str
 ) -> list[str]:
@@ -359,6 +355,7 @@ def _replaced(issue: Issue, old: IssueItem, new: IssueItem) -> Issue:
     return _with_sections(issue, sections, [new if i is old else i for i in issue.items])
 
 
+@_serialized
 def edit_bullet(
     config: Config, store: Store, issue_id: str, index: int, text: str | None, editor: str
 ) -> None:
@@ -387,6 +384,7 @@ def edit_bullet(
     )
 
 
+@_serialized
 def add_story(config: Config, store: Store, issue_id: str, url: str, editor: str) -> IssueItem:
     """Add the week's entry at ``url`` (the filter's rejects too) with an extracted digest."""
     _, issue = _editable(store, issue_id)
@@ -441,6 +439,7 @@ def _one_line(text: str, limit: int) -> str:
 # -- approving and sending ------------------------------------------------------------------
 
 
+@_serialized
 def approve(
     config: Config, store: Store, issue_id: str, editor: str, *, now: bool = False
 ) -> Review:

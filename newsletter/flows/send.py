@@ -16,12 +16,19 @@ from pathlib import Path
 from .. import deliver
 from .._lease import Heartbeat, dead_here, owner_id
 from ..config import Config
-from ..errors import DeliveryError, NewsletterError
+from ..errors import ConfigError, DeliveryError, NewsletterError
 from ..models import Issue
 from ..render import Renderer
-from ..store import Store
+from ..store import Retries, Store
 from . import Progress
-from ._mail import envelope_sender, mail_sender, send_one, signer, smtp_sender
+from ._mail import (
+    envelope_sender,
+    mail_sender,
+    mailing_problems,
+    send_one,
+    signer,
+    smtp_sender,
+)
 from .archive import renderer, write_atomic
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,8 @@ class SendReport:
     failed: int = 0
     bounced: int = 0
     """Of the failed, those refused permanently at RCPT: the address is now bounced."""
+    deferred: int = 0
+    """Of the failed, those that failed temporarily: the daemon tries them again later."""
     skipped: int = 0
     """Owed rows whose subscriber is no longer active."""
     already_sent: int = 0
@@ -45,6 +54,8 @@ class SendReport:
     """Stories left out of the email to stay under Gmail's clipping size."""
     error: str | None = None
     """Why the run stopped early (server unreachable, login refused); rerun to continue."""
+    retries: Retries = Retries()
+    """The issue's temporarily failed deliveries after this run: waiting, next, given up."""
 
 
 KEPT = frozenset({"rejected", "unknown"})
@@ -133,6 +144,17 @@ class _IssueMail:
         )
 
 
+def next_retry(config: Config, attempt: int, now: datetime) -> datetime | None:
+    """When to try again a delivery whose ``attempt``-th try failed temporarily; None once
+    the schedule (``email.retry_delays_seconds``, the last repeating) would pass
+    ``email.give_up_after_seconds`` counted from the first try."""
+    delays = config.email.retry_delays_seconds
+    waits = [delays[min(i, len(delays) - 1)] for i in range(max(1, attempt))]
+    if sum(waits) > config.email.give_up_after_seconds:
+        return None
+    return now + timedelta(seconds=waits[-1])
+
+
 def _eml_name(index: int, address: str) -> str:
     safe = "".join(c if c.isalnum() or c in "@._-" else "_" for c in address)[:80]
     return f"{index:05d}-{safe}.eml"
@@ -161,16 +183,28 @@ def send_issue(
     owed rows as ``owner``, so every subscriber gets the issue once, and they share one
     ``email.max_per_second``. ``join`` only helps with rows already queued (what a worker
     does); ``stop`` is asked between batches.
+
+    Raises :class:`ConfigError` before mailing anyone while :func:`mailing_problems` finds
+    a demo setting (``base_url``, ``email.from``); a test copy (``to``) goes out with a warning.
     """
     record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
     issue = None if record is None else store.load_issue(record.id)
     if record is None or issue is None:
         wanted = f"issue {issue_id!r}" if issue_id else "issue"
         raise NewsletterError(f"cannot send: no {wanted} in the database (run `build` first)")
+    problems = [] if dry_run else mailing_problems(config)
     if to is not None:
+        for problem in problems:
+            log.warning("test copy only: the list would not be mailed: %s", problem)
         return _send_test_copy(config, store, issue, to)
     if dry_run:
         return _write_eml(config, store, issue, Path(record.path or "") or None)
+    if problems:
+        raise ConfigError(
+            "not mailing the list: "
+            + "; ".join(str(p) for p in problems)
+            + " (`newsletter send --to ADDR` still sends you a test copy)"
+        )
     review = store.get_review(issue.id)
     if review is not None and review.status != "sent":
         raise NewsletterError(
@@ -189,7 +223,7 @@ def send_issue(
     skipped = sum(1 for r in rows if r.status != "sent" and r.subscriber_id in inactive)
     skipped = 0 if join else skipped
     owed = sum(1 for r in rows if r.status != "sent" and r.subscriber_id not in inactive)
-    sent = failed = bounced = 0
+    sent = failed = bounced = deferred = 0
     failures: list[tuple[str, str]] = []
     error: str | None = None
     mail: _IssueMail | None = None
@@ -219,7 +253,8 @@ def send_issue(
             with Heartbeat(lease / 3, renew):
                 for index, person in enumerate(batch):
                     assert person.id is not None
-                    if not store.start_delivery(issue.id, person.id, me):
+                    attempt = store.start_delivery(issue.id, person.id, me)
+                    if not attempt:
                         skipped += 1  # unsubscribed since the lease, or the lease was lost
                         continue
                     message = mail.message(person.email, person.name, person.id)
@@ -243,10 +278,28 @@ def send_issue(
                     if result.status == "sent":
                         store.finish_delivery(issue.id, person.id, "sent", result.answer)
                         sent += 1
+                    elif result.status == "failed":
+                        # Temporary (a 4xx outlasting the quick retries): the daemon's retry
+                        # job sends it again on the schedule, then gives up.
+                        when = next_retry(config, attempt, datetime.now(UTC))
+                        answer = result.answer
+                        if when is None:
+                            answer = f"gave up after {attempt} attempts: {answer}"
+                        store.finish_delivery(
+                            issue.id,
+                            person.id,
+                            "failed" if when is None else "deferred",
+                            answer,
+                            retry_at=when,
+                        )
+                        failed += 1
+                        deferred += when is not None
+                        failures.append((person.email, answer))
                     else:
                         is_bounce = result.status == "bounced"
                         # "rejected" (refused for good after DATA) is never retried, and
-                        # "unknown" (no answer once the message left) only once, later.
+                        # "unknown" (no answer once the message left) only once, later; a
+                        # bounce's row is "failed" and its subscriber no longer active.
                         row_status = result.status if result.status in KEPT else "failed"
                         store.finish_delivery(
                             issue.id, person.id, row_status, result.answer, bounced=is_bounce
@@ -259,11 +312,12 @@ def send_issue(
                         progress("send", done, max(owed, done))
             store.release_deliveries(issue.id, me, ids)
     log.info(
-        "send: issue %s sent=%d failed=%d bounced=%d skipped=%d already=%d%s",
+        "send: issue %s sent=%d failed=%d bounced=%d deferred=%d skipped=%d already=%d%s",
         issue.id,
         sent,
         failed,
         bounced,
+        deferred,
         skipped,
         already,
         f" stopped: {error}" if error else "",
@@ -273,11 +327,13 @@ def send_issue(
         sent=sent,
         failed=failed,
         bounced=bounced,
+        deferred=deferred,
         skipped=skipped,
         already_sent=already,
         failures=tuple(failures),
         trimmed=mail.trimmed if mail else 0,
         error=error,
+        retries=store.delivery_retries(issue.id),
     )
 
 
@@ -333,6 +389,27 @@ def unfinished_send(config: Config, store: Store, now: datetime) -> str | None:
         return None
     counts = store.delivery_counts(newest.id)
     return newest.id if counts.get("queued", 0) or counts.get("sending", 0) else None
+
+
+def retry_due(
+    config: Config,
+    store: Store,
+    *,
+    owner: str | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> list[SendReport]:
+    """Send again every deferred delivery whose retry time has come (the daemon's job).
+
+    Any issue's, not only the newest: retries end ``email.give_up_after_seconds`` after
+    the first try. One missed by more than ``schedule.misfire_grace_seconds`` (the daemon
+    was down) is given up instead: a week-old issue arriving late is worse than not at all.
+    """
+    now = datetime.now(UTC)
+    grace = timedelta(seconds=config.schedule.misfire_grace_seconds)
+    return [
+        send_issue(config, store, issue_id=issue_id, owner=owner, join=True, stop=stop)
+        for issue_id in store.requeue_due_deliveries(now, missed_before=now - grace)
+    ]
 
 
 def join_send(

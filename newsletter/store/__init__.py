@@ -12,7 +12,7 @@ from ._base import StoreBase, now_utc
 from ._bounces import BounceEvent, BouncesMixin
 from ._channels import ChannelDelivery, ChannelsMixin
 from ._coordination import CoordinationMixin, LeaseHolder, WorkerOverview
-from ._deliveries import DeliveriesMixin
+from ._deliveries import DeliveriesMixin, Retries
 from ._entries import EntriesMixin
 from ._feeds import CLI_ORIGINS, FeedHealth, FeedsMixin
 from ._issues import IssueRecord, IssuesMixin, issue_from_json, issue_to_json
@@ -53,6 +53,7 @@ __all__ = [
     "FeedHealth",
     "IssueRecord",
     "LeaseHolder",
+    "Retries",
     "Store",
     "UTCDateTime",
     "WorkerOverview",

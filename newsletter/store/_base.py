@@ -113,6 +113,12 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         with self._explained(), self.engine.begin() as conn:

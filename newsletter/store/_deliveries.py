@@ -1,14 +1,16 @@
 """Deliveries: a row per (issue, subscriber), and the leases senders take on them.
 
-A row goes queued -> sending -> sent | failed. "sending" is committed before the SMTP
-transaction and "sent" after it, so after a crash the only message whose fate is
-unknown is the one row left in "sending"; it is sent again.
+A row goes queued -> sending -> sent | deferred | failed. "sending" is committed before
+the SMTP transaction and "sent" after it, so after a crash the only message whose fate is
+unknown is the one row left in "sending"; it is sent again. A "deferred" row failed
+temporarily and is owed again at its ``retry_at``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, literal, or_, select, update
 
@@ -16,6 +18,16 @@ from ..models import Delivery, Subscriber
 from ._base import StoreBase, insert_ignoring_duplicates, now_utc
 from ._schema import UTCDateTime, deliveries, subscribers
 from ._subscribers import subscriber_from_row
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Temporarily failed deliveries: waiting for the daemon's retry, and given up."""
+
+    waiting: int = 0
+    next_at: datetime | None = None
+    given_up: int = 0
+    """"failed" rows of subscribers still active: retried until the schedule ran out."""
 
 
 class DeliveriesMixin(StoreBase):
@@ -76,8 +88,10 @@ class DeliveriesMixin(StoreBase):
         answer: str,
         *,
         bounced: bool = False,
+        retry_at: datetime | None = None,
     ) -> None:
-        """Record the outcome (sent, failed, or queued again); a bounce also marks the address."""
+        """Record the outcome (sent, deferred until ``retry_at``, failed, or queued again);
+        a bounce also marks the address."""
         now = now_utc()
         with self._tx() as conn:
             conn.execute(
@@ -92,6 +106,7 @@ class DeliveriesMixin(StoreBase):
                     updated=now,
                     lease_owner=None,
                     lease_until=None,
+                    retry_at=retry_at,
                 )
             )
             if bounced:
@@ -154,10 +169,10 @@ class DeliveriesMixin(StoreBase):
             )
             return [subscriber_from_row(r) for r in rows]
 
-    def start_delivery(self, issue_id: str, subscriber_id: int, owner: str) -> bool:
-        """Mark a leased row "sending" just before its message goes out.
+    def start_delivery(self, issue_id: str, subscriber_id: int, owner: str) -> int:
+        """Mark a leased row "sending" just before its message goes out; its attempt number.
 
-        False when the lease was lost (expired and taken over), the row was sent meanwhile,
+        0 when the lease was lost (expired and taken over), the row was sent meanwhile,
         or the subscriber is no longer active (unsubscribed on the web since the lease).
         """
         active = select(subscribers.c.id).where(
@@ -174,8 +189,9 @@ class DeliveriesMixin(StoreBase):
                     deliveries.c.subscriber_id.in_(active),
                 )
                 .values(status="sending", attempts=deliveries.c.attempts + 1, updated=now_utc())
+                .returning(deliveries.c.attempts)
             )
-            return done.rowcount == 1
+            return int(done.scalar() or 0)
 
     def release_deliveries(self, issue_id: str, owner: str, subscriber_ids: Sequence[int]) -> None:
         """Give back ``owner``'s leases on these rows (whatever was not finished)."""
@@ -195,13 +211,14 @@ class DeliveriesMixin(StoreBase):
     def requeue_failed_deliveries(self, issue_id: str) -> int:
         """Owe again the failed rows of still-active subscribers (a rerun retries them).
 
-        An "unknown" row (the message left but no answer came: it may have arrived) is
-        owed again only if that was its first attempt, so it is sent at most twice;
-        "rejected" rows (refused for good after DATA) are never retried.
+        "deferred" rows are owed at once, without waiting for their retry time. An "unknown"
+        row (the message left but no answer came: it may have arrived) is owed again only if
+        that was its first attempt, so it is sent at most twice; "rejected" rows (refused
+        for good after DATA) are never retried.
         """
         active = select(subscribers.c.id).where(subscribers.c.status == "active")
         retry = or_(
-            deliveries.c.status == "failed",
+            deliveries.c.status.in_(("failed", "deferred")),
             and_(deliveries.c.status == "unknown", deliveries.c.attempts <= 1),
         )
         with self._tx() as conn:
@@ -212,9 +229,60 @@ class DeliveriesMixin(StoreBase):
                     retry,
                     deliveries.c.subscriber_id.in_(active),
                 )
-                .values(status="queued", updated=now_utc())
+                .values(status="queued", updated=now_utc(), retry_at=None)
             )
             return int(done.rowcount or 0)
+
+    def requeue_due_deliveries(self, now: datetime, *, missed_before: datetime) -> list[str]:
+        """Owe again every "deferred" row whose retry time has come; their issues' ids.
+
+        A row whose retry was due before ``missed_before`` is given up ("failed") instead.
+        """
+        active = select(subscribers.c.id).where(subscribers.c.status == "active")
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.status == "deferred", deliveries.c.retry_at < missed_before)
+                .values(
+                    status="failed",
+                    answer=func.substr(
+                        literal("gave up: the retry was due too long ago; ") + deliveries.c.answer,
+                        1,
+                        1000,
+                    ),
+                    updated=now_utc(),
+                    retry_at=None,
+                )
+            )
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.status == "deferred",
+                    deliveries.c.retry_at <= now,
+                    deliveries.c.subscriber_id.in_(active),
+                )
+                .values(status="queued", updated=now_utc(), retry_at=None)
+                .returning(deliveries.c.issue_id)
+            )
+            return sorted(set(done.scalars()))
+
+    def delivery_retries(self, issue_id: str | None = None) -> Retries:
+        """Deferred and given-up rows of one issue, or of all issues (``doctor``)."""
+        active = select(subscribers.c.id).where(subscribers.c.status == "active")
+        query = (
+            select(deliveries.c.status, func.count(), func.min(deliveries.c.retry_at))
+            .where(
+                deliveries.c.status.in_(("deferred", "failed")),
+                deliveries.c.subscriber_id.in_(active),
+            )
+            .group_by(deliveries.c.status)
+        )
+        if issue_id is not None:
+            query = query.where(deliveries.c.issue_id == issue_id)
+        with self._tx() as conn:
+            found = {status: (int(n), first) for status, n, first in conn.execute(query)}
+        waiting, next_at = found.get("deferred", (0, None))
+        return Retries(waiting, next_at, found.get("failed", (0, None))[0])
 
     def renew_delivery_leases(
         self, issue_id: str, owner: str, subscriber_ids: Sequence[int], seconds: float

@@ -192,6 +192,8 @@ deliveries = Table(
     # The sender that holds a "sending" row, and until when (see lease_deliveries).
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
+    # A "deferred" row (failed temporarily) is tried again by the daemon from then on.
+    Column("retry_at", UTCDateTime),
 )
 
 leases = Table(
@@ -424,6 +426,13 @@ def _reviews(conn: Connection) -> None:
         new.create(conn, checkfirst=True)
 
 
+def _delivery_retry(conn: Connection) -> None:
+    """v10: ``deliveries.retry_at``, when the daemon tries a temporarily failed row again."""
+    if "retry_at" not in {c["name"] for c in inspect(conn).get_columns("deliveries")}:
+        kind = UTCDateTime().impl.compile(dialect=conn.dialect)
+        conn.execute(sql_text(f"ALTER TABLE deliveries ADD COLUMN retry_at {kind}"))
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -435,6 +444,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _issue_entries,
     _channel_deliveries,
     _reviews,
+    _delivery_retry,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import Integer, func, select, update
 
-from ..models import Summary
+from ..models import IntroRecord, Judgement, LLMUsage, Summary, Tokens
 from ._base import StoreBase, now_utc
 from ._schema import llm_calls, summaries
 
@@ -14,9 +15,35 @@ from ._schema import llm_calls, summaries
 class SummariesMixin(StoreBase):
     """The summary cache and the log of LLM calls with their tokens."""
 
-    def get_summary(self, cache_key: str) -> Summary | None:
+    def _cached(self, cache_key: str) -> Any:
         with self._tx() as conn:
-            r = conn.execute(select(summaries).where(summaries.c.cache_key == cache_key)).first()
+            return conn.execute(
+                select(summaries).where(summaries.c.cache_key == cache_key)
+            ).first()
+
+    def _put_cached(self, cache_key: str, entry_id: str, **values: Any) -> None:
+        row = {"entry_id": entry_id, **values, "created": now_utc()}
+        with self._tx() as conn:
+            done = conn.execute(
+                update(summaries).where(summaries.c.cache_key == cache_key).values(**row)
+            )
+            if done.rowcount == 0:
+                conn.execute(summaries.insert().values(cache_key=cache_key, **row))
+
+    @staticmethod
+    def _tokens(row: Any) -> Tokens:
+        return Tokens(row.prompt_tokens, row.completion_tokens, row.reasoning_tokens)
+
+    @staticmethod
+    def _token_columns(tokens: Tokens) -> dict[str, int]:
+        return {
+            "prompt_tokens": tokens.prompt,
+            "completion_tokens": tokens.completion,
+            "reasoning_tokens": tokens.reasoning,
+        }
+
+    def get_summary(self, cache_key: str) -> Summary | None:
+        r = self._cached(cache_key)
         if r is None:
             return None
         return Summary(
@@ -26,31 +53,66 @@ class SummariesMixin(StoreBase):
             category=r.category,
             key_facts=tuple(json.loads(r.key_facts)),
             error=r.error,
-            prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens,
-            reasoning_tokens=r.reasoning_tokens,
+            tokens=self._tokens(r),
         )
 
     def put_summary(self, cache_key: str, entry_id: str, summary: Summary) -> None:
-        row = {
-            "entry_id": entry_id,
-            "text": summary.text,
-            "kind": summary.kind,
-            "model": summary.model,
-            "category": summary.category,
-            "key_facts": json.dumps(list(summary.key_facts), ensure_ascii=False),
-            "error": summary.error,
-            "prompt_tokens": summary.prompt_tokens,
-            "completion_tokens": summary.completion_tokens,
-            "reasoning_tokens": summary.reasoning_tokens,
-            "created": now_utc(),
-        }
-        with self._tx() as conn:
-            done = conn.execute(
-                update(summaries).where(summaries.c.cache_key == cache_key).values(**row)
-            )
-            if done.rowcount == 0:
-                conn.execute(summaries.insert().values(cache_key=cache_key, **row))
+        self._put_cached(
+            cache_key,
+            entry_id,
+            text=summary.text,
+            kind=summary.kind,
+            model=summary.model,
+            category=summary.category,
+            key_facts=json.dumps(list(summary.key_facts), ensure_ascii=False),
+            error=summary.error,
+            **self._token_columns(summary.tokens),
+        )
+
+    # Judge answers and intro bullets share the digests' table (and its claims), each
+    # serialized as JSON in ``text``; their types keep them apart from digests.
+    def get_judgement(self, cache_key: str) -> Judgement | None:
+        r = self._cached(cache_key)
+        if r is None:
+            return None
+        said = json.loads(r.text)
+        return Judgement(
+            bool(said["relevant"]), str(said["reason"]), r.model, tokens=self._tokens(r)
+        )
+
+    def put_judgement(self, cache_key: str, entry_id: str, judgement: Judgement) -> None:
+        said = {"relevant": judgement.relevant, "reason": judgement.reason}
+        self._put_cached(
+            cache_key,
+            entry_id,
+            text=json.dumps(said, ensure_ascii=False),
+            kind="llm",
+            model=judgement.model,
+            category="",
+            key_facts="[]",
+            error=judgement.error,
+            **self._token_columns(judgement.tokens),
+        )
+
+    def get_intro(self, cache_key: str) -> IntroRecord | None:
+        r = self._cached(cache_key)
+        if r is None:
+            return None
+        bullets = tuple(str(b) for b in json.loads(r.text))
+        return IntroRecord(bullets, r.kind, r.model, self._tokens(r))
+
+    def put_intro(self, cache_key: str, intro: IntroRecord) -> None:
+        self._put_cached(
+            cache_key,
+            "intro",
+            text=json.dumps(list(intro.bullets), ensure_ascii=False),
+            kind=intro.kind,
+            model=intro.model,
+            category="",
+            key_facts="[]",
+            error=None,
+            **self._token_columns(intro.tokens),
+        )
 
     def record_llm_call(
         self,
@@ -62,9 +124,7 @@ class SummariesMixin(StoreBase):
         model: str,
         ok: bool,
         error: str | None,
-        prompt_tokens: int,
-        completion_tokens: int,
-        reasoning_tokens: int,
+        tokens: Tokens,
     ) -> None:
         with self._tx() as conn:
             conn.execute(
@@ -76,14 +136,14 @@ class SummariesMixin(StoreBase):
                     model=model,
                     ok=ok,
                     error=error,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    reasoning_tokens=reasoning_tokens,
+                    prompt_tokens=tokens.prompt,
+                    completion_tokens=tokens.completion,
+                    reasoning_tokens=tokens.reasoning,
                     created=now_utc(),
                 )
             )
 
-    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> dict[str, int]:
+    def llm_usage(self, run_id: str | None = None, issue_id: str | None = None) -> LLMUsage:
         """Token and call totals for one run, one issue (all its runs), or all time."""
         query = select(
             func.count(),
@@ -98,10 +158,6 @@ class SummariesMixin(StoreBase):
             query = query.where(llm_calls.c.issue_id == issue_id)
         with self._tx() as conn:
             calls, prompt, completion, reasoning, failed = conn.execute(query).one()
-        return {
-            "calls": int(calls),
-            "failed": int(failed),
-            "prompt_tokens": int(prompt),
-            "completion_tokens": int(completion),
-            "reasoning_tokens": int(reasoning),
-        }
+        return LLMUsage(
+            int(calls), int(failed), Tokens(int(prompt), int(completion), int(reasoning))
+        )

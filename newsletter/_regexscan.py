@@ -1,0 +1,137 @@
+"""Find a regular expression's matches faster by trying it only where a match can start.
+
+CPython's ``re`` scans quickly for a pattern that begins with a literal or a character
+class, but an alternation of groups (the relevance masks, merged per label) is tried at
+every position of the text: those searches were a fifth of ``relevance.judge()``. Here the
+set of characters a match can begin with is read from the parsed pattern once; a
+character-class search finds the candidate positions and the pattern is tried only there.
+The matches are exactly those of ``pattern.finditer()``.
+
+Hand-written because no library exposes a regular expression's first-character set; it
+reads CPython's own parser (``re._parser``) and falls back to a plain scan whenever the set
+cannot be known (a pattern that can match empty, case-insensitive flags, ``.``, ``\\w``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["StartScanner"]
+
+# Above this many possible first characters the class scan saves nothing.
+_MAX_START_CHARS = 512
+
+
+class StartScanner:
+    """``finditer`` for one compiled pattern, tried only at its possible first characters."""
+
+    __slots__ = ("pattern", "starts")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.starts = _start_class(pattern)
+
+    def finditer(self, text: str) -> list[re.Match[str]]:
+        """The matches ``pattern.finditer(text)`` yields, as a list."""
+        starts = self.starts
+        if starts is None:
+            return list(self.pattern.finditer(text))
+        found: list[re.Match[str]] = []
+        match = self.pattern.match
+        search = starts.search
+        pos = 0
+        while (hit := search(text, pos)) is not None:
+            begin = hit.start()
+            m = match(text, begin)
+            if m is None:
+                pos = begin + 1
+            else:
+                # Never empty (such patterns take the plain scan), so finditer would go on
+                # searching at its end too.
+                found.append(m)
+                pos = m.end()
+        return found
+
+
+def _start_class(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    if pattern.flags & (re.IGNORECASE | re.LOCALE):
+        return None
+    try:
+        # CPython's own parser, read only (private, hence imported by name).
+        parser = importlib.import_module("re._parser")
+        chars, nullable = _first(parser.parse(pattern.pattern, pattern.flags))
+    except (ImportError, AttributeError, TypeError, ValueError, re.error):
+        return None
+    if chars is None or nullable or not chars or len(chars) > _MAX_START_CHARS:
+        return None
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+def _first(items: Iterable[tuple[Any, Any]]) -> tuple[set[str] | None, bool]:
+    """(characters the sequence can start with, whether it can match empty).
+
+    ``None`` for the characters when they cannot be listed.
+    """
+    chars: set[str] = set()
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            chars.add(chr(arg))
+            return chars, False
+        if name == "IN":
+            listed = _class_chars(arg)
+            if listed is None:
+                return None, False
+            return chars | listed, False
+        if name == "BRANCH":
+            nullable = False
+            for alternative in arg[1]:
+                sub, empty = _first(alternative)
+                if sub is None:
+                    return None, False
+                chars |= sub
+                nullable = nullable or empty
+            if not nullable:
+                return chars, False
+        elif name == "SUBPATTERN":
+            _group, add_flags, _del_flags, sub_items = arg
+            if add_flags & re.IGNORECASE:
+                return None, False
+            sub, empty = _first(sub_items)
+            if sub is None:
+                return None, False
+            chars |= sub
+            if not empty:
+                return chars, False
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub_items = arg
+            sub, empty = _first(sub_items)
+            if sub is None:
+                return None, False
+            chars |= sub
+            if low > 0 and not empty:
+                return chars, False
+        elif name in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue  # zero width: the match starts with what follows
+        else:
+            return None, False  # ANY, NOT_LITERAL, CATEGORY, group references, ...
+    return chars, True
+
+
+def _class_chars(members: Iterable[tuple[Any, Any]]) -> set[str] | None:
+    chars: set[str] = set()
+    for op, arg in members:
+        name = str(op)
+        if name == "LITERAL":
+            chars.add(chr(arg))
+        elif name == "RANGE":
+            low, high = arg
+            if high - low > _MAX_START_CHARS:
+                return None
+            chars.update(map(chr, range(low, high + 1)))
+        else:
+            return None  # NEGATE, CATEGORY (\s, \d): not a short list
+    return chars

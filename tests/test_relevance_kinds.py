@@ -1,0 +1,130 @@
+"""Kinds of relevance error found on real reporting, each checked with sentences written here.
+
+The kinds come from the tune part of ``tests/data/realnews_tune.jsonl``; the sentences are
+our own, so a test fails when the kind comes back, not when one article changes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.relevance import Lexicon, judge, load_lexicon
+
+
+@pytest.fixture(scope="module")
+def lex() -> Lexicon:
+    return load_lexicon()
+
+
+def why(title: str, body: str, lex: Lexicon) -> str:
+    return "\n".join(judge(title, body, lex).reasons)
+
+
+# --- an influencer's sway is not selling ------------------------------------------------
+
+
+def test_influencer_recommendations_selling_out_are_not_creator_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "The fan effect",
+        "Every serum the influencer recommends sells out, as fans buy whatever she posts.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_influencers_paid_on_sales_are_creator_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "Creators turn storefronts into income",
+        "Influencers earn a commission on every tagged product their followers buy.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- tipping with bought coins -----------------------------------------------------------
+
+
+def test_buying_coins_to_send_gifts_on_a_live_stream_is_tipping(lex: Lexicon) -> None:
+    title, body = (
+        "How LIVE gifting works",
+        "Fans purchase coins in the app and send gifts to the streamer during the stream.",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "tipping" in why(title, body, lex)
+
+
+# --- TV shopping hosts and networks -------------------------------------------------------
+
+
+def test_a_tv_shopping_host_selling_is_tv_shopping(lex: Lexicon) -> None:
+    title, body = ("县长化身购物台主播卖大米", "他在电视购物节目里推荐本地大米，半小时卖出两千包。")
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_a_tv_network_second_screen_app_is_tv_shopping(lex: Lexicon) -> None:
+    title, body = (
+        "QVC tests a companion app",
+        "Viewers watch the broadcast on TV while shopping on their phones.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_live_shopping_measured_against_tv_shopping_stays_relevant(lex: Lexicon) -> None:
+    title, body = (
+        "What TV shopping's history teaches retailers",
+        "A chain ran livestream shopping events where viewers ordered during the stream "
+        "and collected the goods in store.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- live selling without the usual words --------------------------------------------------
+
+
+def test_ai_hosts_that_take_orders_are_live_selling(lex: Lexicon) -> None:
+    title, body = (
+        "Digital hosts work the night shift",
+        "A retailer's digital hosts now take orders for 300 brands after midnight.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_an_official_pushing_produce_on_a_live_stream_is_live_selling(lex: Lexicon) -> None:
+    title, body = ("縣長開直播推銷高麗菜", "他在直播中推銷農會的蔬菜箱，一小時接到八百筆訂單。")
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_promoting_ones_hometown_on_a_stream_is_not_selling(lex: Lexicon) -> None:
+    title, body = ("镇长直播推销家乡", "他在直播里介绍古镇的风景和节庆活动。")
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_shoppable_streams_of_an_omnichannel_retailer_stay_relevant(lex: Lexicon) -> None:
+    title, body = (
+        "A grocer adds shoppable video",
+        "The omnichannel grocer will run livestreams with shoppable video on its app.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- a Channels account only named as the place a video ran ------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "一位区长在“古城文旅”官方视频号两次出镜，穿古装介绍城墙和庙会。",
+        "一位區長在「古城文旅」官方影片號亮相，穿古裝介紹城牆和廟會。",
+    ],
+)
+def test_channels_account_named_only_as_where_an_official_appeared(lex: Lexicon, body: str) -> None:
+    verdict = judge("区长变装推介古城", body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "masked passing mention of 视频号" in "\n".join(verdict.reasons)
+
+
+def test_selling_on_a_named_channels_account_still_counts(lex: Lexicon) -> None:
+    title, body = (
+        "古城特产卖到全国",
+        "“古城文旅”视频号开播卖茶叶，主播一晚成交两千单。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

@@ -196,19 +196,22 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     support: dict[str, set[str]] = {}
     for word, info, start, end in lex.scan(full):
         in_title = start < split
+        span = (start, end)
         if info.cues:
             cues = title_cues if in_title else body_cues
             for cue in info.cues:
-                if cue in cues:
-                    cues[cue].append((start, end))
+                spans = cues.get(cue)
+                if spans is None:
+                    cues[cue] = [span]
                 else:
-                    cues[cue] = [(start, end)]
+                    spans.append(span)
         group = info.group
-        if info.weight and group is not None:
+        weight = info.weight
+        if weight and group is not None:
             if info.context:
-                pending.append((group, info, in_title, word, (start, end)))
+                pending.append((group, info, in_title, word, span))
                 continue
-            value = info.weight * factor if in_title else info.weight
+            value = weight * factor if in_title else weight
             if value > 0:
                 if group in support:
                     support[group].add(word)
@@ -268,8 +271,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     score = round(score, 3)
     positives.sort(key=lambda p: -p[0])
     negatives.sort(key=lambda p: p[0])
-    reasons.extend(r for _v, r in positives)
-    reasons.extend(r for _v, r in negatives)
+    reasons.extend([r for _v, r in positives])
+    reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
     reasons.append(f"score {score:.1f} {op} threshold {lex.threshold:.1f}")

@@ -22,6 +22,7 @@ from ._common import (
     print_problems,
     progress_bars,
     rest,
+    say,
     setup_logging,
     shown,
     storage_errors,
@@ -287,8 +288,20 @@ def send(
                     raise fail(str(exc), 1) from None
             print_send(report, config.tz)
         chat = None
-        if dry_run or to is not None or not (config.channels or channels_only):
-            pass  # a rehearsal or a test copy posts nothing to the groups
+        if dry_run and config.channels:
+            # A rehearsal posts nothing: the messages each group would get, as files.
+            try:
+                previews = channels_flow.preview(
+                    config, store, report.issue_id if report else issue
+                )
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            for p in previews:
+                where = f"{len(p.files)} messages in {p.files[0].parent}" if p.files else "nothing"
+                note = " (already posted: send posts nothing there)" if p.already else ""
+                say(f"channel {shown(p.name)} ({p.kind}): {where}{note}")
+        elif to is not None or not (config.channels or channels_only):
+            pass  # a test copy posts nothing to the groups
         else:
             try:
                 chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)

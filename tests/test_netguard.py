@@ -169,3 +169,21 @@ def test_feeds_add_and_opml_import_refuse_such_urls_up_front(
     config.write_text(config.read_text("utf-8") + LOOPBACK_FETCH_YAML, "utf-8")
     added = runner.invoke(app, ["feeds", "add", local, "-c", str(config)])
     assert added.exit_code == 0, added.output
+
+
+def test_doctor_names_the_refused_address_and_the_fix(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    config = tmp_path / "config.yaml"
+    url = feed_server.add("/feed.xml", RSS)
+    config.write_text(f"database: sqlite:///db.sqlite\nfeeds: ['{url}']\n", "utf-8")
+    result = CliRunner().invoke(app, ["doctor", "-c", str(config)], env={"COLUMNS": "200"})
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "refused: 127.0.0.1, a loopback address; set fetch.allow_private_addresses" in flat
+    assert "fix: no request was made to that address: use the feed's public URL" in flat
+    assert feed_server.count("/feed.xml") == 0

@@ -70,15 +70,14 @@ def _feed_check(
         history = f"; {health.consecutive_failures} failed polls in a row"
     if parsed is None:
         last = f"; last poll: {health.last_error}" if health and health.last_error else ""
-        return Check(
-            "feed",
-            name,
-            "fail",
-            f"{feed.url}: {result.error}{history}{last}",
+        fix = (
             "check the URL in a browser, then fix it in the config"
             if health is None or health.origin == "config"
-            else f"check the URL in a browser; `newsletter feeds remove {feed.url}` drops it",
+            else f"check the URL in a browser; `newsletter feeds remove {feed.url}` drops it"
         )
+        if (result.error or "").startswith("refused: "):
+            fix = "no request was made to that address: use the feed's public URL (" + fix + ")"
+        return Check("feed", name, "fail", f"{feed.url}: {result.error}{history}{last}", fix)
     took = f"{result.elapsed:.1f}s"
     if parsed.error:
         return Check(

@@ -213,8 +213,8 @@ def unreachable(
     ``feeds import``).
 
     An early word for the operator, not the guard: the poll checks again at every connect.
-    Host names are resolved too (``resolve``), within ``timeout`` for all; one that does not
-    resolve now passes, and its poll reports what happens then.
+    Other host names than ``localhost`` are resolved only with ``resolve``, within ``timeout``
+    for all; one that does not resolve now passes, and its poll reports what happens then.
     """
     hosts: dict[str, str] = {}
     for url in urls:
@@ -227,7 +227,10 @@ def unreachable(
         try:
             literal[host] = [ipaddress.ip_address(host)]
         except ValueError:
-            names.append(host)
+            if host == "localhost" or host.endswith(".localhost"):
+                literal[host] = [ipaddress.ip_address("127.0.0.1")]  # RFC 6761: loopback
+            else:
+                names.append(host)
     if resolve:
         literal.update(_resolve(names, timeout))
     problems: dict[str, str] = {}

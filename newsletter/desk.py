@@ -257,9 +257,15 @@ class _Desk:
     async def act(self, request: Request) -> Response:
         editor = self.editor(request)
         form = await _read_form(request)
-        if editor is None or not self.csrf.valid(request, form):
+        if editor is None:
             return self.forbidden(request)
         issue_id = request.path_params["issue_id"]
+        if not self.csrf.valid(request, form):
+            # An editor's page left open past the token's life (or a forged form): refused,
+            # and the page comes back with a fresh token.
+            return await self._issue_page(
+                request, issue_id, editor, 403, error="表单已过期或无效，请再操作一次。"
+            )
         op = str(form.get("op") or "")
         if op not in DONE:
             return await self._issue_page(request, issue_id, editor, 400, error="未知的操作。")

@@ -534,6 +534,15 @@ def test_cli_list_test_and_send_channels_only(
     assert "测试消息" in servers["telegram"].accepted[0]["text"]
     unknown = runner.invoke(app, ["channels", "test", "nope", "-c", str(path)])
     assert unknown.exit_code == 2 and "no channel named 'nope'" in unknown.output
+    before = [s.requests for s in servers.values()]
+    rehearsal = runner.invoke(app, ["send", "--dry-run", "--channels-only", "-c", str(path)])
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert "channel ops-wecom (wecom): 1 messages in" in rehearsal.output
+    assert [s.requests for s in servers.values()] == before  # nothing posted
+    shown = json.loads(
+        (tmp_path / "out" / "issues" / "2026-w48" / "channels" / "overseas-tg-1.json").read_text()
+    )
+    assert shown["parse_mode"] == "HTML" and "sign" not in shown
     sent = runner.invoke(app, ["send", "--channels-only", "-c", str(path)])
     assert sent.exit_code == 0, sent.output
     assert sent.output.count("sent") >= 5

@@ -158,3 +158,24 @@ def test_cli_add_needs_resubscribe_to_bring_back_an_address(
     assert back.exit_code == 0, back.output
     assert status(store, "gone@example.org") == "active"
     assert smtp_server.count == 0
+
+
+async def test_a_confirmation_that_was_not_sent_does_not_use_up_the_daily_slot(
+    tmp_path: Path, smtp_server: SMTPServer
+) -> None:
+    from newsletter.errors import DeliveryError
+
+    config, store = opened(tmp_path, smtp_server.port)
+    config = config.model_copy(
+        update={"email": config.email.model_copy(update={"retries": 0})}
+    )
+    smtp_server.answer_rcpt("451 4.3.0 <{address}>: try again later", "late@example.org")
+    with pytest.raises(DeliveryError, match="was not sent: 451 4.3.0"):
+        subscribe(config, store, "late@example.org", public=True)
+    smtp_server.answer_rcpt(None, "late@example.org")
+    # The relay took nothing, so asking again at once works...
+    subscribe(config, store, "late@example.org", public=True)
+    assert len(smtp_server.received_by("late@example.org")) == 1
+    # ...and the mail that did go out holds the slot for 24 h.
+    with pytest.raises(ConfirmationLimited, match="in the last 24 h"):
+        subscribe(config, store, "late@example.org", public=True)

@@ -56,7 +56,7 @@ class Proc:
             self.lines.append(record)
             self._queue.put(record)
 
-    def wait_for(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+    def wait_for(self, predicate: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -149,7 +149,7 @@ def test_sigterm_during_a_poll_finishes_that_step_then_exits_zero(
         proc = Proc(config)
         procs.append(proc)
         proc.wait_for(lambda r: r.get("message", "").startswith("daemon started"))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while server.count("/hang") == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.count("/hang") == 1  # the poll is now waiting on the hanging feed

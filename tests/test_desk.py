@@ -133,6 +133,7 @@ def use_link(client: httpx.Client, link: str) -> httpx.Response:
 
 def test_only_editors_get_in(desk: Desk) -> None:
     base, smtp, issue_id = desk.base, desk.smtp, desk.issue.id
+    title = desk.issue.title
     with httpx.Client(timeout=10) as stranger:
         # The draft is not out: the public archive, its page and the feed do not show it.
         assert stranger.get(f"{base}/issues/{issue_id}").status_code == 404
@@ -188,7 +189,16 @@ def test_only_editors_get_in(desk: Desk) -> None:
         # A desk action without the CSRF token is refused even with a session.
         entry = desk.issue.items[0].entry.id
         refused = editor.post(f"{base}/desk/{issue_id}", data={"op": "drop", "entry": entry})
-        assert refused.status_code == 403
+        assert refused.status_code == 403 and "表单已过期" in refused.text
+        stale = {"op": "drop", "entry": entry, "csrf_token": "forged-token"}
+        assert editor.post(f"{base}/desk/{issue_id}", data=stale).status_code == 403
+        # "Send a test copy to me": the draft as it stands, to the signed-in editor only.
+        copies = len([m for m in smtp.received_by(EDITOR) if m.message()["Subject"] == title])
+        token = csrf_of(editor.get(f"{base}/desk/{issue_id}"))
+        sent = editor.post(f"{base}/desk/{issue_id}", data={"op": "test", "csrf_token": token})
+        assert sent.status_code == 303 and sent.headers["location"].endswith("?done=test")
+        after = [m for m in smtp.received_by(EDITOR) if m.message()["Subject"] == title]
+        assert len(after) == copies + 1 and not any(smtp.received_by(r) for r in READERS)
     with httpx.Client(timeout=10) as replay:
         again = use_link(replay, link)
         assert again.status_code == 403 and "已经用过" in again.text

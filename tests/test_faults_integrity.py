@@ -304,7 +304,7 @@ def test_the_daemon_stops_when_its_database_file_is_removed_or_replaced(
     db = tmp_path / "news.db"
     proc = _daemon(config)
     try:
-        _wait(lambda: feed_server.count("/f.xml") >= 2, 30, "two polls")
+        _wait(lambda: feed_server.count("/f.xml") >= 2, 90, "two polls")
         if change == "removed":
             db.unlink()
         else:
@@ -350,7 +350,7 @@ def test_daemon_workers_stop_when_the_daemon_is_killed(
     config = _write_config(tmp_path, [url], workers=2)
     proc = _daemon(config)
     try:
-        _wait(lambda: len(_children(proc.pid)) >= 2 and feed_server.count("/f.xml") >= 1, 60,
+        _wait(lambda: len(_children(proc.pid)) >= 2 and feed_server.count("/f.xml") >= 1, 90,
               "workers polling")
         kids = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)

@@ -43,7 +43,7 @@ def write_config(
     return path
 
 
-def wait_for_requests(server: OpenAIServer, count: int, timeout: float = 30) -> None:
+def wait_for_requests(server: OpenAIServer, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while server.request_count < count:
         assert time.monotonic() < deadline, f"{server.request_count} LLM requests in {timeout}s"

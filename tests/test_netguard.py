@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from pathlib import Path
 
 import pytest
 
 from newsletter._netguard import refusal, unreachable
 from newsletter.fetch import FetchOptions, fetch_all
 from newsletter.models import Feed, FetchResult, FetchState
-from tests.servers import FeedServer
+from tests.servers import LOOPBACK_FETCH_YAML, FeedServer
 
 RSS = (
     '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
@@ -123,5 +124,66 @@ def test_unreachable_names_the_urls_an_operator_adds_that_a_poll_would_refuse() 
     assert strict[urls[3]].startswith("refused: localhost resolves to ")
     relaxed = unreachable(urls, allow_private=True)
     assert set(relaxed) == set(urls[:2])
-    # Without resolving, names pass: the poll judges them when it connects.
-    assert set(unreachable(urls, allow_private=False, resolve=False)) == set(urls[:3])
+    # Without resolving, other names pass: the poll judges them when it connects.
+    named = [*urls, "http://feeds.zhibo-weekly.cn/rss"]
+    assert set(unreachable(named, allow_private=False, resolve=False)) == set(urls[:4])
+
+
+def test_feeds_add_and_opml_import_refuse_such_urls_up_front(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+    from newsletter.store import Store
+
+    config = tmp_path / "config.yaml"
+    config.write_text("database: sqlite:///db.sqlite\nfeeds: []\n", "utf-8")
+    runner = CliRunner()
+    local = feed_server.add("/feed.xml", RSS)
+    for url in ("http://169.254.169.254/latest/meta-data/", local):
+        added = runner.invoke(app, ["feeds", "add", url, "--no-check", "-c", str(config)])
+        assert added.exit_code == 2, added.output
+        assert "not added" in added.output and "refused: " in added.output
+    opml = tmp_path / "list.opml"
+    outlines = "".join(
+        f'<outline type="rss" text="{n}" xmlUrl="{u}"/>'
+        for n, u in (
+            ("metadata", "http://[fd00:ec2::254]/latest/"),
+            ("rsshub", "http://localhost:1200/36kr/news"),
+            ("real", "https://rsshub.zhibo-weekly.cn/36kr/news"),
+        )
+    )
+    opml.write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>', "utf-8"
+    )
+    imported = runner.invoke(app, ["feeds", "import", str(opml), "-c", str(config)])
+    assert imported.exit_code == 1, imported.output
+    flat = " ".join(imported.output.split())
+    assert "Imported 1 feeds" in flat and "2 outlines skipped" in flat
+    assert "fd00:ec2::254, a link-local, cloud metadata" in flat
+    assert "localhost resolves to 127.0.0.1, a loopback address" in flat
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        assert [f.url for f in store.cli_feeds()] == ["https://rsshub.zhibo-weekly.cn/36kr/news"]
+    # Allowed for a local RSSHub: the loopback feed is added (and checked by fetching it).
+    config.write_text(config.read_text("utf-8") + LOOPBACK_FETCH_YAML, "utf-8")
+    added = runner.invoke(app, ["feeds", "add", local, "-c", str(config)])
+    assert added.exit_code == 0, added.output
+
+
+def test_doctor_names_the_refused_address_and_the_fix(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    config = tmp_path / "config.yaml"
+    url = feed_server.add("/feed.xml", RSS)
+    config.write_text(f"database: sqlite:///db.sqlite\nfeeds: ['{url}']\n", "utf-8")
+    result = CliRunner().invoke(app, ["doctor", "-c", str(config)], env={"COLUMNS": "200"})
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "refused: 127.0.0.1, a loopback address; set fetch.allow_private_addresses" in flat
+    assert "fix: no request was made to that address: use the feed's public URL" in flat
+    assert feed_server.count("/feed.xml") == 0

@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.compose import short_headline
-from newsletter.config import Config, parse_config
+from newsletter.config import Config, WeComChannel, parse_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.flows import review
 from newsletter.flows.build import build_issue
+from newsletter.flows.channels import post_issue
 from newsletter.flows.poll import poll
 from newsletter.flows.send import send_issue
 from newsletter.store import Store
@@ -106,6 +107,11 @@ def test_a_week_on_the_desk(tmp_path: Path, polled: Path, smtp_server: SMTPServe
     # Nothing may send a draft, and no public page lists it.
     with pytest.raises(NewsletterError, match="editor's desk"):
         send_issue(config, store)
+    chat = config.model_copy(
+        update={"channels": [WeComChannel(type="wecom", name="ops", webhook_url_env="NO_HOOK")]}
+    )
+    with pytest.raises(NewsletterError, match="cannot post: .*editor's desk"):
+        post_issue(chat, store)
     assert store.public_issues() == []
     assert built.issue.title not in (config.output_path / "index.html").read_text()
 

@@ -95,3 +95,25 @@ def test_the_daemons_weekly_send_refuses_and_says_why(
     (line,) = [json.dumps(r.getMessage(), ensure_ascii=False) for r in caplog.records]
     assert "job=send issue=2024-05-06 failed: not mailing the list: email.from" in line
     assert smtp_server.count == 0 and store.deliveries(ISSUE) == []
+
+
+def test_the_daemon_refuses_to_start_while_its_weekly_send_would_refuse(
+    tmp_path: Path, smtp_server: SMTPServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    path = write_config(tmp_path, smtp_server.port)
+    path.write_text(
+        path.read_text("utf-8").replace("https://news.zhibo-weekly.cn", "http://127.0.0.1:8000"),
+        "utf-8",
+    )
+    store = Store.open(Config.model_validate(yaml.safe_load(path.read_text("utf-8"))).database)
+    store.add_subscriber("reader@example.org")
+    store.close()
+    started = CliRunner().invoke(app, ["daemon", "-c", str(path)], env={"COLUMNS": "200"})
+    assert started.exit_code == 2, started.output
+    flat = " ".join(started.output.split())
+    assert "the daemon sends to active subscribers, but base_url: 'http://127.0.0.1:8000'" in flat
+    assert "(fix: set base_url to the public address" in flat

@@ -153,10 +153,16 @@ def feeds_add(
     A new feed is fetched once first: a URL that fails (404, unreachable, not a feed) is
     not added (exit 1) unless --no-check is given.
     """
+    from .._netguard import unreachable
     from ..models import Feed
 
     config = load(config_path)
     url = _local_or_url(url)
+    # Literal addresses and localhost now; other names at the check's fetch (or first poll).
+    allow = config.fetch.allow_private_addresses
+    refused = unreachable([url], allow_private=allow, resolve=False)
+    if refused:
+        raise fail(f"{url}: {refused[url]}; not added")
     configured = {feed_key(f.url): f.url for f in config.feeds}
     if feed_key(url) in configured:
         if name is not None or weight is not None:
@@ -222,6 +228,7 @@ def feeds_import(
 
     Exit status 1 when some outlines were skipped as unusable (the others are imported).
     """
+    from .._netguard import unreachable
     from .._opml import OPMLError, read_opml
     from ..models import Feed
 
@@ -232,11 +239,21 @@ def feeds_import(
         raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
     except OPMLError as exc:
         raise fail(f"{file}: {exc}") from None
+    # An OPML file is someone else's list: an outline pointing into this network or at a
+    # cloud's metadata service is reported and left out.
+    refused = unreachable(
+        [item.url for item in result.feeds],
+        allow_private=config.fetch.allow_private_addresses,
+        resolve=False,  # names are judged when polled: an offline import stays quick
+    )
+    problems = [*result.problems, *(f"{url}: {why}" for url, why in refused.items())]
     configured = {feed_key(f.url) for f in config.feeds}
     added = skipped = 0
     with opened(config) as store:
         present = {feed_key(f.url) for f in store.cli_feeds()}
         for item in result.feeds:
+            if item.url in refused:
+                continue
             if feed_key(item.url) in configured or feed_key(item.url) in present:
                 skipped += 1
                 continue
@@ -249,11 +266,11 @@ def feeds_import(
             added += 1
     say(
         f"Imported {added} feeds from {file}; {skipped} already present, "
-        f"{result.repeated} repeated in the file, {len(result.problems)} outlines skipped."
+        f"{result.repeated} repeated in the file, {len(problems)} outlines skipped."
     )
-    for problem in result.problems:
+    for problem in problems:
         say(f"  {file}: {problem}", err)
-    if result.problems:
+    if problems:
         raise typer.Exit(1)  # as `subscribers import`: the rest is in, something was not
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +22,7 @@ from ._common import (
     print_problems,
     progress_bars,
     rest,
+    say,
     setup_logging,
     shown,
     storage_errors,
@@ -28,10 +30,12 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..flows import build as build_flow
     from ..flows import channels as channels_flow
     from ..flows import poll as poll_flow
     from ..flows import send as send_flow
+    from ..store import Store
 else:
     build_flow = lazy("newsletter.flows.build")
     channels_flow = lazy("newsletter.flows.channels")
@@ -105,7 +109,7 @@ def print_build(report: build_flow.BuildReport) -> None:
         )
 
 
-def print_send(report: send_flow.SendReport) -> None:
+def print_send(report: send_flow.SendReport, tz: tzinfo | None = None) -> None:
     if report.dry_run_dir is not None:
         console.print(
             f"Dry run: {report.sent} messages written to {report.dry_run_dir} "
@@ -133,11 +137,47 @@ def print_send(report: send_flow.SendReport) -> None:
             "Gmail's 102 KB clipping size (they are on the web page)",
             highlight=False,
         )
+    retries = report.retries
+    if retries.waiting:
+        at = retries.next_at
+        when = f" from {at.astimezone(tz):%Y-%m-%d %H:%M %Z}" if at is not None else ""
+        console.print(
+            f"[yellow]{retries.waiting} failed temporarily[/yellow]: `newsletter daemon` tries "
+            f"them again{when} (email.retry_delays_seconds), or run `send` again",
+            highlight=False,
+        )
+    if retries.given_up:
+        console.print(
+            f"[red]{retries.given_up} given up[/red] after the retry schedule "
+            "(email.give_up_after_seconds); `send` tries them once more",
+            highlight=False,
+        )
     if report.error:
         console.print(
             f"[red]stopped:[/red] {shown(report.error)}; run `send` again to continue",
             highlight=False,
         )
+
+
+def _confirm_send(config: Config, store: Store, issue: str | None) -> None:
+    """From a terminal: say which issue goes to how many people and ask first."""
+    import sys
+
+    from ..flows._mail import mailing_problems
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) or mailing_problems(config):
+        return  # a script or cron job is not asked; a refused send says why itself
+    about = send_flow.preview(store, issue)
+    if about is None or about.recipients == 0:
+        return  # nothing to mail: the send says so
+    console.print(
+        f"Issue {shown(about.issue_id)}: {shown(about.title)}\n"
+        f"to {about.recipients} subscribers, from {shown(config.email.from_)}",
+        highlight=False,
+    )
+    if not typer.confirm("Send it now?", default=False):
+        console.print("Not sent.", highlight=False)
+        raise typer.Exit(1)
 
 
 def poll(
@@ -217,9 +257,16 @@ def send(
         bool,
         typer.Option("--channels-only", help="Post to the chat channels only, no email."),
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask first (asked only on a terminal).")
+    ] = False,
 ) -> None:
     """Email an issue to every active subscriber who has not received it yet, then post it
-    to every chat channel (`channels:`) that has not had it."""
+    to every chat channel (`channels:`) that has not had it.
+
+    From a terminal it shows the issue, its title and how many people it goes to, and asks
+    first (--yes skips that). Exit status 1 when some deliveries failed or the send stopped.
+    """
     from ..errors import AddressError, ConfigError
     from .channels import print_channels
 
@@ -227,6 +274,8 @@ def send(
     setup_logging(config)
     report = None
     with opened(config) as store:
+        if not (channels_only or dry_run or to is not None or yes):
+            _confirm_send(config, store, issue)
         if not channels_only:
             with progress_bars() as bars:
                 try:
@@ -237,10 +286,22 @@ def send(
                     raise fail(str(exc)) from None
                 except NewsletterError as exc:
                     raise fail(str(exc), 1) from None
-            print_send(report)
+            print_send(report, config.tz)
         chat = None
-        if dry_run or to is not None or not (config.channels or channels_only):
-            pass  # a rehearsal or a test copy posts nothing to the groups
+        if dry_run and config.channels:
+            # A rehearsal posts nothing: the messages each group would get, as files.
+            try:
+                previews = channels_flow.preview(
+                    config, store, report.issue_id if report else issue
+                )
+            except NewsletterError as exc:
+                raise fail(str(exc), 1) from None
+            for p in previews:
+                where = f"{len(p.files)} messages in {p.files[0].parent}" if p.files else "nothing"
+                note = " (already posted: send posts nothing there)" if p.already else ""
+                say(f"channel {shown(p.name)} ({p.kind}): {where}{note}")
+        elif to is not None or not (config.channels or channels_only):
+            pass  # a test copy posts nothing to the groups
         else:
             try:
                 chat = channels_flow.post_issue(config, store, report.issue_id if report else issue)
@@ -249,7 +310,7 @@ def send(
             except NewsletterError as exc:
                 raise fail(str(exc), 1) from None
             print_channels(chat)
-    if report is not None and (report.error or (to is not None and report.sent == 0)):
+    if report is not None and (report.error or report.failed):
         raise typer.Exit(1)
     if chat is not None and chat.failed:
         raise typer.Exit(1)

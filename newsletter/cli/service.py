@@ -28,6 +28,11 @@ def daemon(
             secret_from_env(config.secret_env)
         except NewsletterError as exc:
             raise fail(f"the daemon sends to active subscribers, but {exc}") from None
+        from ..flows._mail import mailing_problems
+
+        problems = "; ".join(str(p) for p in mailing_problems(config))
+        if problems:
+            raise fail(f"the daemon sends to active subscribers, but {problems}")
     setup_logging(config, log_format, daemon=True)
     try:
         run_daemon(config)

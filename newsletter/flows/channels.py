@@ -9,12 +9,14 @@ again. A failing channel is reported and never stops the others or the email.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +28,7 @@ from ..config import ChannelConfig, Config, FeishuChannel, TelegramChannel
 from ..errors import ConfigError, NewsletterError
 from ..models import Issue
 from ..store import ChannelDelivery, Store
+from .archive import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +239,51 @@ def _post_one(
     return ChannelResult(channel.name, channel.type, "sent", posted, len(messages))
 
 
+@dataclass(frozen=True)
+class Preview:
+    name: str
+    kind: str
+    files: tuple[Path, ...]
+    already: bool
+    """The channel has this issue: ``send`` would post nothing to it."""
+
+
+def preview(config: Config, store: Store, issue_id: str | None = None) -> list[Preview]:
+    """What each channel would get, as JSON files under ``<issue folder>/channels/``.
+
+    Posts nothing and needs no credentials: the bodies are shown unsigned.
+    """
+    record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
+    issue = None if record is None else store.load_issue(record.id)
+    if record is None or issue is None:
+        wanted = f"issue {issue_id!r}" if issue_id else "issue"
+        raise NewsletterError(f"cannot preview: no {wanted} in the database (run `build` first)")
+    folder = Path(record.path) if record.path else config.output_path / "issues" / issue.id
+    target = folder / "channels"
+    target.mkdir(parents=True, exist_ok=True)
+    sent = {r.channel for r in store.channel_deliveries(issue.id) if r.status == "sent"}
+    env = {v: "https://placeholder.invalid/" for c in config.channels for v in _variables(c)}
+    previews = []
+    for channel in config.channels:
+        messages = platform(config, channel, env).messages(
+            digest_of(config, issue, channel.max_items)
+        )
+        files = []
+        for number, message in enumerate(messages, 1):
+            path = target / f"{channel.name}-{number}.json"
+            write_atomic(path, json.dumps(message, ensure_ascii=False, indent=2) + "\n")
+            files.append(path)
+        previews.append(Preview(channel.name, channel.type, tuple(files), channel.name in sent))
+    return previews
+
+
+def _variables(channel: ChannelConfig) -> tuple[str, ...]:
+    """The environment variables a channel reads."""
+    fields = ("token_env",) if isinstance(channel, TelegramChannel) else ("webhook_url_env",)
+    secret = getattr(channel, "secret_env", None)
+    return tuple(getattr(channel, f) for f in fields) + ((secret,) if secret else ())
+
+
 def _row(store: Store, issue_id: str, name: str) -> ChannelDelivery | None:
     return next((r for r in store.channel_deliveries(issue_id) if r.channel == name), None)
 
@@ -379,15 +427,7 @@ def overview(config: Config, store: Store | None) -> list[ChannelLine]:
                 rows[row.channel] = f"{newest.id}: {row.status}"
     lines = []
     for channel in config.channels:
-        fields: tuple[str, ...] = (
-            ("token_env",) if isinstance(channel, TelegramChannel) else ("webhook_url_env",)
-        )
-        if getattr(channel, "secret_env", None):
-            fields += ("secret_env",)
-        variables = tuple(
-            (getattr(channel, f), bool(os.environ.get(getattr(channel, f), "").strip()))
-            for f in fields
-        )
+        variables = tuple((v, bool(os.environ.get(v, "").strip())) for v in _variables(channel))
         lines.append(
             ChannelLine(
                 channel.name,

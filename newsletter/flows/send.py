@@ -144,6 +144,36 @@ class _IssueMail:
         )
 
 
+@dataclass(frozen=True)
+class SendPreview:
+    """What ``send`` is about to do: which issue, its title, how many people it mails."""
+
+    issue_id: str
+    title: str
+    recipients: int
+
+
+def preview(store: Store, issue_id: str | None = None) -> SendPreview | None:
+    """The issue a send would mail (default: the newest) and how many subscribers would
+    get it now: active, without a copy, and not refused for good; None without an issue."""
+    record = store.get_issue(issue_id) if issue_id else next(iter(store.list_issues()), None)
+    issue = None if record is None else store.load_issue(record.id)
+    if record is None or issue is None:
+        return None
+    rows = {r.subscriber_id: r for r in store.deliveries(issue.id)}
+
+    def owed(subscriber_id: int | None) -> bool:
+        row = rows.get(subscriber_id or 0)
+        if row is None:
+            return True
+        return row.status not in ("sent", "rejected") and not (
+            row.status == "unknown" and row.attempts > 1
+        )
+
+    people = sum(1 for s in store.list_subscribers("active") if owed(s.id))
+    return SendPreview(issue.id, issue.title, people)
+
+
 def next_retry(config: Config, attempt: int, now: datetime) -> datetime | None:
     """When to try again a delivery whose ``attempt``-th try failed temporarily; None once
     the schedule (``email.retry_delays_seconds``, the last repeating) would pass

@@ -96,11 +96,33 @@ def _send_confirmation(config: Config, store: Store, subscriber: Subscriber) -> 
             "no confirmation mail sent: one went to this address in the last "
             f"{web.confirm_interval_hours:g} h (web.confirm_interval_hours)"
         )
-    if not store.take_capped_slot("confirm:all", 3600 / web.confirmations_per_hour, 3600, now):
+    overall = 3600 / web.confirmations_per_hour
+    if not store.take_capped_slot("confirm:all", overall, 3600, now):
+        store.give_back_slot(key, per_address)
         raise ConfirmationLimited(
             "no confirmation mail sent: the cap of "
             f"{web.confirmations_per_hour} an hour (web.confirmations_per_hour) is reached"
         )
+    # A mail that surely did not go out uses up no slot: its owner may ask again at once.
+    # One that may have arrived (no answer after the message left) keeps its slots.
+    try:
+        result = _mail_confirmation(config, subscriber)
+    except Exception:
+        store.give_back_slot(key, per_address)
+        store.give_back_slot("confirm:all", overall)
+        raise
+    if result.status not in ("sent", "unknown"):
+        store.give_back_slot(key, per_address)
+        store.give_back_slot("confirm:all", overall)
+    if result.status != "sent":
+        raise DeliveryError(
+            f"the confirmation mail to {subscriber.email} was not sent: {result.answer}"
+        )
+    log.info("subscribe: confirmation mail sent to subscriber %d", subscriber.id)
+
+
+def _mail_confirmation(config: Config, subscriber: Subscriber) -> deliver.SendResult:
+    assert subscriber.id is not None
     # Bound to the address and to the status it was asked from: an old link cannot
     # re-activate the address after its owner unsubscribed.
     token = signer(config).sign(
@@ -116,12 +138,7 @@ def _send_confirmation(config: Config, store: Store, subscriber: Subscriber) -> 
         html=page.html,
         text=page.text,
     )
-    result = send_one(config, message, subscriber.email, subscriber.id)
-    if result.status != "sent":
-        raise DeliveryError(
-            f"the confirmation mail to {subscriber.email} was not sent: {result.answer}"
-        )
-    log.info("subscribe: confirmation mail sent to subscriber %d", subscriber.id)
+    return send_one(config, message, subscriber.email, subscriber.id)
 
 
 def confirm(config: Config, store: Store, token: str) -> Subscriber | None:

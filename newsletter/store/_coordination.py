@@ -115,6 +115,15 @@ class CoordinationMixin(StoreBase):
             )
             return done.rowcount == 1
 
+    def give_back_slot(self, name: str, interval: float) -> None:
+        """Undo one :meth:`take_capped_slot` of ``interval`` (the event did not happen)."""
+        with self._tx() as conn:
+            conn.execute(
+                update(rate_limits)
+                .where(rate_limits.c.name == name)
+                .values(tat=rate_limits.c.tat - interval)
+            )
+
     def claim_summary(self, cache_key: str, owner: str, seconds: float) -> bool:
         """Claim the right to compute ``cache_key`` (free, expired, or already ours)."""
         now = now_utc()

@@ -279,7 +279,7 @@ def main() -> int:
         f"{total_bytes / args.feeds / 1024:.0f} KB average, {total_bytes / 1e6:.1f} MB total) "
         f"on {args.hosts} loopback hosts, {args.latency * 1000:.0f} ms latency per request, "
         f"{os.cpu_count()} cores; {load()}"
-        + ("" if with_reader else "; reader not installed: no reader baseline")
+        + ("" if with_reader else "; no reader baseline (--no-reader, or reader not installed)")
     )
     vs_floor: list[float] = []
     vs_reader: list[float] = []

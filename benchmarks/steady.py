@@ -103,7 +103,7 @@ def main() -> int:
         f"{args.feeds} feeds on {args.hosts} loopback hosts, {args.latency * 1000:.0f} ms "
         f"latency; steady poll: {len(changed)} changed with {new_items} new items, "
         f"{unchanged} answer 304; {load()}"
-        + ("" if with_reader else "; reader not installed: no reader baseline")
+        + ("" if with_reader else "; no reader baseline (--no-reader, or reader not installed)")
     )
     vs_floor: list[float] = []
     vs_reader: list[float] = []

@@ -35,7 +35,7 @@ def confirm_token(server: SMTPServer, address: str) -> str:
     msg = mail.message()
     text = msg.get_body(preferencelist=("plain",))
     assert text is not None
-    links = re.findall(r"https://news\.example\.com/confirm/(\S+)", text.get_content())
+    links = re.findall(r"https://news\.zhibo-weekly\.cn/confirm/(\S+)", text.get_content())
     assert len(set(links)) == 1
     return links[0]
 

@@ -1,4 +1,10 @@
-"""Poll: fetch every due feed, parse, judge relevance and store new entries."""
+"""Poll: fetch every due feed, parse, judge relevance and store new entries.
+
+Why one file over 600 lines: the poll is one protocol with three concurrent parts (downloads,
+a parse pool fed under back-pressure by ``_Backlog``, one store writer that survives a locked
+database in ``_StoreGate``) whose state all speaks in ``FeedOutcome``; the leased variant the
+daemon's workers run and the optional LLM second opinion are steps of the same poll.
+"""
 
 from __future__ import annotations
 

@@ -61,6 +61,10 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", metavar="FILE", help="Config file (YAML).", show_default=True),
 ]
 DEFAULT_CONFIG = Path("config.yaml")
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+]
+ForceOption = Annotated[bool, typer.Option(help="Build even with fewer than issue.min_items.")]
 STAGE_LABELS = {"fetch": "Polling feeds", "summarize": "Writing digests", "send": "Sending"}
 
 

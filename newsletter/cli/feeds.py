@@ -13,6 +13,7 @@ from .._urls import feed_key, feed_label
 from ._common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    OutputOption,
     console,
     err,
     fail,
@@ -276,9 +277,7 @@ def feeds_import(
 
 @feeds_app.command("export")
 def feeds_export(
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
-    ] = None,
+    output: OutputOption = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Every feed (config and command line) as OPML 2.0 for other readers."""

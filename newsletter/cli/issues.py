@@ -13,6 +13,7 @@ from ..errors import NewsletterError
 from ._common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    ForceOption,
     console,
     fail,
     fitting_table,
@@ -199,9 +200,7 @@ def poll(
 
 def build(
     config_path: ConfigOption = DEFAULT_CONFIG,
-    force: Annotated[
-        bool, typer.Option(help="Build even with fewer than issue.min_items.")
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Build the issue for the window since the previous issue (no polling)."""
     config = load(config_path)
@@ -216,9 +215,7 @@ def build(
 
 def run(
     config_path: ConfigOption = DEFAULT_CONFIG,
-    force: Annotated[
-        bool, typer.Option(help="Build even with fewer than issue.min_items.")
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Poll all feeds, then build the issue."""
     config = load(config_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from ..errors import NewsletterError
 from ._common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    OutputOption,
     console,
     err,
     fail,
@@ -167,9 +167,7 @@ def review_drop(
 
 @review_app.command("labels")
 def review_labels(
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
-    ] = None,
+    output: OutputOption = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Editors' drops and additions as JSONL in the labeled corpus's format (POLICY.md)."""

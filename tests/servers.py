@@ -1140,3 +1140,19 @@ def newsletter_serve(
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process, from ``ps``."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -25,7 +25,7 @@ from newsletter.flows.build import build_issue
 from newsletter.flows.poll import poll
 from newsletter.parse import MAX_ENTRIES_PER_FEED
 from newsletter.store import Store
-from tests.servers import FeedServer, loopback_fetch
+from tests.servers import FeedServer, alive, child_pids, loopback_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -326,20 +326,6 @@ def test_the_daemon_stops_when_its_database_file_is_removed_or_replaced(
         assert not db.exists()  # never recreated empty
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True, check=False).stdout
-    return [int(p) for p in out.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_daemon_workers_stop_when_the_daemon_is_killed(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -350,12 +336,12 @@ def test_daemon_workers_stop_when_the_daemon_is_killed(
     config = _write_config(tmp_path, [url], workers=2)
     proc = _daemon(config)
     try:
-        _wait(lambda: len(_children(proc.pid)) >= 2 and feed_server.count("/f.xml") >= 1, 90,
+        _wait(lambda: len(child_pids(proc.pid)) >= 2 and feed_server.count("/f.xml") >= 1, 90,
               "workers polling")
-        kids = _children(proc.pid)
+        kids = child_pids(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        _wait(lambda: not any(_alive(k) for k in kids), 15, "workers gone")
+        _wait(lambda: not any(alive(k) for k in kids), 15, "workers gone")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import FeedServer, loopback_fetch
+from tests.servers import FeedServer, alive, child_pids, loopback_fetch
 from tests.test_faults_integrity import STORIES, recent, rss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -252,20 +252,6 @@ print(c.execute('pragma integrity_check').fetchone()[0],
 # -- kill -9 of a poll -----------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True, check=False).stdout
-    return [int(p) for p in out.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_parse_workers_exit_when_the_poll_is_killed(tmp_path: Path) -> None:
     """Before: 6 parse-pool processes were still alive 20 s after ``kill -9`` of the poll."""
     with FeedServer() as server:
@@ -279,15 +265,15 @@ def test_parse_workers_exit_when_the_poll_is_killed(tmp_path: Path) -> None:
         )
         try:
             deadline = time.monotonic() + 60
-            while not (_children(poll.pid) and server.count("/hang")):
+            while not (child_pids(poll.pid) and server.count("/hang")):
                 assert time.monotonic() < deadline, "the poll never started its parse workers"
                 time.sleep(0.1)
-            workers = _children(poll.pid)
+            workers = child_pids(poll.pid)
             poll.send_signal(signal.SIGKILL)
             poll.wait(10)
             deadline = time.monotonic() + 10
-            while any(_alive(w) for w in workers):
-                assert time.monotonic() < deadline, [w for w in workers if _alive(w)]
+            while any(alive(w) for w in workers):
+                assert time.monotonic() < deadline, [w for w in workers if alive(w)]
                 time.sleep(0.1)
         finally:
             if poll.poll() is None:

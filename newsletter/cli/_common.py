@@ -177,6 +177,17 @@ def say(text: str, stream: Console = console) -> None:
     stream.print(shown(text), highlight=False, soft_wrap=True)
 
 
+def write_output(output: Path | None, text: str, written: str) -> None:
+    """An export to stdout, or atomically to ``output`` with ``"{written} to FILE"`` on stderr."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from ..flows.archive import write_atomic
+
+    write_atomic(output, text)
+    say(f"{written} to {output}", err)
+
+
 def sub_app(help_text: str) -> typer.Typer:
     """A command group with plain help (no rich markup renderer to import)."""
     return typer.Typer(help=help_text, rich_markup_mode=None)

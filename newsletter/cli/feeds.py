@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -26,6 +25,7 @@ from ._common import (
     shown,
     sub_app,
     when,
+    write_output,
 )
 
 if TYPE_CHECKING:
@@ -282,7 +282,6 @@ def feeds_export(
 ) -> None:
     """Every feed (config and command line) as OPML 2.0 for other readers."""
     from .._opml import OPMLFeed, is_feed_url, write_opml
-    from ..flows.archive import write_atomic
     from ..flows.poll import all_feeds
 
     config = load(config_path)
@@ -301,10 +300,6 @@ def feeds_export(
         if is_feed_url(f.url)
     ]
     text = write_opml(items, title=config.title, created=datetime.now(UTC))
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
-        say(f"Wrote {len(items)} feeds to {output}", err)
+    write_output(output, text, f"Wrote {len(items)} feeds")
     if local:
         say(f"{len(local)} local-file feeds left out (not URLs)", err)

@@ -3,7 +3,6 @@ and the editors' decisions as labeled examples."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,7 +14,6 @@ from ._common import (
     ConfigOption,
     OutputOption,
     console,
-    err,
     fail,
     fitting_table,
     load,
@@ -26,6 +24,7 @@ from ._common import (
     storage_errors,
     sub_app,
     when,
+    write_output,
 )
 
 review_app = sub_app("Drafts on the editor's desk: list, show, approve, drop.")
@@ -172,14 +171,9 @@ def review_labels(
 ) -> None:
     """Editors' drops and additions as JSONL in the labeled corpus's format (POLICY.md)."""
     from ..flows import review as desk
-    from ..flows.archive import write_atomic
 
     config = load(config_path)
     with opened(config) as store, storage_errors():
         lines = list(desk.export_labels(store))
     text = "".join(f"{line}\n" for line in lines)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
-        err.print(f"{len(lines)} labeled examples written to {shown(output)}", highlight=False)
+    write_output(output, text, f"{len(lines)} labeled examples written")

@@ -76,11 +76,9 @@ PROCESS_MODULES = frozenset(
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for ``--dist loadgroup``: everything else is isolated (own ports, temp
-    dirs, PostgreSQL database) and may run on any worker."""
+    dirs, PostgreSQL database, IMAP mailbox) and may run on any worker."""
     for item in items:
-        if "dovecot" in getattr(item, "fixturenames", ()):  # they share one server's folders
-            item.add_marker(pytest.mark.xdist_group("dovecot"))
-        elif item.path.stem in PROCESS_MODULES:
+        if item.path.stem in PROCESS_MODULES:
             item.add_marker(pytest.mark.xdist_group("processes"))
 
 
@@ -162,6 +160,9 @@ def dovecot() -> Iterator[Any]:
 
 @pytest.fixture
 def imap_box(dovecot: Any) -> Any:
-    """The shared Dovecot with every folder emptied."""
-    dovecot.clear()
-    return dovecot
+    """A mailbox of this test's own on the shared Dovecot: nothing another test (or an earlier
+    run against the same server) delivered, moved or flagged can show up in it; a shared INBOX
+    emptied between tests did, in CI."""
+    import uuid
+
+    return dovecot.mailbox(f"t{uuid.uuid4().hex}")

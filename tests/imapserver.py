@@ -1,8 +1,10 @@
 """A throwaway Dovecot (Debian's dovecot-imapd / dovecot-pop3d) for the bounce-mailbox tests.
 
 IMAPS and POP3S on free loopback ports, a self-signed certificate for 127.0.0.1 (the test
-trusts it as its CA file), one user with a password, Maildir storage in a temp dir. As
-root the mail is owned by the ``dovecot`` user; otherwise everything runs as the caller.
+trusts it as its CA file), one password that any user name logs in with and a Maildir per
+user name in a temp dir, so each test takes a mailbox of its own (:meth:`mailbox`) and no
+test sees another's mail. As root the mail is owned by the ``dovecot`` user; otherwise
+everything runs as the caller.
 
     with ThrowawayDovecot() as server:
         server.deliver(raw_message)   # into INBOX, over IMAP APPEND
@@ -89,6 +91,14 @@ class ThrowawayDovecot:
         self._own_folder = folder is None
         self.imaps_port = 0
         self.pop3s_port = 0
+        self.user = USER
+
+    def mailbox(self, user: str) -> ThrowawayDovecot:
+        """The same server seen as ``user``, whose Maildir starts empty (and is not owned:
+        dropping it does not stop the server)."""
+        other = ThrowawayDovecot(self.folder)
+        other.imaps_port, other.pop3s_port, other.user = self.imaps_port, self.pop3s_port, user
+        return other
 
     @property
     def cafile(self) -> str:
@@ -117,7 +127,6 @@ class ThrowawayDovecot:
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o755)
         _certificate(self.folder)
-        (self.folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         if root:
             os.chown(self.folder / "mail", owner.pw_uid, owner.pw_gid)
         self.imaps_port, self.pop3s_port = _free_port(), _free_port()
@@ -143,8 +152,8 @@ ssl_key = <{f}/key.pem
 auth_mechanisms = plain
 disable_plaintext_auth = yes
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {f}/passwd
+  driver = static
+  args = password={PASSWORD}
 }}
 userdb {{
   driver = static
@@ -228,7 +237,7 @@ service stats {{
     def imap(self) -> imaplib.IMAP4_SSL:
         context = ssl.create_default_context(cafile=self.cafile)
         client = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=context)
-        client.login(USER, PASSWORD)
+        client.login(self.user, PASSWORD)
         return client
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
@@ -247,17 +256,6 @@ service stats {{
         finally:
             client.logout()
 
-    def clear(self, folders: tuple[str, ...] = ("INBOX", "Processed")) -> None:
-        """Empty the folders tests use (between tests sharing one server)."""
-        client = self.imap()
-        try:
-            for folder in folders:
-                status, data = client.select(folder)
-                if status == "OK" and data and data[0] not in (b"0", None):
-                    client.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
-                    client.expunge()
-        finally:
-            client.logout()
 
 
 def main(argv: list[str]) -> int:

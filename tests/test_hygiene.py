@@ -22,7 +22,7 @@ from newsletter.flows import bounces as hygiene
 from newsletter.flows.send import send_issue
 from newsletter.store import Store
 from newsletter.web import create_app
-from tests.imapserver import PASSWORD, USER, ThrowawayDovecot
+from tests.imapserver import PASSWORD, ThrowawayDovecot
 from tests.smtp import SMTPServer, sample_issue, write_config
 
 DATA = Path(__file__).parent / "data" / "bounces"
@@ -242,7 +242,7 @@ def test_sent_mail_is_verp_and_dkim_signed_and_its_bounce_finds_the_subscriber(
 def test_the_daemon_job_reads_the_mailbox_once(
     tmp_path: Path, imap_box: ThrowawayDovecot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BOUNCE_USERNAME", USER)
+    monkeypatch.setenv("BOUNCE_USERNAME", imap_box.user)
     monkeypatch.setenv("BOUNCE_PASSWORD", PASSWORD)
     for name in ("ours-postfix-verp.eml", "ours-arf-redacted.eml", "not-bounce-01.eml"):
         imap_box.deliver((DATA / name).read_bytes())

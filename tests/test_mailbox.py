@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsletter import _mailbox
-from tests.imapserver import PASSWORD, USER, ThrowawayDovecot
+from tests.imapserver import PASSWORD, ThrowawayDovecot
 
 DATA = Path(__file__).parent / "data" / "bounces"
 SAMPLES = ["lhost-postfix-04.eml", "arf-01.eml", "lhost-qmail-01.eml"]
@@ -17,7 +17,7 @@ def settings(box: ThrowawayDovecot, **changes: object) -> _mailbox.MailboxSettin
     values: dict[str, object] = {
         "host": "127.0.0.1",
         "port": box.imaps_port,
-        "username": USER,
+        "username": box.user,
         "password": PASSWORD,
         "cafile": box.cafile,
         "timeout": 10.0,

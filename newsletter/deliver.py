@@ -422,8 +422,6 @@ class SMTPSender:
         self._next_slot = 0.0
         self._on_connection = 0
         self._failures_in_a_row: list[str] = []
-        self.connections = 0
-        """How many connections were opened (reconnects included)."""
 
     def __enter__(self) -> SMTPSender:
         return self
@@ -440,7 +438,6 @@ class SMTPSender:
                 self._sleep(self._delay(attempt))
             try:
                 self._smtp = self._open()
-                self.connections += 1
                 self._on_connection = 0
                 return
             except smtplib.SMTPAuthenticationError as exc:

@@ -172,7 +172,7 @@ def test_delivery_leases_start_release_and_takeover(db_url: str) -> None:
     store.save_issue(sample_issue(1), "/tmp/x")
     people = [store.add_subscriber(f"r{n}@example.com") for n in range(6)]
     ids = [p.id for p in people if p.id is not None]
-    store.set_subscriber_status(ids[5], "unsubscribed")
+    store.update_subscriber(ids[5], status="unsubscribed")
     store.queue_deliveries("2024-05-06")
     a = store.lease_deliveries("2024-05-06", "a", limit=3, seconds=60)
     b = store.lease_deliveries("2024-05-06", "b", limit=3, seconds=60)
@@ -212,11 +212,11 @@ def test_scheduler_lease_rate_slots_and_summary_claims(db_url: str) -> None:
     assert store.take_rate_slot("smtp", 50, now + 10) == 0.0  # idle time is not banked
 
     assert store.claim_summary("k", "a", 0.3)
-    assert not store.claim_summary("k", "b", 0.3) and store.summary_claimed("k")
+    assert not store.claim_summary("k", "b", 0.3) and store.summary_claim_owner("k") == "a"
     time.sleep(0.4)
     assert store.claim_summary("k", "b", 30)  # a's claim expired
     store.release_summary_claim("k", "b")
-    assert not store.summary_claimed("k") and store.claim_summary("k", "c", 30)
+    assert store.summary_claim_owner("k") is None and store.claim_summary("k", "c", 30)
     store.close()
 
 

@@ -146,16 +146,6 @@ class CoordinationMixin(StoreBase):
             )
             return taken.rowcount == 1
 
-    def summary_claimed(self, cache_key: str) -> bool:
-        """Whether a live claim on ``cache_key`` exists (someone is computing it)."""
-        with self._tx() as conn:
-            found = conn.execute(
-                select(summary_claims.c.owner).where(
-                    summary_claims.c.cache_key == cache_key, summary_claims.c.until > now_utc()
-                )
-            ).first()
-        return found is not None
-
     def summary_claim_owner(self, cache_key: str) -> str | None:
         """Who holds a live claim on ``cache_key``, if anyone."""
         with self._tx() as conn:

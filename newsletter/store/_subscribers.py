@@ -42,14 +42,6 @@ class SubscribersMixin(StoreBase):
             row = conn.execute(query).first()
         return None if row is None else subscriber_from_row(row)
 
-    def set_subscriber_status(self, subscriber_id: int, status: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                update(subscribers)
-                .where(subscribers.c.id == subscriber_id)
-                .values(status=status, updated=now_utc())
-            )
-
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
         query = select(subscribers).order_by(subscribers.c.id)
         if status:

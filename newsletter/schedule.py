@@ -23,14 +23,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
@@ -41,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import workers
 from ._lease import owner_id
+from ._lifeline import on_stop_signals
 from ._logging import current_format, log_line, one_line
 from ._urls import feed_label
 from .config import Config
@@ -717,15 +716,15 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
 
     def _install_signals(self) -> None:
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            if self._stopping.is_set():
-                log.warning("signal %d again: exiting now", signum)
-                os._exit(128 + signum)
+        def first(signum: int) -> None:
             log.info("signal %d: finishing the current step, then stopping", signum)
             self.stop()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        def again(signum: int) -> None:
+            log.warning("signal %d again: exiting now", signum)
+            os._exit(128 + signum)
+
+        on_stop_signals(first, again)
 
     @staticmethod
     def _on_error(event: JobExecutionEvent) -> None:

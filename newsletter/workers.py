@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import FrameType
 
 from ._lease import dead_here, owner_id
-from ._lifeline import exit_with_parent
+from ._lifeline import exit_with_parent, on_stop_signals
 from ._logging import configure_logging, log_line
 from .config import Config
 from .errors import NewsletterError
@@ -117,15 +115,12 @@ def cancel_llm_calls() -> None:
 def stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM / Ctrl-C: finish the batch in progress, then stop; a second one exits now."""
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            os._exit(128 + signum)
+    def first(signum: int) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
         stop.set()
         cancel_llm_calls()
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    on_stop_signals(first, lambda signum: os._exit(128 + signum))
 
 
 def worker_process(

@@ -71,7 +71,12 @@ class Proc:
 
     def stop(self, timeout: float = 30) -> int:
         self.popen.send_signal(signal.SIGTERM)
-        return self.popen.wait(timeout)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"still running {timeout}s after SIGTERM; its log:\n{''.join(self.raw)}"
+            ) from None
 
     def kill(self) -> None:
         if self.popen.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -123,6 +124,33 @@ def test_the_cli_package_imports_no_part_of_the_pipeline() -> None:
         [sys.executable, "-c", probe, *heavy], capture_output=True, text=True, check=True
     ).stdout.split()
     assert not loaded, loaded
+
+
+def test_feeds_loads_only_what_its_table_needs(tmp_path: Path) -> None:
+    """`newsletter feeds` on a SQLite store: config, store and rich, none of the modules
+    ``benchmarks/startup.py`` calls heavy (the pipeline, its HTTP, LLM and template code)."""
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_startup", Path(__file__).resolve().parents[1] / "benchmarks" / "startup.py"
+    )
+    assert spec and spec.loader
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    (tmp_path / "config.yaml").write_text(
+        "database: sqlite:///n.db\nfeeds:\n  - https://a.example/rss.xml\n", encoding="utf-8"
+    )
+    assert cli("feeds", cwd=tmp_path).returncode == 0  # the first run creates the schema
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "newsletter", "feeds"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert "a.example/rss.xml" in run.stdout
+    loaded = {
+        line.rpartition("|")[2].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"newsletter.config", "newsletter.store", "rich.table"} <= loaded, sorted(loaded)
+    assert not loaded & set(benchmark.HEAVY), sorted(loaded & set(benchmark.HEAVY))
 
 
 def on_screen(args: list[str], cwd: Path, columns: int = 80) -> list[str]:

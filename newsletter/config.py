@@ -524,14 +524,20 @@ class Config(_Strict):
 
 def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
     """Validate YAML text into a :class:`Config`, raising :class:`ConfigError` on any problem."""
+    # One parse: the node tree gives the lines, then the data (what yaml.safe_load does).
+    # The lines first: constructing merges `<<:` keys into the tree in place.
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        lines = line_map(node)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}:{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -539,7 +545,6 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
             f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
         )
     data = interpolate(data, "")
-    lines = line_map(node)
     # Bare strings in `feeds:` are a convenient shorthand for {url: ...}.
     if isinstance(data.get("feeds"), list):
         data["feeds"] = [{"url": f} if isinstance(f, str) else f for f in data["feeds"]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -251,13 +250,10 @@ def test_labeled_stories_meet_targets() -> None:
         pytest.skip(f"labeled corpus not found at {STORIES} (needs ../shared/corpus)")
     bench = _benchmark()
     entries, gold = bench.load(STORIES)
-    t0 = time.perf_counter()
-    out = cluster(entries)
-    elapsed = time.perf_counter() - t0
+    out = cluster(entries)  # its speed is benchmarks/dedupe.py's business, not a test's
     precision, recall, _, fps, fns = bench.score(out, gold)
     assert precision >= 0.95, sorted(fps)
     assert recall >= 0.85, sorted(fns)
-    assert elapsed < 2.0
 
 
 def test_same_figures_on_different_platforms_stay_apart() -> None:

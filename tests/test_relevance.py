@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -372,11 +371,12 @@ def test_judge_is_deterministic_and_uses_default_lexicon() -> None:
 
 
 def test_huge_untrusted_input_is_bounded(lex: Lexicon) -> None:
-    body = "直播" * 300_000 + "卖"
-    start = time.perf_counter()
-    verdict = judge("x", body, lex)
-    assert time.perf_counter() - start < 2.0
-    assert isinstance(verdict.score, float)
+    # Only the first 50,000 characters are read: what comes after cannot change (or slow)
+    # the verdict. Checked by outcome, not by a clock.
+    head = "天气晴朗，适合出游。" * 6_000
+    assert judge("x", head + "视频号直播带货" * 1_000, lex) == judge("x", head, lex)
+    assert not judge("x", head, lex).relevant
+    assert judge("x", "直播" * 300_000 + "卖", lex) == judge("x", "直播" * 25_000, lex)
 
 
 # --- loading and overrides ------------------------------------------------------------------

@@ -537,7 +537,7 @@ def test_cli_list_test_and_send_channels_only(
     before = [s.requests for s in servers.values()]
     rehearsal = runner.invoke(app, ["send", "--dry-run", "--channels-only", "-c", str(path)])
     assert rehearsal.exit_code == 0, rehearsal.output
-    assert "channel ops-wecom (wecom): 1 messages in" in rehearsal.output
+    assert "channel ops-wecom (wecom): 1 message in" in rehearsal.output
     assert [s.requests for s in servers.values()] == before  # nothing posted
     shown = json.loads(
         (tmp_path / "out" / "issues" / "2026-w48" / "channels" / "overseas-tg-1.json").read_text()

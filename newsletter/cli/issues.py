@@ -294,7 +294,8 @@ def send(
             except NewsletterError as exc:
                 raise fail(str(exc), 1) from None
             for p in previews:
-                where = f"{len(p.files)} messages in {p.files[0].parent}" if p.files else "nothing"
+                count = f"{len(p.files)} message{'s' if len(p.files) != 1 else ''}"
+                where = f"{count} in {p.files[0].parent}" if p.files else "nothing"
                 note = " (already posted: send posts nothing there)" if p.already else ""
                 say(f"channel {shown(p.name)} ({p.kind}): {where}{note}")
         elif to is not None or not (config.channels or channels_only):

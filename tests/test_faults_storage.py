@@ -1,7 +1,8 @@
 """Issue 16, the storage side: contention, a full disk, killed polls.
 
-Real processes throughout: the CLI as ``python -m newsletter``, another process holding
-SQLite's write lock, a tmpfs filled to the last byte in a private mount namespace.
+Real processes where they matter: another process holding SQLite's write lock, the CLI as
+``python -m newsletter`` in a tmpfs filled to the last byte in a private mount namespace,
+a poll killed with ``kill -9``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from newsletter.cli import app
 from tests.servers import FeedServer, alive, child_pids, loopback_fetch
 from tests.test_faults_integrity import STORIES, recent, rss
 
@@ -40,12 +43,9 @@ def write_config(tmp_path: Path, urls: list[str], **extra: Any) -> Path:
     return path
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )
+def cli(*args: str) -> Result:
+    """The CLI in-process: the other party (a lock holder, a full disk) is what is real here."""
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 
 def items(stories: list[tuple[str, str]], prefix: str, hours: float = 1) -> list[dict[str, Any]]:
@@ -105,12 +105,12 @@ def test_read_only_commands_do_not_wait_for_another_writer(
     """Before: the migration check took the write lock, so ``feeds list`` exited 2 after 11 s."""
     url = feed_server.add("/a.xml", rss("甲", items(STORIES[:2], "a")))
     config = write_config(tmp_path, [url])
-    assert cli("poll", "-c", str(config)).returncode == 0
+    assert cli("poll", "-c", str(config)).exit_code == 0
     lock = WriteLock(tmp_path / "news.db")
     try:
         for args in (["feeds", "list"], ["subscribers", "list"], ["feeds", "export"]):
             done = cli(*args, "-c", str(config))
-            assert done.returncode == 0, (args, done.stdout, done.stderr)
+            assert done.exit_code == 0, (args, done.stdout, done.stderr)
             assert lock.held  # finished while the other process still writes
     finally:
         lock.release()
@@ -126,13 +126,13 @@ def test_a_poll_waits_for_a_short_lock_and_keeps_what_it_fetched(
     ]
     config = write_config(tmp_path, urls)
     db = tmp_path / "news.db"
-    assert cli("feeds", "list", "-c", str(config)).returncode == 0  # creates the database
+    assert cli("feeds", "list", "-c", str(config)).exit_code == 0  # creates the database
     lock = WriteLock(db, 2.5)
     try:
         done = cli("poll", "-c", str(config))
     finally:
         lock.release()
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert entry_count(db) == len(STORIES)
 
 
@@ -146,14 +146,14 @@ def test_a_lock_held_past_the_bound_fails_in_one_line_and_nothing_is_lost(
     db = tmp_path / "news.db"
     # ``timeout`` in a SQLite URL: how long one write waits for the lock.
     config = write_config(tmp_path, urls, database=f"sqlite:///{db}?timeout=0.5")
-    assert cli("feeds", "list", "-c", str(config)).returncode == 0
+    assert cli("feeds", "list", "-c", str(config)).exit_code == 0
     lock = WriteLock(db)
     try:
         done = cli("poll", "-c", str(config))
         assert lock.held  # it gave up within its bound, not when the lock went away
     finally:
         lock.release()
-    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.exit_code == 1, (done.stdout, done.stderr)
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors == [
         f"error: database {db} is locked by another process: gave up after waiting 0.5 s "
@@ -161,7 +161,7 @@ def test_a_lock_held_past_the_bound_fails_in_one_line_and_nothing_is_lost(
     ], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     # Nothing was stored, not even the validators: the next poll fetches in full.
-    assert cli("poll", "-c", str(config)).returncode == 0
+    assert cli("poll", "-c", str(config)).exit_code == 0
     assert entry_count(db) == len(STORIES)
 
 
@@ -200,7 +200,7 @@ def test_a_full_disk_under_build_names_the_path_and_writes_nothing_half(
     url = feed_server.add("/a.xml", rss("甲", items(STORIES[:3], "a")))
     out = tmp_path / "out"
     config = write_config(tmp_path, [url])
-    assert cli("poll", "-c", str(config)).returncode == 0
+    assert cli("poll", "-c", str(config)).exit_code == 0
     done = in_full_disk(out, f"""
 FILL
 "$PY" -m newsletter build -c {config} >/dev/null; echo "rc=$?"

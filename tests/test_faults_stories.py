@@ -12,17 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner, Result
-
-from newsletter.cli import app
 from tests.servers import FeedServer
 from tests.test_faults_integrity import STORIES, recent, rss
-from tests.test_faults_storage import entry_count, items, write_config
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-
+from tests.test_faults_storage import cli, entry_count, items, write_config
 
 # -- late stories, identity, names ---------------------------------------------------------
 

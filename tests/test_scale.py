@@ -254,7 +254,7 @@ def test_four_workers_poll_each_feed_exactly_once_per_round(tmp_path: Path, pg_u
     # between one feed's fetches are what a double poll would shorten.
     # 120 feeds in batches of 6: 20 batches a round for four workers to contend for, as 400
     # feeds in the default batches of 25 gave, at less than a third of the fetching and storing.
-    interval, count = 6.0, 120
+    interval, count = 4.0, 120
     with FeedServer(latency=0.02) as server:
         urls = [server.add(f"/f{i}.xml", rss(i)) for i in range(count)]
         paths = [u.removeprefix(server.origin) for u in urls]

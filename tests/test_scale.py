@@ -335,15 +335,15 @@ def test_sigkilled_worker_loses_its_feeds_when_the_lease_expires(
 def test_three_senders_deliver_one_issue_to_every_subscriber_once(
     tmp_path: Path, pg_url: str
 ) -> None:
-    # Enough lease batches (30 of 10 readers) that the three senders' leases interleave many
+    # Enough lease batches (30 of 5 readers) that the three senders' leases interleave many
     # times over; more readers only cost time.
-    people = 300
+    people = 150
     with SMTPServer() as smtp:
         path = write_config(tmp_path, smtp.port, max_per_second=2000)
         text = path.read_text(encoding="utf-8").replace(
             f"sqlite:///{tmp_path / 'newsletter.db'}", pg_url
         )
-        path.write_text(text + "worker_batch: 10\n", encoding="utf-8")
+        path.write_text(text + "worker_batch: 5\n", encoding="utf-8")
         store = Store.open(pg_url)
         store.save_issue(sample_issue(3), str(tmp_path / "output" / "issues" / "2024-05-06"))
         store.import_subscribers([(f"reader{n}@example.com", "") for n in range(people)])

@@ -3,9 +3,11 @@
 CPython's ``re`` scans quickly for a pattern that begins with a literal or a character
 class, but an alternation of groups (the relevance masks, merged per label) is tried at
 every position of the text: those searches were a fifth of ``relevance.judge()``. Here the
-set of characters a match can begin with is read from the parsed pattern once; a
-character-class search finds the candidate positions and the pattern is tried only there.
-The matches are exactly those of ``pattern.finditer()``.
+set of characters a match can begin with is read from the parsed pattern once and put in
+front of it: ``[first chars](?<=(?=pattern).)`` is a pattern ``re`` searches with its
+character-class scan, and it matches exactly where ``pattern`` does, so the search stays in
+C until a real match (a loop in Python over every candidate character cost more than the
+matches). The matches are exactly those of ``pattern.finditer()``.
 
 Hand-written because no library exposes a regular expression's first-character set; it
 reads CPython's own parser (``re._parser``) and falls back to a plain scan whenever the set
@@ -28,32 +30,43 @@ _MAX_START_CHARS = 512
 class StartScanner:
     """``finditer`` for one compiled pattern, tried only at its possible first characters."""
 
-    __slots__ = ("pattern", "starts")
+    __slots__ = ("_find", "pattern", "starts")
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
         self.starts = _start_class(pattern)
+        self._find = None if self.starts is None else _finder(self.starts, pattern)
 
     def finditer(self, text: str) -> list[re.Match[str]]:
         """The matches ``pattern.finditer(text)`` yields, as a list."""
-        starts = self.starts
-        if starts is None:
+        find = self._find
+        if find is None:
             return list(self.pattern.finditer(text))
         found: list[re.Match[str]] = []
         match = self.pattern.match
-        search = starts.search
+        search = find.search
         pos = 0
         while (hit := search(text, pos)) is not None:
-            begin = hit.start()
-            m = match(text, begin)
-            if m is None:
-                pos = begin + 1
-            else:
-                # Never empty (such patterns take the plain scan), so finditer would go on
-                # searching at its end too.
-                found.append(m)
-                pos = m.end()
+            m = match(text, hit.start())
+            if m is None:  # never seen: a pattern whose match depends on where the search began
+                pos = hit.start() + 1
+                continue
+            # Never empty (such patterns take the plain scan), so finditer would go on
+            # searching at its end too.
+            found.append(m)
+            pos = m.end()
         return found
+
+
+def _finder(starts: re.Pattern[str], pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """The first character, then a look back at it that looks ahead for the whole pattern:
+    it matches (one character long) exactly where ``pattern`` matches."""
+    if pattern.flags & re.VERBOSE:
+        return None  # a comment in the pattern would swallow the closing parentheses
+    try:
+        return re.compile(f"{starts.pattern}(?<=(?=(?:{pattern.pattern})).)", pattern.flags)
+    except re.error:
+        return None  # global inline flags ("(?s)") are refused anywhere but at the start
 
 
 def _start_class(pattern: re.Pattern[str]) -> re.Pattern[str] | None:

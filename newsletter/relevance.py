@@ -13,6 +13,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 from newsletter._lexicon import Lexicon, TermInfo, default_lexicon, load_lexicon
 from newsletter._normalize import normalize
@@ -41,6 +42,7 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]|[.．](?:\s|$)")
 # Judging.
 
 _Span = tuple[int, int]
+_value = itemgetter(0)
 
 
 def _short(snippet: str, limit: int = 30) -> str:
@@ -239,23 +241,28 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     if title_cues or body_cues:
         _apply_rules(lex, full, title_cues, body_cues, best, support)
 
-    scored = {g for g, hit in best.items() if hit[0] > 0}
+    unless = lex._unless
     score = 0.0
     positives: list[tuple[float, str]] = []
     negatives: list[tuple[float, str]] = []
     for group, (value, where, what, bare) in best.items():
         reason = f"{where} {group} '{what}' {value:+g}" if bare else f"{where} {what} {value:+g}"
         if value < 0:
-            cancel = [g for g in lex._unless.get(group, ()) if g in scored]
-            if cancel:
+            cancel = None
+            for other in unless.get(group, ()):
+                hit = best.get(other)
+                if hit is not None and hit[0] > 0:
+                    cancel = other
+                    break
+            if cancel is not None:
                 # Evidence of selling makes a negative context (game streaming, sales
                 # channels) less telling, but it is weighed, not dropped: one positive
                 # word must not silence everything that speaks against the entry.
                 value = round(value * lex.unless_factor, 3)
                 if value == 0:
-                    negatives.append((0.0, f"{reason} ignored: {cancel[0]} scored"))
+                    negatives.append((0.0, f"{reason} ignored: {cancel} scored"))
                     continue
-                reason = f"{reason} weighed {value:+g}: {cancel[0]} also scored"
+                reason = f"{reason} weighed {value:+g}: {cancel} also scored"
             negatives.append((value, reason))
         else:
             more = len(support.get(group, ())) - 1
@@ -269,8 +276,11 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             positives.append((value, reason))
         score += value
     score = round(score, 3)
-    positives.sort(key=lambda p: -p[0])
-    negatives.sort(key=lambda p: p[0])
+    # Strongest first; sort() is stable with reverse too, so ties keep the scan's order.
+    if len(positives) > 1:
+        positives.sort(key=_value, reverse=True)
+    if len(negatives) > 1:
+        negatives.sort(key=_value)
     reasons.extend([r for _v, r in positives])
     reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold

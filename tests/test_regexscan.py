@@ -29,6 +29,9 @@ TEXTS = [
         (r"\w+", False),  # a category, not a short list
         (r"(?i)qvc", False),  # case-insensitive
         (r"(?:x|y?)z?", False),  # every alternative optional: can match empty
+        (r"(?s)票.", True),  # global flags stay at the start: the plain scan
+        (r"(?x) 票 \s* 已  # a comment", True),  # verbose: the plain scan
+        (r"(?P<blank>带货)(?=的)|不(?P=blank)", True),  # named groups and back references
     ],
 )
 def test_matches_are_those_of_finditer(pattern: str, fast: bool) -> None:

@@ -37,6 +37,7 @@ RULES = {
     "host+sell": "a host selling goods",
     "creator-platform+goods": "goods sold on a creator platform",
     "creator-platform+commerce": "a creator platform's shop business",
+    "live+gift": "gifts sent in a live room (tipping)",
     "wechat+gift": "WeChat and gifts together",
     "wechat+shop": "WeChat and a shop together",
     "channels+wechat": "Channels named with WeChat",

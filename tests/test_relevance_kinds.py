@@ -128,3 +128,65 @@ def test_selling_on_a_named_channels_account_still_counts(lex: Lexicon) -> None:
         "“古城文旅”视频号开播卖茶叶，主播一晚成交两千单。",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- fourth tune batch: one weak word does not outweigh the context ---------------------
+
+
+def test_a_word_counted_alone_does_not_weigh_the_context_down(lex: Lexicon) -> None:
+    # 带货 without a stream or a seller counts 1 (x2 in the title); the tourism context
+    # against it keeps its full weight instead of half.
+    title, body = ("局长带货", "文旅局长为家乡代言，穿汉服介绍古镇风景。")
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    assert "weighed" not in reasons
+
+
+def test_literal_selling_still_weighs_the_context_down(lex: Lexicon) -> None:
+    title, body = ("局长直播带货", "文旅局长为家乡代言，在直播间卖出三千斤柑橘。")
+    verdict = judge(title, body, lex)
+    assert verdict.relevant, verdict.reasons
+    assert "weighed" in "\n".join(verdict.reasons)
+
+
+# --- gifts: WeChat's shop gifting is on topic, gifts in a live room are tipping ---------
+
+
+def test_sending_shop_products_as_gifts_on_wechat_stays_relevant(lex: Lexicon) -> None:
+    title, body = (
+        "WeChat store lets buyers send gifts",
+        "Shoppers pick a product, choose a friend in chat and pay; the friend adds an address.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "观众买了钻石，在直播间给主播送礼物，事后向银行申请退款，主播的收益被倒扣。",
+        "觀眾買了鑽石，在直播間給主播刷禮物，事後向銀行申請退款，主播的收益被倒扣。",
+    ],
+)
+def test_gifts_sent_in_a_live_room_are_tipping(lex: Lexicon, body: str) -> None:
+    reasons = why("直播间退款骗局", body, lex)
+    assert not judge("直播间退款骗局", body, lex).relevant, reasons
+    assert "tipping" in reasons or "rule live+gift" in reasons
+
+
+# --- English: channels in other senses, Channels without "WeChat" ------------------------
+
+
+def test_a_creator_shop_listed_among_sales_channels_is_not_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "Multi-channel distribution for retailers",
+        "Sell in stores, on your website and on social shops such as TikTok Shop.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_channels_live_rooms_opened_from_mini_programs_are_channels(lex: Lexicon) -> None:
+    title, body = (
+        "Mini programs can open Channels live rooms",
+        "A mini program can start a live reservation for the Channels account of its owner.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

@@ -38,6 +38,7 @@ RULES = {
     "creator-platform+goods": "goods sold on a creator platform",
     "creator-platform+commerce": "a creator platform's shop business",
     "live+gift": "gifts sent in a live room (tipping)",
+    "host+gift": "gifts sent to a host (tipping)",
     "wechat+gift": "WeChat and gifts together",
     "wechat+shop": "WeChat and a shop together",
     "channels+wechat": "Channels named with WeChat",

@@ -190,3 +190,26 @@ def test_channels_live_rooms_opened_from_mini_programs_are_channels(lex: Lexicon
         "A mini program can start a live reservation for the Channels account of its owner.",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- fifth tune batch: Cantonese denial, gift commissions ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("做直播唔一定要賣貨", "佢每晚開直播同觀眾傾偈，靠粉絲送禮物抽成。"),
+        ("我哋唔係嚟賣貨", "主播話今次直播只係想同大家見下面。"),
+    ],
+)
+def test_selling_denied_in_cantonese_does_not_count(lex: Lexicon, title: str, body: str) -> None:
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "masked selling denied" in "\n".join(verdict.reasons)
+
+
+def test_a_hosts_cut_of_gifts_is_tipping_not_a_sales_commission(lex: Lexicon) -> None:
+    title, body = ("主播的收入从哪来", "多数主播没有底薪，粉丝送礼物后按比例分佣。")
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    assert "rule host+gift" in reasons

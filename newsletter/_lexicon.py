@@ -53,6 +53,7 @@ class _TermSpec(_Strict):
 class _GroupSpec(_Strict):
     terms: dict[str, float | _TermSpec]
     unless: list[str] = []
+    unless_factor: float | None = None
 
 
 class _RuleSpec(_Strict):
@@ -92,7 +93,8 @@ class _LexiconSpec(_Strict):
 
 
 class _GroupPatch(_Strict):
-    unless: list[str]
+    unless: list[str] | None = None
+    unless_factor: float | None = None
 
 
 class _OverrideSpec(_Strict):
@@ -134,6 +136,8 @@ class Group:
     unless: tuple[str, ...] = ()
     context: Mapping[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
     """Terms that need context: term -> (cue classes, weight when none of them occurs)."""
+    unless_factor: float | None = None
+    """This group's own factor under `unless`; ``None`` takes the lexicon's."""
 
     @property
     def negative(self) -> bool:
@@ -187,7 +191,8 @@ class Lexicon:
     """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
     _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
     _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
-    _unless: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
+    """Per negative group with `unless`: (the groups that weigh it down, by how much)."""
     _plans: dict[frozenset[str], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
         init=False, repr=False
     )
@@ -236,7 +241,11 @@ class Lexicon:
         object.__setattr__(self, "_near_rules", near)
         object.__setattr__(self, "_all_rules", every)
         object.__setattr__(self, "_plans", {})
-        unless = {g.name: g.unless for g in self.groups.values() if g.unless}
+        unless = {
+            g.name: (g.unless, self.unless_factor if g.unless_factor is None else g.unless_factor)
+            for g in self.groups.values()
+            if g.unless
+        }
         object.__setattr__(self, "_unless", unless)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -359,29 +368,36 @@ def load_lexicon(
 
 
 def _apply_overrides(spec: _LexiconSpec, patch: _OverrideSpec) -> _LexiconSpec:
-    groups = {name: (dict(g.terms), list(g.unless)) for name, g in spec.groups.items()}
+    groups = {
+        name: (dict(g.terms), list(g.unless), g.unless_factor) for name, g in spec.groups.items()
+    }
     cues = {name: list(words) for name, words in spec.cues.items()}
     traps = list(spec.traps)
     removed = {normalize(t) for t in patch.remove}
-    for terms, _unless in groups.values():
+    for terms, _unless, _factor in groups.values():
         for term in [t for t in terms if normalize(t) in removed]:
             del terms[term]
     for name, words in cues.items():
         cues[name] = [w for w in words if normalize(w) not in removed]
     traps = [t for t in traps if normalize(t) not in removed]
     for name, added in patch.add.items():
-        terms, _unless = groups.setdefault(name, ({}, []))
+        terms, _unless, _factor = groups.setdefault(name, ({}, [], None))
         for term, weight in added.items():
             # Changing a weight is adding the term again; drop it from other groups so it
             # does not end up ambiguous.
-            for other_terms, _ in groups.values():
+            for other_terms, _, _ in groups.values():
                 for t in [t for t in other_terms if normalize(t) == normalize(term)]:
                     del other_terms[t]
             terms[term] = weight
     for name, group_patch in patch.groups.items():
         if name not in groups:
             raise ValueError(f"invalid lexicon overrides: groups.{name}: no such group")
-        groups[name] = (groups[name][0], list(group_patch.unless))
+        terms, unless, factor = groups[name]
+        if group_patch.unless is not None:
+            unless = list(group_patch.unless)
+        if group_patch.unless_factor is not None:
+            factor = group_patch.unless_factor
+        groups[name] = (terms, unless, factor)
     for name, words in patch.cues.items():
         cues.setdefault(name, []).extend(words)
     traps.extend(patch.traps)
@@ -406,8 +422,8 @@ def _apply_overrides(spec: _LexiconSpec, patch: _OverrideSpec) -> _LexiconSpec:
         ),
         masks=[*spec.masks, *patch.masks],
         groups={
-            name: _GroupSpec(terms=terms, unless=unless)
-            for name, (terms, unless) in groups.items()
+            name: _GroupSpec(terms=terms, unless=unless, unless_factor=factor)
+            for name, (terms, unless, factor) in groups.items()
             if terms
         },
         cues=cues,
@@ -455,7 +471,9 @@ def _compile(spec: _LexiconSpec) -> Lexicon:
         signs = {w > 0 for w in terms.values() if w != 0}
         if len(signs) > 1:
             raise bad(f"groups.{name}", "mixes positive and negative weights")
-        groups[name] = Group(name, terms, tuple(g.unless), context)
+        if g.unless_factor is not None and not 0 <= g.unless_factor <= 1:
+            raise bad(f"groups.{name}.unless_factor", "must be between 0 and 1")
+        groups[name] = Group(name, terms, tuple(g.unless), context, g.unless_factor)
     rule_groups = {r.group for r in spec.rules}
     for name, group in groups.items():
         for other in group.unless:

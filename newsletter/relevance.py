@@ -256,18 +256,20 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         reason = f"{where} {group} '{what}' {value:+g}" if bare else f"{where} {what} {value:+g}"
         if value < 0:
             cancel = None
-            for other in unless.get(group, ()):
-                hit = best.get(other)
+            weighed_by, unless_factor = unless.get(group, ((), 1.0))
+            for other in weighed_by:
+                evidence = best.get(other)
                 # A word counted alone (figurative 带货) is too weak to weigh the context
                 # against the entry down: only literal evidence of selling does.
-                if hit is not None and hit[0] > 0 and alone.get(other) is not hit:
+                if evidence is not None and evidence[0] > 0 and alone.get(other) is not evidence:
                     cancel = other
                     break
             if cancel is not None:
                 # Evidence of selling makes a negative context (game streaming, sales
                 # channels) less telling, but it is weighed, not dropped: one positive
-                # word must not silence everything that speaks against the entry.
-                value = round(value * lex.unless_factor, 3)
+                # word must not silence everything that speaks against the entry (a
+                # group may void itself instead: its own unless_factor of 0).
+                value = round(value * unless_factor, 3)
                 if value == 0:
                     negatives.append((0.0, f"{reason} ignored: {cancel} scored"))
                     continue

@@ -429,6 +429,17 @@ def test_override_rules_and_unless() -> None:
     assert "live+groupbuy" in reasons_text(judge("直播间里团购火锅券", "", lex))
 
 
+def test_override_a_groups_unless_factor() -> None:
+    title, body = "抖音电商开直播", "主播在游戏直播间卖手柄。"
+    default = judge(title, body, load_lexicon())
+    assert "weighed" in reasons_text(default)
+    lex = load_lexicon(overrides={"groups": {"games_streaming": {"unless_factor": 0}}})
+    assert lex.groups["games_streaming"].unless == load_lexicon().groups["games_streaming"].unless
+    voided = judge(title, body, lex)
+    assert "ignored: " in reasons_text(voided)
+    assert voided.score > default.score
+
+
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
@@ -437,6 +448,7 @@ def test_override_rules_and_unless() -> None:
         ({"uncertain_band": [5, 1]}, "uncertain_band"),
         ({"remove_rules": ["no such rule"]}, "remove_rules"),
         ({"groups": {"nope": {"unless": []}}}, "groups.nope"),
+        ({"groups": {"tipping": {"unless_factor": 2}}}, "groups.tipping.unless_factor"),
         ({"rules": [{"name": "r", "near": ["live", "nope"], "weight": 1, "group": "g"}]}, "rules"),
         ({"add": {"tipping": {"直播带货": 3}}}, "tipping"),
         ({"masks": [{"label": "bad", "pattern": "("}]}, "masks"),

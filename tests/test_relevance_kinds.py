@@ -213,3 +213,34 @@ def test_a_hosts_cut_of_gifts_is_tipping_not_a_sales_commission(lex: Lexicon) ->
     reasons = why(title, body, lex)
     assert not judge(title, body, lex).relevant, reasons
     assert "rule host+gift" in reasons
+
+
+# --- sixth tune batch: Channels in Tencent's results ---------------------------------------
+
+
+def test_video_numbers_in_tencent_results_are_channels(lex: Lexicon) -> None:
+    # 视频号 translated word for word.
+    title, body = ("Tencent: ads and video numbers drive the quarter", "Revenue rose 11%.")
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_mini_programs_beside_literal_channels_evidence_do_not_count_against(
+    lex: Lexicon,
+) -> None:
+    title, body = (
+        "Tencent's quarter",
+        "Ads grew on demand for WeChat video account ads and mini-program ads.",
+    )
+    reasons = why(title, body, lex)
+    assert judge(title, body, lex).relevant, reasons
+    assert "ignored: channels scored" in reasons
+
+
+def test_mini_program_developer_news_still_counts_against(lex: Lexicon) -> None:
+    title, body = (
+        "New mini program APIs",
+        "Developers of WeChat mini programs get a new login API.",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant
+    assert verdict.score < 0, verdict.reasons

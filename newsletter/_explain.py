@@ -35,6 +35,7 @@ GROUPS = {
 RULES = {
     "live+sell": "live-stream and selling words in one sentence",
     "host+sell": "a host selling goods",
+    "creator+sell": "an influencer beside goods sold",
     "creator-platform+goods": "goods sold on a creator platform",
     "creator-platform+commerce": "a creator platform's shop business",
     "live+gift": "gifts sent in a live room (tipping)",

@@ -244,3 +244,36 @@ def test_mini_program_developer_news_still_counts_against(lex: Lexicon) -> None:
     verdict = judge(title, body, lex)
     assert not verdict.relevant
     assert verdict.score < 0, verdict.reasons
+
+
+# --- figurative 带货 beside influencers; tickets ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("明星带货力排行榜出炉", "榜单显示，网红和明星的同款商品搜索量激增，粉丝愿意为偶像买单。"),
+        ("这座城市靠烧烤“带货”了旅游", "网红博主的短视频让小城一夜爆红，游客数量翻倍。"),
+        ("奥运冠军的“带货”力", "冠军同款运动鞋销量大涨，达人纷纷晒出同款。"),
+    ],
+)
+def test_influence_called_daihuo_is_not_live_selling(lex: Lexicon, title: str, body: str) -> None:
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    # Counted alone: half a point, doubled in the title.
+    assert "title live_commerce '带货' alone (no on_stream/host words in the entry) +1" in reasons
+
+
+def test_a_host_selling_keeps_daihuo_literal(lex: Lexicon) -> None:
+    title, body = ("达人带货翻车", "主播在直播间销售的燕窝被查出是糖水，平台下架商品。")
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_ticket_sales_are_not_live_selling(lex: Lexicon) -> None:
+    title, body = (
+        "Live sales of concert tickets open Friday",
+        "Fans can buy seats online when the sale goes live.",
+    )
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    assert "masked tickets sold, not goods" in reasons

@@ -277,3 +277,14 @@ def test_ticket_sales_are_not_live_selling(lex: Lexicon) -> None:
     reasons = why(title, body, lex)
     assert not judge(title, body, lex).relevant, reasons
     assert "masked tickets sold, not goods" in reasons
+
+
+# --- eighth tune batch: marketplaces' live streams named in English ------------------------
+
+
+def test_a_taobao_livestream_is_a_marketplace_live_stream(lex: Lexicon) -> None:
+    title, body = (
+        "A star streamer's remark backfires",
+        "He scolded a viewer during his Taobao livestream over the price of a pencil.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

@@ -25,11 +25,13 @@ GROUPS = {
     "broadcast": "an event or show streamed, nothing sold",
     "tipping": "tipping a streamer",
     "tv_shopping": "TV shopping",
+    "tv_shopping_names": "a TV shopping network by name",
     "channel_senses": "'channel' in another sense (sales or TV channel)",
     "wechat_other": "WeChat news without Channels or commerce",
     "games": "Tencent's games business",
     "ecommerce_other": "e-commerce without live selling",
     "short_video_other": "short video without selling",
+    "divestiture": "a company sold, not goods",
     "markets": "stock-market wording",
 }
 RULES = {

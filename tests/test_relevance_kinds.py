@@ -288,3 +288,34 @@ def test_a_taobao_livestream_is_a_marketplace_live_stream(lex: Lexicon) -> None:
         "He scolded a viewer during his Taobao livestream over the price of a pencil.",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- ninth tune batch: a TV network's own live selling; a platform sold as a company -------
+
+
+def test_a_tv_shopping_networks_own_live_shopping_online_is_on_topic(lex: Lexicon) -> None:
+    title, body = (
+        "QVC bets on TikTok",
+        "The network now runs live shopping streams on TikTok around the clock.",
+    )
+    reasons = why(title, body, lex)
+    assert judge(title, body, lex).relevant, reasons
+    assert "ignored: live_commerce scored" in reasons
+
+
+def test_a_tv_shopping_networks_broadcast_with_phone_shopping_is_tv_shopping(
+    lex: Lexicon,
+) -> None:
+    title, body = (
+        "A second screen for QVC",
+        "Viewers watch the broadcast while shopping on phones.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_selling_a_stake_in_a_creator_platform_is_not_creator_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "ByteDance sells a stake in TikTok's US arm",
+        "A joint venture takes over while TikTok's global teams keep running e-commerce.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)

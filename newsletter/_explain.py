@@ -31,6 +31,7 @@ GROUPS = {
     "games": "Tencent's games business",
     "ecommerce_other": "e-commerce without live selling",
     "short_video_other": "short video without selling",
+    "recruitment": "jobs presented on a live stream",
     "divestiture": "a company sold, not goods",
     "markets": "stock-market wording",
 }

@@ -319,3 +319,21 @@ def test_selling_a_stake_in_a_creator_platform_is_not_creator_commerce(lex: Lexi
         "A joint venture takes over while TikTok's global teams keep running e-commerce.",
     )
     assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- tenth tune batch: jobs presented on live streams (直播带岗) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("主播直播带岗", "他在直播间里推销的不是商品而是岗位，介绍工厂的工资和住宿。"),
+        ("带货主播改行带岗", "这位以带货出名的主播在直播间为五家工厂招工，两小时收到上万份简历。"),
+    ],
+)
+def test_jobs_presented_on_a_live_stream_are_not_live_selling(
+    lex: Lexicon, title: str, body: str
+) -> None:
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    assert "recruitment" in reasons

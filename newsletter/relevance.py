@@ -223,15 +223,11 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             if old is None or (value > old[0] if value > 0 else value < old[0]):
                 best[group] = (value, "title" if in_title else "body", word, True)
 
-    # Groups whose best hit is a word counted alone, held by identity: a rule or a word
-    # that beats it later makes the group's evidence literal again.
-    alone: dict[str, tuple[float, str, str, bool]] = {}
     for group, info, in_title, word, span in pending:
         # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
         # channel" for an official account) counts fully only beside words that show the
         # literal sense somewhere in the entry; alone it counts its `alone` weight.
-        literal = _has_context(info.context, span, title_cues, body_cues)
-        if literal:
+        if _has_context(info.context, span, title_cues, body_cues):
             weight, what = info.weight, f"{group} '{word}'"
             support.setdefault(group, set()).add(word)
         else:
@@ -240,10 +236,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         value = weight * factor if in_title else weight
         old = best.get(group)
         if old is None or value > old[0]:
-            hit = (value, "title" if in_title else "body", what, False)
-            best[group] = hit
-            if not literal:
-                alone[group] = hit
+            best[group] = (value, "title" if in_title else "body", what, False)
 
     if title_cues or body_cues:
         _apply_rules(lex, full, title_cues, body_cues, best, support)
@@ -258,10 +251,9 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             cancel = None
             weighed_by, unless_factor = unless.get(group, ((), 1.0))
             for other in weighed_by:
-                evidence = best.get(other)
-                # A word counted alone (figurative 带货) is too weak to weigh the context
-                # against the entry down: only literal evidence of selling does.
-                if evidence is not None and evidence[0] > 0 and alone.get(other) is not evidence:
+                # Only literal evidence weighs the context down: a word counted alone
+                # (figurative 带货) is in no group's support.
+                if support.get(other):
                     cancel = other
                     break
             if cancel is not None:

@@ -337,3 +337,15 @@ def test_jobs_presented_on_a_live_stream_are_not_live_selling(
     reasons = why(title, body, lex)
     assert not judge(title, body, lex).relevant, reasons
     assert "recruitment" in reasons
+
+
+def test_daihuo_for_a_towns_tourism_is_promotion(lex: Lexicon) -> None:
+    title, body = ("网红为城市带货", "她在直播间介绍景区风光和美食，吸引游客前来。")
+    reasons = why(title, body, lex)
+    assert not judge(title, body, lex).relevant, reasons
+    assert "masked 带货 for a place" in reasons
+
+
+def test_daihuo_for_a_towns_tourism_still_counts_goods_sold(lex: Lexicon) -> None:
+    title, body = ("网红为城市带货", "她在直播间卖本地腊肉，一晚成交三千单。")
+    assert judge(title, body, lex).relevant, why(title, body, lex)

@@ -34,6 +34,7 @@ GROUPS = {
     "recruitment": "jobs presented on a live stream",
     "divestiture": "a company sold, not goods",
     "markets": "stock-market wording",
+    "endorsement": "a celebrity's endorsement, not selling",
 }
 RULES = {
     "live+sell": "live-stream and selling words in one sentence",

@@ -35,6 +35,7 @@ GROUPS = {
     "divestiture": "a company sold, not goods",
     "markets": "stock-market wording",
     "endorsement": "a celebrity's endorsement, not selling",
+    "local_services": "local services (本地生活) competition",
 }
 RULES = {
     "live+sell": "live-stream and selling words in one sentence",

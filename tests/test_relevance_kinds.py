@@ -395,3 +395,26 @@ def test_a_celebrity_influence_ranking_is_not_live_selling(lex: Lexicon) -> None
 def test_a_streamer_called_the_king_of_selling_is_live_selling(lex: Lexicon) -> None:
     title, body = ("快手带货王复播", "这位主播当晚卖出十万单家电，成交额过亿元。")
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- local services analysed as a market --------------------------------------------------
+
+
+def test_a_local_services_market_analysis_naming_live_streams_is_not_live_selling(
+    lex: Lexicon,
+) -> None:
+    title, body = (
+        "两大平台本地生活份额之争",
+        "该平台本地生活收入主要来自团购佣金，成交额约两千亿元，明年还将靠短视频和直播拉动转化。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "local_services" in why(title, body, lex)
+
+
+def test_local_services_sold_by_streamers_are_live_selling(lex: Lexicon) -> None:
+    title, body = (
+        "本地生活主播带货火锅套餐",
+        "主播在直播间连播四小时，卖出两万份火锅双人套餐。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

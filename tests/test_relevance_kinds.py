@@ -418,3 +418,24 @@ def test_local_services_sold_by_streamers_are_live_selling(lex: Lexicon) -> None
         "主播在直播间连播四小时，卖出两万份火锅双人套餐。",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- 视频号 as one item in a list of WeChat products --------------------------------------
+
+
+def test_channels_listed_among_wechat_products_is_not_channels_news(lex: Lexicon) -> None:
+    title, body = (
+        "公众号又改版了",
+        "这次更新支持插入直播和广告组件，并加强了与小程序、企业微信、视频号的联动。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "masked 视频号 in a list of WeChat products" in why(title, body, lex)
+
+
+def test_channels_shops_named_beside_mini_programs_still_count(lex: Lexicon) -> None:
+    title, body = (
+        "微信小店打通小程序、视频号",
+        "商家可在视频号直播间挂车，成交额同比翻倍。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

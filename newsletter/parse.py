@@ -23,7 +23,6 @@ MAX_ENTRIES_PER_FEED = 500
 MAX_TEXT_CHARS = 20_000
 MAX_TITLE_CHARS = 500
 _SAFE_SCHEMES = {"http", "https", "mailto"}
-_WHITESPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>", re.S)
 # C0 controls but tab and newline, DEL and C1: never text, invisible in a mail, and
 # PostgreSQL refuses NUL. feedparser's lenient parser and character references let them in.
@@ -74,19 +73,49 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
 
 
+def _is_plain(fragment: str) -> bool:
+    """No markup, no entities: text an HTML parse would leave as it is (but a leading BOM,
+    which nh3 drops)."""
+    return _PLAIN_UNSAFE.search(fragment) is None and fragment[:1] != "\ufeff"
+
+
+def _plain_text(fragment: str) -> str:
+    # What nh3 does to plain text (a CR is a line end) without an HTML parse.
+    return " ".join(strip_controls(fragment.replace("\r", "\n")).split())
+
+
 def html_to_text(fragment: str) -> str:
     """Markup-free, whitespace-collapsed text of an HTML fragment (scripts and styles dropped)."""
     if not fragment:
         return ""
-    if _PLAIN_UNSAFE.search(fragment) is None and fragment[0] != "\ufeff":
-        # No markup, no entities: what nh3 does to plain text (a CR is a line end) without
-        # an HTML parse; most titles are plain. nh3 drops a leading BOM: that takes nh3.
-        return _WHITESPACE.sub(" ", strip_controls(fragment.replace("\r", "\n"))).strip()
+    if _is_plain(fragment):
+        return _plain_text(fragment)  # most titles are plain
     # Block-level tags become spaces so words on either side do not run together.
     spaced = _BLOCK_END.sub(" ", fragment)
     cleaned = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
     # Controls go after unescaping: ``&#1;`` is one too.
-    return _WHITESPACE.sub(" ", strip_controls(html.unescape(cleaned))).strip()
+    return " ".join(strip_controls(html.unescape(cleaned)).split())
+
+
+# Tags as nh3 writes them: lower case, attribute values in double quotes (a quote inside
+# is &quot;), no other ``<`` or ``>`` outside text, where they are &lt; and &gt;. Those
+# that end a block (as ``_BLOCK_END`` reads the source) become spaces, the others go.
+_SERIALIZED_BLOCK_END = re.compile(r'<(?:br|/p|/div|/li|/h[1-6]|/tr)\b[^>"]*(?:"[^"]*"[^>"]*)*>')
+_SERIALIZED_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
+
+
+def _sanitized_text(safe: str) -> str:
+    """The text of the fragment ``safe`` was sanitized from, read off nh3's output instead
+    of parsing the fragment a second time.
+
+    The same text as :func:`html_to_text` (every corpus entry), but block ends are those of
+    the parsed tree rather than of the source: an implied ``</p>`` or ``</li>`` separates
+    words too, a stray ``</div>`` outside any does not.
+    """
+    # Comments, scripts and styles are gone and every tag is well formed: a regex reads
+    # it. Controls are gone too, and nh3 writes no character reference that makes one.
+    spaced = _SERIALIZED_BLOCK_END.sub(" ", safe)
+    return " ".join(html.unescape(_SERIALIZED_TAG.sub("", spaced)).split())
 
 
 def safe_html(fragment: str) -> str:
@@ -174,13 +203,15 @@ def _shared_guids(raw_entries: list[Any]) -> dict[str, int]:
 
 
 def _entry_text(entry: Any) -> tuple[str, str]:
-    """(plain text, raw html) from the richest of content / summary."""
+    """(plain text, sanitized html) from the richest of content / summary."""
     contents = [c.get("value", "") for c in entry.get("content", []) or [] if c.get("value")]
     raw = max(contents, key=len) if contents else ""
     summary = entry.get("summary", "") or ""
     if len(summary) > len(raw):
         raw = summary
-    return html_to_text(raw)[:MAX_TEXT_CHARS], raw
+    safe = safe_html(raw)
+    text = _plain_text(raw) if _is_plain(raw) else _sanitized_text(safe)
+    return text[:MAX_TEXT_CHARS], safe[: MAX_TEXT_CHARS * 2]
 
 
 def _describe(problem: BaseException) -> str:
@@ -365,7 +396,7 @@ def parse_feed(
             garbled.append((title, why))
             continue
         link = canonical_url(safe_link(raw.get("link", "")))
-        text, raw_html = _entry_text(raw)
+        text, safe_html_text = _entry_text(raw)
         if not title and not text:
             continue
         claimed = _claimed_date(raw)
@@ -393,7 +424,7 @@ def parse_feed(
                 link=link,
                 text=text,
                 published=published,
-                html=safe_html(raw_html)[: MAX_TEXT_CHARS * 2],
+                html=safe_html_text,
                 author=html_to_text(raw.get("author", ""))[:200],
                 source_name=feed.name or feed_title,
                 claimed_published=dated,

@@ -182,22 +182,21 @@ def _guid(raw: Any) -> str:
     return strip_controls(str(raw.get("id", "") or "")).strip()
 
 
-def _shared_guids(raw_entries: list[Any]) -> dict[str, int]:
+def _shared_guids(raw_entries: list[Any], guids: list[str], links: list[str]) -> dict[str, int]:
     """Guids that several different items carry (different link and title), with counts.
 
     Such a guid identifies nothing: those items are told apart by their link instead.
+    ``guids`` and ``links`` are the items' own, in order.
     """
     items: dict[str, set[tuple[str, str]]] = {}
-    for raw in raw_entries:
-        guid = _guid(raw)
+    for raw, guid, link in zip(raw_entries, guids, links, strict=True):
         if guid:
-            link = canonical_url(safe_link(raw.get("link", "")))
             items.setdefault(guid, set()).add((link, str(raw.get("title", ""))))
     shared: dict[str, int] = {}
     for guid, variants in items.items():
-        links = {link for link, _ in variants}
+        distinct_links = {link for link, _ in variants}
         titles = {title for _, title in variants}
-        if len(links) > 1 and len(titles) > 1:
+        if len(distinct_links) > 1 and len(titles) > 1:
             shared[guid] = len(variants)
     return shared
 
@@ -368,7 +367,10 @@ def parse_feed(
             f"truncated: the feed lists {len(raw_entries)} entries; read the newest "
             f"{len(kept)} (the per-feed cap), {len(raw_entries) - len(kept)} not read"
         )
-    shared = _shared_guids(kept)
+    # Read once per item: the shared-guid check needs them for every item too.
+    guids = [_guid(raw) for raw in kept]
+    links = [canonical_url(safe_link(raw.get("link", ""))) for raw in kept]
+    shared = _shared_guids(kept, guids, links)
     fingerprints: list[bytes] = []
     unchanged: list[bytes] = []
     if shared:
@@ -378,8 +380,7 @@ def parse_feed(
             + (f" (and {len(shared) - 1} more guids like it)" if len(shared) > 1 else "")
             + "; those items are identified by their link instead"
         )
-    for raw in kept:
-        guid = _guid(raw)
+    for raw, guid, link in zip(kept, guids, links, strict=True):
         fingerprint = _fingerprint(raw, guid in shared)
         if fingerprint in known:
             # Returned by an earlier parse, so neither garbled nor empty: only its date
@@ -395,7 +396,6 @@ def parse_feed(
             # A garbled title must never reach an issue: drop the entry, report the feed.
             garbled.append((title, why))
             continue
-        link = canonical_url(safe_link(raw.get("link", "")))
         text, safe_html_text = _entry_text(raw)
         if not title and not text:
             continue

@@ -94,6 +94,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class PolledFeed:
+    """One fetched feed as the poll stores it: its parsed entries, or why it failed."""
+
+    result: FetchResult
+    items: tuple[tuple[Entry, Verdict], ...] = ()
+    title: str = ""
+    html_url: str | None = None
+    fingerprints: bytes | None = None
+    """The items the next parse may skip (see ``parse.ParsedFeed.known_fingerprints``)."""
+    error: str | None = None
+    """Set when the body was no usable feed: recorded as the fetch's failure."""
+
+
+@dataclass(frozen=True)
 class Tokens:
     """What LLM calls cost: prompt, visible completion and hidden reasoning tokens."""
 

@@ -18,8 +18,9 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ from .._urls import feed_key
 from ..config import Config
 from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
-from ..models import Entry, Feed, FetchResult, FetchState, Judgement, Verdict
+from ..models import Entry, Feed, FetchResult, FetchState, Judgement, PolledFeed, Verdict
 from ..parse import ParsedFeed, parse_feed, unpack_fingerprints
 from ..store import Store
 from ..summarize import MAX_SOURCE_CHARS, cache_key, load_prompts
@@ -152,11 +153,11 @@ def _parse_worker_start(parent: int) -> None:
 class _Deferred:
     feeds: tuple[Feed, ...]
     """The feeds whose results this write holds (none for the batch of 304s and errors)."""
-    attempt: Callable[[], FeedOutcome | None]
+    attempt: Callable[[], list[FeedOutcome]]
 
 
 class _StoreGate:
-    """The poll's writes, feed by feed, surviving a database that refuses them for a while.
+    """The poll's writes, a few feeds each, surviving a database that refuses them for a while.
 
     Once a write fails (SQLite's lock held past its wait, a full disk), it and every later
     write are set aside instead of ending the poll; at the end a locked database gets one
@@ -170,15 +171,15 @@ class _StoreGate:
         self._deferred: list[_Deferred] = []
 
     def run(
-        self, feeds: tuple[Feed, ...], attempt: Callable[[], FeedOutcome | None]
-    ) -> FeedOutcome | None:
+        self, feeds: tuple[Feed, ...], attempt: Callable[[], list[FeedOutcome]]
+    ) -> list[FeedOutcome]:
         if self.error is None:
             try:
                 return attempt()
             except StorageError as exc:
                 self.error = exc
         self._deferred.append(_Deferred(feeds, attempt))
-        return None
+        return []
 
     def finish(self) -> list[FeedOutcome]:
         """Outcomes of the writes set aside: stored on the second try, or failed."""
@@ -187,13 +188,11 @@ class _StoreGate:
             self.retried, self.error = True, None
             while self._deferred:
                 try:
-                    outcome = self._deferred[0].attempt()
+                    done += self._deferred[0].attempt()
                 except StorageError as exc:
                     self.error = exc
                     break
                 self._deferred.pop(0)
-                if outcome is not None:
-                    done.append(outcome)
         reason = f"fetched but not stored: {self.error}"
         done += [
             FeedOutcome(f.url, f.display_name, "error", error=reason)
@@ -271,6 +270,9 @@ _FORK = (
 _POOL_THRESHOLD = 4
 # Bodies waiting for a parse worker beyond this hold further downloads back.
 _BACKLOG_BYTES = 64 * 1024 * 1024
+# Feeds stored in one transaction at most: a commit per feed was a third of the writer's
+# time; a few dozen keep each write (and SQLite's lock) short.
+_WRITE_BATCH = 32
 
 
 def poll(
@@ -296,8 +298,11 @@ def poll(
     lexicon = _lexicon_key(config)
     _lexicon(lexicon)  # load (and validate) before forking workers
     now = datetime.now(UTC)
-    stored: list[Future[FeedOutcome | None]] = []
+    stored: list[Future[list[FeedOutcome]]] = []
     bodiless: list[FetchResult] = []
+    # Fetched bodies in the parse pool, in order: each write takes the next and those
+    # parsed by then (the writer's deque; on_result appends, the writer pops).
+    parsing: deque[tuple[Feed, FetchResult, Future[Parsed]]] = deque()
     done = 0
     schedule = config.schedule
 
@@ -323,6 +328,17 @@ def poll(
         )
     gate = _StoreGate()
 
+    def write_parsed() -> list[FeedOutcome]:
+        """Store the next feed once parsed, and with it those parsed meanwhile."""
+        if not parsing:
+            return []  # an earlier write took this call's feed along
+        wait([parsing[0][2]])
+        batch = [parsing.popleft()]
+        while parsing and len(batch) < _WRITE_BATCH and parsing[0][2].done():
+            batch.append(parsing.popleft())
+        attempt = functools.partial(_store_feeds, store, batch, backoff, second_opinion)
+        return gate.run(tuple(feed for feed, _, _ in batch), attempt)
+
     def on_result(feed: Feed, result: FetchResult) -> asyncio.Future[None] | None:
         nonlocal done
         future: Future[Parsed] | None = None
@@ -344,14 +360,12 @@ def poll(
             outcome = FeedOutcome(
                 feed.url, feed.display_name, light.status, error=light.error, elapsed=light.elapsed
             )
-            done_future: Future[FeedOutcome | None] = Future()
-            done_future.set_result(outcome)
+            done_future: Future[list[FeedOutcome]] = Future()
+            done_future.set_result([outcome])
             stored.append(done_future)
         else:
-            attempt = functools.partial(
-                _store_feed, store, feed, light, future, backoff, second_opinion
-            )
-            stored.append(writer.submit(gate.run, (feed,), attempt))
+            parsing.append((feed, light, future))
+            stored.append(writer.submit(write_parsed))
         done += 1
         if progress:
             progress("fetch", done, len(jobs))
@@ -362,7 +376,7 @@ def poll(
         asyncio.run(fetch_all(jobs, options, on_result))
         record = functools.partial(_record_bodiless, store, bodiless, backoff)
         stored.append(writer.submit(gate.run, (), record))
-        outcomes = [o for o in (future.result() for future in stored) if o is not None]
+        outcomes = [o for future in stored for o in future.result()]
         outcomes += writer.submit(gate.finish).result()
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
@@ -423,62 +437,73 @@ def _due_feeds(
 
 def _record_bodiless(
     store: Store, results: list[FetchResult], backoff: Callable[[int, float | None], float]
-) -> None:
+) -> list[FeedOutcome]:
     if results:
         store.record_fetches(results, backoff=backoff)
+    return []  # their outcomes are known without the store
 
 
-def _store_feed(
+def _store_feeds(
     store: Store,
-    feed: Feed,
-    result: FetchResult,
-    future: Future[Parsed] | None,
+    batch: Sequence[tuple[Feed, FetchResult, Future[Parsed]]],
     backoff: Callable[[int, float | None], float] | None = None,
     second_opinion: SecondOpinion | None = None,
-) -> FeedOutcome:
-    if future is None:
-        store.record_fetch(result, backoff=backoff)
-        return FeedOutcome(
-            feed.url, feed.display_name, result.status, error=result.error, elapsed=result.elapsed
+) -> list[FeedOutcome]:
+    """Store parsed feeds in one transaction; their outcomes."""
+    polled: list[PolledFeed] = []
+    parses: list[ParsedFeed] = []
+    for _feed, result, future in batch:
+        try:
+            parsed, verdicts = future.result()
+        except Exception as exc:  # a crashed parse job is this feed's problem only
+            parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
+            verdicts = ()
+        parses.append(parsed)
+        if parsed.error:
+            polled.append(PolledFeed(result, error=_explain_parse_error(parsed.error, result)))
+            continue
+        judged = list(zip(parsed.entries, verdicts, strict=True))
+        if second_opinion is not None:
+            judged = second_opinion(judged)
+        polled.append(
+            PolledFeed(
+                result,
+                tuple(judged),
+                title=parsed.title,
+                html_url=parsed.link or None,
+                fingerprints=parsed.known_fingerprints(),
+            )
         )
-    try:
-        parsed, verdicts = future.result()
-    except Exception as exc:  # a crashed parse job is this feed's problem only
-        parsed = ParsedFeed("", (), error=f"parser crashed: {type(exc).__name__}: {exc}"[:300])
-        verdicts = ()
-    if parsed.error:
-        error = _explain_parse_error(parsed.error, result)
-        store.record_fetch(result, error=error, backoff=backoff)
-        return FeedOutcome(
-            feed.url, feed.display_name, "error", error=error, elapsed=result.elapsed
+    new_ids = store.store_polled_feeds(polled, backoff=backoff)
+    outcomes: list[FeedOutcome] = []
+    for (feed, result, _), written, parsed, new in zip(
+        batch, polled, parses, new_ids, strict=True
+    ):
+        if written.error is not None:
+            error, elapsed = written.error, result.elapsed
+            outcomes.append(
+                FeedOutcome(feed.url, feed.display_name, "error", error=error, elapsed=elapsed)
+            )
+            continue
+        fresh = set(new)
+        relevant_new = sum(1 for e, v in written.items if v.relevant and e.id in fresh)
+        for problem in parsed.problems:
+            # Shown in the poll table; the daemon's INFO log carries it for operators.
+            log.info("feed %s: %s", feed.display_name, problem)
+        outcomes.append(
+            FeedOutcome(
+                feed.url,
+                feed.display_name,
+                "ok",
+                len(fresh),
+                relevant_new,
+                elapsed=result.elapsed,
+                warnings=parsed.problems,
+                listed=parsed.listed,
+                processed=len(parsed.entries),
+            )
         )
-    judged = list(zip(parsed.entries, verdicts, strict=True))
-    if second_opinion is not None:
-        judged = second_opinion(judged)
-    new_ids = set(
-        store.store_polled_feed(
-            result,
-            judged,
-            title=parsed.title,
-            html_url=parsed.link or None,
-            fingerprints=parsed.known_fingerprints(),
-        )
-    )
-    relevant_new = sum(1 for e, v in judged if v.relevant and e.id in new_ids)
-    for problem in parsed.problems:
-        # Shown in the poll table; the daemon's INFO log carries it for operators.
-        log.info("feed %s: %s", feed.display_name, problem)
-    return FeedOutcome(
-        feed.url,
-        feed.display_name,
-        "ok",
-        len(new_ids),
-        relevant_new,
-        elapsed=result.elapsed,
-        warnings=parsed.problems,
-        listed=parsed.listed,
-        processed=len(parsed.entries),
-    )
+    return outcomes
 
 
 def _explain_parse_error(error: str, result: FetchResult) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from ..models import Entry, FetchResult, Verdict
+from ..models import Entry, PolledFeed, Verdict
 from ._base import StoreBase, now_utc
 from ._feeds import feed_site_values, write_fetch
 from ._schema import entries, feeds, issue_entries
@@ -26,28 +26,35 @@ class EntriesMixin(StoreBase):
         with self._tx() as conn:
             return insert_new_entries(conn, items)
 
-    def store_polled_feed(
+    def store_polled_feeds(
         self,
-        result: FetchResult,
-        items: Sequence[tuple[Entry, Verdict]],
+        polled: Sequence[PolledFeed],
         *,
-        title: str,
-        html_url: str | None,
-        fingerprints: bytes | None = None,
-    ) -> list[str]:
-        """One parsed feed in one transaction: its new entries, its fetch outcome, its site.
+        backoff: Callable[[int, float | None], float] | None = None,
+    ) -> list[list[str]]:
+        """Parsed feeds in one transaction: their new entries, fetch outcomes and sites.
 
-        Returns the ids that were new. One commit per feed instead of three keeps a poll's
-        single writer ahead of the parse workers, and a crash never stores half a feed.
-        ``fingerprints`` (see :meth:`entry_fingerprints`) name items that are all stored
-        once this commits, ``items`` included: stored new, or dropped as already known.
+        Returns each feed's new ids. A poll's single writer stores the feeds parsed by the
+        time it gets to them together: one commit, and one query for what is known, for
+        all of them keeps it ahead of the parse workers. A crash never stores half a feed.
+        ``fingerprints`` name items that are all stored once this commits, the feed's
+        ``items`` included: stored new, or dropped as already known.
         """
         with self._tx() as conn:
-            new_ids = insert_new_entries(conn, items) if items else []
-            also = feed_site_values(title, html_url)
-            if fingerprints is not None:
-                also["entry_fingerprints"] = fingerprints
-            write_fetch(conn, result, len(new_ids), None, None, also)
+            items = [item for p in polled if p.error is None for item in p.items]
+            new = set(insert_new_entries(conn, items)) if items else set()
+            new_ids: list[list[str]] = []
+            for p in polled:
+                if p.error is not None:
+                    write_fetch(conn, p.result, 0, p.error, backoff)
+                    new_ids.append([])
+                    continue
+                mine = [e.id for e, _ in p.items if e.id in new]
+                also = feed_site_values(p.title, p.html_url)
+                if p.fingerprints is not None:
+                    also["entry_fingerprints"] = p.fingerprints
+                write_fetch(conn, p.result, len(mine), None, None, also)
+                new_ids.append(mine)
         return new_ids
 
     def entry_fingerprints(self, urls: Sequence[str]) -> dict[str, bytes]:
@@ -204,17 +211,22 @@ def _known_links(
 ) -> set[tuple[str, str, str]]:
     """(feed, link, title) of stored entries with these feeds and links; asked only about
     entries new by id, so a repoll of known entries costs no query."""
+    wanted = set(keys)
+    feed_urls = sorted({feed_url for feed_url, _ in wanted})
+    links = sorted({link for _, link in wanted})
     found: set[tuple[str, str, str]] = set()
-    by_feed: dict[str, list[str]] = {}
-    for feed_url, link in keys:
-        by_feed.setdefault(feed_url, []).append(link)
-    for feed_url, feed_links in by_feed.items():
-        for start in range(0, len(feed_links), 500):
-            chunk = feed_links[start : start + 500]
-            query = select(entries.c.link, entries.c.title).where(
-                entries.c.feed_url == feed_url, entries.c.link.in_(chunk)
+    # Chunks: SQLite caps the parameters of a statement (999 in older builds).
+    for f in range(0, len(feed_urls), 100):
+        for start in range(0, len(links), 400):
+            query = select(entries.c.feed_url, entries.c.link, entries.c.title).where(
+                entries.c.feed_url.in_(feed_urls[f : f + 100]),
+                entries.c.link.in_(links[start : start + 400]),
             )
-            found.update((feed_url, r.link, r.title) for r in conn.execute(query))
+            found.update(
+                (r.feed_url, r.link, r.title)
+                for r in conn.execute(query)
+                if (r.feed_url, r.link) in wanted
+            )
     return found
 
 

@@ -439,3 +439,22 @@ def test_channels_shops_named_beside_mini_programs_still_count(lex: Lexicon) -> 
         "商家可在视频号直播间挂车，成交额同比翻倍。",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- an anchor's tax case told with shop sales, not 带货 ------------------------------------
+
+
+def test_an_anchors_tax_case_with_shop_sales_is_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "主播偷逃税被追缴",
+        "税务部门查明，这名主播隐匿收入偷逃税款。她的店铺卖出几十万件商品，申报的销售额却很少。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_a_game_streamers_tax_case_on_tips_is_not_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "游戏主播偷税被罚",
+        "一名游戏主播把粉丝打赏收入转入私人账户，被追缴税款并处罚款。",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)

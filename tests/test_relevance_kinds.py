@@ -458,3 +458,32 @@ def test_a_game_streamers_tax_case_on_tips_is_not_live_commerce(lex: Lexicon) ->
         "一名游戏主播把粉丝打赏收入转入私人账户，被追缴税款并处罚款。",
     )
     assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- sights streamed for viewers, and 视频号 as one outlet of a simulcast ---------------------
+
+
+def test_a_museum_tour_on_a_marketplaces_live_channel_is_not_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "淘宝直播带你云游博物馆",
+        "讲解员带着几十万观众逛展厅，看青铜器和古籍。",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_a_tour_stream_that_sells_local_goods_is_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "县长云游直播推介古镇",
+        "直播间里县长一边介绍景色，一边卖出两万单当地茶叶。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_channels_as_one_outlet_of_a_simulcast_is_not_channels_news(lex: Lexicon) -> None:
+    title, body = (
+        "古城灯会迎客",
+        "主办方在客户端、微博和微信视频号同步推出灯会慢直播，网友在评论区留言祝福。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "simulcast" in why(title, body, lex)

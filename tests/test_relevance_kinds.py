@@ -487,3 +487,14 @@ def test_channels_as_one_outlet_of_a_simulcast_is_not_channels_news(lex: Lexicon
     verdict = judge(title, body, lex)
     assert not verdict.relevant, verdict.reasons
     assert "simulcast" in why(title, body, lex)
+
+
+# --- brand and merchant livestreams (品牌自播, 店播) in English ------------------------------
+
+
+def test_brand_livestreaming_is_live_commerce(lex: Lexicon) -> None:
+    title, body = (
+        "What brands learn from China",
+        "Brand livestreaming now brings in a growing share of a cosmetics maker's revenue.",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

@@ -498,3 +498,24 @@ def test_brand_livestreaming_is_live_commerce(lex: Lexicon) -> None:
         "Brand livestreaming now brings in a growing share of a cosmetics maker's revenue.",
     )
     assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- virtual gifts sold in a live stream are tipping, not goods ---------------------------
+
+
+def test_virtual_gift_sales_in_live_streams_are_tipping(lex: Lexicon) -> None:
+    title, body = (
+        "某平台季度业绩",
+        "直播业务收入主要来自直播间虚拟礼物的销售，付费用户同比增长。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "virtual gifts sold" in why(title, body, lex)
+
+
+def test_sales_of_virtual_gifts_are_tipping_in_english(lex: Lexicon) -> None:
+    title, body = (
+        "Streaming app's quarter",
+        "Revenue rose on selling virtual gifts to viewers of its live streams.",
+    )
+    assert not judge(title, body, lex).relevant, why(title, body, lex)

@@ -519,3 +519,33 @@ def test_sales_of_virtual_gifts_are_tipping_in_english(lex: Lexicon) -> None:
         "Revenue rose on selling virtual gifts to viewers of its live streams.",
     )
     assert not judge(title, body, lex).relevant, why(title, body, lex)
+
+
+# --- an online concert on 视频号 is Channels' own live programme ---------------------------
+
+
+def test_online_concert_on_channels_is_channels_news(lex: Lexicon) -> None:
+    title, body = (
+        "视频号靠线上演唱会拉新",
+        "一支老牌乐队在视频号开了线上演唱会，场观超过三千万。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_online_concert_on_channels_in_taiwan_usage(lex: Lexicon) -> None:
+    # tw2sp turns 線上 into 在线: both spellings are the same show.
+    title, body = (
+        "視頻號的演唱會生意",
+        "歌手在視頻號辦線上演唱會，點讚破億。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)
+
+
+def test_online_concert_elsewhere_is_a_broadcast(lex: Lexicon) -> None:
+    title, body = (
+        "歌手微博线上演唱会登热搜",
+        "线上演唱会吸引上亿次观看，话题阅读量暴涨。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "broadcast" in why(title, body, lex)

@@ -549,3 +549,24 @@ def test_online_concert_elsewhere_is_a_broadcast(lex: Lexicon) -> None:
     verdict = judge(title, body, lex)
     assert not verdict.relevant, verdict.reasons
     assert "broadcast" in why(title, body, lex)
+
+
+# --- 带货 as what a paid course teaches -----------------------------------------------------
+
+
+def test_a_course_about_live_selling_is_not_live_selling(lex: Lexicon) -> None:
+    title, body = (
+        "直播带货训练营退费难",
+        "学员花两千多元报名直播带货课程，发现内容都是免费资料，申请退款被拒。",
+    )
+    verdict = judge(title, body, lex)
+    assert not verdict.relevant, verdict.reasons
+    assert "course subject" in why(title, body, lex)
+
+
+def test_goods_sold_on_a_stream_still_count_beside_a_course(lex: Lexicon) -> None:
+    title, body = (
+        "培训后开播",
+        "村民上完带货培训班后在抖音直播间卖出两千单土鸡蛋。",
+    )
+    assert judge(title, body, lex).relevant, why(title, body, lex)

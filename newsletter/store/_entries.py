@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import Entry, PolledFeed, Verdict
 from ._base import StoreBase, now_utc
-from ._feeds import feed_site_values, write_fetch
+from ._feeds import feed_site_values, fetched_values, write_fetch, write_fetches
 from ._schema import entries, feeds, issue_entries
 
 
@@ -44,17 +44,21 @@ class EntriesMixin(StoreBase):
             items = [item for p in polled if p.error is None for item in p.items]
             new = set(insert_new_entries(conn, items)) if items else set()
             new_ids: list[list[str]] = []
+            worked: list[tuple[str, dict[str, Any]]] = []
+            now = now_utc()
             for p in polled:
                 if p.error is not None:
                     write_fetch(conn, p.result, 0, p.error, backoff)
                     new_ids.append([])
                     continue
                 mine = [e.id for e, _ in p.items if e.id in new]
-                also = feed_site_values(p.title, p.html_url)
+                values = fetched_values(p.result, len(mine), now)
+                values.update(feed_site_values(p.title, p.html_url))
                 if p.fingerprints is not None:
-                    also["entry_fingerprints"] = p.fingerprints
-                write_fetch(conn, p.result, len(mine), None, None, also)
+                    values["entry_fingerprints"] = p.fingerprints
+                worked.append((p.result.url, values))
                 new_ids.append(mine)
+            write_fetches(conn, worked)
         return new_ids
 
     def entry_fingerprints(self, urls: Sequence[str]) -> dict[str, bytes]:
@@ -164,7 +168,10 @@ def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]])
     whose guids change on every poll (session ids, timestamps) must not add the story
     again. The title takes part because some feeds link every item to one page.
     """
-    known = known_ids(conn, [e.id for e, _ in items])
+    # Ids and links are per feed: a feed with nothing stored yet (every feed of a first
+    # poll) cannot know any of its entries, and asking costs more than the inserts.
+    stocked = _feeds_with_entries(conn, {e.feed_url for e, _ in items})
+    known = known_ids(conn, [e.id for e, _ in items if e.feed_url in stocked])
     fresh: list[tuple[Entry, Verdict]] = []
     seen: set[tuple[str, str, str]] = set()
     for e, v in items:
@@ -174,7 +181,9 @@ def insert_new_entries(conn: Connection, items: Sequence[tuple[Entry, Verdict]])
         seen.add(key)
         fresh.append((e, v))
     if fresh:
-        taken = _known_links(conn, [(e.feed_url, e.link) for e, _ in fresh if e.link])
+        taken = _known_links(
+            conn, [(e.feed_url, e.link) for e, _ in fresh if e.link and e.feed_url in stocked]
+        )
         fresh = [
             (e, v) for e, v in fresh if not (e.link and (e.feed_url, e.link, e.title) in taken)
         ]
@@ -227,6 +236,17 @@ def _known_links(
                 for r in conn.execute(query)
                 if (r.feed_url, r.link) in wanted
             )
+    return found
+
+
+def _feeds_with_entries(conn: Connection, feed_urls: set[str]) -> set[str]:
+    """Which of these feeds have at least one stored entry."""
+    urls = sorted(feed_urls)
+    found: set[str] = set()
+    for start in range(0, len(urls), 500):  # SQLite caps the parameters per statement
+        chunk = urls[start : start + 500]
+        query = select(entries.c.feed_url).where(entries.c.feed_url.in_(chunk)).distinct()
+        found.update(conn.execute(query).scalars())
     return found
 
 

@@ -531,6 +531,19 @@ CASES = [
         True,
         id="goods_sold_on_a_stream_still_count_beside_a_course",
     ),
+    # a subsidy on goods beside a streamed gala: a price promotion, not goods sold live
+    pytest.param(
+        "跨年晚会观看破纪录",
+        "晚会在多个平台同步直播，电商平台联动送出10亿元商品补贴和红包，另有直播带货、文创周边等项目。",
+        False,
+        id="goods_subsidies_beside_a_streamed_gala_are_not_live_selling",
+    ),
+    pytest.param(
+        "年货节开幕",
+        "主播在直播间发放商品补贴，两小时卖出五万单年货。",
+        True,
+        id="a_streamer_selling_with_subsidies_is_live_selling",
+    ),
 ]
 
 

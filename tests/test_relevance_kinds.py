@@ -544,6 +544,20 @@ CASES = [
         True,
         id="a_streamer_selling_with_subsidies_is_live_selling",
     ),
+    # shoppable TV: QR codes in broadcast shows, not a stream's host selling
+    pytest.param(
+        "A network's QR codes sell the jerseys",
+        "During the live final, viewers scan shoppable TV codes to buy the players' jerseys.",
+        False,
+        id="shoppable_tv_codes_in_a_broadcast_are_not_live_selling",
+    ),
+    pytest.param(
+        "A network tries a new format",
+        "Beyond its shoppable TV ads, the network streams live shopping shows in which hosts "
+        "sell beauty products to viewers.",
+        True,
+        id="a_networks_live_shopping_streams_beside_shoppable_tv_stay_relevant",
+    ),
 ]
 
 

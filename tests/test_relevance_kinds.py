@@ -558,6 +558,33 @@ CASES = [
         True,
         id="a_networks_live_shopping_streams_beside_shoppable_tv_stay_relevant",
     ),
+    # a sale or a store that "went live" opened; nothing was streamed
+    pytest.param(
+        "Console restock sells out",
+        "The holiday sale went live at midnight and the first batch of consoles sold out in minutes.",
+        False,
+        id="a_sale_that_went_live_is_not_a_stream",
+    ),
+    pytest.param(
+        "Candle maker's midnight drop",
+        "A streamer went live at midnight and sold her first batch of candles in minutes.",
+        True,
+        id="a_streamer_who_went_live_and_sold_is_live_selling",
+    ),
+    # creators paid on the products tagged in their videos
+    pytest.param(
+        "Getting paid for what's in the clip",
+        "Video creators now tag products in their clips and earn a cut through the affiliate "
+        "program.",
+        True,
+        id="creators_tagging_products_for_a_cut_are_creator_commerce",
+    ),
+    pytest.param(
+        "YouTube TV drops local stations",
+        "YouTube TV removed NBC affiliate stations in a carriage dispute.",
+        False,
+        id="tv_network_affiliates_on_a_video_platform_are_not_creator_commerce",
+    ),
 ]
 
 

@@ -585,6 +585,19 @@ CASES = [
         False,
         id="tv_network_affiliates_on_a_video_platform_are_not_creator_commerce",
     ),
+    # a place made famous by short videos: the 下单 beside it books a trip
+    pytest.param(
+        "短视频带火小城",
+        "一条抖音视频让这座县城成了网红城市，游客在手机上下单酒店和门票，周末一房难求。",
+        False,
+        id="bookings_in_a_town_made_famous_on_douyin_are_not_creator_commerce",
+    ),
+    pytest.param(
+        "网红景区里的直播间",
+        "景区商户在抖音直播间卖当地特产，一晚卖出两万单牛肉干。",
+        True,
+        id="merchants_selling_on_douyin_live_at_a_famous_sight_are_live_selling",
+    ),
 ]
 
 

@@ -598,6 +598,21 @@ CASES = [
         True,
         id="merchants_selling_on_douyin_live_at_a_famous_sight_are_live_selling",
     ),
+    # paid badges bought in a live video are tips, not goods
+    pytest.param(
+        "Fans tip in hearts",
+        "During her live video, viewers buy paid badges to get their questions seen.",
+        False,
+        id="paid_badges_bought_in_a_live_video_are_tipping",
+    ),
+    # a shop that goes live sells, whatever its stream is called
+    pytest.param(
+        "Fridays at the dress shop",
+        "The boutique owner models new dresses on Facebook Live every Friday and ships orders "
+        "the next morning.",
+        True,
+        id="a_boutique_on_facebook_live_is_live_selling",
+    ),
 ]
 
 

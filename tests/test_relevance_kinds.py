@@ -613,6 +613,26 @@ CASES = [
         True,
         id="a_boutique_on_facebook_live_is_live_selling",
     ),
+    # a product's time on sale dates a launch; a chat stream mentioning it sells nothing
+    pytest.param(
+        "新手机开售一周",
+        "厂商老板在直播里聊新手机开售这7天的口碑和交付进度。",
+        False,
+        id="time_since_a_product_went_on_sale_is_not_selling_on_the_stream",
+    ),
+    pytest.param(
+        "新品直播间首发",
+        "新款羽绒服在品牌直播间开售3小时，卖出两万件。",
+        True,
+        id="goods_sold_in_a_live_room_after_going_on_sale_still_count",
+    ),
+    # selling through one's own short videos, told as a verb phrase
+    pytest.param(
+        "返乡青年的山货生意",
+        "他拍短视频卖家乡的核桃和蜂蜜，一年卖出五万单。",
+        True,
+        id="selling_produce_through_ones_short_videos_is_creator_commerce",
+    ),
 ]
 
 

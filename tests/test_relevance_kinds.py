@@ -561,7 +561,8 @@ CASES = [
     # a sale or a store that "went live" opened; nothing was streamed
     pytest.param(
         "Console restock sells out",
-        "The holiday sale went live at midnight and the first batch of consoles sold out in minutes.",
+        "The holiday sale went live at midnight and the first batch of consoles sold out in "
+        "minutes.",
         False,
         id="a_sale_that_went_live_is_not_a_stream",
     ),

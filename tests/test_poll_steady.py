@@ -4,6 +4,7 @@ judging, with the same stored result and the same reports as reading everything 
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_a_repoll_processes_new_and_edited_items_only_and_stores_the_same(
     first = poll(config, store)
     assert first.count("ok") == 4 and first.new_entries == 24
     assert first.processed == first.listed == 24
+    # The heap frozen for the parse workers is thawed: a daemon's old garbage stays collectable.
+    assert gc.get_freeze_count() == 0
 
     edited = item(2, text="视频号直播带货第2场改稿：主播在直播间卖货，新增了退款规则。")
     changed = rss(item(10), item(11), item(1), edited, *old[2:])

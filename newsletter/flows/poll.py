@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import multiprocessing
@@ -320,6 +321,10 @@ def poll(
     backlog = _Backlog(max_bodies=8 * workers, max_bytes=_BACKLOG_BYTES)
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
+        # Forked workers share the parent's heap copy-on-write until a collection walks
+        # it: frozen, those objects are never walked (nor copied) in them, nor in the
+        # parent during the poll. A steady poll spends ~13 % less CPU (benchmarks/steady.py).
+        gc.freeze()
         pool = ProcessPoolExecutor(
             max_workers=workers,
             initializer=_parse_worker_start,
@@ -382,6 +387,7 @@ def poll(
         writer.shutdown(wait=True, cancel_futures=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()  # a daemon's garbage from before this poll is collectable again
     outcomes.extend(skipped)
     order = {f.url: i for i, f in enumerate(configured)}
     outcomes.sort(key=lambda o: order.get(o.url, 0))

@@ -36,6 +36,13 @@ __all__ = [
 _MAX_CHARS = 50_000
 # Sentence ends: a `near` rule never pairs words across them.
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]|[.．](?:\s|$)")
+# A long article that names the beat once, past its lead ("she once did 淘宝直播 before
+# joining the firm"), mentions it in passing: stories about it say so in the title or the
+# lead, or come back to it. Such a lone mention counts this much of its weight.
+_PASSING_BODY_CHARS = 1200
+_PASSING_LEAD_CHARS = 400
+_PASSING_SPREAD = 40  # evidence this close together is one mention (one phrase)
+_PASSING_FACTOR = 0.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -93,8 +100,10 @@ def _apply_rules(
     body_cues: dict[str, list[_Span]],
     best: dict[str, tuple[float, str, str, bool]],
     support: dict[str, set[str]],
+    evidence: list[int],
 ) -> None:
-    """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``."""
+    """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``;
+    where positive rules matched goes to ``evidence`` (-1: the entry as a whole)."""
     factor = lex.title_factor
     # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
     full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
@@ -122,6 +131,7 @@ def _apply_rules(
             if span is not None:
                 if value > 0:
                     support.setdefault(group, set()).add(name)
+                    evidence.append(span[0])
                 if beats:
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
                     best[group] = (value, where, what, False)
@@ -133,6 +143,7 @@ def _apply_rules(
             value, where = weight, "entry"
         if value > 0:
             support.setdefault(group, set()).add(name)
+            evidence.append(-1)
         old = best.get(group)
         if old is None or (value > old[0] if value > 0 else value < old[0]):
             best[group] = (value, where, f"rule {name}", False)
@@ -196,6 +207,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     pending: list[tuple[str, TermInfo, bool, str, _Span]] = []
     # Per positive group the distinct pieces of evidence (words, rules) seen.
     support: dict[str, set[str]] = {}
+    # Where each piece of positive evidence starts in ``full``.
+    evidence: list[int] = []
     for word, info, start, end in lex.scan(full):
         in_title = start < split
         span = (start, end)
@@ -215,6 +228,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 continue
             value = weight * factor if in_title else weight
             if value > 0:
+                evidence.append(start)
                 if group in support:
                     support[group].add(word)
                 else:
@@ -234,12 +248,15 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             weight = info.alone
             what = f"{group} '{word}' alone (no {'/'.join(info.context)} words in the entry)"
         value = weight * factor if in_title else weight
+        if value > 0:
+            evidence.append(span[0])
         old = best.get(group)
         if old is None or value > old[0]:
             best[group] = (value, "title" if in_title else "body", what, False)
 
     if title_cues or body_cues:
-        _apply_rules(lex, full, title_cues, body_cues, best, support)
+        _apply_rules(lex, full, title_cues, body_cues, best, support, evidence)
+    passing = _passing_mention(evidence, split, len(full))
 
     unless = lex._unless
     score = 0.0
@@ -276,6 +293,12 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 value = round(value + bonus, 3)
                 hits = "hit" if more == 1 else "hits"
                 reason = f"{reason} {bonus:+g} ({more} more {hits} for {group})"
+            if passing:
+                value = round(value * _PASSING_FACTOR, 3)
+                reason = (
+                    f"{reason} weighed {value:+g}: mentioned once, {passing[0]} characters "
+                    f"into a {passing[1]}-character text (in passing)"
+                )
             positives.append((value, reason))
         score += value
     score = round(score, 3)
@@ -290,6 +313,17 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     op = ">=" if relevant else "<"
     reasons.append(f"score {score:.1f} {op} threshold {lex.threshold:.1f}")
     return Verdict(relevant=relevant, score=score, reasons=tuple(reasons))
+
+
+def _passing_mention(evidence: list[int], split: int, length: int) -> tuple[int, int] | None:
+    """(where, body length) when all positive evidence is one mention deep in a long body."""
+    body = length - split - 1
+    if not evidence or body < _PASSING_BODY_CHARS:
+        return None
+    first, last = min(evidence), max(evidence)
+    if first - split - 1 < _PASSING_LEAD_CHARS or last - first > _PASSING_SPREAD:
+        return None  # in the title or the lead (or the entry as a whole), or said again
+    return first - split - 1, body
 
 
 def is_uncertain(verdict: Verdict, lexicon: Lexicon) -> bool:

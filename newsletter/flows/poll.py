@@ -321,16 +321,16 @@ def poll(
     backlog = _Backlog(max_bodies=8 * workers, max_bytes=_BACKLOG_BYTES)
     remote = sum(1 for f in targets if "://" in f.url and not f.url.startswith("file://"))
     if remote >= _POOL_THRESHOLD:
-        # Forked workers share the parent's heap copy-on-write until a collection walks
-        # it: frozen, those objects are never walked (nor copied) in them, nor in the
-        # parent during the poll. A steady poll spends ~13 % less CPU (benchmarks/steady.py).
-        gc.freeze()
         pool = ProcessPoolExecutor(
             max_workers=workers,
             initializer=_parse_worker_start,
             initargs=(os.getpid(),),
             mp_context=_FORK,
         )
+        # Workers fork at the first job and share the parent's heap copy-on-write until a
+        # collection walks it: frozen, those objects are never walked (nor copied) in them,
+        # nor in the parent during the poll. A steady poll spends ~13 % less CPU.
+        gc.freeze()
     gate = _StoreGate()
 
     def write_parsed() -> list[FeedOutcome]:

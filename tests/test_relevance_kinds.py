@@ -634,6 +634,40 @@ CASES = [
         True,
         id="selling_produce_through_ones_short_videos_is_creator_commerce",
     ),
+    # tickets sold for a streamed show, however many: the show is what is sold
+    pytest.param(
+        "The band goes online",
+        "Their stadium show was streamed live and sold more than 80,000 tickets to fans abroad.",
+        False,
+        id="tickets_sold_with_a_quantity_for_a_streamed_show_are_not_goods",
+    ),
+    pytest.param(
+        "Stream and sell",
+        "The brand streamed its spring collection live and sold 3,000 jackets in an hour.",
+        True,
+        id="goods_sold_with_a_quantity_on_a_stream_still_count",
+    ),
+    # "video commerce" is the trade press's name for selling in shoppable and live video
+    pytest.param(
+        "The new TV shopping",
+        "Video commerce grew out of QVC's on-air hosts; now creators show products in clips "
+        "viewers can buy from.",
+        True,
+        id="video_commerce_is_a_name_of_creator_and_live_commerce",
+    ),
+    # the MCN spelled out is a creator network; creators earning "as affiliates" sell
+    pytest.param(
+        "Creator networks",
+        "Multi-channel networks sign YouTubers who earn as affiliates on the gadgets they review.",
+        True,
+        id="creators_in_multi_channel_networks_earning_as_affiliates_sell",
+    ),
+    pytest.param(
+        "Retail's new channels",
+        "The retailer expands multichannel sales through stores, catalogues and its website.",
+        False,
+        id="multichannel_retail_stays_a_channel_sense",
+    ),
 ]
 
 

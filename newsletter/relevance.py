@@ -43,6 +43,9 @@ _PASSING_BODY_CHARS = 1200
 _PASSING_LEAD_CHARS = 400
 _PASSING_SPREAD = 40  # evidence this close together is one mention (one phrase)
 _PASSING_FACTOR = 0.5
+# A single English word in scare quotes ("'shoppable' live videos") is the word itself: the
+# quotes would otherwise split a term of the lexicon. Apostrophes inside words are no quotes.
+_QUOTED_WORD = re.compile(r"(?<![a-z0-9])['‘\"“]([a-z][a-z0-9-]*)['’\"”](?![a-z0-9])")
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,6 +197,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     # is normalized in one call (tw2sp may change lengths, so the title's end is found
     # again afterwards); newlines inside the title become spaces.
     full = normalize(title[:_MAX_CHARS].replace("\n", " ") + "\n" + text[:_MAX_CHARS])
+    full = _QUOTED_WORD.sub(r"\1", full)
     split = full.index("\n")
     full = _apply_masks(lex, full, split, reasons)
 

@@ -668,6 +668,25 @@ CASES = [
         False,
         id="multichannel_retail_stays_a_channel_sense",
     ),
+    # a single word in scare quotes is the word: the quotes must not split a term
+    pytest.param(
+        "Social media's QVC moment",
+        "Pinterest, Instagram and TikTok embrace 'shoppable' live videos.",
+        True,
+        id="a_scare_quoted_word_still_forms_its_term",
+    ),
+    pytest.param(
+        "QVC's new hosts",
+        "Creators post \u201cshoppable\u201d videos on TikTok.",
+        True,
+        id="curly_scare_quotes_are_no_word_boundary_either",
+    ),
+    pytest.param(
+        "QVC turns 40",
+        "The network's hosts sell 'bestselling' cookware on air every night.",
+        False,
+        id="scare_quotes_do_not_turn_tv_shopping_into_live_commerce",
+    ),
 ]
 
 

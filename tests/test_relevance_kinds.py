@@ -687,6 +687,20 @@ CASES = [
         False,
         id="scare_quotes_do_not_turn_tv_shopping_into_live_commerce",
     ),
+    # 小程序直播 told the other way round: live streams inside mini programs sell
+    pytest.param(
+        "Stores go live in WeChat",
+        "Retail chains now run live streams inside mini programs, each sales clerk with a "
+        "streaming account.",
+        True,
+        id="live_streams_inside_mini_programs_are_wechats_live_selling_tool",
+    ),
+    pytest.param(
+        "Mini program update",
+        "Developers can now debug mini programs faster; a live preview shows layout changes.",
+        False,
+        id="a_live_preview_beside_mini_programs_is_developer_news",
+    ),
 ]
 
 

@@ -701,6 +701,19 @@ CASES = [
         False,
         id="a_live_preview_beside_mini_programs_is_developer_news",
     ),
+    # a concert performed on 视频号 is Channels' own programme, even under a concert title
+    pytest.param(
+        "線上演唱會又刷屏",
+        "這位歌手在視頻號線上演唱會唱了兩小時，上千萬人觀看。",
+        True,
+        id="a_concert_on_channels_under_a_concert_title_is_channels_programme",
+    ),
+    pytest.param(
+        "线上演唱会又刷屏",
+        "这位歌手在抖音直播间开了一场线上演唱会，上千万人观看。",
+        False,
+        id="a_concert_streamed_on_douyin_stays_a_broadcast",
+    ),
 ]
 
 

@@ -714,6 +714,28 @@ CASES = [
         False,
         id="a_concert_streamed_on_douyin_stays_a_broadcast",
     ),
+    # creators paid commissions on what their audience buys sell, like influencers on
+    # affiliate links; artists' commissions (work to order) and affiliate deals they are
+    # compared with do not
+    pytest.param(
+        "The creator storefront",
+        "The platform pays creators commissions on what their followers buy from the products "
+        "they recommend.",
+        True,
+        id="creators_paid_commissions_on_followers_purchases_sell",
+    ),
+    pytest.param(
+        "Creator deals",
+        "Brands say mid-sized creators feel less transactional than an affiliate marketing deal.",
+        False,
+        id="creators_set_against_affiliate_deals_are_not_selling",
+    ),
+    pytest.param(
+        "Art on demand",
+        "Many illustrators and creators open commissions for fan portraits each spring.",
+        False,
+        id="creators_opening_art_commissions_sell_nothing",
+    ),
 ]
 
 

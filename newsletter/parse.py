@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import html.entities
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -149,6 +150,57 @@ def _recode(body: bytes, encoding: str) -> bytes:
 
 
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+
+# What makes expat give up on a real feed that is otherwise fine: C0 controls (never
+# allowed in XML 1.0), a bare "&" (query strings in links), an HTML entity XML does not
+# define (&nbsp;), whitespace before the XML declaration. feedparser then parses the whole
+# document again with its loose parser: on the real corpus a sixth of all parsing time, for
+# a reading that is no better. Repaired first, the strict parse reads it in one pass.
+# Byte patterns: in UTF-8 and the legacy CJK encodings these bytes are never part of a
+# multibyte character (UTF-16 and UTF-32 are left alone).
+_XML_CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20))
+# An "&" that starts no character reference and none of XML's five entities; the group is
+# the name of an entity XML does not define.
+_BAD_AMPERSAND = re.compile(
+    rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|(?:amp|lt|gt|quot|apos);)(?:([A-Za-z][A-Za-z0-9]*);)?"
+)
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+_SPACE_BEFORE_DECLARATION = re.compile(rb"^(\xef\xbb\xbf)?[ \t\r\n]+(?=<\?xml[ \t\r\n])")
+
+
+def _ampersand(found: re.Match[bytes]) -> bytes:
+    name = found.group(1)
+    code = html.entities.name2codepoint.get(name.decode()) if name else None
+    return b"&#%d;" % code if code is not None else b"&amp;" + found.group(0)[1:]
+
+
+def repair_xml(body: bytes) -> tuple[bytes, str | None]:
+    """``body`` with the well-formedness errors real feeds commonly make fixed, and a
+    note of what was fixed (None when nothing was)."""
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        return body, None  # UTF-16/32: the byte patterns would cut characters apart
+    fixed: list[str] = []
+    repaired = _SPACE_BEFORE_DECLARATION.sub(lambda m: m.group(1) or b"", body, count=1)
+    if len(repaired) != len(body):
+        fixed.append("whitespace before the XML declaration")
+    # translate(): a C loop four times as fast as a regex search over a clean document.
+    cleaned = repaired.translate(None, _XML_CONTROL_BYTES)
+    if len(cleaned) != len(repaired):
+        fixed.append(f"{len(repaired) - len(cleaned)} control characters")
+        repaired = cleaned
+    # An internal DTD may declare its own entities; feedparser handles those documents.
+    if _BAD_AMPERSAND.search(repaired) and b"<!ENTITY" not in repaired:
+        pieces = _CDATA.split(repaired)  # CDATA sections (odd indexes) stay as they are
+        bad = 0
+        for i in range(0, len(pieces), 2):
+            pieces[i], count = _BAD_AMPERSAND.subn(_ampersand, pieces[i])
+            bad += count
+        if bad:
+            repaired = b"".join(pieces)
+            fixed.append(f"{bad} bare '&' or HTML entities")
+    if not fixed:
+        return body, None
+    return repaired, "repaired before parsing: " + ", ".join(fixed)
 def _claimed_date(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -336,6 +388,7 @@ def parse_feed(
     detected: str | None = None
     if feed.encoding:
         body = _recode(body, feed.encoding)
+    body, repaired = repair_xml(body)
     try:
         parsed = _feedparse(body, None if feed.encoding else content_type)
         if not feed.encoding:
@@ -439,10 +492,10 @@ def parse_feed(
             f"{len(redated) - future} before {EARLIEST_DATE:%Y}), e.g. "
             f"{max(redated, key=lambda d: abs(d - now)):%Y-%m-%d}; dated when first seen instead"
         )
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = (repaired,) if repaired else ()
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if problem is not None:
-        warnings = (_describe(problem),)
+        warnings += (_describe(problem),)
     if garbled:
         title, why = garbled[0]
         problems.append(

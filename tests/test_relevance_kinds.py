@@ -730,6 +730,20 @@ CASES = [
         False,
         id="creators_set_against_affiliate_deals_are_not_selling",
     ),
+    # a trip, a stay or a ticket booked beside a creator platform is no goods sold; goods
+    # ordered in a creator's live room still are
+    pytest.param(
+        "音乐节带火小城：抖音上的酒店订单翻了三倍",
+        "音乐节前后，小城的民宿预订量和景区门票订单都创了新高，游客挤满老街。",
+        False,
+        id="trips_and_stays_booked_through_a_creator_platform_are_no_goods_sold",
+    ),
+    pytest.param(
+        "小城果农在抖音卖桃：一晚订单过万",
+        "果农在直播间边摘边卖，游客也跟着下单，酒店订单同样上涨。",
+        True,
+        id="goods_ordered_from_a_creator_platform_beside_bookings_still_count",
+    ),
     pytest.param(
         "Art on demand",
         "Many illustrators and creators open commissions for fan portraits each spring.",

@@ -744,6 +744,20 @@ CASES = [
         True,
         id="goods_ordered_from_a_creator_platform_beside_bookings_still_count",
     ),
+    # a host named only as the yardstick of someone's sway on sales gives 带货 no stream;
+    # someone who sells on a stream and is compared with hosts still sells
+    pytest.param(
+        "跳水冠军带货能力堪比主播",
+        "她比赛时戴的发绳被网友搜成爆款，多家网店一天卖出上万件。",
+        False,
+        id="a_host_as_the_yardstick_of_an_athletes_sway_is_no_stream",
+    ),
+    pytest.param(
+        "县长带货能力不输专业主播",
+        "他在直播间推销本地苹果，两小时卖出三万斤。",
+        True,
+        id="an_official_selling_on_a_stream_compared_with_hosts_still_sells",
+    ),
     pytest.param(
         "Art on demand",
         "Many illustrators and creators open commissions for fan portraits each spring.",

@@ -229,7 +229,11 @@ class Lexicon:
         mask_words = None
         if masks and all(req for _l, _p, req in masks):
             required = sorted({r for _l, _p, req in masks for r in req})
-            mask_words = ahocorasick_rs.AhoCorasick(required)
+            # A DFA always: left to itself the library builds one only up to 100 words and an
+            # NFA above, which made this pass cost a twentieth of judge() at 101 words.
+            mask_words = ahocorasick_rs.AhoCorasick(
+                required, implementation=ahocorasick_rs.Implementation.DFA
+            )
         object.__setattr__(self, "_mask_words", mask_words)
         # Flat tuples: judge() runs these loops for every entry.
         near = tuple(

@@ -274,6 +274,8 @@ _BACKLOG_BYTES = 64 * 1024 * 1024
 # Feeds stored in one transaction at most: a commit per feed was a third of the writer's
 # time; a few dozen keep each write (and SQLite's lock) short.
 _WRITE_BATCH = 32
+_WRITE_MIN = 8
+_WRITE_WAIT = 0.05  # seconds
 
 
 def poll(
@@ -339,7 +341,15 @@ def poll(
             return []  # an earlier write took this call's feed along
         wait([parsing[0][2]])
         batch = [parsing.popleft()]
-        while parsing and len(batch) < _WRITE_BATCH and parsing[0][2].done():
+        # A transaction costs the writer a few milliseconds of CPU whatever it holds: below
+        # _WRITE_MIN feeds, wait a moment for the next parses rather than commit each.
+        deadline = time.monotonic() + _WRITE_WAIT
+        while parsing and len(batch) < _WRITE_BATCH:
+            following = parsing[0][2]
+            if not following.done():
+                left = deadline - time.monotonic()
+                if len(batch) >= _WRITE_MIN or left <= 0 or wait([following], left).not_done:
+                    break
             batch.append(parsing.popleft())
         attempt = functools.partial(_store_feeds, store, batch, backoff, second_opinion)
         return gate.run(tuple(feed for feed, _, _ in batch), attempt)

@@ -422,6 +422,18 @@ CASES = [
         True,
         id="shoppable_streams_of_an_omnichannel_retailer_stay_relevant",
     ),
+    pytest.param(
+        "镇里的干部当起推介员",
+        "每逢周末，几位镇干部在集市摊位前直播推介土特产。到了年底，全镇收入翻番。",
+        True,
+        id="officials_recommending_produce_on_a_stream_are_live_selling",
+    ),
+    pytest.param(
+        "农业农村局召开新闻发布会",
+        "发布会在官网全程直播，会上通报了今年全市农产品质量抽检结果。",
+        False,
+        id="produce_far_from_a_streamed_press_event_is_not_live_selling",
+    ),
     # a Channels account only named as the place a video ran
     pytest.param(
         "古城特产卖到全国",

@@ -434,6 +434,25 @@ CASES = [
         False,
         id="produce_far_from_a_streamed_press_event_is_not_live_selling",
     ),
+    # 卖货 is taken whole by the longest-match pass, so it must be a sale cue itself
+    pytest.param(
+        "主播被罚",
+        "主播在直播间卖货时谎称产品能治病，被罚款十万元。",
+        True,
+        id="a_host_selling_goods_in_a_live_room_is_live_selling",
+    ),
+    pytest.param(
+        "私域直播乱象调查",
+        "有商家把老人拉进微信群后卖货。保健品的价格翻了几倍，子女发现时已花掉两万元。",
+        True,
+        id="goods_sold_in_an_entry_about_a_stream_count_as_entry_evidence",
+    ),
+    pytest.param(
+        "夜市摊主的一天",
+        "她白天在超市上班，晚上到夜市卖货，一个月多挣三千元。",
+        False,
+        id="selling_goods_at_a_night_market_without_a_stream_stays_out",
+    ),
     # a Channels account only named as the place a video ran
     pytest.param(
         "古城特产卖到全国",

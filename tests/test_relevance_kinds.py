@@ -453,6 +453,20 @@ CASES = [
         False,
         id="selling_goods_at_a_night_market_without_a_stream_stays_out",
     ),
+    # Instagram named in its shop or checkout tool is the store, not a creators' video platform
+    pytest.param(
+        "Shop rules change",
+        "Stores without Checkout on Instagram lose product tagging in posts from June.",
+        False,
+        id="a_shop_tagging_its_catalogue_is_not_creator_commerce",
+    ),
+    pytest.param(
+        "Reels get product tags",
+        "Instagram will let creators in its affiliate program put product tags on Reels and "
+        "earn commission.",
+        True,
+        id="creators_tagging_products_on_instagram_stay_creator_commerce",
+    ),
     # a Channels account only named as the place a video ran
     pytest.param(
         "古城特产卖到全国",

@@ -453,6 +453,19 @@ CASES = [
         False,
         id="selling_goods_at_a_night_market_without_a_stream_stays_out",
     ),
+    # a named live seller's share price is that seller's news; stock wording alone is not
+    pytest.param(
+        "东方甄选股价一周腰斩",
+        "市场担心流量下滑，公司称自营产品的占比还在提升。",
+        True,
+        id="a_live_sellers_share_price_is_its_business_news",
+    ),
+    pytest.param(
+        "交个朋友再说：股价何时见底",
+        "分析师认为港股科技板块估值偏低，市值修复仍需时间。",
+        False,
+        id="an_everyday_phrase_beside_stock_wording_stays_out",
+    ),
     # Instagram named in its shop or checkout tool is the store, not a creators' video platform
     pytest.param(
         "Shop rules change",

@@ -822,6 +822,20 @@ CASES = [
         False,
         id="creators_opening_art_commissions_sell_nothing",
     ),
+    # a TV shopping network beside its own online live streams is POLICY's exception;
+    # the network streamed as a channel is still TV shopping
+    pytest.param(
+        "HSN's hosts take to live streams",
+        "Its shows now run on Facebook Live and YouTube, and viewers can pay without leaving.",
+        True,
+        id="a_tv_shopping_network_on_its_own_live_streams_sells_online",
+    ),
+    pytest.param(
+        "QVC widens its reach",
+        "The network's broadcast now streams on Roku and Fire TV for cord-cutting viewers.",
+        False,
+        id="a_tv_shopping_channel_streamed_on_tv_apps_is_still_tv_shopping",
+    ),
 ]
 
 

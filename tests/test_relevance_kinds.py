@@ -836,6 +836,20 @@ CASES = [
         False,
         id="a_tv_shopping_channel_streamed_on_tv_apps_is_still_tv_shopping",
     ),
+    # a network's name as an epithet for something else ("the HSN of TikTok") is a
+    # comparison, not TV shopping; the network itself still is
+    pytest.param(
+        "Auction app pitched as the HSN of Gen Z raises funds",
+        "Collectors sell cards to each other in livestreams from their phones.",
+        True,
+        id="a_tv_network_named_as_an_epithet_is_a_comparison",
+    ),
+    pytest.param(
+        "QVC for the holidays",
+        "The network's hosts sold gift sets on air and revenue fell 3%.",
+        False,
+        id="a_tv_network_by_name_is_still_tv_shopping",
+    ),
 ]
 
 

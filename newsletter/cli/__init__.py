@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from . import bounces, channels, entries, feeds, issues, review, service, subscribers
-from ._common import console, err, shown
+from ._common import console, err, fresh_consoles, shown
 
 HELP = "RSS/Atom feeds in, one trustworthy weekly email out (视频号 / 直播电商 digest)."
 
@@ -46,7 +46,7 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    pass
+    fresh_consoles()
 
 
 # Typer lists commands first, then the groups, each in this order.

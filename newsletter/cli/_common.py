@@ -53,8 +53,20 @@ class _Console:
         return getattr(self.get(), name)
 
 
-console = cast("Console", _Console())
-err = cast("Console", _Console(stderr=True))
+_consoles = (_Console(), _Console(stderr=True))
+console = cast("Console", _consoles[0])
+err = cast("Console", _consoles[1])
+
+
+def fresh_consoles() -> None:
+    """Make each command read the terminal's width (``COLUMNS``) anew when it starts.
+
+    rich fixes a console's width when it is made: a process that runs several commands
+    (tests through typer's runner, an embedding) would otherwise print every table at the
+    width the first one found.
+    """
+    for made in _consoles:
+        made._console = None
 
 ConfigOption = Annotated[
     Path,

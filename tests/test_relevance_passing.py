@@ -23,11 +23,18 @@ _DISPUTE = [
 ]
 
 
+def _told_at_length(
+    sentences: list[str], copies: int, mention: str, at: int, sep: str = ""
+) -> str:
+    """A long article: ``copies`` runs of ``sentences``, with ``mention`` after sentence ``at``."""
+    told = sentences * copies
+    told.insert(at, mention)
+    return sep.join(told)
+
+
 def _long_story(mention: str, at: int) -> str:
-    """About 1,300 characters of the dispute, with ``mention`` after sentence ``at``."""
-    sentences = _DISPUTE * 4
-    sentences.insert(at, mention)
-    return "".join(sentences)
+    """About 1,300 characters of the dispute."""
+    return _told_at_length(_DISPUTE, 4, mention, at)
 
 
 def test_one_mention_deep_in_a_long_story_is_in_passing() -> None:
@@ -76,9 +83,8 @@ _EARNINGS = [
 
 
 def _earnings(mention: str, at: int) -> str:
-    sentences = [*_EARNINGS, *_EARNINGS, *_EARNINGS]
-    sentences.insert(at, mention)
-    return " ".join(sentences)
+    """About 2,000 characters of the quarter."""
+    return _told_at_length(_EARNINGS, 3, mention, at, " ")
 
 
 def test_an_english_earnings_story_naming_a_live_platform_once_in_passing() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -239,23 +239,23 @@ def _known_links(
     return found
 
 
-def _feeds_with_entries(conn: Connection, feed_urls: set[str]) -> set[str]:
-    """Which of these feeds have at least one stored entry."""
-    urls = sorted(feed_urls)
+def _stored(conn: Connection, column: Any, values: Collection[str]) -> set[str]:
+    """Which of ``values`` the entries table holds in ``column``."""
+    wanted = sorted(set(values))
     found: set[str] = set()
-    for start in range(0, len(urls), 500):  # SQLite caps the parameters per statement
-        chunk = urls[start : start + 500]
-        query = select(entries.c.feed_url).where(entries.c.feed_url.in_(chunk)).distinct()
-        found.update(conn.execute(query).scalars())
+    for start in range(0, len(wanted), 500):  # SQLite caps the parameters per statement
+        chunk = wanted[start : start + 500]
+        found.update(conn.execute(select(column).where(column.in_(chunk)).distinct()).scalars())
     return found
 
 
-def known_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):  # SQLite caps the parameters per statement
-        chunk = list(ids[start : start + 500])
-        known.update(conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars())
-    return known
+def _feeds_with_entries(conn: Connection, feed_urls: Collection[str]) -> set[str]:
+    """Which of these feeds have at least one stored entry."""
+    return _stored(conn, entries.c.feed_url, feed_urls)
+
+
+def known_ids(conn: Connection, ids: Collection[str]) -> set[str]:
+    return _stored(conn, entries.c.id, ids)
 
 
 def entry_from_row(r: Any) -> tuple[Entry, Verdict]:

@@ -69,8 +69,6 @@ class Entry:
     """Plain text of the summary/content, markup removed, whitespace collapsed."""
     published: datetime
     """Timezone-aware UTC."""
-    html: str = ""
-    """Sanitized HTML of the content (nh3), for display only."""
     author: str = ""
     source_name: str = ""
     claimed_published: datetime | None = None

@@ -50,12 +50,12 @@ def config_for(db_url: str, tmp_path: Path, urls: list[str]) -> Config:
     )
 
 
-def stored(store: Store) -> list[tuple[str, str, str, str, bool, float]]:
+def stored(store: Store) -> list[tuple[str, str, str, bool, float]]:
     with store.engine.begin() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT id, title, text, html, relevant, score FROM entries ORDER BY id"
+            "SELECT id, title, text, relevant, score FROM entries ORDER BY id"
         )
-        return [(r[0], r[1], r[2], r[3], bool(r[4]), float(r[5])) for r in rows]
+        return [(r[0], r[1], r[2], bool(r[3]), float(r[4])) for r in rows]
 
 
 def outcomes(report: PollReport) -> list[tuple[str, str, int, int, tuple[str, ...]]]:

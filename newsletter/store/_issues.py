@@ -109,11 +109,21 @@ def issue_to_json(issue: Issue) -> str:
     return json.dumps(_plain(dataclasses.asdict(issue)), ensure_ascii=False)
 
 
+_ENTRY_FIELDS = {f.name for f in dataclasses.fields(Entry)} - {"published", "claimed_published"}
+
+
 def issue_from_json(text: str) -> Issue:
     data = json.loads(text)
 
     def entry(d: dict[str, Any]) -> Entry:
-        return Entry(**{**d, "published": datetime.fromisoformat(d["published"])})
+        # Fields an older version wrote and Entry no longer has (``html``) are left out.
+        fields = {k: v for k, v in d.items() if k in _ENTRY_FIELDS}
+        claimed = d.get("claimed_published")
+        return Entry(
+            **fields,
+            published=datetime.fromisoformat(d["published"]),
+            claimed_published=datetime.fromisoformat(claimed) if claimed else None,
+        )
 
     def item(d: dict[str, Any]) -> IssueItem:
         s = d["summary"]

@@ -96,7 +96,6 @@ entries = Table(
     Column("title", Text, nullable=False),
     Column("link", Text, nullable=False),
     Column("text", Text, nullable=False),
-    Column("html", Text, nullable=False, default=""),
     Column("author", Text, nullable=False, default=""),
     Column("source_name", Text, nullable=False, default=""),
     Column("published", UTCDateTime, nullable=False, index=True),
@@ -444,6 +443,13 @@ def _entry_fingerprints(conn: Connection) -> None:
         conn.execute(sql_text(f"ALTER TABLE feeds ADD COLUMN entry_fingerprints {kind}"))
 
 
+def _entry_html_dropped(conn: Connection) -> None:
+    """v12: ``entries.html`` goes: nothing displayed an entry's own markup, and it was most
+    of an entry's bytes (SQLite keeps the freed pages until a ``VACUUM``)."""
+    if "html" in {c["name"] for c in inspect(conn).get_columns("entries")}:
+        conn.execute(sql_text("ALTER TABLE entries DROP COLUMN html"))
+
+
 # Index i upgrades a database from version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_v1,
@@ -457,6 +463,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _reviews,
     _delivery_retry,
     _entry_fingerprints,
+    _entry_html_dropped,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

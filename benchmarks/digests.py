@@ -74,7 +74,7 @@ STOP = set(
 
 
 def simplified(text: str) -> str:
-    return T2S.convert(unicodedata.normalize("NFKC", text)).lower()
+    return str(T2S.convert(unicodedata.normalize("NFKC", text))).lower()
 
 
 def terms(text: str) -> set[str]:

@@ -14,7 +14,7 @@ summarize, render, write the issue files, the archive index and ``feed.xml``.
 The data. Every entry is a real text from ``../shared/corpus``: the labeled on-topic /
 hard-negative entries (``labeled/dev.jsonl``, ``labeled/stories.jsonl``, whose stories come
 in several rewrites) and the items of the real feeds in ``feeds/real/`` (blogs, news,
-podcasts: mostly off topic, with their full sanitized HTML). Each copy is varied by its
+podcasts: mostly off topic). Each copy is varied by its
 outlet (a credit line, a title suffix, a dateline, or an excerpt of the first sentences),
 so no two entries have the same text, and the judge scores every copy.
 
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import html
 import json
 import os
 import pstats
@@ -101,7 +100,6 @@ SENTENCE = re.compile(r"(?<=[。！？!?.])\s*")
 class Base:
     title: str
     text: str
-    html: str
     lang: str
 
 
@@ -125,15 +123,13 @@ def load_pools() -> tuple[list[Base], list[Base]]:
                 continue
             r = json.loads(line)
             text = re.sub(r"\s+", " ", r.get("content") or r.get("summary") or "").strip()
-            paragraphs = (r.get("content") or r.get("summary") or "").split("\n\n")
-            body = "".join(f"<p>{html.escape(p.strip())}</p>" for p in paragraphs if p.strip())
-            labeled.append(Base(r["title"], text, body, r.get("lang", "zh-Hans")))
+            labeled.append(Base(r["title"], text, r.get("lang", "zh-Hans")))
     real: list[Base] = []
     for path in sorted(REAL.iterdir()):
         parsed = parse_feed(path.read_bytes(), Feed(url=f"https://example.com/{path.name}"), NOW)
         for e in parsed.entries:
             lang = "en" if sum(c.isascii() for c in e.title) > len(e.title) * 0.8 else "zh-Hans"
-            real.append(Base(e.title, e.text, e.html, lang))
+            real.append(Base(e.title, e.text, lang))
     return labeled, real
 
 
@@ -160,11 +156,11 @@ def plan_feeds(n: int, rng: random.Random, prefix: str) -> list[FeedPlan]:
     return plans
 
 
-def vary(base: Base, outlet: str, k: int, style: int) -> tuple[str, str, str]:
-    """Title, text and HTML of this outlet's copy number ``k`` of a base text."""
+def vary(base: Base, outlet: str, k: int, style: int) -> tuple[str, str]:
+    """Title and text of this outlet's copy number ``k`` of a base text."""
     en = base.lang == "en"
     credit = f"(via {outlet}, #{k})" if en else f"（来源：{outlet}，第 {k} 篇）"
-    title, text, body = base.title, base.text, base.html
+    title, text = base.title, base.text
     if style == 1:
         title = f"{title} | {outlet}" if en else f"{title}｜{outlet}"
     elif style == 2:
@@ -175,8 +171,7 @@ def vary(base: Base, outlet: str, k: int, style: int) -> tuple[str, str, str]:
         sentences = [s for s in SENTENCE.split(text) if s]
         keep = max(1, (len(sentences) * 2) // 3)
         text = "".join(sentences[:keep]) + (" …" if en else "……")
-        body = f"<p>{html.escape(text)}</p>"
-    return title, f"{text} {credit}", f"{body}<p>{html.escape(credit)}</p>"
+    return title, f"{text} {credit}"
 
 
 def entries_of(
@@ -191,7 +186,7 @@ def entries_of(
     age = plan.newest_age_days
     for k in range(per_feed, 0, -1):
         base = rng.choice(labeled if rng.random() < plan.topical else real)
-        title, text, body = vary(base, plan.feed.name, k, rng.randrange(4))
+        title, text = vary(base, plan.feed.name, k, rng.randrange(4))
         published = (NOW - timedelta(days=age)).replace(microsecond=0)
         link = f"https://{plan.host}/{published:%Y/%m}/{k}.html"
         entry = Entry(
@@ -201,7 +196,6 @@ def entries_of(
             link=link,
             text=text,
             published=published,
-            html=body,
             source_name=plan.feed.name,
         )
         yield entry, relevance.judge(entry.title, entry.text, lexicon)

@@ -5,6 +5,7 @@ database up to date (run by :meth:`Store.open`).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -446,8 +447,14 @@ def _entry_fingerprints(conn: Connection) -> None:
 def _entry_html_dropped(conn: Connection) -> None:
     """v12: ``entries.html`` goes: nothing displayed an entry's own markup, and it was most
     of an entry's bytes (SQLite keeps the freed pages until a ``VACUUM``)."""
-    if "html" in {c["name"] for c in inspect(conn).get_columns("entries")}:
-        conn.execute(sql_text("ALTER TABLE entries DROP COLUMN html"))
+    if "html" not in {c["name"] for c in inspect(conn).get_columns("entries")}:
+        return
+    if conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise StorageError(
+            f"SQLite {sqlite3.sqlite_version} cannot upgrade this database to schema v12:"
+            " dropping a column needs SQLite 3.35 or newer; the database is unchanged"
+        )
+    conn.execute(sql_text("ALTER TABLE entries DROP COLUMN html"))
 
 
 # Index i upgrades a database from version i to i + 1. Append, never edit.

@@ -864,6 +864,23 @@ REASONED = [
         "creator+sale (en)",
         id="goods_named_after_a_platform_still_count_when_creators_are_paid_on_sales",
     ),
+    # round ten: a film's viewers buying seats or vouchers are box office, not a stream's buyers
+    pytest.param(
+        "A finale in cinemas",
+        "Viewers bought concession vouchers as the finale topped the box office on the day of "
+        "its streaming debut.",
+        False,
+        "box_office",
+        id="a_streamers_finale_topping_the_box_office_is_not_live_selling",
+    ),
+    pytest.param(
+        "A live shopping night outsells the movies",
+        "Viewers bought two million lipsticks during the host's livestream shopping event, more "
+        "than the weekend box office took in.",
+        True,
+        "weighed",
+        id="live_shopping_measured_against_the_box_office_stays_relevant",
+    ),
 ]
 
 

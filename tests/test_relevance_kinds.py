@@ -734,6 +734,45 @@ CASES = [
         True,
         id="online_concert_on_channels_in_taiwan_usage",
     ),
+    # round ten: Channels' own pay for creators among a WeChat update's other features
+    pytest.param(
+        "微信发布新版：公众号支持长图文，视频号推出剧集激励计划",
+        "订阅号消息排序调整；视频号面向剧集作者开放激励计划，按播放量发放奖励。",
+        True,
+        id="a_channels_incentive_plan_among_wechat_features_is_channels_news",
+    ),
+    pytest.param(
+        "微信发布新版：公众号支持长图文，视频号可倍速播放",
+        "订阅号消息排序调整，聊天记录可以按日期搜索。",
+        False,
+        id="a_channels_player_feature_among_wechat_features_stays_wechat_news",
+    ),
+    # round ten: an auction in a seller's livestream, and a gala's live auction
+    pytest.param(
+        "A marketplace for vintage sneakers",
+        "Sellers run live auctions in their livestreams; each lot closes after 20 seconds.",
+        True,
+        id="live_auctions_in_sellers_livestreams_are_live_selling",
+    ),
+    pytest.param(
+        "Gala night for the hospital",
+        "The charity gala's live auction raised $2 million, led by a signed guitar.",
+        False,
+        id="a_galas_live_auction_without_a_stream_is_not_live_selling",
+    ),
+    # round ten: influencers paid a share of the sales of a group buy (Taiwan's 網紅團購)
+    pytest.param(
+        "網紅開團賣保養品",
+        "品牌找網紅開團，按團購分潤計酬，粉絲下單後七天才結算。",
+        True,
+        id="an_influencer_opening_a_group_buy_for_a_share_of_sales_sells",
+    ),
+    pytest.param(
+        "YouTuber靠廣告分潤過活",
+        "網紅說頻道收入主要來自廣告分潤和頻道會員。",
+        False,
+        id="an_influencers_ad_revenue_share_is_no_share_of_sales",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -809,6 +848,38 @@ REASONED = [
         False,
         "course subject",
         id="a_course_about_live_selling_is_not_live_selling",
+    ),
+    # round ten: goods named after a platform ("TikTok products") were made popular there
+    pytest.param(
+        "The TikTok products that sold out this year",
+        "Shoppers cleared drugstore shelves after the clips spread.",
+        False,
+        "masked goods named after a platform",
+        id="goods_named_after_a_platform_sold_out_in_stores_are_not_creator_commerce",
+    ),
+    pytest.param(
+        "TikTok-famous finds under $20",
+        "Creators earn a commission on every tagged product their followers buy on TikTok.",
+        True,
+        "creator+sale (en)",
+        id="goods_named_after_a_platform_still_count_when_creators_are_paid_on_sales",
+    ),
+    # round ten: a film's viewers buying seats or vouchers are box office, not a stream's buyers
+    pytest.param(
+        "A finale in cinemas",
+        "Viewers bought concession vouchers as the finale topped the box office on the day of "
+        "its streaming debut.",
+        False,
+        "box_office",
+        id="a_streamers_finale_topping_the_box_office_is_not_live_selling",
+    ),
+    pytest.param(
+        "A live shopping night outsells the movies",
+        "Viewers bought two million lipsticks during the host's livestream shopping event, more "
+        "than the weekend box office took in.",
+        True,
+        "weighed",
+        id="live_shopping_measured_against_the_box_office_stays_relevant",
     ),
 ]
 

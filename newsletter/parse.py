@@ -65,7 +65,13 @@ class ParsedFeed:
 # What only an HTML parse reads right (tags, entities), and lone surrogates, on which nh3
 # raises as before.
 _PLAIN_UNSAFE = re.compile("[<&\ud800-\udfff]")
-_BLOCK_END = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>")
+# Where a block starts or ends (an end tag may be implied: ``<li>a<li>b``), words on either
+# side are separate; no such tag ever sits inside a word. Table cells only by their end tags:
+# without its start tags a table's text would be moved out of it (HTML's foster parenting).
+_BLOCK_EDGE = re.compile(
+    r"(?i)<\s*(?:br|/?(?:p|div|li|h[1-6]|blockquote)|/(?:tr|td|th))\b"
+    r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>"""  # a quoted ">" does not end the tag
+)
 
 
 # Built once: nh3.clean() builds its sanitizer anew on every call, which took longer
@@ -95,8 +101,7 @@ def html_to_text(fragment: str) -> str:
         return ""
     if _is_plain(fragment):
         return _plain_text(fragment)  # most titles are plain
-    # Block-level tags become spaces so words on either side do not run together.
-    spaced = _BLOCK_END.sub(" ", fragment)
+    spaced = _BLOCK_EDGE.sub(" ", fragment)
     cleaned = _TEXT_ONLY.clean(spaced)
     # Controls go after unescaping: ``&#1;`` is one too.
     return " ".join(strip_controls(html.unescape(cleaned)).split())

@@ -196,6 +196,8 @@ class Lexicon:
     _plans: dict[frozenset[str], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
         init=False, repr=False
     )
+    _threshold_text: str = field(init=False, repr=False)
+    """The end of every verdict's last reason, formatted once."""
 
     def __post_init__(self) -> None:
         info: dict[str, TermInfo] = {}
@@ -251,6 +253,7 @@ class Lexicon:
             if g.unless
         }
         object.__setattr__(self, "_unless", unless)
+        object.__setattr__(self, "_threshold_text", f"threshold {self.threshold:.1f}")
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # The compiled automata (ahocorasick_rs) cannot be pickled; a process that receives

@@ -110,29 +110,31 @@ def _has_context(
 def _apply_rules(
     lex: Lexicon,
     full: str,
-    title_cues: dict[str, list[_Span]],
-    body_cues: dict[str, list[_Span]],
+    title_cues: tuple[int, dict[str, list[_Span]]],
+    body_cues: tuple[int, dict[str, list[_Span]]],
     best: dict[str, tuple[float, str, str, bool]],
     support: dict[str, set[str]],
     evidence: list[int],
 ) -> None:
     """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``;
-    where positive rules matched goes to ``evidence`` (-1: the entry as a whole)."""
-    factor = lex.title_factor
-    # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
-    full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
-    near_rules, all_rules = lex.rule_plan(frozenset(title_cues.keys() | body_cues.keys()))
-    for name, group, cue_a, cue_b, weight, window in near_rules:
-        for where, cues, value in (
-            ("title", title_cues, weight * factor),
-            ("body", body_cues, weight),
+    where positive rules matched goes to ``evidence`` (-1: the entry as a whole).
+
+    The cues of the title and of the body come as (the bits of their classes, the spans of
+    each class).
+    """
+    full_support = lex._full_support
+    title_bits, title_spans = title_cues
+    body_bits, body_spans = body_cues
+    near_rules, all_rules = lex.rule_plan(title_bits | body_bits)
+    for name, group, cue_a, cue_b, both, title_value, body_value, window in near_rules:
+        for where, bits, cues, value in (
+            ("title", title_bits, title_spans, title_value),
+            ("body", body_bits, body_spans, body_value),
         ):
-            a = cues.get(cue_a)
-            if not a:
+            if bits & both != both:
                 continue
-            b = cues.get(cue_b)
-            if not b:
-                continue
+            a = cues[cue_a]
+            b = cues[cue_b]
             old = best.get(group)
             beats = old is None or (value > old[0] if value > 0 else value < old[0])
             if not beats and (
@@ -150,17 +152,17 @@ def _apply_rules(
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
                     best[group] = (value, where, what, False)
                 break  # the title is tried first and weighs more
-    for name, group, names, weight in all_rules:
-        if all(c in title_cues for c in names):
-            value, where = weight * factor, "title"
+    for name, group, needs, title_value, value, what in all_rules:
+        if title_bits & needs == needs:
+            value, where = title_value, "title"
         else:
-            value, where = weight, "entry"
+            where = "entry"
         if value > 0:
             support.setdefault(group, set()).add(name)
             evidence.append(-1)
         old = best.get(group)
         if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, where, f"rule {name}", False)
+            best[group] = (value, where, what, False)
 
 
 def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str:
@@ -221,6 +223,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     best: dict[str, tuple[float, str, str, bool]] = {}
     title_cues: dict[str, list[_Span]] = {}
     body_cues: dict[str, list[_Span]] = {}
+    # Which cue classes occur in each, as bits (TermInfo.cue_bits).
+    title_bits = body_bits = 0
     # Hits of terms that need context, judged once every cue of the entry is known.
     pending: list[tuple[str, TermInfo, bool, str, _Span]] = []
     # Per positive group the distinct pieces of evidence (words, rules) seen.
@@ -231,7 +235,12 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         in_title = start < split
         span = (start, end)
         if info.cues:
-            cues = title_cues if in_title else body_cues
+            if in_title:
+                cues = title_cues
+                title_bits |= info.cue_bits
+            else:
+                cues = body_cues
+                body_bits |= info.cue_bits
             for cue in info.cues:
                 spans = cues.get(cue)
                 if spans is None:
@@ -255,11 +264,15 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             if old is None or (value > old[0] if value > 0 else value < old[0]):
                 best[group] = (value, "title" if in_title else "body", word, True)
 
+    cue_bits = title_bits | body_bits
     for group, info, in_title, word, span in pending:
         # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
         # channel" for an official account) counts fully only beside words that show the
         # literal sense somewhere in the entry; alone it counts its `alone` weight.
-        if _has_context(info.context, span, title_cues, body_cues):
+        # No class present at all: no need to look at spans.
+        if info.context_bits & cue_bits and _has_context(
+            info.context, span, title_cues, body_cues
+        ):
             weight, what = info.weight, f"{group} '{word}'"
             support.setdefault(group, set()).add(word)
         else:
@@ -272,8 +285,10 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         if old is None or value > old[0]:
             best[group] = (value, "title" if in_title else "body", what, False)
 
-    if title_cues or body_cues:
-        _apply_rules(lex, full, title_cues, body_cues, best, support, evidence)
+    if cue_bits:
+        _apply_rules(
+            lex, full, (title_bits, title_cues), (body_bits, body_cues), best, support, evidence
+        )
     passing = _passing_mention(evidence, split, len(full))
 
     unless = lex._unless

@@ -206,11 +206,11 @@ class Lexicon:
     """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, TermInfo] = field(init=False, repr=False)
     _scanner: WordScanner[TermInfo] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, StartScanner, frozenset[str]], ...] = field(
-        init=False, repr=False
-    )
+    _mask_res: tuple[tuple[str, StartScanner], ...] = field(init=False, repr=False)
     _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
+    _mask_word_bits: dict[str, int] = field(init=False, repr=False)
+    """Per word of ``_mask_words``, the masks it lets run (bit i: ``_mask_res[i]``)."""
     _near_rules: tuple[NearRule, ...] = field(init=False, repr=False)
     _all_rules: tuple[AllRule, ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
@@ -262,11 +262,12 @@ class Lexicon:
                 masks.append((label, compiled, frozenset(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
-        merged = tuple((lb, StartScanner(p), req) for lb, p, req in _merge_masks(masks))
-        object.__setattr__(self, "_mask_res", merged)
+        merged = _merge_masks(masks)
+        object.__setattr__(self, "_mask_res", tuple((lb, StartScanner(p)) for lb, p, _r in merged))
         # When every mask has `requires`, one automaton pass says which masks can match at
         # all (a substring test per mask and word cost more than the searches it saved).
         mask_words = None
+        required: list[str] = []
         if masks and all(req for _l, _p, req in masks):
             required = sorted({r for _l, _p, req in masks for r in req})
             # A DFA always: left to itself the library builds one only up to 100 words and an
@@ -275,6 +276,11 @@ class Lexicon:
                 required, implementation=ahocorasick_rs.Implementation.DFA
             )
         object.__setattr__(self, "_mask_words", mask_words)
+        word_bits = {
+            word: sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
+            for word in required
+        }
+        object.__setattr__(self, "_mask_word_bits", word_bits)
         # Flat tuples: judge() runs these loops for every entry.
         factor = self.title_factor
         near = tuple(

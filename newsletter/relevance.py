@@ -173,14 +173,20 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     """
     masks = lex._mask_res
     words = lex._mask_words
-    present: set[str] | None = None
+    # The masks to run, as bits (bit i: masks[i]): those whose required words occur.
+    todo = (1 << len(masks)) - 1
     if words is not None:
-        present = set(words.find_matches_as_strings(full, overlapping=True))
-        if not present:
+        todo = 0
+        word_bits = lex._mask_word_bits
+        # As strings: the library returns them faster than indexes.
+        for word in words.find_matches_as_strings(full, overlapping=True):
+            todo |= word_bits[word]
+        if not todo:
             return full
-    for label, scanner, requires in masks:
-        if present is not None and present.isdisjoint(requires):
-            continue
+    while todo:
+        lowest = todo & -todo
+        todo ^= lowest
+        label, scanner = masks[lowest.bit_length() - 1]
         found = scanner.finditer(full)
         if not found:
             continue

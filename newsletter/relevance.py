@@ -295,7 +295,9 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         _apply_rules(
             lex, full, (title_bits, title_cues), (body_bits, body_cues), best, support, evidence
         )
-    passing = _passing_mention(evidence, split, len(full))
+    # Short bodies (most) have no mention in passing.
+    body = len(full) - split - 1
+    passing = _passing_mention(evidence, split, body) if body >= _PASSING_BODY_CHARS else None
 
     unless = lex._unless
     score = 0.0
@@ -351,12 +353,11 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
     reasons.append(f"score {score:.1f} {op} {lex._threshold_text}")
-    return Verdict(relevant=relevant, score=score, reasons=tuple(reasons))
+    return Verdict(relevant, score, tuple(reasons))
 
 
-def _passing_mention(evidence: list[int], split: int, length: int) -> tuple[int, int] | None:
+def _passing_mention(evidence: list[int], split: int, body: int) -> tuple[int, int] | None:
     """(where, body length) when all positive evidence is one mention deep in a long body."""
-    body = length - split - 1
     if not evidence or body < _PASSING_BODY_CHARS:
         return None
     first, last = min(evidence), max(evidence)

@@ -10,8 +10,8 @@ in ``relevance``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -25,7 +25,16 @@ from newsletter._normalize import normalize, to_simplified
 from newsletter._regexscan import StartScanner
 from newsletter._wordscan import WordScanner
 
-__all__ = ["Group", "Lexicon", "Rule", "TermInfo", "default_lexicon", "load_lexicon"]
+__all__ = [
+    "AllRule",
+    "Group",
+    "Lexicon",
+    "NearRule",
+    "Rule",
+    "TermInfo",
+    "default_lexicon",
+    "load_lexicon",
+]
 
 # ---------------------------------------------------------------------------------------
 # Schema of the YAML file and of operator overrides (validated with pydantic so that an
@@ -163,6 +172,19 @@ class TermInfo:
     cues: frozenset[str]
     context: tuple[str, ...] = ()
     alone: float = 0.0
+    cue_bits: int = 0
+    """``cues`` as one bit per cue class of the lexicon: judge() ORs them per entry, and
+    which rules can match is a test on that int, not on sets of names."""
+    context_bits: int = 0
+    """``context`` as bits the same way."""
+
+
+# A rule as judge() runs it, flat (it runs them for every entry), its values with the title
+# factor applied once here: `near` (name, group, cue A, cue B, bits of both, value in the
+# title, value in the body, window); `all` (name, group, bits of its cues, value in the
+# title, value elsewhere, its reason text).
+NearRule = tuple[str, str, str, str, int, float, float, int]
+AllRule = tuple[str, str, int, float, float, str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,18 +206,22 @@ class Lexicon:
     """(label, regular expression, required substrings: any one must occur) triples."""
     _info: dict[str, TermInfo] = field(init=False, repr=False)
     _scanner: WordScanner[TermInfo] = field(init=False, repr=False)
-    _mask_res: tuple[tuple[str, StartScanner, frozenset[str]], ...] = field(
-        init=False, repr=False
-    )
+    _mask_res: tuple[tuple[str, StartScanner], ...] = field(init=False, repr=False)
     _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
-    _near_rules: tuple[tuple[str, str, str, str, float, int], ...] = field(init=False, repr=False)
-    _all_rules: tuple[tuple[str, str, tuple[str, ...], float], ...] = field(init=False, repr=False)
+    _mask_word_bits: dict[str, int] = field(init=False, repr=False)
+    """Per word of ``_mask_words``, the masks it lets run (bit i: ``_mask_res[i]``)."""
+    _near_rules: tuple[NearRule, ...] = field(init=False, repr=False)
+    _all_rules: tuple[AllRule, ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
     """Per negative group with `unless`: (the groups that weigh it down, by how much)."""
-    _plans: dict[frozenset[str], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
+    _plans: dict[int, tuple[tuple[NearRule, ...], tuple[AllRule, ...]]] = field(
         init=False, repr=False
     )
+    _full_support: int = field(init=False, repr=False)
+    """Beyond this many pieces of evidence a group's corroboration bonus is at its cap."""
+    _threshold_text: str = field(init=False, repr=False)
+    """The end of every verdict's last reason, formatted once."""
 
     def __post_init__(self) -> None:
         info: dict[str, TermInfo] = {}
@@ -211,6 +237,20 @@ class Lexicon:
                 )
         for trap in self.traps:
             info.setdefault(trap, TermInfo(None, 0.0, frozenset()))
+        bits: dict[str, int] = {}
+
+        def bit(cue: str) -> int:
+            # A name no word has (only a directly built Lexicon can have one) gets a bit no
+            # entry ever sets, so its rules never match, as before.
+            return bits.setdefault(cue, 1 << len(bits))
+
+        def mask(cues: Iterable[str]) -> int:
+            return sum({bit(c) for c in cues})
+
+        info = {
+            word: replace(t, cue_bits=mask(t.cues), context_bits=mask(t.context))
+            for word, t in info.items()
+        }
         object.__setattr__(self, "_info", info)
         object.__setattr__(self, "_scanner", WordScanner(info))
         masks = []
@@ -222,11 +262,12 @@ class Lexicon:
                 masks.append((label, compiled, frozenset(normalize(r) for r in requires)))
             except re.error as exc:
                 raise ValueError(f"invalid lexicon: masks.{i}.pattern: {exc}") from exc
-        merged = tuple((lb, StartScanner(p), req) for lb, p, req in _merge_masks(masks))
-        object.__setattr__(self, "_mask_res", merged)
+        merged = _merge_masks(masks)
+        object.__setattr__(self, "_mask_res", tuple((lb, StartScanner(p)) for lb, p, _r in merged))
         # When every mask has `requires`, one automaton pass says which masks can match at
         # all (a substring test per mask and word cost more than the searches it saved).
         mask_words = None
+        required: list[str] = []
         if masks and all(req for _l, _p, req in masks):
             required = sorted({r for _l, _p, req in masks for r in req})
             # A DFA always: left to itself the library builds one only up to 100 words and an
@@ -235,22 +276,35 @@ class Lexicon:
                 required, implementation=ahocorasick_rs.Implementation.DFA
             )
         object.__setattr__(self, "_mask_words", mask_words)
+        word_bits = {
+            word: sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
+            for word in required
+        }
+        object.__setattr__(self, "_mask_word_bits", word_bits)
         # Flat tuples: judge() runs these loops for every entry.
+        factor = self.title_factor
         near = tuple(
-            (r.name, r.group, r.cues[0], r.cues[1], r.weight, r.window)
+            (r.name, r.group, *r.cues, mask(r.cues), r.weight * factor, r.weight, r.window)
             for r in self.rules
             if r.kind == "near"
         )
-        every = tuple((r.name, r.group, r.cues, r.weight) for r in self.rules if r.kind == "all")
+        every = tuple(
+            (r.name, r.group, mask(r.cues), r.weight * factor, r.weight, f"rule {r.name}")
+            for r in self.rules
+            if r.kind == "all"
+        )
         object.__setattr__(self, "_near_rules", near)
         object.__setattr__(self, "_all_rules", every)
         object.__setattr__(self, "_plans", {})
+        full_support = int(self.corroboration_cap / self.corroboration) if self.corroboration else 0
+        object.__setattr__(self, "_full_support", full_support)
         unless = {
             g.name: (g.unless, self.unless_factor if g.unless_factor is None else g.unless_factor)
             for g in self.groups.values()
             if g.unless
         }
         object.__setattr__(self, "_unless", unless)
+        object.__setattr__(self, "_threshold_text", f"threshold {self.threshold:.1f}")
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # The compiled automata (ahocorasick_rs) cannot be pickled; a process that receives
@@ -266,21 +320,17 @@ class Lexicon:
             f"terms={terms}, rules={len(self.rules)}, masks={len(self.masks)})"
         )
 
-    def rule_plan(
-        self, present: frozenset[str]
-    ) -> tuple[
-        tuple[tuple[str, str, str, str, float, int], ...],
-        tuple[tuple[str, str, tuple[str, ...], float], ...],
-    ]:
-        """The `near` and `all` rules whose cue classes all occur in ``present``, in order.
+    def rule_plan(self, present: int) -> tuple[tuple[NearRule, ...], tuple[AllRule, ...]]:
+        """The `near` and `all` rules whose cue classes all occur in ``present`` (the bits of
+        :attr:`TermInfo.cue_bits`), in order.
 
         Memoized per set of cue classes: entries share few combinations, and testing every
         rule against every entry was a fifth of judge()'s time.
         """
         plan = self._plans.get(present)
         if plan is None:
-            near = tuple(r for r in self._near_rules if r[2] in present and r[3] in present)
-            every = tuple(r for r in self._all_rules if all(c in present for c in r[2]))
+            near = tuple(r for r in self._near_rules if r[4] & present == r[4])
+            every = tuple(r for r in self._all_rules if r[2] & present == r[2])
             plan = (near, every)
             if len(self._plans) >= 4096:  # bound the memory an adversarial feed can cost
                 self._plans.clear()

@@ -56,6 +56,16 @@ _Span = tuple[int, int]
 _value = itemgetter(0)
 
 
+def _round3(value: float) -> float:
+    """``round(value, 3)``, without its cost in the usual case.
+
+    round() with digits goes through a decimal string (a tenth of judge()'s time at one
+    call per group). Weights and factors are halves and quarters: a multiple of 1/8 has at
+    most three decimals, so it is its own rounding (and ``* 8`` is exact in binary).
+    """
+    return value if (value * 8).is_integer() else round(value, 3)
+
+
 def _short(snippet: str, limit: int = 30) -> str:
     snippet = " ".join(snippet.split())
     return snippet if len(snippet) <= limit else snippet[: limit - 1] + "…"
@@ -100,29 +110,31 @@ def _has_context(
 def _apply_rules(
     lex: Lexicon,
     full: str,
-    title_cues: dict[str, list[_Span]],
-    body_cues: dict[str, list[_Span]],
+    title_cues: tuple[int, dict[str, list[_Span]]],
+    body_cues: tuple[int, dict[str, list[_Span]]],
     best: dict[str, tuple[float, str, str, bool]],
     support: dict[str, set[str]],
     evidence: list[int],
 ) -> None:
     """Run the `near` and `all` rules over the cue spans, updating ``best`` and ``support``;
-    where positive rules matched goes to ``evidence`` (-1: the entry as a whole)."""
-    factor = lex.title_factor
-    # Beyond this many pieces of evidence a group's corroboration bonus is at its cap.
-    full_support = int(lex.corroboration_cap / lex.corroboration) if lex.corroboration else 0
-    near_rules, all_rules = lex.rule_plan(frozenset(title_cues.keys() | body_cues.keys()))
-    for name, group, cue_a, cue_b, weight, window in near_rules:
-        for where, cues, value in (
-            ("title", title_cues, weight * factor),
-            ("body", body_cues, weight),
+    where positive rules matched goes to ``evidence`` (-1: the entry as a whole).
+
+    The cues of the title and of the body come as (the bits of their classes, the spans of
+    each class).
+    """
+    full_support = lex._full_support
+    title_bits, title_spans = title_cues
+    body_bits, body_spans = body_cues
+    near_rules, all_rules = lex.rule_plan(title_bits | body_bits)
+    for name, group, cue_a, cue_b, both, title_value, body_value, window in near_rules:
+        for where, bits, cues, value in (
+            ("title", title_bits, title_spans, title_value),
+            ("body", body_bits, body_spans, body_value),
         ):
-            a = cues.get(cue_a)
-            if not a:
+            if bits & both != both:
                 continue
-            b = cues.get(cue_b)
-            if not b:
-                continue
+            a = cues[cue_a]
+            b = cues[cue_b]
             old = best.get(group)
             beats = old is None or (value > old[0] if value > 0 else value < old[0])
             if not beats and (
@@ -140,17 +152,17 @@ def _apply_rules(
                     what = f"rule {name} '{_short(full[span[0] : span[1]])}'"
                     best[group] = (value, where, what, False)
                 break  # the title is tried first and weighs more
-    for name, group, names, weight in all_rules:
-        if all(c in title_cues for c in names):
-            value, where = weight * factor, "title"
+    for name, group, needs, title_value, value, what in all_rules:
+        if title_bits & needs == needs:
+            value, where = title_value, "title"
         else:
-            value, where = weight, "entry"
+            where = "entry"
         if value > 0:
             support.setdefault(group, set()).add(name)
             evidence.append(-1)
         old = best.get(group)
         if old is None or (value > old[0] if value > 0 else value < old[0]):
-            best[group] = (value, where, f"rule {name}", False)
+            best[group] = (value, where, what, False)
 
 
 def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str:
@@ -161,14 +173,20 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     """
     masks = lex._mask_res
     words = lex._mask_words
-    present: set[str] | None = None
+    # The masks to run, as bits (bit i: masks[i]): those whose required words occur.
+    todo = (1 << len(masks)) - 1
     if words is not None:
-        present = set(words.find_matches_as_strings(full, overlapping=True))
-        if not present:
+        todo = 0
+        word_bits = lex._mask_word_bits
+        # As strings: the library returns them faster than indexes.
+        for word in words.find_matches_as_strings(full, overlapping=True):
+            todo |= word_bits[word]
+        if not todo:
             return full
-    for label, scanner, requires in masks:
-        if present is not None and present.isdisjoint(requires):
-            continue
+    while todo:
+        lowest = todo & -todo
+        todo ^= lowest
+        label, scanner = masks[lowest.bit_length() - 1]
         found = scanner.finditer(full)
         if not found:
             continue
@@ -211,6 +229,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     best: dict[str, tuple[float, str, str, bool]] = {}
     title_cues: dict[str, list[_Span]] = {}
     body_cues: dict[str, list[_Span]] = {}
+    # Which cue classes occur in each, as bits (TermInfo.cue_bits).
+    title_bits = body_bits = 0
     # Hits of terms that need context, judged once every cue of the entry is known.
     pending: list[tuple[str, TermInfo, bool, str, _Span]] = []
     # Per positive group the distinct pieces of evidence (words, rules) seen.
@@ -221,7 +241,12 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         in_title = start < split
         span = (start, end)
         if info.cues:
-            cues = title_cues if in_title else body_cues
+            if in_title:
+                cues = title_cues
+                title_bits |= info.cue_bits
+            else:
+                cues = body_cues
+                body_bits |= info.cue_bits
             for cue in info.cues:
                 spans = cues.get(cue)
                 if spans is None:
@@ -245,11 +270,15 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
             if old is None or (value > old[0] if value > 0 else value < old[0]):
                 best[group] = (value, "title" if in_title else "body", word, True)
 
+    cue_bits = title_bits | body_bits
     for group, info, in_title, word, span in pending:
         # A word that is often figurative (带货 for any influence) or ambiguous ("WeChat
         # channel" for an official account) counts fully only beside words that show the
         # literal sense somewhere in the entry; alone it counts its `alone` weight.
-        if _has_context(info.context, span, title_cues, body_cues):
+        # No class present at all: no need to look at spans.
+        if info.context_bits & cue_bits and _has_context(
+            info.context, span, title_cues, body_cues
+        ):
             weight, what = info.weight, f"{group} '{word}'"
             support.setdefault(group, set()).add(word)
         else:
@@ -262,9 +291,13 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         if old is None or value > old[0]:
             best[group] = (value, "title" if in_title else "body", what, False)
 
-    if title_cues or body_cues:
-        _apply_rules(lex, full, title_cues, body_cues, best, support, evidence)
-    passing = _passing_mention(evidence, split, len(full))
+    if cue_bits:
+        _apply_rules(
+            lex, full, (title_bits, title_cues), (body_bits, body_cues), best, support, evidence
+        )
+    # Short bodies (most) have no mention in passing.
+    body = len(full) - split - 1
+    passing = _passing_mention(evidence, split, body) if body >= _PASSING_BODY_CHARS else None
 
     unless = lex._unless
     score = 0.0
@@ -286,7 +319,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 # channels) less telling, but it is weighed, not dropped: one positive
                 # word must not silence everything that speaks against the entry (a
                 # group may void itself instead: its own unless_factor of 0).
-                value = round(value * unless_factor, 3)
+                value = _round3(value * unless_factor)
                 if value == 0:
                     negatives.append((0.0, f"{reason} ignored: {cancel} scored"))
                     continue
@@ -298,18 +331,18 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 # Several independent words or rules for the same thing: the entry is
                 # about it, not mentioning it once.
                 bonus = min(more * lex.corroboration, lex.corroboration_cap)
-                value = round(value + bonus, 3)
+                value = _round3(value + bonus)
                 hits = "hit" if more == 1 else "hits"
                 reason = f"{reason} {bonus:+g} ({more} more {hits} for {group})"
             if passing:
-                value = round(value * _PASSING_FACTOR, 3)
+                value = _round3(value * _PASSING_FACTOR)
                 reason = (
                     f"{reason} weighed {value:+g}: mentioned once, {passing[0]} characters "
                     f"into a {passing[1]}-character text (in passing)"
                 )
             positives.append((value, reason))
         score += value
-    score = round(score, 3)
+    score = _round3(score)
     # Strongest first; sort() is stable with reverse too, so ties keep the scan's order.
     if len(positives) > 1:
         positives.sort(key=_value, reverse=True)
@@ -319,13 +352,12 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
-    reasons.append(f"score {score:.1f} {op} threshold {lex.threshold:.1f}")
-    return Verdict(relevant=relevant, score=score, reasons=tuple(reasons))
+    reasons.append(f"score {score:.1f} {op} {lex._threshold_text}")
+    return Verdict(relevant, score, tuple(reasons))
 
 
-def _passing_mention(evidence: list[int], split: int, length: int) -> tuple[int, int] | None:
+def _passing_mention(evidence: list[int], split: int, body: int) -> tuple[int, int] | None:
     """(where, body length) when all positive evidence is one mention deep in a long body."""
-    body = length - split - 1
     if not evidence or body < _PASSING_BODY_CHARS:
         return None
     first, last = min(evidence), max(evidence)

@@ -938,6 +938,28 @@ REASONED = [
         "flipkart live",
         id="a_marketplaces_named_live_channel_is_live_selling",
     ),
+    # round eleven: a news anchor or a mall's anchor store is no live seller
+    pytest.param(
+        "TV anchor sells her apartment",
+        "The evening news anchor sold her Manhattan apartment for $3 million.",
+        False,
+        "masked a news anchor or an anchor store",
+        id="a_news_anchor_selling_a_home_is_not_live_selling",
+    ),
+    pytest.param(
+        "Mall owner sells property",
+        "The mall lost its anchor tenant, and the owner sold the property to a developer.",
+        False,
+        "masked a news anchor or an anchor store",
+        id="a_malls_anchor_tenant_is_not_a_live_seller",
+    ),
+    pytest.param(
+        "News anchors turn live sellers",
+        "Two state TV news anchors sold 40 million yuan of farm produce in a livestream.",
+        True,
+        "live+sell (en)",
+        id="news_anchors_selling_in_a_livestream_still_count",
+    ),
 ]
 
 

@@ -960,6 +960,29 @@ REASONED = [
         "live+sell (en)",
         id="news_anchors_selling_in_a_livestream_still_count",
     ),
+    # round eleven: ads, subscriptions or plans sold or bought are no goods ("the streamer",
+    # the trade press's word for a streaming service, selling an ad tier)
+    pytest.param(
+        "A cheaper plan with commercials",
+        "The streamer is selling a cheaper ad tier and says subscribers keep growing.",
+        False,
+        "masked ads or subscriptions sold",
+        id="a_streaming_service_selling_an_ad_tier_is_not_live_selling",
+    ),
+    pytest.param(
+        "Video podcasts grow",
+        "Viewers bought Premium plans as video podcasts grew.",
+        False,
+        "masked ads or subscriptions sold",
+        id="viewers_buying_subscription_plans_is_not_live_selling",
+    ),
+    pytest.param(
+        "A streamer's night of deals",
+        "The streamer sold 3,000 phone cases to viewers in a two-hour livestream.",
+        True,
+        "live+sell (en)",
+        id="a_streamer_selling_goods_on_a_livestream_still_counts",
+    ),
 ]
 
 

@@ -881,6 +881,108 @@ REASONED = [
         "weighed",
         id="live_shopping_measured_against_the_box_office_stays_relevant",
     ),
+    # round eleven: a sales figure set against expectations is a company's result, told in a
+    # CEO's stream or an interview; goods sold on the stream still count
+    pytest.param(
+        "车企CEO直播试驾新车",
+        "直播中他说新车销量远超预期，工厂正在加班扩产。",
+        False,
+        "masked sales against expectations",
+        id="sales_beating_expectations_said_in_a_stream_are_not_live_selling",
+    ),
+    pytest.param(
+        "大米热销",
+        "主播在直播间两小时卖出五万单大米，销量远超预期。",
+        True,
+        "live+sell",
+        id="goods_sold_on_the_stream_still_count_beside_sales_against_expectations",
+    ),
+    # round eleven: shopping tags on still images (pins, photos, ads) are an ad format, not a
+    # creator selling in a video
+    pytest.param(
+        "A pinboard app's shopping push",
+        "Brands post shoppable pins with prices, and influencers can tag products in photos that "
+        "lead to the retailer's site.",
+        False,
+        "masked shopping tags on still images",
+        id="shoppable_pins_and_tagged_photos_are_not_creator_commerce",
+    ),
+    pytest.param(
+        "Influencers tag products in their videos",
+        "Influencers can tag products in their videos and earn on what followers buy.",
+        True,
+        "influencer+sale (en)",
+        id="influencers_tagging_products_in_videos_still_sell",
+    ),
+    # round eleven: an affiliate program paying on a game's currency rewards bringing players
+    pytest.param(
+        "Game platform pays creators for new players",
+        "Creators get a 25% share of the Robux that new players buy in their first month, under "
+        "a new affiliate program.",
+        False,
+        "masked affiliate pay on a game's currency",
+        id="affiliate_pay_on_a_games_currency_is_not_creator_commerce",
+    ),
+    pytest.param(
+        "Creators earn affiliate commissions on merch",
+        "YouTube creators earn affiliate commissions on the hoodies tagged in their videos.",
+        True,
+        "creator+sale (en)",
+        id="affiliate_commissions_on_goods_still_count",
+    ),
+    # round eleven: a marketplace's live-selling channel by name, as Amazon Live is
+    pytest.param(
+        "Phone sells out on Flipkart Live",
+        "The whole first batch was gone ten minutes after the sale opened.",
+        True,
+        "flipkart live",
+        id="a_marketplaces_named_live_channel_is_live_selling",
+    ),
+    # round eleven: a news anchor or a mall's anchor store is no live seller
+    pytest.param(
+        "TV anchor sells her apartment",
+        "The evening news anchor sold her Manhattan apartment for $3 million.",
+        False,
+        "masked a news anchor or an anchor store",
+        id="a_news_anchor_selling_a_home_is_not_live_selling",
+    ),
+    pytest.param(
+        "Mall owner sells property",
+        "The mall lost its anchor tenant, and the owner sold the property to a developer.",
+        False,
+        "masked a news anchor or an anchor store",
+        id="a_malls_anchor_tenant_is_not_a_live_seller",
+    ),
+    pytest.param(
+        "News anchors turn live sellers",
+        "Two state TV news anchors sold 40 million yuan of farm produce in a livestream.",
+        True,
+        "live+sell (en)",
+        id="news_anchors_selling_in_a_livestream_still_count",
+    ),
+    # round eleven: ads, subscriptions or plans sold or bought are no goods ("the streamer",
+    # the trade press's word for a streaming service, selling an ad tier)
+    pytest.param(
+        "A cheaper plan with commercials",
+        "The streamer is selling a cheaper ad tier and says subscribers keep growing.",
+        False,
+        "masked ads or subscriptions sold",
+        id="a_streaming_service_selling_an_ad_tier_is_not_live_selling",
+    ),
+    pytest.param(
+        "Video podcasts grow",
+        "Viewers bought Premium plans as video podcasts grew.",
+        False,
+        "masked ads or subscriptions sold",
+        id="viewers_buying_subscription_plans_is_not_live_selling",
+    ),
+    pytest.param(
+        "A streamer's night of deals",
+        "The streamer sold 3,000 phone cases to viewers in a two-hour livestream.",
+        True,
+        "live+sell (en)",
+        id="a_streamer_selling_goods_on_a_livestream_still_counts",
+    ),
 ]
 
 

@@ -30,6 +30,7 @@ TARGET = 0.3
 # Imports that would mean a command path loads the pipeline it does not use.
 HEAVY = (
     "newsletter.relevance",
+    "sqlalchemy",
     "newsletter.flows.poll",
     "newsletter.flows.build",
     "jieba",

@@ -111,3 +111,15 @@ def test_cli_config_errors_exit_2(tmp_path: Path, content: str | None, expected:
     assert expected in message
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_the_default_cron_strings_that_skip_parsing_are_valid() -> None:
+    """The defaults are accepted without APScheduler; it would accept them too."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from newsletter.config import _DEFAULT_CRONS, ScheduleConfig
+
+    defaults = ScheduleConfig()
+    assert {defaults.poll, defaults.issue} == _DEFAULT_CRONS
+    for cron in _DEFAULT_CRONS:
+        CronTrigger.from_crontab(cron)

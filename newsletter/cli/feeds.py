@@ -44,10 +44,14 @@ def feeds_main(ctx: typer.Context, config_path: ConfigOption = DEFAULT_CONFIG) -
 @feeds_app.command("list")
 def feeds_list(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
     """Every feed with its last result, failures and last success."""
+    from ..store import glance_feed_health
+
     config = load(config_path)
-    with opened(config) as store:
-        store.sync_feeds(config.feed_list)
-        health = store.feed_health()
+    health = glance_feed_health(config.database, config.feed_list)
+    if health is None:  # not SQLite, a schema to migrate, or config feeds to write
+        with opened(config) as store:
+            store.sync_feeds(config.feed_list)
+            health = store.feed_health()
     tz = config.tz
     table = fitting_table(f"{len(health)} feeds (times in {config.timezone})")
     short = (

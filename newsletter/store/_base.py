@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..errors import DatabaseBusy, StorageError
-from ._schema import SCHEMA_VERSION, meta, migrate
+from ._plain import SCHEMA_VERSION
+from ._schema import meta, migrate
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

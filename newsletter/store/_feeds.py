@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,30 +11,8 @@ from sqlalchemy.engine import Connection
 
 from ..models import Feed, FetchResult, FetchState
 from ._base import StoreBase, insert_ignoring_duplicates, now_utc
+from ._plain import CLI_ORIGINS, FeedHealth
 from ._schema import feeds
-
-CLI_ORIGINS = ("cli", "opml")
-"""Origins of feeds that live in the database rather than the config file."""
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    url: str
-    name: str
-    origin: str
-    last_status: str | None
-    last_error: str | None
-    last_new: int
-    last_polled: datetime | None
-    last_success: datetime | None
-    consecutive_failures: int
-    disabled: bool
-    next_poll_at: datetime | None = None
-    """Set while the feed backs off after failures; ``None`` means due at every poll."""
-    current_url: str | None = None
-    """Where a permanent redirect moved the feed, if it did."""
-    title: str = ""
-    """The feed's own title, as its last parse gave it."""
 
 
 class FeedsMixin(StoreBase):

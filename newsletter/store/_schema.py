@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import text as sql_text
 
 from ..errors import StorageError
+from ._plain import SCHEMA_VERSION
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -472,7 +473,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _entry_fingerprints,
     _entry_html_dropped,
 ]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # Arbitrary constant naming the migration advisory lock (PostgreSQL).

@@ -773,6 +773,45 @@ CASES = [
         False,
         id="an_influencers_ad_revenue_share_is_no_share_of_sales",
     ),
+    # round ten, Traditional Chinese: watching goods in real time and ordering is a live sale
+    pytest.param(
+        "漁民線上賣魚",
+        "漁民把海上作業的畫面傳到臉書，民眾可即時觀看漁獲並直接下單。",
+        True,
+        id="ordering_goods_watched_in_real_time_is_live_selling",
+    ),
+    pytest.param(
+        "球迷即時觀看比賽",
+        "新平台讓球迷即時觀看職棒比賽，並可回放精華。",
+        False,
+        id="watching_a_game_in_real_time_sells_nothing",
+    ),
+    # round ten, Traditional Chinese: KOLs paid a commission share on what followers buy
+    pytest.param(
+        "電商平台的分潤計劃",
+        "KOL分享商品連結，粉絲購買後可領取分潤佣金。",
+        True,
+        id="a_kol_paid_a_commission_share_on_goods_shared_sells",
+    ),
+    pytest.param(
+        "KOL接業配",
+        "KOL靠廣告分潤和業配維生。",
+        False,
+        id="a_kols_ad_share_and_sponsorships_are_no_sales_share",
+    ),
+    # round ten, Traditional Chinese: claims about goods made on a stream keep the stream
+    pytest.param(
+        "保健品爭議",
+        "主播在直播中稱這款保健品能治病，一晚賣出三千盒。",
+        True,
+        id="a_hosts_claims_about_goods_on_a_stream_are_live_selling",
+    ),
+    pytest.param(
+        "他靠直播帶貨月入百萬",
+        "他每晚直播帶貨，也拍吃播影片吸粉，上個月賣出五萬單零食。",
+        True,
+        id="a_streamer_selling_beside_his_other_videos_stays_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -982,6 +1021,22 @@ REASONED = [
         True,
         "live+sell (en)",
         id="a_streamer_selling_goods_on_a_livestream_still_counts",
+    ),
+    # round ten, Traditional Chinese: a stream as the place a streamer spoke about himself
+    pytest.param(
+        "網紅宣布健身房歇業",
+        "他在昨晚的直播中宣布，旗下餐廳做到月底，因為最近沒有豬肉可賣。",
+        False,
+        "masked a stream as where a statement was made",
+        id="a_stream_as_where_a_streamer_announced_his_news_is_not_live_selling",
+    ),
+    # round ten, Traditional Chinese: live selling as one genre in a list of video types
+    pytest.param(
+        "短影音平台的影響力",
+        "許多用戶在平台上拍攝直播帶貨、吃播、舞蹈等影片，吸引大批年輕觀眾。",
+        False,
+        "masked live selling as one genre in a list of videos",
+        id="live_selling_named_among_video_genres_is_not_live_selling",
     ),
 ]
 

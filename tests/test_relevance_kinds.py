@@ -812,6 +812,19 @@ CASES = [
         True,
         id="a_streamer_selling_beside_his_other_videos_stays_live_selling",
     ),
+    # round ten, Traditional Chinese: a lucky draw in a live room is still a seller's stream
+    pytest.param(
+        "直播抽獎送好禮",
+        "主播在直播間抽獎送贈品，觀眾下單滿千元即可參加。",
+        True,
+        id="a_lucky_draw_in_a_selling_live_room_stays_live_selling",
+    ),
+    pytest.param(
+        "雙11戰報",
+        "賣家在蝦皮直播一晚賣出兩千件衣服。",
+        True,
+        id="a_marketplace_live_stream_that_sells_stays_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -1037,6 +1050,29 @@ REASONED = [
         False,
         "masked live selling as one genre in a list of videos",
         id="live_selling_named_among_video_genres_is_not_live_selling",
+    ),
+    # round ten, Traditional Chinese: a concert named as a stream sells nothing
+    pytest.param(
+        "電商雙11直播演唱會",
+        "購物平台晚間舉辦直播演唱會，多位歌手輪番上陣，逾三萬人同時上線。",
+        False,
+        "broadcast '直播演唱会'",
+        id="a_marketplaces_streamed_concert_is_a_broadcast",
+    ),
+    # round ten, Traditional Chinese: a draw of lots streamed is a public procedure
+    pytest.param(
+        "認養抽籤",
+        "動保所將在粉絲專頁直播公開抽籤，決定每隻貓的認養人；業者先前在網路出售品種貓。",
+        False,
+        "masked a draw of lots streamed",
+        id="a_streamed_draw_of_lots_is_not_live_selling",
+    ),
+    pytest.param(
+        "六合彩攪珠",
+        "今晚攪珠過程全程直播，投注站大排長龍。",
+        False,
+        "masked a draw of lots streamed",
+        id="a_lottery_draw_streamed_in_cantonese_usage_is_not_live_selling",
     ),
 ]
 

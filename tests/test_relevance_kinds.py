@@ -1074,6 +1074,52 @@ REASONED = [
         "masked a draw of lots streamed",
         id="a_lottery_draw_streamed_in_cantonese_usage_is_not_live_selling",
     ),
+    # round twelve: goods that caught on on a platform ("trend on TikTok") are bought anywhere
+    pytest.param(
+        "Snacks that went viral on TikTok lead to big sales at grocers",
+        "Supermarkets say the crisps sell out within days.",
+        False,
+        "masked goods named after a platform, not sold on it",
+        id="goods_that_went_viral_on_a_platform_are_not_sold_on_it",
+    ),
+    pytest.param(
+        "Snacks trending on TikTok Shop lead to big sales",
+        "Sellers on the app shipped 40,000 bags in a week.",
+        True,
+        "live_platforms 'tiktok shop'",
+        id="goods_trending_on_the_platforms_shop_are_sold_there",
+    ),
+    # round twelve: an auction house and its auctioneer are no sale; its evening sale streamed
+    # live is an event broadcast
+    pytest.param(
+        "A painting fetches a record in a remote sale",
+        "The auctioneer ran the evening sale from London and it was streamed live to bidders.",
+        False,
+        "score 0.0",
+        id="an_auctioneer_streaming_an_evening_sale_is_not_live_selling",
+    ),
+    pytest.param(
+        "Card dealers take their auctions to the app",
+        "The dealers sold 300 trading cards in live auctions on a livestream each night.",
+        True,
+        "live+sell (en)",
+        id="dealers_selling_in_livestream_auctions_still_count",
+    ),
+    # round twelve: farm produce shown in an English-language livestream is what it sells
+    pytest.param(
+        "Kiwi growers go online",
+        "The couple livestream the harvest from their orchard every evening for 80,000 fans.",
+        True,
+        "live+produce (en)",
+        id="produce_in_a_farmers_livestream_is_sold_there",
+    ),
+    pytest.param(
+        "A cooking show's new season",
+        "Viewers watched the chef prepare rice and vegetables on the stream every Sunday.",
+        False,
+        "score 0.0",
+        id="produce_cooked_for_a_shows_viewers_is_not_sold",
+    ),
 ]
 
 

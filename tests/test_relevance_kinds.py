@@ -1120,6 +1120,28 @@ REASONED = [
         "score 0.0",
         id="produce_cooked_for_a_shows_viewers_is_not_sold",
     ),
+    # round twelve: a stream counted as a play (charts' song and album streams) is no live stream
+    pytest.param(
+        "A rock band's new album tops the chart",
+        "The album sold 90,100 copies and was streamed 47 million times in its first week.",
+        False,
+        "masked streams counted as plays, not a live stream",
+        id="an_album_sold_and_streamed_millions_of_times_is_not_live_selling",
+    ),
+    pytest.param(
+        "Vinyl lifts a pop album",
+        "It sold 84,000 copies, with 69.8 million on-demand streams of its tracks.",
+        False,
+        "masked streams counted as plays, not a live stream",
+        id="on_demand_music_streams_are_plays",
+    ),
+    pytest.param(
+        "A band sells its vinyl live",
+        "The band sold 2,000 signed records to fans during a two-hour live stream.",
+        True,
+        "live+sell (en)",
+        id="a_band_selling_records_in_a_live_stream_still_counts",
+    ),
 ]
 
 

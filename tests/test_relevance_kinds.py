@@ -1142,6 +1142,36 @@ REASONED = [
         "live+sell (en)",
         id="a_band_selling_records_in_a_live_stream_still_counts",
     ),
+    # round twelve: 小店 as a small offline shop is no 微信小店, even with WeChat named
+    pytest.param(
+        "街边小店撑起烟火气",
+        "据协会官方微信消息，全国小店经济持续回暖，多数小店员工不到5人。",
+        False,
+        "offline_shops",
+        id="the_small_shop_economy_is_not_wechat_shops",
+    ),
+    pytest.param(
+        "微信上线新功能",
+        "商家可以在微信里开小店，把商品直接卖给好友。",
+        True,
+        "wechat+shop",
+        id="wechat_shops_still_count",
+    ),
+    # round twelve: false advertising in a live stream is advertising of what it sells
+    pytest.param(
+        "监管部门公布私域直播虚假宣传案例",
+        "当事人把粉丝引到微信群，宣称保健品能治病。",
+        True,
+        "live+false-ad",
+        id="false_advertising_in_a_live_stream_is_live_selling",
+    ),
+    pytest.param(
+        "景区被指虚假宣传",
+        "游客称景区宣传片夸大，直播平台上的风景与实际不符，多次投诉无果。",
+        False,
+        "score",
+        id="false_advertising_far_from_a_stream_is_not_live_selling",
+    ),
 ]
 
 

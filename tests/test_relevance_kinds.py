@@ -1172,6 +1172,24 @@ REASONED = [
         "score",
         id="false_advertising_far_from_a_stream_is_not_live_selling",
     ),
+    # round twelve: an English false-advertising case with a livestream, sentences apart
+    pytest.param(
+        "Influencer agency fined over mooncakes",
+        "The regulator fined the agency for false advertising. Its founder had promoted the "
+        "mooncakes in a livestream last month, though the cakes were made in Guangzhou and "
+        "were never sold in Hong Kong.",
+        True,
+        "livestream+false-ad (en)",
+        id="false_advertising_and_a_livestream_in_one_english_entry",
+    ),
+    pytest.param(
+        "Supplement maker fined for false advertising",
+        "The regulator said the company's claims were misleading. It will livestream its "
+        "annual meeting next week.",
+        False,
+        "livestream+false-ad (en)",
+        id="false_advertising_and_a_streamed_meeting_stay_below_threshold",
+    ),
 ]
 
 

@@ -135,10 +135,12 @@ def test_mini_program_developer_news_still_counts_against(lex: Lexicon) -> None:
 def test_influence_called_daihuo_is_not_live_selling(lex: Lexicon, title: str, body: str) -> None:
     reasons = why(title, body, lex)
     assert not judge(title, body, lex).relevant, reasons
-    # Counted alone: half a point, doubled in the title.
-    # ("带货力" is its own word: literal only beside a host.)
+    # Half a point, doubled in the title: 带货 alone, or 带货 in quotation marks, which
+    # weighs that much even beside a sale. ("带货力" is its own word: literal only beside
+    # a host.)
     assert re.search(
-        r"title live_commerce '带货力?' alone \(no [a-z_/]*host words in the entry\) \+1", reasons
+        r"title live_commerce '“?带货”?力?'(?: alone \(no [a-z_/]* words in the entry\))? \+1",
+        reasons,
     )
 
 
@@ -1189,6 +1191,29 @@ REASONED = [
         False,
         "livestream+false-ad (en)",
         id="false_advertising_and_a_streamed_meeting_stay_below_threshold",
+    ),
+    # simplified-Chinese round: 带货 in quotation marks keeps a distance; literal evidence
+    # only where goods are sold in the entry, and then through the stream and the sale
+    pytest.param(
+        "车企老板直播首秀",
+        "这位董事长亲自开直播“带货”，演示新车的自动泊车，直播间在线人数破百万。",
+        False,
+        "'“带货”' alone (no sell_goods words in the entry)",
+        id="quoted_daihuo_in_a_ceos_stream_is_a_figure",
+    ),
+    pytest.param(
+        "評論：博物館直播有「帶貨」之效",
+        "多家博物館在平台直播導覽文物，網友在線觀看，評論稱這種直播還有「帶貨」之效。",
+        False,
+        "'「带货」' alone (no sell_goods words in the entry)",
+        id="quoted_daihuo_in_traditional_script_is_a_figure",
+    ),
+    pytest.param(
+        "副县长直播“带货”",
+        "副县长走进直播间为果农“带货”，一小时卖出苹果3万斤。",
+        True,
+        "live+sell",
+        id="quoted_daihuo_with_goods_sold_on_the_stream_still_counts",
     ),
 ]
 

@@ -1215,6 +1215,29 @@ REASONED = [
         "live+sell",
         id="quoted_daihuo_with_goods_sold_on_the_stream_still_counts",
     ),
+    # simplified-Chinese round: a named live seller in quotation marks as an epithet names
+    # someone else (a museum guide); what that person sells still counts
+    pytest.param(
+        "讲解员直播讲文物走红",
+        "她在直播间讲解馆藏青铜器，网友称她是文博界的“李佳琦”。",
+        False,
+        "masked a named live seller used as an epithet",
+        id="a_live_seller_named_as_an_epithet_is_nobody_selling",
+    ),
+    pytest.param(
+        "镇长变身“薇娅”",
+        "镇长变身“薇娅”，在直播间两小时卖出茶叶800单。",
+        True,
+        "live+sell",
+        id="an_epithet_beside_goods_sold_on_a_stream_still_counts",
+    ),
+    pytest.param(
+        "李佳琦直播间回应控价",
+        "李佳琦直播间称，所售商品价格由品牌方决定。",
+        True,
+        "anchors '李佳琦'",
+        id="a_live_sellers_own_news_keeps_his_name",
+    ),
 ]
 
 

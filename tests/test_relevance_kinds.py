@@ -1238,6 +1238,22 @@ REASONED = [
         "anchors '李佳琦'",
         id="a_live_sellers_own_news_keeps_his_name",
     ),
+    # round thirteen: creators' affiliate storefront platforms by name are creator commerce
+    pytest.param(
+        "Why a fashion blogger moved her links to ShopMy",
+        "She says the payouts arrive every week and brands see which creator drove each "
+        "order; on her old platform they came every two months.",
+        True,
+        "live_platforms 'shopmy'",
+        id="a_creator_storefront_platform_by_name_is_creator_commerce",
+    ),
+    pytest.param(
+        "LTK Industries reports its quarter",
+        "The cable maker's shares rose 3% after revenue beat forecasts.",
+        False,
+        "'ltk' alone",
+        id="ltk_without_creator_or_commission_words_is_another_ltk",
+    ),
 ]
 
 

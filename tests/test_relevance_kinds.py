@@ -1254,6 +1254,21 @@ REASONED = [
         "'ltk' alone",
         id="ltk_without_creator_or_commission_words_is_another_ltk",
     ),
+    # round thirteen: returns from a stream told as one word were goods sold in it
+    pytest.param(
+        "服装商家苦于直播退货率",
+        "多家商家表示，旺季时一半以上的衣服会被寄回。",
+        True,
+        "live_commerce '直播退货率'",
+        id="returns_of_goods_from_a_stream_are_live_selling",
+    ),
+    pytest.param(
+        "快递量创新高",
+        "双11后退货包裹增多，直播行业也带动了快递量增长。",
+        False,
+        "score",
+        id="returns_and_a_stream_in_a_parcel_story_are_not_live_selling",
+    ),
 ]
 
 

@@ -1269,6 +1269,22 @@ REASONED = [
         "score",
         id="returns_and_a_stream_in_a_parcel_story_are_not_live_selling",
     ),
+    # round thirteen: the shop's own trading figures are Channels' GMV figures, beside
+    # share-price wording too; a bare mention beside the share price stays weighed
+    pytest.param(
+        "腾讯发布第三季度业绩",
+        "企业服务收入增长受益于微信小店交易额扩大，腾讯股价年内上涨近六成。",
+        True,
+        "wechat-shop+figures",
+        id="wechat_shop_trading_figures_are_channels_figures",
+    ),
+    pytest.param(
+        "腾讯股价创新高",
+        "分析师称微信小店仍在早期，腾讯股价年内上涨近六成。",
+        False,
+        "markets '股价' -4 weighed -2: wechat_commerce also scored",
+        id="a_bare_wechat_shop_mention_beside_a_share_price_stays_weighed",
+    ),
 ]
 
 

@@ -1285,6 +1285,40 @@ REASONED = [
         "markets '股价' -4 weighed -2: wechat_commerce also scored",
         id="a_bare_wechat_shop_mention_beside_a_share_price_stays_weighed",
     ),
+    # round fourteen: YouTube channels beside named live-selling platforms are one more venue
+    # of the selling, weighed down as beside live-selling words; alone they still count
+    pytest.param(
+        "How live streams made card collecting a spectator sport",
+        "Collectors now buy on Whatnot, eBay Live and a few YouTube channels. There, hosts "
+        "sell spots in each box and open it on camera while the chat watches.",
+        True,
+        "'youtube channels' -3 weighed -1.5: live_platforms also scored",
+        id="youtube_channels_beside_live_selling_platforms_are_a_venue_of_the_selling",
+    ),
+    pytest.param(
+        "How live streams made card collecting a spectator sport",
+        "Collectors now follow a few YouTube channels. There, hosts sell spots in each box "
+        "and open it on camera while the chat watches.",
+        False,
+        "body channel_senses 'youtube channels' -3\n",
+        id="youtube_channels_without_a_live_selling_platform_still_count_against",
+    ),
+    # round fourteen: YouTube's merch shelf is creators selling goods below their videos,
+    # only beside a video platform or a creator
+    pytest.param(
+        "YouTube opens its merch shelf to more creators",
+        "Eligible channels can now show their own T-shirts and hoodies under each video.",
+        True,
+        "live_platforms 'merch shelf'",
+        id="a_merch_shelf_below_creators_videos_is_creator_commerce",
+    ),
+    pytest.param(
+        "The merch shelf at the corner store",
+        "The store moved its merchandise shelf next to the till and sales of snacks rose.",
+        False,
+        "'merch shelf' alone",
+        id="a_stores_merch_shelf_is_a_fixture",
+    ),
 ]
 
 

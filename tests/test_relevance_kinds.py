@@ -1319,6 +1319,41 @@ REASONED = [
         "'merch shelf' alone",
         id="a_stores_merch_shelf_is_a_fixture",
     ),
+    # round fourteen: the cattle trade's auctions streamed for remote bidders are a livestock
+    # market's sale broadcast; goods sold in a live shopping stream beside one still count
+    pytest.param(
+        "Ranch sells bulls to buyers across the country",
+        "The ranch's cattle auction is streamed live online, and sellers say buyers who "
+        "cannot travel bid from home.",
+        False,
+        "broadcast 'cattle auction' -3 weighed -1.5",
+        id="a_cattle_auction_streamed_for_remote_bidders_is_a_market_broadcast",
+    ),
+    pytest.param(
+        "A ranching family starts live shopping",
+        "After the cattle auction closes, the family sells beef boxes in a live shopping "
+        "stream on Facebook.",
+        True,
+        "live_commerce 'live shopping'",
+        id="goods_sold_in_a_live_shopping_stream_beside_a_cattle_auction_still_count",
+    ),
+    # round fourteen: recordings, replays or access sold are the stream itself sold, like
+    # tickets; goods sold in the stream still count
+    pytest.param(
+        "A podcast network tests live shows",
+        "Hosts can livestream to paying members or sell recordings of the livestream "
+        "afterwards.",
+        False,
+        "masked ads or subscriptions sold, not goods: 'sell recordings'",
+        id="recordings_of_a_stream_sold_are_no_goods",
+    ),
+    pytest.param(
+        "A boutique tests live shows",
+        "The owner can livestream to her followers and sell scarves during the livestream.",
+        True,
+        "rule live+sell (en)",
+        id="goods_sold_during_a_livestream_still_count",
+    ),
 ]
 
 

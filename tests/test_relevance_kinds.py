@@ -827,6 +827,45 @@ CASES = [
         True,
         id="a_marketplace_live_stream_that_sells_stays_live_selling",
     ),
+    # second simplified-Chinese round: a sales department or a sales job names an office
+    pytest.param(
+        "公司人事调整",
+        "公司任命原市场销售部经理负责新开的直播业务。",
+        False,
+        id="a_sales_department_beside_a_stream_sells_nothing",
+    ),
+    pytest.param(
+        "茶企的新尝试",
+        "公司销售部门的员工每晚在直播间销售自家茶叶。",
+        True,
+        id="sales_staff_selling_goods_on_a_stream_still_sell",
+    ),
+    # second simplified-Chinese round: items sold inside a game are in-game purchases
+    pytest.param(
+        "小游戏平台盘点",
+        "抖音小游戏依靠短视频和直播分发，激励视频和道具售卖效率高。",
+        False,
+        id="game_items_sold_beside_a_stream_are_no_goods",
+    ),
+    pytest.param(
+        "主播直播卖游戏周边",
+        "主播在直播间售卖游戏手办和周边，一晚卖出三千件。",
+        True,
+        id="game_merchandise_sold_on_a_stream_is_live_selling",
+    ),
+    # second simplified-Chinese round: a digital-human stream offered as a service desk
+    pytest.param(
+        "银行App上线数字人直播服务",
+        "用户点击进入24小时直播间，与数字员工互动咨询业务。",
+        False,
+        id="a_banks_digital_human_service_stream_sells_nothing",
+    ),
+    pytest.param(
+        "数字人直播服务商获融资",
+        "该公司为商家提供数字人直播服务，帮助品牌在直播间24小时销售商品。",
+        True,
+        id="a_vendor_of_digital_human_selling_streams_is_live_commerce",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -295,9 +295,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
         _apply_rules(
             lex, full, (title_bits, title_cues), (body_bits, body_cues), best, support, evidence
         )
-    # Short bodies (most) have no mention in passing.
-    body = len(full) - split - 1
-    passing = _passing_mention(evidence, split, body) if body >= _PASSING_BODY_CHARS else None
+    passing = _passing_mention(evidence, split, len(full) - split - 1)
 
     unless = lex._unless
     score = 0.0

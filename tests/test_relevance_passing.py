@@ -8,6 +8,8 @@ later still counts in full. The texts are written for these tests.
 
 from __future__ import annotations
 
+import pytest
+
 from newsletter.relevance import judge
 
 # A labour dispute told at length; nothing in it is about selling on live streams.
@@ -35,20 +37,6 @@ def _told_at_length(
 def _long_story(mention: str, at: int) -> str:
     """About 1,300 characters of the dispute."""
     return _told_at_length(_DISPUTE, 4, mention, at)
-
-
-def test_one_mention_deep_in_a_long_story_is_in_passing() -> None:
-    text = _long_story("在加入这家公司之前，她做过一段时间的淘宝直播，也在培训机构教过课。", 12)
-    verdict = judge("前员工讲述劳动仲裁经过：试用期后被拒绝转正", text)
-    assert not verdict.relevant
-    assert any("in passing" in r for r in verdict.reasons), verdict.reasons
-
-
-def test_the_same_word_in_the_lead_counts_in_full() -> None:
-    text = _long_story("她此前是一名淘宝直播主播，在直播间卖家居用品。", 0)
-    verdict = judge("前员工讲述劳动仲裁经过：试用期后被拒绝转正", text)
-    assert verdict.relevant, verdict.reasons
-    assert not any("in passing" in r for r in verdict.reasons)
 
 
 def test_the_same_word_in_the_title_counts_in_full() -> None:
@@ -87,14 +75,35 @@ def _earnings(mention: str, at: int) -> str:
     return _told_at_length(_EARNINGS, 3, mention, at, " ")
 
 
-def test_an_english_earnings_story_naming_a_live_platform_once_in_passing() -> None:
-    text = _earnings("A former executive once ran the chain's brief Amazon Live pilot.", 13)
-    verdict = judge("Retailer beats quarterly estimates on grocery sales", text)
+# (title, the long story, a mention deep in it, the same beat in the lead): a Chinese
+# profile and an English earnings story.
+DEEP_OR_LEAD = {
+    "zh": (
+        "前员工讲述劳动仲裁经过：试用期后被拒绝转正",
+        _long_story,
+        ("在加入这家公司之前，她做过一段时间的淘宝直播，也在培训机构教过课。", 12),
+        "她此前是一名淘宝直播主播，在直播间卖家居用品。",
+    ),
+    "en": (
+        "Retailer beats quarterly estimates on grocery sales",
+        _earnings,
+        ("A former executive once ran the chain's brief Amazon Live pilot.", 13),
+        "The chain also said its Amazon Live storefront doubled its sales.",
+    ),
+}
+
+
+@pytest.mark.parametrize("story", DEEP_OR_LEAD)
+def test_one_mention_deep_in_a_long_story_is_in_passing(story: str) -> None:
+    title, told, (mention, at), _lead = DEEP_OR_LEAD[story]
+    verdict = judge(title, told(mention, at))
     assert not verdict.relevant
     assert any("in passing" in r for r in verdict.reasons), verdict.reasons
 
 
-def test_an_english_story_leading_with_a_live_platform_counts_in_full() -> None:
-    text = _earnings("The chain also said its Amazon Live storefront doubled its sales.", 0)
-    verdict = judge("Retailer beats quarterly estimates on grocery sales", text)
+@pytest.mark.parametrize("story", DEEP_OR_LEAD)
+def test_the_same_beat_in_the_lead_counts_in_full(story: str) -> None:
+    title, told, _deep, lead = DEEP_OR_LEAD[story]
+    verdict = judge(title, told(lead, 0))
     assert verdict.relevant, verdict.reasons
+    assert not any("in passing" in r for r in verdict.reasons)

@@ -1393,6 +1393,32 @@ REASONED = [
         "rule live+sell (en)",
         id="goods_sold_during_a_livestream_still_count",
     ),
+    # en precision round: livestreaming listed among a platform's technologies or app
+    # features names a capability, not a stream that sells; sales in a stream still count
+    pytest.param(
+        "A marketplace readies its servers for 11.11",
+        "Engineers credited cloud computing, livestreaming and 3D product tools for "
+        "handling a record GMV during the festival.",
+        False,
+        "masked livestreaming in a list of technologies: 'cloud computing, livestreaming'",
+        id="livestreaming_among_a_festivals_technologies_sells_nothing",
+    ),
+    pytest.param(
+        "Two marketplaces chase engagement",
+        "Both have added features such as livestreaming and social games to their apps, "
+        "and both sold a record number of items that day.",
+        False,
+        "masked livestreaming in a list of technologies: 'livestreaming and social games'",
+        id="livestreaming_among_app_features_sells_nothing",
+    ),
+    pytest.param(
+        "A marketplace's anniversary sale",
+        "Its livestreaming and social games drew buyers: sellers sold 2 million items in "
+        "live streams during the sale.",
+        True,
+        "rule live+sell (en)",
+        id="goods_sold_in_live_streams_beside_a_feature_list_still_count",
+    ),
 ]
 
 

@@ -866,6 +866,32 @@ CASES = [
         True,
         id="a_vendor_of_digital_human_selling_streams_is_live_commerce",
     ),
+    # Traditional-Chinese round: live selling as the model a campaign borrows sells nothing
+    pytest.param(
+        "評論：網紅直播帶貨那一套，搬到選戰管用嗎",
+        "作者認為直播帶貨的模式難以換成選票，候選人仍要靠政績。",
+        False,
+        id="live_selling_as_a_model_for_politics_sells_nothing",
+    ),
+    pytest.param(
+        "立委開直播帶貨　一晚幫果農賣出五百箱文旦",
+        "立委在臉書直播帶貨，替選區果農賣出五百箱文旦。",
+        True,
+        id="a_politician_selling_produce_in_a_stream_still_sells",
+    ),
+    # Traditional-Chinese round: a press briefing streamed is the event's broadcast
+    pytest.param(
+        "疫情記者會天天擺農產品",
+        "指揮中心每天直播的記者會都擺出在地農產，會後商品被搶購一空。",
+        False,
+        id="goods_shown_at_a_streamed_press_briefing_are_no_live_selling",
+    ),
+    pytest.param(
+        "縣長記者會上叫賣文旦",
+        "縣長在記者會直播叫賣文旦，一小時賣出三百箱。",
+        True,
+        id="hawking_goods_in_a_streamed_press_briefing_is_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -892,6 +892,19 @@ CASES = [
         True,
         id="hawking_goods_in_a_streamed_press_briefing_is_live_selling",
     ),
+    # Traditional-Chinese round: online hawking (線上叫賣) is live selling in one word
+    pytest.param(
+        "鎮長線上叫賣　高接梨訂單湧入",
+        "梨農擔心滯銷，鎮長化身叫賣哥幫忙推銷，民眾踴躍訂購。",
+        True,
+        id="online_hawking_is_live_selling",
+    ),
+    pytest.param(
+        "夜市攤商叫賣聲此起彼落",
+        "攤商在夜市叫賣水梨，一斤一百元，遊客爭相購買。",
+        False,
+        id="hawking_at_a_night_market_is_no_stream",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -866,6 +866,45 @@ CASES = [
         True,
         id="a_vendor_of_digital_human_selling_streams_is_live_commerce",
     ),
+    # Traditional-Chinese round: live selling as the model a campaign borrows sells nothing
+    pytest.param(
+        "評論：網紅直播帶貨那一套，搬到選戰管用嗎",
+        "作者認為直播帶貨的模式難以換成選票，候選人仍要靠政績。",
+        False,
+        id="live_selling_as_a_model_for_politics_sells_nothing",
+    ),
+    pytest.param(
+        "立委開直播帶貨　一晚幫果農賣出五百箱文旦",
+        "立委在臉書直播帶貨，替選區果農賣出五百箱文旦。",
+        True,
+        id="a_politician_selling_produce_in_a_stream_still_sells",
+    ),
+    # Traditional-Chinese round: a press briefing streamed is the event's broadcast
+    pytest.param(
+        "疫情記者會天天擺農產品",
+        "指揮中心每天直播的記者會都擺出在地農產，會後商品被搶購一空。",
+        False,
+        id="goods_shown_at_a_streamed_press_briefing_are_no_live_selling",
+    ),
+    pytest.param(
+        "縣長記者會上叫賣文旦",
+        "縣長在記者會直播叫賣文旦，一小時賣出三百箱。",
+        True,
+        id="hawking_goods_in_a_streamed_press_briefing_is_live_selling",
+    ),
+    # Traditional-Chinese round: online hawking (線上叫賣) is live selling in one word
+    pytest.param(
+        "鎮長線上叫賣　高接梨訂單湧入",
+        "梨農擔心滯銷，鎮長化身叫賣哥幫忙推銷，民眾踴躍訂購。",
+        True,
+        id="online_hawking_is_live_selling",
+    ),
+    pytest.param(
+        "夜市攤商叫賣聲此起彼落",
+        "攤商在夜市叫賣水梨，一斤一百元，遊客爭相購買。",
+        False,
+        id="hawking_at_a_night_market_is_no_stream",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

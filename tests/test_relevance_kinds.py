@@ -905,6 +905,61 @@ CASES = [
         False,
         id="hawking_at_a_night_market_is_no_stream",
     ),
+    # English recall round: JD.com as English reports name it, beside its live rooms
+    pytest.param(
+        "JD opens livestream rooms for home appliances",
+        "Shoppers in JD's livestream rooms can ask hosts about fridges and air conditioners.",
+        True,
+        id="jd_named_short_beside_its_livestream_rooms_is_live_commerce",
+    ),
+    pytest.param(
+        "A town hall online",
+        "JD Vance's town hall was streamed live to thousands of viewers.",
+        False,
+        id="another_jd_beside_a_stream_is_no_marketplace",
+    ),
+    # English recall round: a streamer's pay on goods sold, in the plural
+    pytest.param(
+        "Where streamers' money comes from",
+        "Livestreamers in China earn sales commissions and appearance fees, the tax bureau "
+        "said.",
+        True,
+        id="livestreamers_earning_sales_commissions_sell",
+    ),
+    pytest.param(
+        "Streamers and gifts",
+        "Livestreamers pay the platform commissions on the virtual gifts fans send them.",
+        False,
+        id="commissions_on_virtual_gifts_stay_tipping",
+    ),
+    # English recall round: a live webcast is a stream
+    pytest.param(
+        "Pair arrested over fakes",
+        "Police said the pair sold knock-off handbags during a live webcast every night.",
+        True,
+        id="goods_sold_on_a_live_webcast_are_live_selling",
+    ),
+    pytest.param(
+        "Company to host live webcast",
+        "A live webcast of the earnings call will be available on the investor relations "
+        "website.",
+        False,
+        id="an_earnings_call_webcast_sells_nothing",
+    ),
+    # English recall round: a stream on a creator platform and goods sold out sentences apart
+    pytest.param(
+        "A singer's wine label",
+        "She went live on Douyin with a top host to promote her label. By the end of the "
+        "evening, every case had sold out.",
+        True,
+        id="going_live_on_douyin_and_goods_selling_out_is_live_selling",
+    ),
+    pytest.param(
+        "A singer announces a tour",
+        "She went live on TikTok to announce the tour. The tickets sold out in minutes.",
+        False,
+        id="tickets_selling_out_after_a_tiktok_stream_are_no_goods",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

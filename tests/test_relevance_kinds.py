@@ -960,6 +960,21 @@ CASES = [
         False,
         id="tickets_selling_out_after_a_tiktok_stream_are_no_goods",
     ),
+    # English recall round: a TV home shopper's own live commerce, sentences from its TV business
+    pytest.param(
+        "A shopping channel bets on phones",
+        "The TV home shopping company said half its sales now come from its own mobile live "
+        "commerce shows.",
+        True,
+        id="a_home_shoppers_own_live_commerce_is_live_selling",
+    ),
+    pytest.param(
+        "A network touts its heritage",
+        "QVC calls itself the original live shopping network, and its TV shopping broadcasts "
+        "reach 90 million homes.",
+        False,
+        id="a_tv_network_calling_itself_live_shopping_stays_tv_shopping",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -960,6 +960,13 @@ CASES = [
         False,
         id="tickets_selling_out_after_a_tiktok_stream_are_no_goods",
     ),
+    pytest.param(
+        "TikTok expands LIVE subscriptions",
+        "Viewers can now subscribe to creators' live streams for a monthly fee. The company "
+        "also rolled out new safety products for teens.",
+        False,
+        id="an_apps_own_products_beside_its_live_viewers_are_no_goods_sold",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -967,6 +967,26 @@ CASES = [
         False,
         id="an_apps_own_products_beside_its_live_viewers_are_no_goods_sold",
     ),
+    # a commission that regulates, or "commission" as a verb, is no pay on sales
+    pytest.param(
+        "EU opens a case against a video app",
+        "The European Commission opened proceedings against TikTok over a rewards scheme that "
+        "pays users to watch live videos.",
+        False,
+        id="a_regulating_commission_beside_a_stream_is_no_sales_pay",
+    ),
+    pytest.param(
+        "A streamer commissions a live special",
+        "The broadcaster commissions a live stream of a stand-up show, its second live event.",
+        False,
+        id="commissioning_a_live_show_is_no_sales_pay",
+    ),
+    pytest.param(
+        "What hosts earn",
+        "Hosts earn $5,000 in commissions a month from the goods they show in live streams.",
+        True,
+        id="commissions_a_month_on_goods_in_live_streams_are_sales_pay",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

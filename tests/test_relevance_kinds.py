@@ -987,6 +987,20 @@ CASES = [
         True,
         id="commissions_a_month_on_goods_in_live_streams_are_sales_pay",
     ),
+    # a platform named only to identify its parent company
+    pytest.param(
+        "A video app's owner out-earns Meta",
+        "TikTok's parent reported $48 billion in sales for the quarter, mostly from ads.",
+        False,
+        id="a_platforms_parent_company_sales_are_the_groups_not_the_shops",
+    ),
+    pytest.param(
+        "A video app's owner bets on shopping",
+        "TikTok's parent wants its shop sellers in the US to go live daily, with hosts "
+        "earning commissions on goods sold.",
+        True,
+        id="the_parent_companys_plan_for_live_sellers_is_live_commerce",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -1001,6 +1001,19 @@ CASES = [
         True,
         id="the_parent_companys_plan_for_live_sellers_is_live_commerce",
     ),
+    # a court hearing streamed is a public procedure, even of a shopping dispute
+    pytest.param(
+        "法院庭审直播一起买卖合同纠纷",
+        "法院通过网络直播公开审理此案，涉案货物是一批销售给超市的冻品。",
+        False,
+        id="a_streamed_court_hearing_of_a_sales_dispute_is_no_live_selling",
+    ),
+    pytest.param(
+        "法院审理一起直播带货售假案",
+        "主播在直播间销售假冒名牌包，销售额达300万元，法院对该案进行庭审直播。",
+        True,
+        id="a_streamed_trial_of_a_live_seller_stays_on_topic",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -1014,6 +1014,19 @@ CASES = [
         True,
         id="a_streamed_trial_of_a_live_seller_stays_on_topic",
     ),
+    # game items bought, like items sold in a game, are in-game purchases
+    pytest.param(
+        "新游上线首日流水破亿",
+        "玩家在游戏内购买皮肤和道具，主播在直播中试玩新角色。",
+        False,
+        id="game_items_bought_beside_a_streamer_playing_are_no_goods",
+    ),
+    pytest.param(
+        "主播直播卖游戏周边",
+        "主播在直播间销售游戏手办和周边，观众下单购买，三小时卖出两万件。",
+        True,
+        id="game_merchandise_sold_in_a_live_room_is_live_selling",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

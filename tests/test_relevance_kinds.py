@@ -1027,6 +1027,19 @@ CASES = [
         True,
         id="game_merchandise_sold_in_a_live_room_is_live_selling",
     ),
+    # a channel, an account or a company sold changes owners: no goods
+    pytest.param(
+        "A streamer sells his Twitch channel",
+        "The gaming creator agreed to sell his channel and brand to a media company.",
+        False,
+        id="a_streamer_selling_his_channel_sells_no_goods",
+    ),
+    pytest.param(
+        "A streamer sells out his hoodies",
+        "The streamer sold 10,000 hoodies during a four-hour live stream.",
+        True,
+        id="a_streamer_selling_hoodies_on_a_stream_sells_goods",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

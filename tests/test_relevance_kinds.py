@@ -1040,6 +1040,19 @@ CASES = [
         True,
         id="a_streamer_selling_hoodies_on_a_stream_sells_goods",
     ),
+    # 销售通路 (Taiwan's sales channel) taken whole is no sale beside a stream
+    pytest.param(
+        "縣府記者會全程直播",
+        "縣長在臉書直播說明新政策，並宣布將補助農民拓展銷售通路。",
+        False,
+        id="a_sales_channel_in_taiwan_usage_beside_a_stream_is_no_sale",
+    ),
+    pytest.param(
+        "網紅團購成為品牌新通路",
+        "團購主在臉書直播販售廠商的限定組合，按銷售分潤。",
+        True,
+        id="a_group_buy_streamed_as_a_brands_new_channel_still_sells",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -1053,6 +1053,27 @@ CASES = [
         True,
         id="a_group_buy_streamed_as_a_brands_new_channel_still_sells",
     ),
+    # Channels named in pinyin
+    pytest.param(
+        "Shipinhao's e-commerce volume triples",
+        "More merchants now sell through the WeChat-based video platform's live broadcasts.",
+        True,
+        id="shipinhao_is_channels_in_pinyin",
+    ),
+    # goods pitched by hosts on a stream; goods in trade news beside a stream are not
+    pytest.param(
+        "Rules for livestream hosts",
+        "Livestream hosts may no longer make false claims about goods, and platforms must "
+        "verify sellers.",
+        True,
+        id="hosts_claims_about_goods_on_a_stream_are_live_selling",
+    ),
+    pytest.param(
+        "Tariffs hit imported goods",
+        "Duties rose on $18 billion of imported goods; the announcement was livestreamed.",
+        False,
+        id="goods_in_trade_news_beside_a_livestreamed_announcement_are_not_sold_live",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -1074,6 +1074,38 @@ CASES = [
         False,
         id="goods_in_trade_news_beside_a_livestreamed_announcement_are_not_sold_live",
     ),
+    # sale words in other senses beside a stream: securities traded, rights bought, a book
+    # that sells well, a poker stake
+    pytest.param(
+        "Stocks slide during a live earnings call",
+        "Shares of the video company fell 12% as investors sold during the livestreamed call.",
+        False,
+        id="investors_selling_shares_during_a_livestreamed_call_sell_no_goods",
+    ),
+    pytest.param(
+        "A phone maker buys streaming rights",
+        "The company bought the rights to stream the races live in the US.",
+        False,
+        id="rights_bought_to_stream_live_are_no_goods",
+    ),
+    pytest.param(
+        "Best-selling author to livestream a reading",
+        "The novelist will read from her new book in a livestream on Friday.",
+        False,
+        id="a_best_selling_author_streaming_a_reading_sells_nothing",
+    ),
+    pytest.param(
+        "The buy-in for live poker streams",
+        "Players paid a $10,000 buy-in for the livestreamed tournament.",
+        False,
+        id="a_poker_buy_in_is_no_purchase",
+    ),
+    pytest.param(
+        "Her best-selling lipstick sold out on a stream",
+        "The host sold 50,000 lipsticks during her live stream on Taobao.",
+        True,
+        id="a_best_seller_sold_out_in_a_live_stream_still_sells",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

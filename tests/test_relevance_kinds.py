@@ -1121,6 +1121,37 @@ CASES = [
         False,
         id="a_tv_network_calling_itself_live_shopping_stays_tv_shopping",
     ),
+    # zh-hans precision round: a host or live room as the bar a drama's or star's pull clears
+    pytest.param(
+        "这部古装剧成了带货王",
+        "剧中同款茶具和点心销量翻倍，效果胜过主播在直播间吆喝一整天。",
+        False,
+        id="a_drama_called_daihuo_king_beats_a_host_only_as_a_yardstick",
+    ),
+    pytest.param(
+        "老字号带货王转战直播",
+        "品牌请来主播在直播间吆喝一整天，茶具和点心卖出两万单。",
+        True,
+        id="a_host_selling_in_a_live_room_is_no_yardstick",
+    ),
+    pytest.param(
+        "热播剧成了带货王",
+        "剧中同款零食在电商平台卖断货，这是主播们在直播间讲上一天也未必能达到的效果。",
+        False,
+        id="what_a_host_could_not_achieve_in_a_day_is_a_yardstick",
+    ),
+    pytest.param(
+        "果园主播连播三天",
+        "主播在直播间讲了一天也未必能卖完，果园又加开两场直播，累计成交五万单。",
+        True,
+        id="a_host_who_may_not_sell_out_still_sells_in_the_stream",
+    ),
+    pytest.param(
+        "这位冠军是带货王",
+        "她代言的运动水壶上线即卖断货，连带货主播都自叹不如。",
+        False,
+        id="hosts_outdone_by_a_champion_are_a_yardstick",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

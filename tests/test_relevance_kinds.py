@@ -1151,6 +1151,24 @@ CASES = [
         "她代言的运动水壶上线即卖断货，连带货主播都自叹不如。",
         False,
         id="hosts_outdone_by_a_champion_are_a_yardstick",
+    ),    # zh-hans precision round: selling through one's own short videos, told with 发
+    pytest.param(
+        "蜂农的新销路",
+        "她在快手发短视频卖自家蜂蜜，一个月卖出三千瓶。",
+        True,
+        id="posting_short_videos_to_sell_honey_is_creator_selling",
+    ),
+    pytest.param(
+        "熊猫基地走红",
+        "饲养员在抖音拍短视频卖萌，熊猫视频播放量破亿。",
+        False,
+        id="a_short_video_that_acts_cute_sells_nothing",
+    ),
+    pytest.param(
+        "熊猫基地走红",
+        "饲养员在抖音发短视频卖萌，熊猫视频播放量破亿。",
+        False,
+        id="posting_a_cute_short_video_sells_nothing",
     ),
 ]
 

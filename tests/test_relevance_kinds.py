@@ -1170,6 +1170,19 @@ CASES = [
         False,
         id="posting_a_cute_short_video_sells_nothing",
     ),
+    # zh-hans precision round: one's own video posted to a creator platform beside goods sold
+    pytest.param(
+        "腊肉的新销路",
+        "老李把自家腊肉拍成短视频发到快手，评论区一片求购，一个月卖出两千斤。",
+        True,
+        id="a_video_posted_to_kuaishou_that_sold_goods_is_creator_selling",
+    ),
+    pytest.param(
+        "带娃日常",
+        "她把女儿跳舞的视频发到抖音后，一夜涨粉十万，有品牌找她谈商品推广。",
+        False,
+        id="a_brand_offer_after_a_viral_post_sells_nothing_yet",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

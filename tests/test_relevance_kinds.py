@@ -1736,6 +1736,63 @@ REASONED = [
         "rule live+sell (en)",
         id="goods_sold_in_live_streams_beside_a_feature_list_still_count",
     ),
+    # creator-video round: goods sold through short videos, told without 带货 or a stream
+    pytest.param(
+        "驻村干部的新农具",
+        "她拍家乡风光，三年来通过短视频平台累计卖出两万斤脐橙和土蜂蜜。",
+        True,
+        "rule video+sell",
+        id="produce_sold_through_a_short_video_platform_is_creator_selling",
+    ),
+    pytest.param(
+        "小農的新通路",
+        "他透過短影音平台賣出三千箱芒果，訂單多到來不及出貨。",
+        True,
+        "rule video+sell",
+        id="produce_sold_through_short_videos_in_traditional_script",
+    ),
+    pytest.param(
+        "一条视频带火老酱铺",
+        "视频走红后，这款酱料的销量三天翻了五倍，超市货架被抢空。",
+        False,
+        "score 0",
+        id="a_video_that_made_goods_famous_names_no_means_of_sale",
+    ),
+    pytest.param(
+        "发布会回顾",
+        "在视频中，公司CEO介绍了新机上市首周的销量。",
+        False,
+        "score",
+        id="what_a_clip_shows_is_no_sale_through_it",
+    ),
+    pytest.param(
+        "分享好物的副業",
+        "觀眾從影片畫面把商品加入購物車下單，創作者就能拿到分潤。",
+        True,
+        "rule video+cart",
+        id="a_cart_beside_a_video_sells_what_the_video_shows",
+    ),
+    pytest.param(
+        "短影音平台的收入",
+        "創作者在短影音平台上靠廣告分潤和觀眾打賞賺錢。",
+        False,
+        "score",
+        id="a_short_video_platforms_ad_share_sells_nothing",
+    ),
+    pytest.param(
+        "返乡青年的乡村账号",
+        "他用短视频记录山里的四季，也为家乡的笋干和茶叶带货。",
+        True,
+        "live_commerce '带货' +3",
+        id="daihuo_beside_a_short_video_is_short_video_selling",
+    ),
+    pytest.param(
+        "短视频带火小城",
+        "一位博主的短视频让小城一夜走红，市长笑称这是在为城市带货。",
+        False,
+        "masked 带货 for a place",
+        id="a_short_video_promoting_a_city_is_still_no_selling",
+    ),
 ]
 
 

@@ -1106,6 +1106,25 @@ CASES = [
         True,
         id="a_best_seller_sold_out_in_a_live_stream_still_sells",
     ),
+    # 带货 with a place as its object, and a star's 带货力 told of short videos
+    pytest.param(
+        "热播剧的短视频切片带货了文旅",
+        "短视频平台上的剧集切片让取景地成了网红景点。",
+        False,
+        id="daihuo_with_tourism_as_its_object_is_promotion",
+    ),
+    pytest.param(
+        "明星短视频带货力排行",
+        "榜单统计明星发布短视频后相关品牌的搜索量。",
+        False,
+        id="a_stars_daihuo_power_in_short_videos_is_influence",
+    ),
+    pytest.param(
+        "短视频带货成县域新业态",
+        "县里的年轻人拍短视频带货，把土特产卖到全国，月销售额过百万。",
+        True,
+        id="daihuo_through_short_videos_with_goods_sold_is_creator_selling",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

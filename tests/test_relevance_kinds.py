@@ -1125,6 +1125,19 @@ CASES = [
         True,
         id="daihuo_through_short_videos_with_goods_sold_is_creator_selling",
     ),
+    # a broadcast's shoppable ads sell the advertised products, no host sells in a stream
+    pytest.param(
+        "Live football ads become shoppable",
+        "Viewers can scan a QR code during live games to buy advertised products.",
+        False,
+        id="buying_advertised_products_from_a_live_broadcast_is_shoppable_tv",
+    ),
+    pytest.param(
+        "A host sells on a live stream",
+        "Viewers can scan a QR code during the live stream to buy the products the host shows.",
+        True,
+        id="buying_what_a_host_shows_in_a_live_stream_is_live_selling",
+    ),
     # English recall round: a TV home shopper's own live commerce, sentences from its TV business
     pytest.param(
         "A shopping channel bets on phones",

@@ -299,6 +299,36 @@ def entry_id(feed_url: str, guid: str, link: str, title: str, published: str) ->
     return hashlib.sha256(f"{feed_url}\x00{key}".encode()).hexdigest()[:20]
 
 
+def c1_translation_table(mapping: dict[int, str]) -> list[int | str]:
+    """``mapping`` (code point → replacement) as a list indexed by code point, BMP only.
+
+    For ``str.translate`` the two are the same: a code point past the list's end is an
+    IndexError, which translate reads as "keep the character", as it reads a missing key.
+    """
+    table: list[int | str] = list(range(0x10000))
+    for code, replacement in mapping.items():
+        table[code] = replacement
+    return table
+
+
+def speed_up_feedparser() -> None:
+    """Give feedparser's C1 → windows-1252 mapping a table that ``str.translate`` reads in C.
+
+    feedparser translates the text of every element it closes with a 27-key dict. For text
+    that is not all ASCII, CPython looks every character up in that dict and raises and
+    clears a KeyError for each one not in it, which is nearly every character of Chinese
+    text: a fifth of feedparser's CPU on the real corpus. The list answers each lookup
+    without an exception, and the whole parse takes 0.81-0.85x the CPU. The parse workers
+    call this when they start. A feedparser without that dict is left as it is.
+    """
+    mixin = getattr(feedparser, "mixin", None)
+    mapping = getattr(mixin, "_cp1252", None)
+    if isinstance(mapping, dict) and all(
+        isinstance(code, int) and 0x80 <= code <= 0x9F for code in mapping
+    ):
+        mixin._cp1252 = c1_translation_table(mapping)  # type: ignore[union-attr]
+
+
 def _feedparse(body: bytes, content_type: str | None) -> Any:
     headers = {"content-type": content_type} if content_type else None
     return feedparser.parse(

@@ -33,7 +33,7 @@ from ..config import Config
 from ..errors import DatabaseBusy, LLMCancelled, StorageError
 from ..fetch import FetchOptions, fetch_all
 from ..models import Entry, Feed, FetchResult, FetchState, Judgement, PolledFeed, Verdict
-from ..parse import ParsedFeed, parse_feed, unpack_fingerprints
+from ..parse import ParsedFeed, parse_feed, speed_up_feedparser, unpack_fingerprints
 from ..store import Store
 from ..summarize import MAX_SOURCE_CHARS, cache_key, load_prompts
 from . import Progress
@@ -148,6 +148,7 @@ def _parse_worker_start(parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Ignoring signals, a worker would outlive a poll killed with -9 forever.
     exit_with_parent(parent)
+    speed_up_feedparser()
 
 
 @dataclass(frozen=True)

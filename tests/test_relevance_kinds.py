@@ -1825,6 +1825,56 @@ REASONED = [
         "masked 带货 for a place",
         id="a_short_video_promoting_a_city_is_still_no_selling",
     ),
+    # English trade press round: virtual gifts bought are the tip itself
+    pytest.param(
+        "Fans buy virtual roses for a singer",
+        "Viewers buy virtual roses and lions in the live stream, which the singer later "
+        "cashes out.",
+        False,
+        "masked virtual gifts bought to tip, not goods: 'buy'",
+        id="virtual_gifts_bought_in_a_stream_are_tipping",
+    ),
+    pytest.param(
+        "A host sells face cream on a livestream",
+        "Viewers bought 20,000 jars in her livestream; a few also sent virtual gifts.",
+        True,
+        "rule live+sell (en)",
+        id="goods_bought_in_a_stream_with_gifts_beside_them_still_sell",
+    ),
+    # "ordered" as a command, not an order for goods
+    pytest.param(
+        "Tax bureau acts on a singing streamer",
+        "The bureau ordered the singer, a star of a gifting app's live streams, to pay 30 million "
+        "yuan in back taxes.",
+        False,
+        "masked ordered to do, a command not a purchase: 'ordered'",
+        id="a_streamer_ordered_to_pay_buys_nothing",
+    ),
+    pytest.param(
+        "Tumblers in demand",
+        "During her TikTok livestream fans ordered so many tumblers that she had to stop the "
+        "stream.",
+        True,
+        "rule live+sell (en)",
+        id="an_order_that_had_consequences_is_still_an_order",
+    ),
+    # a TV shopping group's own selling live on social platforms
+    pytest.param(
+        "HSN's new plan",
+        "The home shopping network now calls itself a live social shopping business, selling on "
+        "TikTok and Instagram as its cable audience shrinks.",
+        True,
+        "live_commerce 'live social shopping'",
+        id="a_tv_shopper_turned_live_social_shopping_business_is_on_topic",
+    ),
+    pytest.param(
+        "HSN's audience shrinks",
+        "The home shopping network's cable audience keeps falling, and social shopping apps take "
+        "its younger viewers.",
+        False,
+        "score",
+        id="bare_social_shopping_beside_a_tv_shopper_stays_out",
+    ),
 ]
 
 

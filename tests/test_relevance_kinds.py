@@ -1875,6 +1875,22 @@ REASONED = [
         "score",
         id="bare_social_shopping_beside_a_tv_shopper_stays_out",
     ),
+    # goods sold through one's videos, told as an English verb phrase
+    pytest.param(
+        "A teacher's side business",
+        "She sells her village's tea through short videos to buyers across the country.",
+        True,
+        "rule video+sell (en)",
+        id="goods_sold_through_short_videos_are_creator_selling",
+    ),
+    pytest.param(
+        "Clinics go remote",
+        "The clinic sold its services through video calls during the lockdown, and agents sold "
+        "homes via video tours.",
+        False,
+        "score",
+        id="sales_through_video_calls_or_video_tours_are_no_creator_videos",
+    ),
 ]
 
 

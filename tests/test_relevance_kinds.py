@@ -1891,6 +1891,39 @@ REASONED = [
         "score",
         id="sales_through_video_calls_or_video_tours_are_no_creator_videos",
     ),
+    # a tipping currency bought to send gifts, whatever the platform calls it
+    pytest.param(
+        "A new way to cheer",
+        "Viewers can buy Sparks in packs and send animated gifts while the singer performs.",
+        False,
+        "masked virtual gifts bought to tip, not goods",
+        id="a_currency_bought_to_send_animated_gifts_is_tipping",
+    ),
+    pytest.param(
+        "A farmer's harvest show",
+        "Viewers can buy the honey in packs during his livestream, and some send animated gifts "
+        "too.",
+        True,
+        "rule live+sell (en)",
+        id="goods_bought_in_a_stream_beside_gifts_sent_still_sell",
+    ),
+    # a concert or livestream held on WeChat Channels is Channels' own programme
+    pytest.param(
+        "A singer's New Year show",
+        "Her concert on WeChat Channels drew 12 million viewers, and brands promoted it on their "
+        "official accounts.",
+        True,
+        "rule show on channels (en)",
+        id="a_concert_on_wechat_channels_is_channels_programming",
+    ),
+    pytest.param(
+        "A concert carried everywhere",
+        "The anniversary concert was streamed on Tencent Video, Weibo and WeChat Channels at the "
+        "same time, and brands promoted it on their official accounts.",
+        False,
+        "score",
+        id="a_concert_simulcast_on_wechat_channels_among_others_is_a_broadcast",
+    ),
 ]
 
 

@@ -1924,6 +1924,21 @@ REASONED = [
         "score",
         id="a_concert_simulcast_on_wechat_channels_among_others_is_a_broadcast",
     ),
+    # WeChat named as a yardstick for another app
+    pytest.param(
+        "Telegram copies a WeChat idea",
+        "Telegram, like WeChat, now lets creators charge for paid videos in their channels.",
+        False,
+        "masked WeChat as a yardstick for another app",
+        id="channels_of_an_app_compared_with_wechat_are_not_channels",
+    ),
+    pytest.param(
+        "Reels goes live",
+        "Like WeChat Channels, Instagram Reels now lets creators livestream and sell products.",
+        True,
+        "score",
+        id="wechat_channels_named_in_a_comparison_keeps_its_name",
+    ),
 ]
 
 

@@ -1825,6 +1825,20 @@ REASONED = [
         "masked 带货 for a place",
         id="a_short_video_promoting_a_city_is_still_no_selling",
     ),
+    pytest.param(
+        "夜市攤主學開播",
+        "服飾攤主每天清晨開播，鏡頭前一件件試穿給熟客看。",
+        True,
+        "rule merchant+go-live",
+        id="a_stall_owner_going_live_sells_in_the_stream",
+    ),
+    pytest.param(
+        "漲租惹議",
+        "夜市攤主開直播喊冤，控訴房東惡意漲租，網友紛紛聲援。",
+        False,
+        "score",
+        id="a_stall_owner_streaming_a_protest_sells_nothing",
+    ),
 ]
 
 

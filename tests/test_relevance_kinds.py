@@ -1839,6 +1839,34 @@ REASONED = [
         "score",
         id="a_stall_owner_streaming_a_protest_sells_nothing",
     ),
+    pytest.param(
+        "歐冠直播改綁約",
+        "電信商下季起改賣歐冠賽事直播，新客須綁約兩年。",
+        False,
+        "masked a broadcast of matches sold",
+        id="a_leagues_broadcast_sold_is_viewing_not_goods",
+    ),
+    pytest.param(
+        "歐冠球衣熱賣",
+        "主播在直播間賣歐冠球隊球衣，一小時賣出兩千件。",
+        True,
+        "rule live+sell",
+        id="team_shirts_sold_in_a_live_room_are_goods",
+    ),
+    pytest.param(
+        "平台調整",
+        "銷售人員透露，這個影音平台下月起停止直播服務。",
+        False,
+        "score",
+        id="sales_staff_name_a_job_not_goods_sold_on_a_stream",
+    ),
+    pytest.param(
+        "專櫃開播",
+        "百貨專櫃的銷售人員開直播賣化妝品，一晚成交三百單。",
+        True,
+        "rule live+sell",
+        id="sales_staff_selling_in_a_stream_still_sell",
+    ),
 ]
 
 

@@ -1939,6 +1939,48 @@ REASONED = [
         "score",
         id="wechat_channels_named_in_a_comparison_keeps_its_name",
     ),
+    pytest.param(
+        "夜市攤主學開播",
+        "服飾攤主每天清晨開播，鏡頭前一件件試穿給熟客看。",
+        True,
+        "rule merchant+go-live",
+        id="a_stall_owner_going_live_sells_in_the_stream",
+    ),
+    pytest.param(
+        "漲租惹議",
+        "夜市攤主開直播喊冤，控訴房東惡意漲租，網友紛紛聲援。",
+        False,
+        "score",
+        id="a_stall_owner_streaming_a_protest_sells_nothing",
+    ),
+    pytest.param(
+        "歐冠直播改綁約",
+        "電信商下季起改賣歐冠賽事直播，新客須綁約兩年。",
+        False,
+        "masked a broadcast of matches sold",
+        id="a_leagues_broadcast_sold_is_viewing_not_goods",
+    ),
+    pytest.param(
+        "歐冠球衣熱賣",
+        "主播在直播間賣歐冠球隊球衣，一小時賣出兩千件。",
+        True,
+        "rule live+sell",
+        id="team_shirts_sold_in_a_live_room_are_goods",
+    ),
+    pytest.param(
+        "平台調整",
+        "銷售人員透露，這個影音平台下月起停止直播服務。",
+        False,
+        "score",
+        id="sales_staff_name_a_job_not_goods_sold_on_a_stream",
+    ),
+    pytest.param(
+        "專櫃開播",
+        "百貨專櫃的銷售人員開直播賣化妝品，一晚成交三百單。",
+        True,
+        "rule live+sell",
+        id="sales_staff_selling_in_a_stream_still_sell",
+    ),
 ]
 
 

@@ -1215,6 +1215,19 @@ CASES = [
         False,
         id="a_brand_offer_after_a_viral_post_sells_nothing_yet",
     ),
+    # mix4 round: 微信小店 under Tencent's English name
+    pytest.param(
+        "Weixin Mini Stores add a gifting button",
+        "Buyers can now pick a product and send it to a friend in a chat.",
+        True,
+        id="weixin_mini_store_is_wechats_shop",
+    ),
+    pytest.param(
+        "7-Eleven's mini stores in Shanghai now accept WeChat Pay",
+        "The convenience chain's small-format mini stores take WeChat Pay and Alipay.",
+        False,
+        id="a_chains_mini_stores_paid_by_wechat_are_no_wechat_shop",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

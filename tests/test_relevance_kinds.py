@@ -1228,6 +1228,19 @@ CASES = [
         False,
         id="a_chains_mini_stores_paid_by_wechat_are_no_wechat_shop",
     ),
+    # mix4 round: 直播带货 as one income type in a list of what creators earn from
+    pytest.param(
+        "博主的钱从哪里来",
+        "一份报告列出博主的变现方式：广告分成、粉丝订阅、知识付费和直播带货。",
+        False,
+        id="live_selling_in_a_list_of_creator_incomes_is_no_sale",
+    ),
+    pytest.param(
+        "主播隐匿收入被追缴税款",
+        "税务部门通报，一名主播隐匿打赏、业配和直播带货收入，其直播间全年销售额1.2亿元。",
+        True,
+        id="a_hosts_stream_sales_beside_an_income_list_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

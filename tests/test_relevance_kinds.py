@@ -1244,13 +1244,13 @@ CASES = [
     # mix4 round: VTubers are entertainment streamers; their agency's merchandise is no stream sale
     pytest.param(
         "VTuber agency results",
-        "The VTuber agency said its talents promote merchandise sales and host sponsored streams for brands.",
+        "The VTuber agency said its talents promote merchandise sales and host sponsored streams.",
         False,
         id="a_vtuber_agencys_merchandise_is_no_stream_sale",
     ),
     pytest.param(
         "A VTuber sells on TikTok Shop",
-        "A VTuber hosted a TikTok Shop livestream selling her own figures, moving 5,000 units in an hour.",
+        "A VTuber hosted a TikTok Shop livestream selling her own figures, moving 5,000 units.",
         True,
         id="a_vtuber_selling_in_a_shop_livestream_still_sells",
     ),

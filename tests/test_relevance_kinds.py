@@ -1215,6 +1215,45 @@ CASES = [
         False,
         id="a_brand_offer_after_a_viral_post_sells_nothing_yet",
     ),
+    # mix4 round: 微信小店 under Tencent's English name
+    pytest.param(
+        "WeChat Mini Store opens to more merchants",
+        "Tencent said merchants joining the store doubled in the quarter.",
+        True,
+        id="wechat_mini_store_is_wechats_shop",
+    ),
+    pytest.param(
+        "7-Eleven's mini stores in Shanghai now accept WeChat Pay",
+        "The convenience chain's small-format mini stores take WeChat Pay and Alipay.",
+        False,
+        id="a_chains_mini_stores_paid_by_wechat_are_no_wechat_shop",
+    ),
+    # mix4 round: 直播带货 as one income type in a list of what creators earn from
+    pytest.param(
+        "博主的钱从哪里来",
+        "一份报告列出博主的变现方式：广告分成、粉丝订阅、知识付费和直播带货。",
+        False,
+        id="live_selling_in_a_list_of_creator_incomes_is_no_sale",
+    ),
+    pytest.param(
+        "主播隐匿收入被追缴税款",
+        "税务部门通报，一名主播隐匿打赏、业配和直播带货收入，其直播间全年销售额1.2亿元。",
+        True,
+        id="a_hosts_stream_sales_beside_an_income_list_still_count",
+    ),
+    # mix4 round: VTubers are entertainment streamers; their agency's merchandise is no stream sale
+    pytest.param(
+        "VTuber agency results",
+        "The VTuber agency said its talents promote merchandise sales and host sponsored streams.",
+        False,
+        id="a_vtuber_agencys_merchandise_is_no_stream_sale",
+    ),
+    pytest.param(
+        "A VTuber sells on TikTok Shop",
+        "A VTuber hosted a TikTok Shop livestream selling her own figures, moving 5,000 units.",
+        True,
+        id="a_vtuber_selling_in_a_shop_livestream_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

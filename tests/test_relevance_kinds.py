@@ -1825,6 +1825,36 @@ REASONED = [
         "masked 带货 for a place",
         id="a_short_video_promoting_a_city_is_still_no_selling",
     ),
+    # zh-hans round 4: an institution's own 视频号 is its publicity account
+    pytest.param(
+        "市公安局官方微信视频号粉丝破百万",
+        "该局视频号发布的反诈短片单条播放量超过两千万。",
+        False,
+        "masked an institution's own 视频号 account",
+        id="a_police_bureaus_own_channels_account_is_no_channels_news",
+    ),
+    pytest.param(
+        "县融媒体中心视频号直播带货",
+        "主播在直播间推介本地苹果，两小时卖出三万斤。",
+        True,
+        "视频号直播",
+        id="an_institutions_channels_live_selling_is_still_channels_commerce",
+    ),
+    # Douyin's and Meituan's 团购 are local-services vouchers
+    pytest.param(
+        "五一假期抖音团购订单量同比增长八成",
+        "餐饮团购销售额翻倍，火锅和烧烤最受欢迎。",
+        False,
+        "masked group-buy vouchers of local services",
+        id="douyin_group_buy_voucher_orders_are_no_creator_sales",
+    ),
+    pytest.param(
+        "达人直播卖团购券",
+        "达人在抖音直播间卖餐饮团购券，团购订单一晚破十万单。",
+        True,
+        "live",
+        id="group_buy_vouchers_sold_in_a_live_room_are_live_selling",
+    ),
 ]
 
 

@@ -1855,6 +1855,36 @@ REASONED = [
         "live",
         id="group_buy_vouchers_sold_in_a_live_room_are_live_selling",
     ),
+    # live-selling hosts named as one gig occupation among others
+    pytest.param(
+        "工会为新就业群体建爱心驿站",
+        "驿站为外卖小哥、货车司机、带货主播提供休息和饮水服务。",
+        False,
+        "masked live selling as one occupation in a list of gig jobs",
+        id="live_selling_hosts_in_a_list_of_gig_jobs_sell_nothing",
+    ),
+    pytest.param(
+        "外卖骑手转行直播带货",
+        "前外卖骑手在抖音直播卖家乡腊肉，月销售额破百万。",
+        True,
+        "直播带货",
+        id="a_rider_who_turned_to_live_selling_still_sells",
+    ),
+    # 视频号 as one outlet of a media outlet's platform matrix
+    pytest.param(
+        "报社打造抖音、B站、视频号等多平台传播矩阵",
+        "短视频单条播放破亿。",
+        False,
+        "masked 视频号 in a media outlet's platform matrix",
+        id="channels_in_a_media_outlets_platform_matrix_is_no_channels_news",
+    ),
+    pytest.param(
+        "抖音、快手、视频号用户时长对比",
+        "QuestMobile：视频号用户时长增长最快，超过快手。",
+        True,
+        "channels",
+        id="channels_usage_compared_with_rivals_is_still_channels_news",
+    ),
 ]
 
 

@@ -2020,6 +2020,66 @@ REASONED = [
         "rule live+sell",
         id="sales_staff_selling_in_a_stream_still_sell",
     ),
+    # zh-hans round 4: an institution's own 视频号 is its publicity account
+    pytest.param(
+        "市公安局官方微信视频号粉丝破百万",
+        "该局视频号发布的反诈短片单条播放量超过两千万。",
+        False,
+        "masked an institution's own 视频号 account",
+        id="a_police_bureaus_own_channels_account_is_no_channels_news",
+    ),
+    pytest.param(
+        "县融媒体中心视频号直播带货",
+        "主播在直播间推介本地苹果，两小时卖出三万斤。",
+        True,
+        "视频号直播",
+        id="an_institutions_channels_live_selling_is_still_channels_commerce",
+    ),
+    # Douyin's and Meituan's 团购 are local-services vouchers
+    pytest.param(
+        "五一假期抖音团购订单量同比增长八成",
+        "餐饮团购销售额翻倍，火锅和烧烤最受欢迎。",
+        False,
+        "masked group-buy vouchers of local services",
+        id="douyin_group_buy_voucher_orders_are_no_creator_sales",
+    ),
+    pytest.param(
+        "达人直播卖团购券",
+        "达人在抖音直播间卖餐饮团购券，团购订单一晚破十万单。",
+        True,
+        "live",
+        id="group_buy_vouchers_sold_in_a_live_room_are_live_selling",
+    ),
+    # live-selling hosts named as one gig occupation among others
+    pytest.param(
+        "工会为新就业群体建爱心驿站",
+        "驿站为外卖小哥、货车司机、带货主播提供休息和饮水服务。",
+        False,
+        "masked live selling as one occupation in a list of gig jobs",
+        id="live_selling_hosts_in_a_list_of_gig_jobs_sell_nothing",
+    ),
+    pytest.param(
+        "外卖骑手转行直播带货",
+        "前外卖骑手在抖音直播卖家乡腊肉，月销售额破百万。",
+        True,
+        "直播带货",
+        id="a_rider_who_turned_to_live_selling_still_sells",
+    ),
+    # 视频号 as one outlet of a media outlet's platform matrix
+    pytest.param(
+        "报社打造抖音、B站、视频号等多平台传播矩阵",
+        "短视频单条播放破亿。",
+        False,
+        "masked 视频号 in a media outlet's platform matrix",
+        id="channels_in_a_media_outlets_platform_matrix_is_no_channels_news",
+    ),
+    pytest.param(
+        "抖音、快手、视频号用户时长对比",
+        "QuestMobile：视频号用户时长增长最快，超过快手。",
+        True,
+        "channels",
+        id="channels_usage_compared_with_rivals_is_still_channels_news",
+    ),
 ]
 
 

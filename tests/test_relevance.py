@@ -532,6 +532,17 @@ def test_real_reporting_set_is_well_formed(name: str) -> None:
     assert {r["lang"] for r in rows} == {"zh-Hans", "zh-Hant", "en"}
 
 
+def test_no_source_page_is_written_up_twice() -> None:
+    # A page in both parts would let tuning see the report set; a page twice in the tune part
+    # weighs one article double. Rounds written in parallel drew the same pages more than once.
+    seen: dict[str, str] = {}
+    for name in ("realnews_tune.jsonl", "realnews_report.jsonl"):
+        for line in (REAL / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            first = seen.setdefault(row["source_url"], row["id"])
+            assert first == row["id"], f"{row['id']} and {first} are both {row['source_url']}"
+
+
 def test_real_reporting_tune_part_quality(lex: Lexicon) -> None:
     # Only the tune part: the report part is measured by benchmarks/relevance.py alone.
     rows = (REAL / "realnews_tune.jsonl").read_text(encoding="utf-8").splitlines()

@@ -2080,6 +2080,50 @@ REASONED = [
         "channels",
         id="channels_usage_compared_with_rivals_is_still_channels_news",
     ),
+    # WeChat Channels named in English as one outlet of a simulcast
+    pytest.param(
+        "Ministry briefing aired live on WeChat Channels and Douyin",
+        "The ministry's briefing drew three million viewers across both apps.",
+        False,
+        "masked WeChat Channels among outlets of a simulcast (en)",
+        id="channels_as_one_outlet_of_an_english_simulcast_is_no_channels_news",
+    ),
+    pytest.param(
+        "Opera gala streamed across CCTV's app, YouTube and WeChat Channels",
+        "Organisers said the stream reached viewers in forty countries.",
+        False,
+        "masked WeChat Channels among outlets of a simulcast (en)",
+        id="channels_last_in_a_list_of_simulcast_outlets_is_no_channels_news",
+    ),
+    pytest.param(
+        "Singer's concert streamed on WeChat Channels sets a record",
+        "The show drew 20 million viewers, the platform's biggest live concert so far.",
+        True,
+        "title channels 'wechat channels' +6",
+        id="a_concert_on_channels_alone_is_still_channels_programming",
+    ),
+    pytest.param(
+        "Brands streamed on WeChat Channels and Douyin to sell winter coats",
+        "Live sales on Channels doubled from last winter, the brands said.",
+        True,
+        "live",
+        id="selling_streams_on_channels_and_douyin_stay_live_commerce",
+    ),
+    # a lesson or a consultation given on video is the service, not a video that sells
+    pytest.param(
+        "Language school sells its courses through video lessons",
+        "Students pay per term and watch the recorded lessons at home.",
+        False,
+        "score 0.0 < threshold",
+        id="courses_sold_as_video_lessons_are_no_video_selling",
+    ),
+    pytest.param(
+        "Tea farmers sell through short videos",
+        "Growers in Yunnan sell their tea through short videos on Douyin.",
+        True,
+        "video+sell (en)",
+        id="farmers_selling_through_short_videos_still_sell",
+    ),
 ]
 
 

@@ -464,9 +464,11 @@ def test_two_workers_meeting_one_new_entry_make_one_llm_call(
 
 def test_one_of_two_daemons_builds_and_the_other_takes_over(tmp_path: Path, pg_url: str) -> None:
     due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    # The builder waits at most lease_seconds for the other daemon's first poll: 2 s was less
+    # than that poll takes on a loaded CI machine, and the build then found nothing.
     config = write(tmp_path / "c.yaml", {
         "database": pg_url, "output_dir": str(tmp_path / "out"), "timezone": "UTC",
-        "feeds": [{"url": f} for f in demo_feeds()], "lease_seconds": 2,
+        "feeds": [{"url": f} for f in demo_feeds()], "lease_seconds": 4,
         "issue": {"as_of": "2026-11-26T08:00:00+08:00"},
         "schedule": {"issue": f"{due.minute} {due.hour} * * *", "poll_interval_seconds": 60},
     })  # fmt: skip

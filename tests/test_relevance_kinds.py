@@ -2080,6 +2080,24 @@ REASONED = [
         "channels",
         id="channels_usage_compared_with_rivals_is_still_channels_news",
     ),
+    # round en6: streamers named beside gamers as a gear maker's customers are buyers, not
+    # hosts who sell; streamers selling goods in their own streams still sell
+    pytest.param(
+        "Headset maker lifts its outlook",
+        "The company sells microphones and capture cards to gamers and streamers, and its "
+        "peripherals revenue rose 15% in the quarter.",
+        False,
+        "masked streamers as a gear maker's customers",
+        id="en6_streamers_as_a_gear_makers_customers_sell_nothing",
+    ),
+    pytest.param(
+        "Streamers sell their own hoodies",
+        "Two streamers sold 8,000 hoodies to viewers during a three-hour livestream on "
+        "TikTok Shop.",
+        True,
+        "host+sell (en)",
+        id="en6_streamers_selling_goods_in_their_stream_still_sell",
+    ),
 ]
 
 

@@ -2098,6 +2098,46 @@ REASONED = [
         "host+sell (en)",
         id="en6_streamers_selling_goods_in_their_stream_still_sell",
     ),
+    # round en6: "streamers" in entertainment trade press are streaming services buying or
+    # selling titles, and a streamer sold to is a buyer; a live seller called a streamer,
+    # even beside Hollywood goods or Netflix, still sells
+    pytest.param(
+        "Cannes: buyers circle the competition titles",
+        "Agents say the big streamers will outbid distributors for worldwide rights this year, "
+        "and several producers are keen on selling to a streamer.",
+        False,
+        "masked a streaming service called a streamer",
+        id="en6_streamers_as_streaming_services_buying_films_sell_nothing",
+    ),
+    pytest.param(
+        "Peacock picks up the thriller",
+        "Peacock, the streamer, bought the documentary after its festival premiere.",
+        False,
+        "masked a streaming service called a streamer",
+        id="en6_a_named_service_called_the_streamer_sells_nothing",
+    ),
+    pytest.param(
+        "Studio shops its series",
+        "The studio sold the limited series to a streamer after a three-way bidding war.",
+        False,
+        "masked a streamer sold to, a buyer",
+        id="en6_a_streamer_sold_to_is_a_buyer",
+    ),
+    pytest.param(
+        "A streamer sells film-prop replicas",
+        "A Whatnot streamer sold 600 Hollywood prop replicas to collectors in one live auction.",
+        True,
+        "host+sell (en)",
+        id="en6_a_live_seller_selling_hollywood_goods_still_sells",
+    ),
+    pytest.param(
+        "Seller signs a streaming deal",
+        "The streamer, who sells skincare live on Shopee, signed a deal with Netflix for a "
+        "reality series about her business.",
+        True,
+        "host+sell (en)",
+        id="en6_a_live_seller_beside_netflix_still_sells",
+    ),
 ]
 
 

@@ -2138,6 +2138,22 @@ REASONED = [
         "host+sell (en)",
         id="en6_a_live_seller_beside_netflix_still_sells",
     ),
+    # round en6: Anchor as a company's or brand's name before an industry word is a firm sold,
+    # not a host; an anchor selling goods in a stream still sells
+    pytest.param(
+        "Anchor Bank is sold to a regional lender",
+        "The owners of Anchor Bank sold the lender for $300 million after a year-long search.",
+        False,
+        "masked a company named Anchor, not a live seller",
+        id="en6_a_company_named_anchor_sold_is_no_live_seller",
+    ),
+    pytest.param(
+        "An anchor sells tea",
+        "The anchor sold 40,000 boxes of tea to her followers in one livestream.",
+        True,
+        "host+sell (en)",
+        id="en6_an_anchor_selling_in_a_livestream_still_sells",
+    ),
 ]
 
 

@@ -2154,6 +2154,24 @@ REASONED = [
         "host+sell (en)",
         id="en6_an_anchor_selling_in_a_livestream_still_sells",
     ),
+    # round en6: "Shoppertainment" as a marketplace's festival slogan in sale figures is no
+    # live shopping; beside a live-stream word it still is
+    pytest.param(
+        "Marketplace tallies its 12.12 sale",
+        "Over 90,000 merchants joined the one-day sale, which the platform backed with games, "
+        "a celebrity concert and its shoppertainment campaign; 3 million items sold in an hour.",
+        False,
+        "shoppertainment' alone",
+        id="en6_shoppertainment_as_a_festival_slogan_is_no_live_shopping",
+    ),
+    pytest.param(
+        "Sellers embrace shoppertainment",
+        "Under the shoppertainment push, sellers host livestreams where viewers buy with "
+        "flash vouchers.",
+        True,
+        "live_commerce 'shoppertainment' +6",
+        id="en6_shoppertainment_beside_sellers_livestreams_still_counts",
+    ),
 ]
 
 

@@ -2172,6 +2172,22 @@ REASONED = [
         "live_commerce 'shoppertainment' +6",
         id="en6_shoppertainment_beside_sellers_livestreams_still_counts",
     ),
+    # round en6: a subscription or membership bought at a price is the stream itself sold;
+    # a priced bundle of goods sold in a stream still counts
+    pytest.param(
+        "Yoga app grows",
+        "Members buy a $14.99 monthly membership to join the live-streamed yoga sessions.",
+        False,
+        "masked ads or subscriptions sold, not goods: 'buy a $14.99 monthly",
+        id="en6_a_priced_membership_to_streamed_classes_is_no_goods",
+    ),
+    pytest.param(
+        "A host sells skincare sets",
+        "The host sold a $45 bundle of serums to 2,000 viewers during a live stream.",
+        True,
+        "live+sell (en)",
+        id="en6_a_priced_bundle_of_goods_sold_in_a_stream_still_counts",
+    ),
 ]
 
 

@@ -2188,6 +2188,23 @@ REASONED = [
         "live+sell (en)",
         id="en6_a_priced_bundle_of_goods_sold_in_a_stream_still_counts",
     ),
+    # round en6: a named fine-art auction house's sale streamed live is an event broadcast;
+    # the house's own shopping stream on a live-selling platform still counts
+    pytest.param(
+        "Bonhams stages a streamed sale of classic cars",
+        "Bonhams live-streamed its Goodwood auction, where bidders on the phone and online "
+        "bought 80 cars.",
+        False,
+        "auction_house_names 'bonhams'",
+        id="en6_an_auction_houses_streamed_sale_is_a_broadcast",
+    ),
+    pytest.param(
+        "Christie's tries TikTok Shop",
+        "Christie's hosted a TikTok Shop livestream selling vintage handbags to 15,000 viewers.",
+        True,
+        "auction_house_names 'christie's' -6 ignored",
+        id="en6_an_auction_houses_own_shop_livestream_still_counts",
+    ),
 ]
 
 

@@ -2124,6 +2124,131 @@ REASONED = [
         "video+sell (en)",
         id="farmers_selling_through_short_videos_still_sell",
     ),
+    # round en6: streamers named beside gamers as a gear maker's customers are buyers, not
+    # hosts who sell; streamers selling goods in their own streams still sell
+    pytest.param(
+        "Headset maker lifts its outlook",
+        "The company sells microphones and capture cards to gamers and streamers, and its "
+        "peripherals revenue rose 15% in the quarter.",
+        False,
+        "masked streamers as a gear maker's customers",
+        id="en6_streamers_as_a_gear_makers_customers_sell_nothing",
+    ),
+    pytest.param(
+        "Streamers sell their own hoodies",
+        "Two streamers sold 8,000 hoodies to viewers during a three-hour livestream on "
+        "TikTok Shop.",
+        True,
+        "host+sell (en)",
+        id="en6_streamers_selling_goods_in_their_stream_still_sell",
+    ),
+    # round en6: "streamers" in entertainment trade press are streaming services buying or
+    # selling titles, and a streamer sold to is a buyer; a live seller called a streamer,
+    # even beside Hollywood goods or Netflix, still sells
+    pytest.param(
+        "Cannes: buyers circle the competition titles",
+        "Agents say the big streamers will outbid distributors for worldwide rights this year, "
+        "and several producers are keen on selling to a streamer.",
+        False,
+        "masked a streaming service called a streamer",
+        id="en6_streamers_as_streaming_services_buying_films_sell_nothing",
+    ),
+    pytest.param(
+        "Peacock picks up the thriller",
+        "Peacock, the streamer, bought the documentary after its festival premiere.",
+        False,
+        "masked a streaming service called a streamer",
+        id="en6_a_named_service_called_the_streamer_sells_nothing",
+    ),
+    pytest.param(
+        "Studio shops its series",
+        "The studio sold the limited series to a streamer after a three-way bidding war.",
+        False,
+        "masked a streamer sold to, a buyer",
+        id="en6_a_streamer_sold_to_is_a_buyer",
+    ),
+    pytest.param(
+        "A streamer sells film-prop replicas",
+        "A Whatnot streamer sold 600 Hollywood prop replicas to collectors in one live auction.",
+        True,
+        "host+sell (en)",
+        id="en6_a_live_seller_selling_hollywood_goods_still_sells",
+    ),
+    pytest.param(
+        "Seller signs a streaming deal",
+        "The streamer, who sells skincare live on Shopee, signed a deal with Netflix for a "
+        "reality series about her business.",
+        True,
+        "host+sell (en)",
+        id="en6_a_live_seller_beside_netflix_still_sells",
+    ),
+    # round en6: Anchor as a company's or brand's name before an industry word is a firm sold,
+    # not a host; an anchor selling goods in a stream still sells
+    pytest.param(
+        "Anchor Bank is sold to a regional lender",
+        "The owners of Anchor Bank sold the lender for $300 million after a year-long search.",
+        False,
+        "masked a company named Anchor, not a live seller",
+        id="en6_a_company_named_anchor_sold_is_no_live_seller",
+    ),
+    pytest.param(
+        "An anchor sells tea",
+        "The anchor sold 40,000 boxes of tea to her followers in one livestream.",
+        True,
+        "host+sell (en)",
+        id="en6_an_anchor_selling_in_a_livestream_still_sells",
+    ),
+    # round en6: "Shoppertainment" as a marketplace's festival slogan in sale figures is no
+    # live shopping; beside a live-stream word it still is
+    pytest.param(
+        "Marketplace tallies its 12.12 sale",
+        "Over 90,000 merchants joined the one-day sale, which the platform backed with games, "
+        "a celebrity concert and its shoppertainment campaign; 3 million items sold in an hour.",
+        False,
+        "shoppertainment' alone",
+        id="en6_shoppertainment_as_a_festival_slogan_is_no_live_shopping",
+    ),
+    pytest.param(
+        "Sellers embrace shoppertainment",
+        "Under the shoppertainment push, sellers host livestreams where viewers buy with "
+        "flash vouchers.",
+        True,
+        "live_commerce 'shoppertainment' +6",
+        id="en6_shoppertainment_beside_sellers_livestreams_still_counts",
+    ),
+    # round en6: a subscription or membership bought at a price is the stream itself sold;
+    # a priced bundle of goods sold in a stream still counts
+    pytest.param(
+        "Yoga app grows",
+        "Members buy a $14.99 monthly membership to join the live-streamed yoga sessions.",
+        False,
+        "masked ads or subscriptions sold, not goods: 'buy a $14.99 monthly",
+        id="en6_a_priced_membership_to_streamed_classes_is_no_goods",
+    ),
+    pytest.param(
+        "A host sells skincare sets",
+        "The host sold a $45 bundle of serums to 2,000 viewers during a live stream.",
+        True,
+        "live+sell (en)",
+        id="en6_a_priced_bundle_of_goods_sold_in_a_stream_still_counts",
+    ),
+    # round en6: a named fine-art auction house's sale streamed live is an event broadcast;
+    # the house's own shopping stream on a live-selling platform still counts
+    pytest.param(
+        "Bonhams stages a streamed sale of classic cars",
+        "Bonhams live-streamed its Goodwood auction, where bidders on the phone and online "
+        "bought 80 cars.",
+        False,
+        "auction_house_names 'bonhams'",
+        id="en6_an_auction_houses_streamed_sale_is_a_broadcast",
+    ),
+    pytest.param(
+        "Christie's tries TikTok Shop",
+        "Christie's hosted a TikTok Shop livestream selling vintage handbags to 15,000 viewers.",
+        True,
+        "auction_house_names 'christie's' -6 ignored",
+        id="en6_an_auction_houses_own_shop_livestream_still_counts",
+    ),
 ]
 
 

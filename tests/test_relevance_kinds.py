@@ -1254,6 +1254,38 @@ CASES = [
         True,
         id="a_vtuber_selling_in_a_shop_livestream_still_sells",
     ),
+    # round hant6: 直播帶貨 as the yardstick of a comparison with 更勝 / 遠勝 / 不輸
+    pytest.param(
+        "校園市集人氣更勝直播帶貨？",
+        "學生自製的手作攤位一個下午排滿人龍，主辦單位說買氣不輸直播帶貨。",
+        False,
+        id="a_fair_said_to_beat_live_selling_sells_nothing_on_a_stream",
+    ),
+    pytest.param(
+        "直播帶貨更勝實體門市",
+        "女裝品牌直播間一晚賣出八千件，直播帶貨業績遠超門市。",
+        True,
+        id="live_selling_said_to_beat_shops_is_still_live_selling",
+    ),
+    # round hant6: a host held in law to be the advertiser (納入廣告主) sells the goods
+    pytest.param(
+        "消保處：直播主被視為廣告主",
+        "縣府消保官指出，直播主在社群平台促銷自家保健品，依法被視為廣告主，宣傳不實須負責。",
+        True,
+        id="a_streamer_held_to_be_the_advertiser_sells",
+    ),
+    pytest.param(
+        "建商遭罰 代言主播屬薦證者",
+        "公平會指建商以廣告主身分受罰，拍攝建案影片的新聞主播則為薦證者。",
+        False,
+        id="a_news_anchor_endorsing_beside_an_advertiser_sells_nothing",
+    ),
+    pytest.param(
+        "實況主抱怨廣告主撤單",
+        "多位遊戲實況主說廣告主今年砍預算，只能靠觀眾抖內撐收入。",
+        False,
+        id="a_streamers_ad_buyers_are_no_advertiser_status",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -16,6 +16,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import uuid
@@ -149,6 +150,11 @@ def _parse_worker_start(parent: int) -> None:
     # Ignoring signals, a worker would outlive a poll killed with -9 forever.
     exit_with_parent(parent)
     speed_up_feedparser()
+    # A tracer the parent runs under (coverage, a debugger) is inherited through fork and
+    # doubled the workers' CPU, for nothing: a worker leaves by os._exit and ignores SIGTERM,
+    # so a tracer's data is never saved here.
+    sys.settrace(None)
+    threading.settrace(None)
 
 
 @dataclass(frozen=True)

@@ -2080,6 +2080,21 @@ REASONED = [
         "channels",
         id="channels_usage_compared_with_rivals_is_still_channels_news",
     ),
+    # round hans6: a stake or shares sold (股份卖给, 出售股权) is a deal, not goods beside a host
+    pytest.param(
+        "秀场直播平台创始人把六成股份卖给一家广告集团",
+        "交易完成后，平台旗下签约主播约两万人，公司称将继续主打才艺直播。",
+        False,
+        "masked a stake or shares sold, not goods",
+        id="a_stream_platforms_shares_sold_to_a_buyer_are_no_goods",
+    ),
+    pytest.param(
+        "MCN创始人出售部分股权，主播仍在直播间卖货",
+        "出售所持两成股权后，公司旗下主播本月在抖音直播间卖出八万单零食。",
+        True,
+        "live",
+        id="goods_sold_in_a_live_room_beside_a_stake_sale_still_count",
+    ),
 ]
 
 

@@ -2095,6 +2095,21 @@ REASONED = [
         "live",
         id="goods_sold_in_a_live_room_beside_a_stake_sale_still_count",
     ),
+    # round hans6: a live seller named only as a topic of another stream's chat
+    pytest.param(
+        "一位车企创始人直播试驾十小时",
+        "他一路聊创业与续航，还点评了东方甄选与主创的风波，并邀请其他老板也来直播测试。",
+        False,
+        "alone (no sell_goods",
+        id="a_live_seller_named_as_a_chat_topic_in_a_ceo_stream_is_no_selling_story",
+    ),
+    pytest.param(
+        "新东方季报：东方甄选自营品占比过半",
+        "东方甄选本季GMV下滑，但自营产品销售额占比升至五成以上。",
+        True,
+        "anchors",
+        id="a_live_sellers_own_trading_figures_still_count",
+    ),
 ]
 
 

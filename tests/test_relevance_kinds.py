@@ -2110,6 +2110,21 @@ REASONED = [
         "anchors",
         id="a_live_sellers_own_trading_figures_still_count",
     ),
+    # round hans6: live selling named as the contrast to a stream that sells nothing
+    pytest.param(
+        "董事长首次开直播",
+        "和一般的直播带货不同，他在三小时里只谈研发投入和海外工厂。",
+        False,
+        "masked live selling named as a contrast",
+        id="live_selling_named_as_a_contrast_to_a_talk_stream_sells_nothing",
+    ),
+    pytest.param(
+        "村支书的直播间",
+        "和一般的直播带货不同，他在直播间里只卖本村的核桃，一晚上卖出四千单。",
+        True,
+        "live",
+        id="a_stream_contrasted_with_live_selling_that_still_sells_counts",
+    ),
 ]
 
 

@@ -2125,6 +2125,21 @@ REASONED = [
         "live",
         id="a_stream_contrasted_with_live_selling_that_still_sells_counts",
     ),
+    # round hans6: a platform named with someone's follower count is no place of sale
+    pytest.param(
+        "推三轮车卖凉皮的大姐快手粉丝破两百万",
+        "她每天在菜市场口出摊，顾客排队买凉皮，有人专程从外地赶来。",
+        False,
+        "masked a platform named as a follower count, not a place of sale",
+        id="a_vendor_famous_on_a_platform_sells_at_her_stall_not_on_it",
+    ),
+    pytest.param(
+        "抖音粉丝过百万的果农在抖音卖出五万斤脐橙",
+        "他每天拍果园短视频，挂上商品链接，一个月卖出五万斤。",
+        True,
+        "creator-platform+goods",
+        id="a_platform_named_as_the_place_of_sale_beside_a_follower_count_still_sells",
+    ),
 ]
 
 

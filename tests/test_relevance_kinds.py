@@ -2140,6 +2140,21 @@ REASONED = [
         "creator-platform+goods",
         id="a_platform_named_as_the_place_of_sale_beside_a_follower_count_still_sells",
     ),
+    # round hans6: produce right beside a host (not a stream word) is what the host sells
+    pytest.param(
+        "村干部轮流上阵当主播",
+        "村里组织干部当起“助农主播”推介土特产，手机架在田埂上，一场接一场。",
+        True,
+        "host+produce",
+        id="officials_as_hosts_pitching_produce_sell_it",
+    ),
+    pytest.param(
+        "游戏主播回乡探亲",
+        "这位游戏主播在微博晒出家乡特产，称过年要陪家人，暂停直播一周。",
+        False,
+        "games_streaming",
+        id="a_game_streamer_showing_hometown_produce_sells_nothing",
+    ),
 ]
 
 

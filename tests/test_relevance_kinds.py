@@ -2155,6 +2155,21 @@ REASONED = [
         "games_streaming",
         id="a_game_streamer_showing_hometown_produce_sells_nothing",
     ),
+    # round hans6: 带货 beside an eating show (吃播), a creator video or stream format, is literal
+    pytest.param(
+        "乡镇干部拍“带货吃播”卖腊肉",
+        "几位干部边吃边夸自家腊肉，视频发出后收到两千多单。",
+        True,
+        "带货",
+        id="a_selling_eating_show_makes_daihuo_literal",
+    ),
+    pytest.param(
+        "大胃王吃播被整治",
+        "平台下架多条浪费粮食的吃播视频，一名吃播博主被封号。",
+        False,
+        "score 0.0",
+        id="an_eating_show_alone_sells_nothing",
+    ),
 ]
 
 

@@ -2170,6 +2170,21 @@ REASONED = [
         "score 0.0",
         id="an_eating_show_alone_sells_nothing",
     ),
+    # round hans6: 电商主播 names the live seller as 带货主播 does
+    pytest.param(
+        "边境小镇的电商主播们",
+        "上千名电商主播聚在玉石市场，白天挑货，晚上对着补光灯一播就是六小时。",
+        True,
+        "电商主播",
+        id="ecommerce_hosts_are_live_sellers",
+    ),
+    pytest.param(
+        "新就业形态劳动者权益保障",
+        "座谈会邀请外卖骑手、货车司机和电商主播代表谈社保诉求。",
+        False,
+        "masked live selling as one occupation in a list of gig jobs",
+        id="ecommerce_hosts_in_a_list_of_gig_jobs_sell_nothing",
+    ),
 ]
 
 

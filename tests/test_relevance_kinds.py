@@ -2281,6 +2281,111 @@ REASONED = [
         "auction_house_names 'christie's' -6 ignored",
         id="en6_an_auction_houses_own_shop_livestream_still_counts",
     ),
+    # round hans6: a stake or shares sold (股份卖给, 出售股权) is a deal, not goods beside a host
+    pytest.param(
+        "秀场直播平台创始人把六成股份卖给一家广告集团",
+        "交易完成后，平台旗下签约主播约两万人，公司称将继续主打才艺直播。",
+        False,
+        "masked a stake or shares sold, not goods",
+        id="a_stream_platforms_shares_sold_to_a_buyer_are_no_goods",
+    ),
+    pytest.param(
+        "MCN创始人出售部分股权，主播仍在直播间卖货",
+        "出售所持两成股权后，公司旗下主播本月在抖音直播间卖出八万单零食。",
+        True,
+        "live",
+        id="goods_sold_in_a_live_room_beside_a_stake_sale_still_count",
+    ),
+    # round hans6: a live seller named only as a topic of another stream's chat
+    pytest.param(
+        "一位车企创始人直播试驾十小时",
+        "他一路聊创业与续航，还点评了东方甄选与主创的风波，并邀请其他老板也来直播测试。",
+        False,
+        "alone (no sell_goods",
+        id="a_live_seller_named_as_a_chat_topic_in_a_ceo_stream_is_no_selling_story",
+    ),
+    pytest.param(
+        "新东方季报：东方甄选自营品占比过半",
+        "东方甄选本季GMV下滑，但自营产品销售额占比升至五成以上。",
+        True,
+        "anchors",
+        id="a_live_sellers_own_trading_figures_still_count",
+    ),
+    # round hans6: live selling named as the contrast to a stream that sells nothing
+    pytest.param(
+        "董事长首次开直播",
+        "和一般的直播带货不同，他在三小时里只谈研发投入和海外工厂。",
+        False,
+        "masked live selling named as a contrast",
+        id="live_selling_named_as_a_contrast_to_a_talk_stream_sells_nothing",
+    ),
+    pytest.param(
+        "村支书的直播间",
+        "和一般的直播带货不同，他在直播间里只卖本村的核桃，一晚上卖出四千单。",
+        True,
+        "live",
+        id="a_stream_contrasted_with_live_selling_that_still_sells_counts",
+    ),
+    # round hans6: a platform named with someone's follower count is no place of sale
+    pytest.param(
+        "推三轮车卖凉皮的大姐快手粉丝破两百万",
+        "她每天在菜市场口出摊，顾客排队买凉皮，有人专程从外地赶来。",
+        False,
+        "masked a platform named as a follower count, not a place of sale",
+        id="a_vendor_famous_on_a_platform_sells_at_her_stall_not_on_it",
+    ),
+    pytest.param(
+        "抖音粉丝过百万的果农在抖音卖出五万斤脐橙",
+        "他每天拍果园短视频，挂上商品链接，一个月卖出五万斤。",
+        True,
+        "creator-platform+goods",
+        id="a_platform_named_as_the_place_of_sale_beside_a_follower_count_still_sells",
+    ),
+    # round hans6: produce right beside a host (not a stream word) is what the host sells
+    pytest.param(
+        "村干部轮流上阵当主播",
+        "村里组织干部当起“助农主播”推介土特产，手机架在田埂上，一场接一场。",
+        True,
+        "host+produce",
+        id="officials_as_hosts_pitching_produce_sell_it",
+    ),
+    pytest.param(
+        "游戏主播回乡探亲",
+        "这位游戏主播在微博晒出家乡特产，称过年要陪家人，暂停直播一周。",
+        False,
+        "games_streaming",
+        id="a_game_streamer_showing_hometown_produce_sells_nothing",
+    ),
+    # round hans6: 带货 beside an eating show (吃播), a creator video or stream format, is literal
+    pytest.param(
+        "乡镇干部拍“带货吃播”卖腊肉",
+        "几位干部边吃边夸自家腊肉，视频发出后收到两千多单。",
+        True,
+        "带货",
+        id="a_selling_eating_show_makes_daihuo_literal",
+    ),
+    pytest.param(
+        "大胃王吃播被整治",
+        "平台下架多条浪费粮食的吃播视频，一名吃播博主被封号。",
+        False,
+        "score 0.0",
+        id="an_eating_show_alone_sells_nothing",
+    ),
+    # round hans6: 电商主播 names the live seller as 带货主播 does
+    pytest.param(
+        "边境小镇的电商主播们",
+        "上千名电商主播聚在玉石市场，白天挑货，晚上对着补光灯一播就是六小时。",
+        True,
+        "电商主播",
+        id="ecommerce_hosts_are_live_sellers",
+    ),
+    pytest.param(
+        "新就业形态劳动者权益保障",
+        "座谈会邀请外卖骑手、货车司机和电商主播代表谈社保诉求。",
+        False,
+        "masked live selling as one occupation in a list of gig jobs",
+        id="ecommerce_hosts_in_a_list_of_gig_jobs_sell_nothing",
+    ),
 ]
 
 

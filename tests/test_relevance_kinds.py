@@ -2249,6 +2249,39 @@ REASONED = [
         "auction_house_names 'christie's' -6 ignored",
         id="en6_an_auction_houses_own_shop_livestream_still_counts",
     ),
+    # round en7: "go live" with a launch horizon is a system or network opening, no stream;
+    # a seller going live at a time, on a platform or to sell still streams
+    pytest.param(
+        "Open commerce network adds seller apps",
+        "Twelve seller apps are on the network and 40 more will go live in the next few "
+        "months, the operator said, with electronics listings due to go live within weeks.",
+        False,
+        "masked go live as a launch date, no stream",
+        id="en7_seller_apps_going_live_within_months_is_a_launch",
+    ),
+    pytest.param(
+        "Grocery marketplace sets a date",
+        "The marketplace's new merchant portal goes live by the end of 2026, letting sellers "
+        "manage payouts.",
+        False,
+        "masked go live as a launch date, no stream",
+        id="en7_a_merchant_portal_going_live_by_year_end_is_a_launch",
+    ),
+    pytest.param(
+        "Fruit growers turn to streams",
+        "Growers will go live in the coming weeks to sell lychees, expecting 5,000 orders a night.",
+        True,
+        "live+sell (en)",
+        id="en7_growers_going_live_in_coming_weeks_to_sell_still_stream",
+    ),
+    pytest.param(
+        "A boutique owner's nightly show",
+        "The boutique owner went live at 9 pm and sold 300 dresses to her viewers.",
+        True,
+        "live+sell (en)",
+        id="en7_a_seller_going_live_at_an_hour_still_streams",
+    ),
+
 ]
 
 

@@ -2281,6 +2281,23 @@ REASONED = [
         "live+sell (en)",
         id="en7_a_seller_going_live_at_an_hour_still_streams",
     ),
+    # round en7: a countdown gala streamed before a shopping festival is a televised show;
+    # hosts selling on a live-selling platform during the gala still sell
+    pytest.param(
+        "Marketplace stages its year-end countdown gala",
+        "The 12.12 countdown gala aired on two TV networks and streamed in the shopping app, with "
+        "pop acts and voucher giveaways for viewers.",
+        False,
+        "broadcast 'countdown gala'",
+        id="en7_a_festival_countdown_gala_is_a_broadcast_show",
+    ),
+    pytest.param(
+        "Phones sell out during the countdown gala",
+        "Hosts on Taobao Live sold 8,000 phones to viewers while the countdown gala ran, Tmall said.",
+        True,
+        "live_platforms 'taobao live'",
+        id="en7_hosts_selling_on_a_live_platform_during_a_gala_still_sell",
+    ),
 
 ]
 

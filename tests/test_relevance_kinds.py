@@ -2293,7 +2293,8 @@ REASONED = [
     ),
     pytest.param(
         "Phones sell out during the countdown gala",
-        "Hosts on Taobao Live sold 8,000 phones to viewers while the countdown gala ran, Tmall said.",
+        "Hosts on Taobao Live sold 8,000 phones to viewers while the countdown gala ran, "
+        "Tmall said.",
         True,
         "live_platforms 'taobao live'",
         id="en7_hosts_selling_on_a_live_platform_during_a_gala_still_sell",

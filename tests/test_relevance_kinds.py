@@ -2386,6 +2386,56 @@ REASONED = [
         "masked live selling as one occupation in a list of gig jobs",
         id="ecommerce_hosts_in_a_list_of_gig_jobs_sell_nothing",
     ),
+    # round en7: "go live" with a launch horizon is a system or network opening, no stream;
+    # a seller going live at a time, on a platform or to sell still streams
+    pytest.param(
+        "Open commerce network adds seller apps",
+        "Twelve seller apps are on the network and 40 more will go live in the next few "
+        "months, the operator said, with electronics listings due to go live within weeks.",
+        False,
+        "masked go live as a launch date, no stream",
+        id="en7_seller_apps_going_live_within_months_is_a_launch",
+    ),
+    pytest.param(
+        "Grocery marketplace sets a date",
+        "The marketplace's new merchant portal goes live by the end of 2026, letting sellers "
+        "manage payouts.",
+        False,
+        "masked go live as a launch date, no stream",
+        id="en7_a_merchant_portal_going_live_by_year_end_is_a_launch",
+    ),
+    pytest.param(
+        "Fruit growers turn to streams",
+        "Growers will go live in the coming weeks to sell lychees, expecting 5,000 orders a night.",
+        True,
+        "live+sell (en)",
+        id="en7_growers_going_live_in_coming_weeks_to_sell_still_stream",
+    ),
+    pytest.param(
+        "A boutique owner's nightly show",
+        "The boutique owner went live at 9 pm and sold 300 dresses to her viewers.",
+        True,
+        "live+sell (en)",
+        id="en7_a_seller_going_live_at_an_hour_still_streams",
+    ),
+    # round en7: a countdown gala streamed before a shopping festival is a televised show;
+    # hosts selling on a live-selling platform during the gala still sell
+    pytest.param(
+        "Marketplace stages its year-end countdown gala",
+        "The 12.12 countdown gala aired on two TV networks and streamed in the shopping app, with "
+        "pop acts and voucher giveaways for viewers.",
+        False,
+        "broadcast 'countdown gala'",
+        id="en7_a_festival_countdown_gala_is_a_broadcast_show",
+    ),
+    pytest.param(
+        "Phones sell out during the countdown gala",
+        "Hosts on Taobao Live sold 8,000 phones to viewers while the countdown gala ran, "
+        "Tmall said.",
+        True,
+        "live_platforms 'taobao live'",
+        id="en7_hosts_selling_on_a_live_platform_during_a_gala_still_sell",
+    ),
 ]
 
 

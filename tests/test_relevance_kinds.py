@@ -1286,6 +1286,20 @@ CASES = [
         False,
         id="a_streamers_ad_buyers_are_no_advertiser_status",
     ),
+    # review of round hans6: a broadcaster's presenter beside produce reports on it, sells nothing;
+    # a presenter who turned to live selling still sells
+    pytest.param(
+        "新闻主播走进农产品基地",
+        "电视台的新闻主播走进农产品基地，采访今年的丰收情况。",
+        False,
+        id="a_news_presenter_visiting_a_produce_base_sells_nothing",
+    ),
+    pytest.param(
+        "前电台主播转型直播带货",
+        "前电台主播在抖音直播卖家乡农产品，首场卖出五万单。",
+        True,
+        id="a_former_radio_presenter_selling_produce_live_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1286,6 +1286,42 @@ CASES = [
         False,
         id="a_streamers_ad_buyers_are_no_advertiser_status",
     ),
+    # round mix7: 直播带货 translated word for word ("live broadcast with goods") is live selling;
+    # a broadcast that merely mentions goods trains is not
+    pytest.param(
+        "Singer's first live broadcast with goods on Video Account",
+        "The evening session on the app drew 90,000 viewers and 300 orders of face masks.",
+        True,
+        id="mix7_a_live_broadcast_with_goods_calque_is_live_selling",
+    ),
+    pytest.param(
+        "Live broadcast, with goods trains halted, shows flooded tracks",
+        "The rail operator said freight would resume on Friday.",
+        False,
+        id="mix7_a_broadcast_beside_goods_trains_sells_nothing",
+    ),
+    # round mix7: TV home shopping as the yardstick ("more products than TV home shopping");
+    # a home shopping company's own news keeps its TV sense
+    pytest.param(
+        "Home shopping firms lose viewers as revenue falls more than 10%",
+        "Cable subscriptions shrank again and TV home shopping operators cut hosts.",
+        False,
+        id="mix7_home_shopping_revenue_down_more_than_ten_percent_is_tv_shopping",
+    ),
+    # round mix7: a stream only imagined ("如果可以我会直播…推销") is no stream; a stream that
+    # happened still counts, and so does what a farm does whenever it can ("要是…就直播")
+    pytest.param(
+        "要是天气好，我们就直播采摘现场，边摘边卖",
+        "果园主人说今年樱桃产量翻倍。",
+        True,
+        id="mix7_a_farms_habitual_stream_when_weather_allows_still_sells",
+    ),
+    pytest.param(
+        "立委记者会推销文旦",
+        "她笑说如果可以我會直播邊唱歌、邊推銷文旦，今天先請大家試吃。",
+        False,
+        id="mix7_a_legislators_imagined_stream_in_traditional_script",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2280,6 +2316,44 @@ REASONED = [
         True,
         "auction_house_names 'christie's' -6 ignored",
         id="en6_an_auction_houses_own_shop_livestream_still_counts",
+    ),
+    # round mix7: 直播带货 translated word for word is live selling
+    pytest.param(
+        "A county official's live streaming with goods moves 5,000 jars of honey",
+        "",
+        True,
+        "live_commerce 'live streaming with goods'",
+        id="mix7_a_live_streaming_with_goods_calque_names_its_term",
+    ),
+    # round mix7: TV home shopping as the yardstick for a live-commerce platform
+    pytest.param(
+        "Korean live commerce apps list more items than TV home shopping",
+        "In one week 2,000 small merchants sold goods on live commerce streams.",
+        True,
+        "masked TV shopping used as a comparison: 'than tv home shopping'",
+        id="mix7_more_items_than_tv_home_shopping_is_a_comparison",
+    ),
+    pytest.param(
+        "Younger viewers prefer YouTube rather than TV home shopping",
+        "Home shopping firms saw revenue drop as cable subscriptions fell.",
+        False,
+        "tv_shopping 'home shopping'",
+        id="mix7_a_comparison_leaves_the_tv_shopping_story_against",
+    ),
+    # round mix7: a stream only imagined
+    pytest.param(
+        "议员笑说如果有机会她会直播边聊天边推销芒果",
+        "今天她只是在记者会上试吃，呼吁民众多买。",
+        False,
+        "masked a stream only imagined",
+        id="mix7_a_politicians_imagined_stream_is_no_stream",
+    ),
+    pytest.param(
+        "县长昨晚直播卖脐橙三千斤",
+        "他说如果销量好，下个月还会直播。",
+        True,
+        "live+sell",
+        id="mix7_a_stream_that_happened_counts_beside_a_promised_one",
     ),
 ]
 

@@ -1322,6 +1322,34 @@ CASES = [
         False,
         id="mix7_a_legislators_imagined_stream_in_traditional_script",
     ),
+    # round mix7: Korea's "labang" (라방) is live commerce beside selling or stream words; the
+    # town in Sarawak and the surname are not
+    pytest.param(
+        "Labang floods after river bursts its banks",
+        "Residents of Labang in Sarawak were moved to a school hall by boat.",
+        False,
+        id="mix7_labang_the_town_is_no_live_commerce",
+    ),
+    pytest.param(
+        "Rabang named coach of the national volleyball team",
+        "Coach Rabang led the club to two league titles.",
+        False,
+        id="mix7_rabang_the_surname_is_no_live_commerce",
+    ),
+    # round mix7: sellers and influencers as two trades a tax office addresses; influencers who
+    # earn on goods sold still count
+    pytest.param(
+        "Tax office reminds e-commerce vendors and influencers to register",
+        "Digital workers who earn from posts or online shops must file returns by April.",
+        False,
+        id="mix7_vendors_and_influencers_as_two_trades_sell_nothing_together",
+    ),
+    pytest.param(
+        "Influencers and sellers earn commissions on goods sold in their streams",
+        "",
+        True,
+        id="mix7_influencers_paid_on_goods_sold_in_streams_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2354,6 +2382,22 @@ REASONED = [
         True,
         "live+sell",
         id="mix7_a_stream_that_happened_counts_beside_a_promised_one",
+    ),
+    # round mix7: Korea's "labang" beside a selling word
+    pytest.param(
+        "Coupang expands labang as shoppers buy more through mobile broadcasts",
+        "",
+        True,
+        "live_commerce 'labang'",
+        id="mix7_labang_beside_buying_is_live_commerce",
+    ),
+    # round mix7: sellers and influencers as two trades in a tax notice
+    pytest.param(
+        "Revenue office tells online sellers and influencers to file taxes",
+        "Young earners who never filed a return can be audited five years back.",
+        False,
+        "masked sellers and influencers as two trades",
+        id="mix7_online_sellers_and_influencers_in_a_tax_notice",
     ),
 ]
 

@@ -1350,6 +1350,21 @@ CASES = [
         True,
         id="mix7_influencers_paid_on_goods_sold_in_streams_still_count",
     ),
+    # round mix7: a creator platform's shopping built into its feed ("TikTok-style shopping
+    # feed", "in-app shopping") is creator commerce; the platform named beside shopping in
+    # general is not
+    pytest.param(
+        "Pinterest tests a TikTok-style shopping feed of creators' videos",
+        "Viewers can buy tagged items without leaving the app.",
+        True,
+        id="mix7_a_tiktok_style_shopping_feed_is_creator_commerce",
+    ),
+    pytest.param(
+        "TikTok ban looms as Congress debates",
+        "Lawmakers cite data security; malls report steady holiday shopping.",
+        False,
+        id="mix7_tiktok_beside_holiday_shopping_in_general_is_not_commerce",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2398,6 +2413,14 @@ REASONED = [
         False,
         "masked sellers and influencers as two trades",
         id="mix7_online_sellers_and_influencers_in_a_tax_notice",
+    ),
+    # round mix7: a creator platform's in-app shopping
+    pytest.param(
+        "TikTok's in-app shopping takes off in Britain",
+        "",
+        True,
+        "creator-platform+commerce (en)",
+        id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
     ),
 ]
 

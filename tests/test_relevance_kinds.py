@@ -1300,6 +1300,85 @@ CASES = [
         True,
         id="a_former_radio_presenter_selling_produce_live_still_sells",
     ),
+    # round mix7: 直播带货 translated word for word ("live broadcast with goods") is live selling;
+    # a broadcast that merely mentions goods trains is not
+    pytest.param(
+        "Singer's first live broadcast with goods on Video Account",
+        "The evening session on the app drew 90,000 viewers and 300 orders of face masks.",
+        True,
+        id="mix7_a_live_broadcast_with_goods_calque_is_live_selling",
+    ),
+    pytest.param(
+        "Live broadcast, with goods trains halted, shows flooded tracks",
+        "The rail operator said freight would resume on Friday.",
+        False,
+        id="mix7_a_broadcast_beside_goods_trains_sells_nothing",
+    ),
+    # round mix7: TV home shopping as the yardstick ("more products than TV home shopping");
+    # a home shopping company's own news keeps its TV sense
+    pytest.param(
+        "Home shopping firms lose viewers as revenue falls more than 10%",
+        "Cable subscriptions shrank again and TV home shopping operators cut hosts.",
+        False,
+        id="mix7_home_shopping_revenue_down_more_than_ten_percent_is_tv_shopping",
+    ),
+    # round mix7: a stream only imagined ("如果可以我会直播…推销") is no stream; a stream that
+    # happened still counts, and so does what a farm does whenever it can ("要是…就直播")
+    pytest.param(
+        "要是天气好，我们就直播采摘现场，边摘边卖",
+        "果园主人说今年樱桃产量翻倍。",
+        True,
+        id="mix7_a_farms_habitual_stream_when_weather_allows_still_sells",
+    ),
+    pytest.param(
+        "立委记者会推销文旦",
+        "她笑说如果可以我會直播邊唱歌、邊推銷文旦，今天先請大家試吃。",
+        False,
+        id="mix7_a_legislators_imagined_stream_in_traditional_script",
+    ),
+    # round mix7: Korea's "labang" (라방) is live commerce beside selling or stream words; the
+    # town in Sarawak and the surname are not
+    pytest.param(
+        "Labang floods after river bursts its banks",
+        "Residents of Labang in Sarawak were moved to a school hall by boat.",
+        False,
+        id="mix7_labang_the_town_is_no_live_commerce",
+    ),
+    pytest.param(
+        "Rabang named coach of the national volleyball team",
+        "Coach Rabang led the club to two league titles.",
+        False,
+        id="mix7_rabang_the_surname_is_no_live_commerce",
+    ),
+    # round mix7: sellers and influencers as two trades a tax office addresses; influencers who
+    # earn on goods sold still count
+    pytest.param(
+        "Tax office reminds e-commerce vendors and influencers to register",
+        "Digital workers who earn from posts or online shops must file returns by April.",
+        False,
+        id="mix7_vendors_and_influencers_as_two_trades_sell_nothing_together",
+    ),
+    pytest.param(
+        "Influencers and sellers earn commissions on goods sold in their streams",
+        "",
+        True,
+        id="mix7_influencers_paid_on_goods_sold_in_streams_still_count",
+    ),
+    # round mix7: a creator platform's shopping built into its feed ("TikTok-style shopping
+    # feed", "in-app shopping") is creator commerce; the platform named beside shopping in
+    # general is not
+    pytest.param(
+        "Pinterest tests a TikTok-style shopping feed of creators' videos",
+        "Viewers can buy tagged items without leaving the app.",
+        True,
+        id="mix7_a_tiktok_style_shopping_feed_is_creator_commerce",
+    ),
+    pytest.param(
+        "TikTok ban looms as Congress debates",
+        "Lawmakers cite data security; malls report steady holiday shopping.",
+        False,
+        id="mix7_tiktok_beside_holiday_shopping_in_general_is_not_commerce",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2449,6 +2528,68 @@ REASONED = [
         True,
         "live_platforms 'taobao live'",
         id="en7_hosts_selling_on_a_live_platform_during_a_gala_still_sell",
+    ),
+    # round mix7: 直播带货 translated word for word is live selling
+    pytest.param(
+        "A county official's live streaming with goods moves 5,000 jars of honey",
+        "",
+        True,
+        "live_commerce 'live streaming with goods'",
+        id="mix7_a_live_streaming_with_goods_calque_names_its_term",
+    ),
+    # round mix7: TV home shopping as the yardstick for a live-commerce platform
+    pytest.param(
+        "Korean live commerce apps list more items than TV home shopping",
+        "In one week 2,000 small merchants sold goods on live commerce streams.",
+        True,
+        "masked TV shopping used as a comparison: 'than tv home shopping'",
+        id="mix7_more_items_than_tv_home_shopping_is_a_comparison",
+    ),
+    pytest.param(
+        "Younger viewers prefer YouTube rather than TV home shopping",
+        "Home shopping firms saw revenue drop as cable subscriptions fell.",
+        False,
+        "tv_shopping 'home shopping'",
+        id="mix7_a_comparison_leaves_the_tv_shopping_story_against",
+    ),
+    # round mix7: a stream only imagined
+    pytest.param(
+        "议员笑说如果有机会她会直播边聊天边推销芒果",
+        "今天她只是在记者会上试吃，呼吁民众多买。",
+        False,
+        "masked a stream only imagined",
+        id="mix7_a_politicians_imagined_stream_is_no_stream",
+    ),
+    pytest.param(
+        "县长昨晚直播卖脐橙三千斤",
+        "他说如果销量好，下个月还会直播。",
+        True,
+        "live+sell",
+        id="mix7_a_stream_that_happened_counts_beside_a_promised_one",
+    ),
+    # round mix7: Korea's "labang" beside a selling word
+    pytest.param(
+        "Coupang expands labang as shoppers buy more through mobile broadcasts",
+        "",
+        True,
+        "live_commerce 'labang'",
+        id="mix7_labang_beside_buying_is_live_commerce",
+    ),
+    # round mix7: sellers and influencers as two trades in a tax notice
+    pytest.param(
+        "Revenue office tells online sellers and influencers to file taxes",
+        "Young earners who never filed a return can be audited five years back.",
+        False,
+        "masked sellers and influencers as two trades",
+        id="mix7_online_sellers_and_influencers_in_a_tax_notice",
+    ),
+    # round mix7: a creator platform's in-app shopping
+    pytest.param(
+        "TikTok's in-app shopping takes off in Britain",
+        "",
+        True,
+        "creator-platform+commerce (en)",
+        id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
     ),
 ]
 

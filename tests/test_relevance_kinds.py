@@ -2591,6 +2591,32 @@ REASONED = [
         "creator-platform+commerce (en)",
         id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
     ),
+    # round en9: a livestock market by its other names (saleyards, livestock or sheep
+    # sales) streamed for remote bidders is the market's sale broadcast; a farmer's own
+    # live selling beside one still counts
+    pytest.param(
+        "Regional saleyards put their weekly sales on video",
+        "Buyers can now watch the pens on a live stream and place bids from home while "
+        "agents run the auction as usual.",
+        False,
+        "broadcast 'saleyards' -6",
+        id="en9_saleyard_sales_streamed_for_remote_bidders_are_a_market_broadcast",
+    ),
+    pytest.param(
+        "Sheep sales move online and onto live video",
+        "Auctions and live video feeds let graziers bid on lambs without travelling.",
+        False,
+        "broadcast 'sheep sales' -6",
+        id="en9_sheep_sales_on_live_video_are_a_market_broadcast",
+    ),
+    pytest.param(
+        "A grazier sells lamb boxes in live streams after saleyard prices slump",
+        "Every Sunday she goes live on TikTok and sells meat packs to viewers who check out "
+        "in the app.",
+        True,
+        "rule live+sell",
+        id="en9_a_farmers_own_live_selling_beside_a_saleyard_still_counts",
+    ),
 ]
 
 

@@ -2617,6 +2617,38 @@ REASONED = [
         "rule live+sell",
         id="en9_a_farmers_own_live_selling_beside_a_saleyard_still_counts",
     ),
+    # round en9: a property auction called on Zoom or a live-stream for remote bidders is the
+    # auction's broadcast; a streamed auction's live+sell rules do not weaken it, while a
+    # property agent's own live selling and a collector's streamed auction keep their verdict
+    pytest.param(
+        "Weekend clearance rate slips as more homes sell to bidders online",
+        "One Brisbane cottage was sold to a buyer watching the live-stream from Perth after "
+        "six bids.",
+        False,
+        "property_auction 'clearance rate' -6",
+        id="en9_a_home_sold_to_a_bidder_on_the_live_stream_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "The house auction streamed on Facebook Live sold above reserve",
+        "Registered bidders joined from three states.",
+        False,
+        "property_auction 'house auction' -6",
+        id="en9_a_house_auction_streamed_live_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "A real estate agent sells off-the-plan flats in TikTok live streams",
+        "Viewers reserve units in the chat during her weekly stream.",
+        True,
+        "rule live+sell",
+        id="en9_an_agents_own_live_selling_of_flats_still_counts",
+    ),
+    pytest.param(
+        "Comic books go under the hammer as collectors bid on a live stream",
+        "The shop streamed its auction on Facebook and sold 200 lots.",
+        True,
+        "rule live+sell",
+        id="en9_a_collectors_auction_streamed_by_a_shop_is_not_a_property_auction",
+    ),
 ]
 
 

@@ -2625,14 +2625,14 @@ REASONED = [
         "One Brisbane cottage was sold to a buyer watching the live-stream from Perth after "
         "six bids.",
         False,
-        "property_auction 'clearance rate' -6",
+        "auction_markets 'clearance rate' -6",
         id="en9_a_home_sold_to_a_bidder_on_the_live_stream_is_an_auction_broadcast",
     ),
     pytest.param(
         "The house auction streamed on Facebook Live sold above reserve",
         "Registered bidders joined from three states.",
         False,
-        "property_auction 'house auction' -6",
+        "auction_markets 'house auction' -6",
         id="en9_a_house_auction_streamed_live_is_an_auction_broadcast",
     ),
     pytest.param(
@@ -2648,6 +2648,29 @@ REASONED = [
         True,
         "rule live+sell",
         id="en9_a_collectors_auction_streamed_by_a_shop_is_not_a_property_auction",
+    ),
+    # round en9: a collector car auction or a yearling sale streamed is the auction's
+    # broadcast too; dealers selling cars in their own live streams still count
+    pytest.param(
+        "Muscle cars cross the block in Las Vegas",
+        "Each car sold is shown on the auction's livestream with its hammer price.",
+        False,
+        "auction_markets 'cross the block' -6",
+        id="en9_cars_crossing_the_block_on_a_livestream_are_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Yearling sale streams live as a filly sells for $1.8m",
+        "Buyers in Hong Kong bid online.",
+        False,
+        "auction_markets 'yearling sale' -6",
+        id="en9_a_yearling_sale_streamed_live_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Used-car dealers auction cars in Douyin live streams",
+        "One dealer sells 200 cars a night to viewers who pay deposits in the app.",
+        True,
+        "rule live+sell",
+        id="en9_dealers_auctioning_cars_in_their_own_live_streams_still_count",
     ),
 ]
 

@@ -2672,6 +2672,29 @@ REASONED = [
         "rule live+sell",
         id="en9_dealers_auctioning_cars_in_their_own_live_streams_still_count",
     ),
+    # round en9: a memorabilia house's sale and a charity auction streamed as a show are
+    # event broadcasts; a streamer auctioning goods to viewers for charity still sells
+    pytest.param(
+        "Film props go under the hammer at Julien's",
+        "A sword from the trilogy sold for $200,000 as the auction was live-streamed.",
+        False,
+        "auction_house_names 'julien's'",
+        id="en9_a_memorabilia_houses_streamed_sale_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Musicians' guitars top a charity auction streamed on YouTube",
+        "The auction was presented in a livestream and a signed bass sold for $30,000.",
+        False,
+        "broadcast 'charity auction' -6 weighed -3",
+        id="en9_a_charity_auction_streamed_as_a_show_is_an_event_broadcast",
+    ),
+    pytest.param(
+        "A streamer's charity auction sells signed shirts to viewers in a TikTok live stream",
+        "Fans bid in the chat for a week and the money goes to a food bank.",
+        True,
+        "rule live+sell",
+        id="en9_a_streamer_auctioning_goods_to_viewers_for_charity_still_sells",
+    ),
 ]
 
 

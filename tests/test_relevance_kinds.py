@@ -2591,6 +2591,110 @@ REASONED = [
         "creator-platform+commerce (en)",
         id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
     ),
+    # round en9: a livestock market by its other names (saleyards, livestock or sheep
+    # sales) streamed for remote bidders is the market's sale broadcast; a farmer's own
+    # live selling beside one still counts
+    pytest.param(
+        "Regional saleyards put their weekly sales on video",
+        "Buyers can now watch the pens on a live stream and place bids from home while "
+        "agents run the auction as usual.",
+        False,
+        "broadcast 'saleyards' -6",
+        id="en9_saleyard_sales_streamed_for_remote_bidders_are_a_market_broadcast",
+    ),
+    pytest.param(
+        "Sheep sales move online and onto live video",
+        "Auctions and live video feeds let graziers bid on lambs without travelling.",
+        False,
+        "broadcast 'sheep sales' -6",
+        id="en9_sheep_sales_on_live_video_are_a_market_broadcast",
+    ),
+    pytest.param(
+        "A grazier sells lamb boxes in live streams after saleyard prices slump",
+        "Every Sunday she goes live on TikTok and sells meat packs to viewers who check out "
+        "in the app.",
+        True,
+        "rule live+sell",
+        id="en9_a_farmers_own_live_selling_beside_a_saleyard_still_counts",
+    ),
+    # round en9: a property auction called on Zoom or a live-stream for remote bidders is the
+    # auction's broadcast; a streamed auction's live+sell rules do not weaken it, while a
+    # property agent's own live selling and a collector's streamed auction keep their verdict
+    pytest.param(
+        "Weekend clearance rate slips as more homes sell to bidders online",
+        "One Brisbane cottage was sold to a buyer watching the live-stream from Perth after "
+        "six bids.",
+        False,
+        "auction_markets 'clearance rate' -6",
+        id="en9_a_home_sold_to_a_bidder_on_the_live_stream_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "The house auction streamed on Facebook Live sold above reserve",
+        "Registered bidders joined from three states.",
+        False,
+        "auction_markets 'house auction' -6",
+        id="en9_a_house_auction_streamed_live_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "A real estate agent sells off-the-plan flats in TikTok live streams",
+        "Viewers reserve units in the chat during her weekly stream.",
+        True,
+        "rule live+sell",
+        id="en9_an_agents_own_live_selling_of_flats_still_counts",
+    ),
+    pytest.param(
+        "Comic books go under the hammer as collectors bid on a live stream",
+        "The shop streamed its auction on Facebook and sold 200 lots.",
+        True,
+        "rule live+sell",
+        id="en9_a_collectors_auction_streamed_by_a_shop_is_not_a_property_auction",
+    ),
+    # round en9: a collector car auction or a yearling sale streamed is the auction's
+    # broadcast too; dealers selling cars in their own live streams still count
+    pytest.param(
+        "Muscle cars cross the block in Las Vegas",
+        "Each car sold is shown on the auction's livestream with its hammer price.",
+        False,
+        "auction_markets 'cross the block' -6",
+        id="en9_cars_crossing_the_block_on_a_livestream_are_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Yearling sale streams live as a filly sells for $1.8m",
+        "Buyers in Hong Kong bid online.",
+        False,
+        "auction_markets 'yearling sale' -6",
+        id="en9_a_yearling_sale_streamed_live_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Used-car dealers auction cars in Douyin live streams",
+        "One dealer sells 200 cars a night to viewers who pay deposits in the app.",
+        True,
+        "rule live+sell",
+        id="en9_dealers_auctioning_cars_in_their_own_live_streams_still_count",
+    ),
+    # round en9: a memorabilia house's sale and a charity auction streamed as a show are
+    # event broadcasts; a streamer auctioning goods to viewers for charity still sells
+    pytest.param(
+        "Film props go under the hammer at Julien's",
+        "A sword from the trilogy sold for $200,000 as the auction was live-streamed.",
+        False,
+        "auction_house_names 'julien's'",
+        id="en9_a_memorabilia_houses_streamed_sale_is_an_auction_broadcast",
+    ),
+    pytest.param(
+        "Musicians' guitars top a charity auction streamed on YouTube",
+        "The auction was presented in a livestream and a signed bass sold for $30,000.",
+        False,
+        "broadcast 'charity auction' -6 weighed -3",
+        id="en9_a_charity_auction_streamed_as_a_show_is_an_event_broadcast",
+    ),
+    pytest.param(
+        "A streamer's charity auction sells signed shirts to viewers in a TikTok live stream",
+        "Fans bid in the chat for a week and the money goes to a food bank.",
+        True,
+        "rule live+sell",
+        id="en9_a_streamer_auctioning_goods_to_viewers_for_charity_still_sells",
+    ),
 ]
 
 

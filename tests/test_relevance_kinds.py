@@ -1379,6 +1379,32 @@ CASES = [
         False,
         id="mix7_tiktok_beside_holiday_shopping_in_general_is_not_commerce",
     ),
+    # round en8: no sale in an app's selling point, a short seller's bet or an app "selling
+    # itself"; the divestiture of TikTok is not covered by the creator-app rule
+    pytest.param(
+        "Douyin's key selling point for advertisers is its algorithm",
+        "",
+        False,
+        id="en8_an_apps_selling_point_is_no_sale",
+    ),
+    pytest.param(
+        "Short sellers pile into Kuaishou before its results",
+        "",
+        False,
+        id="en8_short_sellers_betting_on_an_app_sell_no_goods",
+    ),
+    pytest.param(
+        "Xiaohongshu is selling itself to young users as a search engine",
+        "",
+        False,
+        id="en8_an_app_selling_itself_as_a_search_engine_sells_no_goods",
+    ),
+    pytest.param(
+        "Beijing signals it will block any deal to sell TikTok's algorithm",
+        "",
+        False,
+        id="en8_selling_tiktoks_algorithm_is_a_divestiture",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2590,6 +2616,23 @@ REASONED = [
         True,
         "creator-platform+commerce (en)",
         id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
+    ),
+    # round en8: a seller's verb in its other forms (sell, sells, selling, seller) beside
+    # Douyin, Kuaishou or Xiaohongshu by name; an app's selling point, short sellers and an
+    # app "selling itself" are no sale, and "sell TikTok" stays the divestiture
+    pytest.param(
+        "Mountain honey finds city buyers",
+        "The beekeeper sells most of her jars through Kuaishou, filming the hives at dawn.",
+        True,
+        "creator-app+sell (en)",
+        id="en8_a_beekeeper_selling_through_kuaishou_is_creator_commerce",
+    ),
+    pytest.param(
+        "A walnut seller on Douyin ships to 20 provinces",
+        "",
+        True,
+        "creator-app+sell (en)",
+        id="en8_a_walnut_seller_on_douyin_is_creator_commerce",
     ),
 ]
 

@@ -2634,6 +2634,44 @@ REASONED = [
         "creator-app+sell (en)",
         id="en8_a_walnut_seller_on_douyin_is_creator_commerce",
     ),
+    # round en8: rights, ads or a stake named before a passive sale ("rights had been sold to
+    # a platform") are no goods; goods sold right after a rights clause keep their sale
+    pytest.param(
+        "Football league's streaming rights sold to Kuaishou",
+        "",
+        False,
+        "masked ads or subscriptions sold",
+        id="en8_streaming_rights_sold_to_a_creator_app_are_no_goods",
+    ),
+    pytest.param(
+        "Tennis tour",
+        "Its media rights for the next three seasons have been sold to Douyin, the tour said.",
+        False,
+        "masked ads or subscriptions sold",
+        id="en8_media_rights_that_have_been_sold_to_douyin_are_no_goods",
+    ),
+    pytest.param(
+        "Shepherd finds buyers far away",
+        "Herders keep the rights to their pastures and sold 800 kilograms of yak jerky on Douyin.",
+        True,
+        "creator-platform+commerce (en)",
+        id="en8_jerky_sold_on_douyin_after_a_rights_clause_is_still_sold",
+    ),
+    # round en8: the fund-selling mask reads whole words: "refunds for goods sold" is a sale
+    pytest.param(
+        "Fake jade case closes",
+        "Shoppers get refunds for bracelets sold in the anchor's livestream.",
+        True,
+        "live+sell (en)",
+        id="en8_refunds_for_bracelets_sold_in_a_livestream_are_no_fund_trade",
+    ),
+    pytest.param(
+        "Funds sold Kuaishou shares after the quarterly call",
+        "",
+        False,
+        "masked securities traded",
+        id="en8_funds_selling_shares_stay_a_securities_trade",
+    ),
 ]
 
 

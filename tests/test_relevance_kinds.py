@@ -2672,6 +2672,22 @@ REASONED = [
         "masked securities traded",
         id="en8_funds_selling_shares_stay_a_securities_trade",
     ),
+    # round en8: Channels as the yardstick of another WeChat product's rank ("second only to
+    # the video account") is no Channels news; Channels' own figures beside a ranking are
+    pytest.param(
+        "WeChat Pay's new team",
+        "Insiders say payments now rank second only to the video account among WeChat's bets.",
+        False,
+        "masked Channels as a yardstick",
+        id="en8_payments_second_only_to_the_video_account_is_no_channels_news",
+    ),
+    pytest.param(
+        "WeChat's video account shop orders doubled",
+        "Its GMV growth was second only to Douyin's among China's platforms.",
+        True,
+        "video accounts+wechat (en)",
+        id="en8_channels_shop_growth_second_only_to_douyin_is_channels_news",
+    ),
 ]
 
 

@@ -1379,6 +1379,32 @@ CASES = [
         False,
         id="mix7_tiktok_beside_holiday_shopping_in_general_is_not_commerce",
     ),
+    # round en8: no sale in an app's selling point, a short seller's bet or an app "selling
+    # itself"; the divestiture of TikTok is not covered by the creator-app rule
+    pytest.param(
+        "Douyin's key selling point for advertisers is its algorithm",
+        "",
+        False,
+        id="en8_an_apps_selling_point_is_no_sale",
+    ),
+    pytest.param(
+        "Short sellers pile into Kuaishou before its results",
+        "",
+        False,
+        id="en8_short_sellers_betting_on_an_app_sell_no_goods",
+    ),
+    pytest.param(
+        "Xiaohongshu is selling itself to young users as a search engine",
+        "",
+        False,
+        id="en8_an_app_selling_itself_as_a_search_engine_sells_no_goods",
+    ),
+    pytest.param(
+        "Beijing signals it will block any deal to sell TikTok's algorithm",
+        "",
+        False,
+        id="en8_selling_tiktoks_algorithm_is_a_divestiture",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.
@@ -2694,6 +2720,77 @@ REASONED = [
         True,
         "rule live+sell",
         id="en9_a_streamer_auctioning_goods_to_viewers_for_charity_still_sells",
+    ),
+    # round en8: a seller's verb in its other forms (sell, sells, selling, seller) beside
+    # Douyin, Kuaishou or Xiaohongshu by name; an app's selling point, short sellers and an
+    # app "selling itself" are no sale, and "sell TikTok" stays the divestiture
+    pytest.param(
+        "Mountain honey finds city buyers",
+        "The beekeeper sells most of her jars through Kuaishou, filming the hives at dawn.",
+        True,
+        "creator-app+sell (en)",
+        id="en8_a_beekeeper_selling_through_kuaishou_is_creator_commerce",
+    ),
+    pytest.param(
+        "A walnut seller on Douyin ships to 20 provinces",
+        "",
+        True,
+        "creator-app+sell (en)",
+        id="en8_a_walnut_seller_on_douyin_is_creator_commerce",
+    ),
+    # round en8: rights, ads or a stake named before a passive sale ("rights had been sold to
+    # a platform") are no goods; goods sold right after a rights clause keep their sale
+    pytest.param(
+        "Football league's streaming rights sold to Kuaishou",
+        "",
+        False,
+        "masked ads or subscriptions sold",
+        id="en8_streaming_rights_sold_to_a_creator_app_are_no_goods",
+    ),
+    pytest.param(
+        "Tennis tour",
+        "Its media rights for the next three seasons have been sold to Douyin, the tour said.",
+        False,
+        "masked ads or subscriptions sold",
+        id="en8_media_rights_that_have_been_sold_to_douyin_are_no_goods",
+    ),
+    pytest.param(
+        "Shepherd finds buyers far away",
+        "Herders keep the rights to their pastures and sold 800 kilograms of yak jerky on Douyin.",
+        True,
+        "creator-platform+commerce (en)",
+        id="en8_jerky_sold_on_douyin_after_a_rights_clause_is_still_sold",
+    ),
+    # round en8: the fund-selling mask reads whole words: "refunds for goods sold" is a sale
+    pytest.param(
+        "Fake jade case closes",
+        "Shoppers get refunds for bracelets sold in the anchor's livestream.",
+        True,
+        "live+sell (en)",
+        id="en8_refunds_for_bracelets_sold_in_a_livestream_are_no_fund_trade",
+    ),
+    pytest.param(
+        "Funds sold Kuaishou shares after the quarterly call",
+        "",
+        False,
+        "masked securities traded",
+        id="en8_funds_selling_shares_stay_a_securities_trade",
+    ),
+    # round en8: Channels as the yardstick of another WeChat product's rank ("second only to
+    # the video account") is no Channels news; Channels' own figures beside a ranking are
+    pytest.param(
+        "WeChat Pay's new team",
+        "Insiders say payments now rank second only to the video account among WeChat's bets.",
+        False,
+        "masked Channels as a yardstick",
+        id="en8_payments_second_only_to_the_video_account_is_no_channels_news",
+    ),
+    pytest.param(
+        "WeChat's video account shop orders doubled",
+        "Its GMV growth was second only to Douyin's among China's platforms.",
+        True,
+        "video accounts+wechat (en)",
+        id="en8_channels_shop_growth_second_only_to_douyin_is_channels_news",
     ),
 ]
 

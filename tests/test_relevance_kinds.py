@@ -2591,6 +2591,28 @@ REASONED = [
         "creator-platform+commerce (en)",
         id="mix7_tiktoks_in_app_shopping_is_creator_commerce",
     ),
+    # round hans8: live selling named as the analogy for another trade's logic
+    pytest.param(
+        "县融媒体中心短视频播放破亿",
+        "中心负责人说，做政务号和直播电商的底层逻辑相通，都要讲好场景化故事。",
+        False,
+        "masked live selling named as an analogy",
+        id="hans8_live_commerce_as_the_analogy_for_a_publicity_account_sells_nothing",
+    ),
+    pytest.param(
+        "知识付费平台的分销之道",
+        "高管称其课程分销与直播带货的商业逻辑高度相似，但平台目前并不做直播。",
+        False,
+        "masked live selling named as an analogy",
+        id="hans8_live_selling_as_the_analogy_for_course_sales_sells_nothing",
+    ),
+    pytest.param(
+        "村播基地一年卖出三千万",
+        "主播们在直播间卖核桃，负责人说选品与直播带货的成功规律一致：货好价实。",
+        True,
+        "live+sell",
+        id="hans8_a_stream_that_sells_beside_the_analogy_still_counts",
+    ),
 ]
 
 

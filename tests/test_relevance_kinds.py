@@ -2613,6 +2613,28 @@ REASONED = [
         "live+sell",
         id="hans8_a_stream_that_sells_beside_the_analogy_still_counts",
     ),
+    # round hans8: 带货 done for farm produce is selling, with one more sign of a seller
+    pytest.param(
+        "果园里的年轻人成了网红",
+        "这位农民网红在果园里为农产品带货，靠新媒体卖出了两万斤苹果。",
+        True,
+        "produce+带货",
+        id="hans8_daihuo_for_farm_produce_beside_a_sale_is_selling",
+    ),
+    pytest.param(
+        "奥运冠军回乡",
+        "冠军回到家乡，在微博上为家乡农产品带货，网友纷纷点赞。",
+        False,
+        "produce+带货",
+        id="hans8_daihuo_for_produce_in_a_champions_post_alone_does_not_pass",
+    ),
+    pytest.param(
+        "文旅局长变装出圈",
+        "她穿上民族服饰拍视频，为当地特产带货，也为景区引流。",
+        False,
+        "tourism_promo",
+        id="hans8_a_tourism_officials_daihuo_for_specialties_stays_promotion",
+    ),
 ]
 
 

@@ -2635,6 +2635,21 @@ REASONED = [
         "tourism_promo",
         id="hans8_a_tourism_officials_daihuo_for_specialties_stays_promotion",
     ),
+    # round hans8: a town's short-video contest posts its entries on 视频号 among other platforms
+    pytest.param(
+        "古镇短视频大赛开始征稿",
+        "参赛者可把作品发到抖音、视频号，按点赞和转发评出人气奖。",
+        False,
+        "short_video_other",
+        id="hans8_a_promotional_video_contest_on_channels_is_not_channels_news",
+    ),
+    pytest.param(
+        "電商短視頻大賽",
+        "參賽者在視頻號小店掛車，比賽期間賣出三千單。",
+        True,
+        "channels",
+        id="hans8_a_video_contest_whose_entries_sell_in_a_channels_shop_still_counts",
+    ),
 ]
 
 

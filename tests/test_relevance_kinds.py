@@ -2650,6 +2650,28 @@ REASONED = [
         "channels",
         id="hans8_a_video_contest_whose_entries_sell_in_a_channels_shop_still_counts",
     ),
+    # round hans8: consumption aid (消费帮扶) totals naming live selling as one channel among many
+    pytest.param(
+        "消费帮扶成效显著",
+        "各单位通过食堂采购、工会福利、展销会、直播带货等方式销售帮扶产品2.3亿元。",
+        False,
+        "consumption_aid",
+        id="hans8_consumption_aid_totals_with_live_selling_in_a_list_are_not_live_commerce",
+    ),
+    pytest.param(
+        "消费帮扶直播带货专场",
+        "专场销售额达300万元，帮扶产品供不应求。",
+        True,
+        "live_commerce",
+        id="hans8_a_consumption_aid_live_selling_session_still_counts",
+    ),
+    pytest.param(
+        "消费扶贫月：县长在直播间卖出扶贫产品",
+        "三小时卖出五万单。",
+        True,
+        "live+sell",
+        id="hans8_an_official_selling_aid_products_in_a_live_room_still_counts",
+    ),
 ]
 
 

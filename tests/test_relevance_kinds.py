@@ -2792,6 +2792,87 @@ REASONED = [
         "video accounts+wechat (en)",
         id="en8_channels_shop_growth_second_only_to_douyin_is_channels_news",
     ),
+    # round hans8: live selling named as the analogy for another trade's logic
+    pytest.param(
+        "县融媒体中心短视频播放破亿",
+        "中心负责人说，做政务号和直播电商的底层逻辑相通，都要讲好场景化故事。",
+        False,
+        "masked live selling named as an analogy",
+        id="hans8_live_commerce_as_the_analogy_for_a_publicity_account_sells_nothing",
+    ),
+    pytest.param(
+        "知识付费平台的分销之道",
+        "高管称其课程分销与直播带货的商业逻辑高度相似，但平台目前并不做直播。",
+        False,
+        "masked live selling named as an analogy",
+        id="hans8_live_selling_as_the_analogy_for_course_sales_sells_nothing",
+    ),
+    pytest.param(
+        "村播基地一年卖出三千万",
+        "主播们在直播间卖核桃，负责人说选品与直播带货的成功规律一致：货好价实。",
+        True,
+        "live+sell",
+        id="hans8_a_stream_that_sells_beside_the_analogy_still_counts",
+    ),
+    # round hans8: 带货 done for farm produce is selling, with one more sign of a seller
+    pytest.param(
+        "果园里的年轻人成了网红",
+        "这位农民网红在果园里为农产品带货，靠新媒体卖出了两万斤苹果。",
+        True,
+        "produce+带货",
+        id="hans8_daihuo_for_farm_produce_beside_a_sale_is_selling",
+    ),
+    pytest.param(
+        "奥运冠军回乡",
+        "冠军回到家乡，在微博上为家乡农产品带货，网友纷纷点赞。",
+        False,
+        "produce+带货",
+        id="hans8_daihuo_for_produce_in_a_champions_post_alone_does_not_pass",
+    ),
+    pytest.param(
+        "文旅局长变装出圈",
+        "她穿上民族服饰拍视频，为当地特产带货，也为景区引流。",
+        False,
+        "tourism_promo",
+        id="hans8_a_tourism_officials_daihuo_for_specialties_stays_promotion",
+    ),
+    # round hans8: a town's short-video contest posts its entries on 视频号 among other platforms
+    pytest.param(
+        "古镇短视频大赛开始征稿",
+        "参赛者可把作品发到抖音、视频号，按点赞和转发评出人气奖。",
+        False,
+        "short_video_other",
+        id="hans8_a_promotional_video_contest_on_channels_is_not_channels_news",
+    ),
+    pytest.param(
+        "電商短視頻大賽",
+        "參賽者在視頻號小店掛車，比賽期間賣出三千單。",
+        True,
+        "channels",
+        id="hans8_a_video_contest_whose_entries_sell_in_a_channels_shop_still_counts",
+    ),
+    # round hans8: consumption aid (消费帮扶) totals naming live selling as one channel among many
+    pytest.param(
+        "消费帮扶成效显著",
+        "各单位通过食堂采购、工会福利、展销会、直播带货等方式销售帮扶产品2.3亿元。",
+        False,
+        "consumption_aid",
+        id="hans8_consumption_aid_totals_with_live_selling_in_a_list_are_not_live_commerce",
+    ),
+    pytest.param(
+        "消费帮扶直播带货专场",
+        "专场销售额达300万元，帮扶产品供不应求。",
+        True,
+        "live_commerce",
+        id="hans8_a_consumption_aid_live_selling_session_still_counts",
+    ),
+    pytest.param(
+        "消费扶贫月：县长在直播间卖出扶贫产品",
+        "三小时卖出五万单。",
+        True,
+        "live+sell",
+        id="hans8_an_official_selling_aid_products_in_a_live_room_still_counts",
+    ),
 ]
 
 

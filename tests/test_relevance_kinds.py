@@ -1405,6 +1405,20 @@ CASES = [
         False,
         id="en8_selling_tiktoks_algorithm_is_a_divestiture",
     ),
+    # review of round en8: meals and stays sold by group buying on Douyin are local services
+    # (the English counterpart of 本地生活), while vouchers sold in a Douyin livestream still sell
+    pytest.param(
+        "Restaurants sell set meals on Douyin group buying",
+        "Chains are selling set meals through Douyin group buying vouchers, eating into Meituan.",
+        False,
+        id="meals_sold_by_group_buying_on_douyin_are_local_services",
+    ),
+    pytest.param(
+        "Restaurants sell vouchers in Douyin livestreams",
+        "Restaurants sold 10,000 meal vouchers in a Douyin livestream through group buying.",
+        True,
+        id="vouchers_sold_in_a_douyin_livestream_still_sell",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

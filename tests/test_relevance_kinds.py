@@ -1419,6 +1419,20 @@ CASES = [
         True,
         id="vouchers_sold_in_a_douyin_livestream_still_sell",
     ),
+    # review of round en8: a game's items sold in English are in-game purchases, not goods a
+    # creator sells beside Douyin or Kuaishou; a streamer selling gear on Kuaishou still sells
+    pytest.param(
+        "Kuaishou sells in-game skins",
+        "Kuaishou is selling in-game skins through its mini games, its results show.",
+        False,
+        id="in_game_skins_sold_by_a_platform_are_no_goods",
+    ),
+    pytest.param(
+        "Streamer sells gaming chairs on Kuaishou",
+        "The game streamer sells gaming chairs and headsets in his Kuaishou livestreams.",
+        True,
+        id="a_streamer_selling_gaming_gear_on_kuaishou_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

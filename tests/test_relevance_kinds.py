@@ -1433,6 +1433,31 @@ CASES = [
         True,
         id="a_streamer_selling_gaming_gear_on_kuaishou_still_sells",
     ),
+    # round en10: influencers enlisted to promote products endorse; a sale word is needed
+    pytest.param(
+        "Tourism board hires influencers to promote regional products at trade fair",
+        "",
+        False,
+        id="en10_influencers_promoting_products_at_a_fair_do_not_sell",
+    ),
+    pytest.param(
+        "Influencers to showcase halal products at the expo",
+        "The ministry said five influencers will attend the three-day expo in the capital.",
+        False,
+        id="en10_influencers_showcasing_products_at_an_expo_do_not_sell",
+    ),
+    pytest.param(
+        "Influencers sold 20,000 boxes of tea in an afternoon",
+        "",
+        True,
+        id="en10_influencers_who_sold_goods_still_count",
+    ),
+    pytest.param(
+        "KOLs help farmers sell mangoes online",
+        "",
+        True,
+        id="en10_kols_helping_farmers_sell_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

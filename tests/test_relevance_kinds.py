@@ -1458,6 +1458,38 @@ CASES = [
         True,
         id="en10_kols_helping_farmers_sell_still_count",
     ),
+    # round en10: a live broadcast promoting local products that reports its takings sold them
+    pytest.param(
+        "County hosts livestream to promote local products",
+        "The two-hour session recorded a transaction volume of 2 million yuan.",
+        True,
+        id="en10_a_produce_livestream_with_a_transaction_volume_sells",
+    ),
+    pytest.param(
+        "Township live webcast pitches farm produce",
+        "The session drew 500,000 viewers and a turnover of more than 80,000 yuan.",
+        True,
+        id="en10_a_produce_live_webcast_with_turnover_sells",
+    ),
+    pytest.param(
+        "CCTV live broadcast showcases Yunnan's local specialties",
+        "The three-hour live broadcast took viewers through tea gardens and markets.",
+        False,
+        id="en10_a_tv_live_broadcast_showcasing_specialties_has_no_takings",
+    ),
+    pytest.param(
+        "Payments firm to webcast quarterly results",
+        "On the webcast, executives said transaction volume rose 20% as merchants selling farm "
+        "products joined.",
+        False,
+        id="en10_an_earnings_webcast_transaction_volume_is_no_stream_sale",
+    ),
+    pytest.param(
+        "TV station's live broadcast unit sees high staff turnover",
+        "The unit, which also covers agricultural products, had a turnover of 30 percent.",
+        False,
+        id="en10_staff_turnover_is_no_takings",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1433,6 +1433,32 @@ CASES = [
         True,
         id="a_streamer_selling_gaming_gear_on_kuaishou_still_sells",
     ),
+    # round hant10: 上架 of digital items (stickers, apps, games, songs) is a release, not goods
+    # put up in a stream; goods put up in a stream still sell
+    pytest.param(
+        "議員臉書直播 宣傳新上架的兩組LINE貼圖",
+        "直播中他與網友聊市政，也談到選區的交通建設。",
+        False,
+        id="hant10_stickers_put_up_beside_a_politicians_stream_are_no_live_selling",
+    ),
+    pytest.param(
+        "歌手開直播慶祝新歌上架串流平台",
+        "粉絲在直播留言區刷愛心。",
+        False,
+        id="hant10_a_song_put_up_on_streaming_beside_a_live_chat_is_no_live_selling",
+    ),
+    pytest.param(
+        "直播主開播上架三款新商品",
+        "觀眾在留言區喊+1下單，一小時賣出四百件。",
+        True,
+        id="hant10_goods_put_up_in_a_live_stream_still_sell",
+    ),
+    pytest.param(
+        "小店直播間上架手作飾品",
+        "店主在直播中逐件介紹，觀眾留言即可下單。",
+        True,
+        id="hant10_handmade_goods_put_up_in_a_live_room_still_sell",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1459,6 +1459,26 @@ CASES = [
         True,
         id="hant10_handmade_goods_put_up_in_a_live_room_still_sell",
     ),
+    # round hant10: Taiwan convenience stores' C2C services (賣貨便, 好賣+) are a service's name,
+    # not a seller's 卖货; a live seller who ships through them still sells
+    pytest.param(
+        "假買家私訊直播主 要求改用賣貨便交易",
+        "再冒充客服要求金流驗證，直播主被騙走八萬元。",
+        False,
+        id="hant10_a_scam_naming_the_c2c_shipping_service_beside_a_streamer_is_no_live_selling",
+    ),
+    pytest.param(
+        "網紅直播抽獎 得主被要求到全家好賣+付運費",
+        "警方提醒這是詐騙手法。",
+        False,
+        id="hant10_a_prize_scam_naming_the_c2c_service_is_no_live_selling",
+    ),
+    pytest.param(
+        "直播主開播賣童裝 買家下單後以賣貨便出貨",
+        "一晚賣出兩百件。",
+        True,
+        id="hant10_a_live_seller_shipping_through_the_c2c_service_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

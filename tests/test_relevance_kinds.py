@@ -1490,6 +1490,52 @@ CASES = [
         False,
         id="en10_staff_turnover_is_no_takings",
     ),
+    # round hant10: 上架 of digital items (stickers, apps, games, songs) is a release, not goods
+    # put up in a stream; goods put up in a stream still sell
+    pytest.param(
+        "議員臉書直播 宣傳新上架的兩組LINE貼圖",
+        "直播中他與網友聊市政，也談到選區的交通建設。",
+        False,
+        id="hant10_stickers_put_up_beside_a_politicians_stream_are_no_live_selling",
+    ),
+    pytest.param(
+        "歌手開直播慶祝新歌上架串流平台",
+        "粉絲在直播留言區刷愛心。",
+        False,
+        id="hant10_a_song_put_up_on_streaming_beside_a_live_chat_is_no_live_selling",
+    ),
+    pytest.param(
+        "直播主開播上架三款新商品",
+        "觀眾在留言區喊+1下單，一小時賣出四百件。",
+        True,
+        id="hant10_goods_put_up_in_a_live_stream_still_sell",
+    ),
+    pytest.param(
+        "小店直播間上架手作飾品",
+        "店主在直播中逐件介紹，觀眾留言即可下單。",
+        True,
+        id="hant10_handmade_goods_put_up_in_a_live_room_still_sell",
+    ),
+    # round hant10: Taiwan convenience stores' C2C services (賣貨便, 好賣+) are a service's name,
+    # not a seller's 卖货; a live seller who ships through them still sells
+    pytest.param(
+        "假買家私訊直播主 要求改用賣貨便交易",
+        "再冒充客服要求金流驗證，直播主被騙走八萬元。",
+        False,
+        id="hant10_a_scam_naming_the_c2c_shipping_service_beside_a_streamer_is_no_live_selling",
+    ),
+    pytest.param(
+        "網紅直播抽獎 得主被要求到全家好賣+付運費",
+        "警方提醒這是詐騙手法。",
+        False,
+        id="hant10_a_prize_scam_naming_the_c2c_service_is_no_live_selling",
+    ),
+    pytest.param(
+        "直播主開播賣童裝 買家下單後以賣貨便出貨",
+        "一晚賣出兩百件。",
+        True,
+        id="hant10_a_live_seller_shipping_through_the_c2c_service_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

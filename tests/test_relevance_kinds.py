@@ -1536,6 +1536,13 @@ CASES = [
         True,
         id="hant10_a_live_seller_shipping_through_the_c2c_service_still_sells",
     ),
+    # review of round hant10: a sticker set put up in a store a clause later is still a release
+    pytest.param(
+        "立委推出個人貼圖",
+        "立委在臉書直播宣布推出個人貼圖，已在商店上架。",
+        False,
+        id="stickers_put_up_in_a_store_a_clause_later_are_no_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -2,6 +2,10 @@
 
 The kinds come from the tune part of ``tests/data/realnews_tune.jsonl``; the sentences are
 our own, so a test fails when the kind comes back, not when one article changes.
+
+Why one file over 600 lines: it is a catalogue, not logic. Each kind is one block of cases in
+``CASES`` or ``REASONED`` (a kind and its counter-example side by side, under a comment naming the
+round that found it), and rounds written in parallel append to the ends of those two lists.
 """
 
 from __future__ import annotations

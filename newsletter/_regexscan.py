@@ -30,12 +30,16 @@ _MAX_START_CHARS = 512
 class StartScanner:
     """``finditer`` for one compiled pattern, tried only at its possible first characters."""
 
-    __slots__ = ("_find", "pattern", "starts")
+    __slots__ = ("_find", "anchored", "pattern", "starts")
 
-    def __init__(self, pattern: re.Pattern[str]) -> None:
+    def __init__(self, pattern: re.Pattern[str], anchors: Iterable[str] = ()) -> None:
         self.pattern = pattern
         self.starts = _start_class(pattern)
         self._find = None if self.starts is None else _finder(self.starts, pattern)
+        words = frozenset(anchors)
+        self.anchored = bool(words) and _starts_with_one_of(pattern, words)
+        """Every match begins with one of ``anchors``: :meth:`match_at` may take the place
+        of a search, given where those words occur."""
 
     def finditer(self, text: str) -> list[re.Match[str]]:
         """The matches ``pattern.finditer(text)`` yields, as a list."""
@@ -55,6 +59,23 @@ class StartScanner:
             # searching at its end too.
             found.append(m)
             pos = m.end()
+        return found
+
+    def match_at(self, text: str, starts: Iterable[int]) -> list[re.Match[str]]:
+        """What :meth:`finditer` finds, tried only at ``starts`` (ascending), for an
+        :attr:`anchored` pattern: every position where one of its anchors occurs must be
+        among them. A search reads the whole text; an anchor is rarer than a first character
+        (a mask of "sell … subscriptions" read every English entry to its end)."""
+        found: list[re.Match[str]] = []
+        match = self.pattern.match
+        pos = 0
+        for start in starts:
+            if start < pos:
+                continue  # inside the last match: finditer goes on after it
+            m = match(text, start)
+            if m is not None:
+                found.append(m)
+                pos = m.end()
         return found
 
 
@@ -148,3 +169,99 @@ def _class_chars(members: Iterable[tuple[Any, Any]]) -> set[str] | None:
         else:
             return None  # NEGATE, CATEGORY (\s, \d): not a short list
     return chars
+
+
+# Above this many partial prefixes the anchor analysis gives up (the pattern is then searched).
+_MAX_PREFIXES = 4096
+
+
+def _starts_with_one_of(pattern: re.Pattern[str], words: frozenset[str]) -> bool:
+    """True when every match of ``pattern`` begins with one of ``words``.
+
+    Read from the parsed pattern: the strings a match can begin with are spelled out, each
+    only until it begins with a word (then it is anchored) or can no longer become one (then
+    the pattern is not). Zero-width items (``\\b``, look-arounds) add nothing; anything that
+    cannot be spelled out (``.``, ``\\w``, a negated class, a back reference) makes the answer
+    False, as does a word with white space in it (blanking a mask can join words with spaces).
+    """
+    if pattern.flags & (re.IGNORECASE | re.LOCALE) or any(
+        not w or any(c.isspace() for c in w) for w in words
+    ):
+        return False
+    try:
+        parser = importlib.import_module("re._parser")
+        tree = parser.parse(pattern.pattern, pattern.flags)
+    except (ImportError, AttributeError, TypeError, ValueError, re.error):
+        return False
+    longest = max(map(len, words))
+
+    def settled(prefix: str) -> bool:
+        return prefix.startswith(tuple(words))
+
+    def concat(heads: set[str], tails: set[str], top: bool) -> set[str] | None:
+        # At the top, the strings are how a match begins: each is kept only until it is
+        # settled, and one that can no longer begin with a word ends the analysis. Inside an
+        # item they are pieces of a match, cut at the longest word's length.
+        joined: set[str] = set()
+        for head in heads:
+            if top and settled(head) or len(head) >= longest:
+                joined.add(head)
+                continue
+            for tail in tails:
+                both = (head + tail)[:longest]
+                if top and not settled(both) and not any(w.startswith(both) for w in words):
+                    return None  # a match can begin otherwise
+                joined.add(both)
+        return joined if len(joined) <= _MAX_PREFIXES else None
+
+    def sequence(items: Iterable[tuple[Any, Any]], top: bool = False) -> set[str] | None:
+        heads: set[str] | None = {""}
+        for op, arg in items:
+            if heads is None or all(top and settled(h) or len(h) >= longest for h in heads):
+                break
+            tails = item(op, arg)
+            if tails is None:
+                return None
+            heads = concat(heads, tails, top)
+        return heads
+
+    def item(op: Any, arg: Any) -> set[str] | None:
+        name = str(op)
+        if name == "LITERAL":
+            return {chr(arg)}
+        if name == "IN":
+            listed = _class_chars(arg)
+            return None if listed is None else set(listed)
+        if name == "BRANCH":
+            union: set[str] = set()
+            for alternative in arg[1]:
+                sub = sequence(alternative)
+                if sub is None:
+                    return None
+                union |= sub
+            return union
+        if name == "SUBPATTERN":
+            _group, add_flags, _del_flags, sub_items = arg
+            return None if add_flags & re.IGNORECASE else sequence(sub_items)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub_items = arg
+            once = sequence(sub_items)
+            if once is None:
+                return None
+            # Repetitions are spelled out up to the longest word's length: more of them
+            # cannot change how a match begins.
+            spelled: set[str] = {""} if low == 0 else set()
+            reps: set[str] | None = {""}
+            count = 0
+            while count < high and count <= max(low, longest) and reps is not None:
+                count += 1
+                reps = concat(reps, once, top=False)
+                if reps is not None and count >= low:
+                    spelled |= reps
+            return None if reps is None else spelled
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):
+            return {""}  # zero width
+        return None
+
+    spelled = sequence(tree, top=True)
+    return spelled is not None and all(settled(s) for s in spelled)

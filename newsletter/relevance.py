@@ -175,19 +175,27 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     words = lex._mask_words
     # The masks to run, as bits (bit i: masks[i]): those whose required words occur.
     todo = (1 << len(masks)) - 1
+    # Where required words of anchored masks occur: (their masks as bits, start).
+    anchors: list[tuple[int, int]] = []
     if words is not None:
         todo = 0
         word_bits = lex._mask_word_bits
-        # As strings: the library returns them faster than indexes.
-        for word in words.find_matches_as_strings(full, overlapping=True):
-            todo |= word_bits[word]
+        anchor_bits = lex._mask_anchor_bits
+        for index, start, _end in words.find_matches_as_indexes(full, overlapping=True):
+            todo |= word_bits[index]
+            if anchor_bits[index]:
+                anchors.append((anchor_bits[index], start))
         if not todo:
             return full
     while todo:
         lowest = todo & -todo
         todo ^= lowest
         label, scanner = masks[lowest.bit_length() - 1]
-        found = scanner.finditer(full)
+        if scanner.anchored:
+            # Overlapping words come in the order of their ends: sort the starts.
+            found = scanner.match_at(full, sorted({s for bits, s in anchors if bits & lowest}))
+        else:
+            found = scanner.finditer(full)
         if not found:
             continue
         groups = scanner.pattern.groupindex

@@ -182,11 +182,9 @@ def _starts_with_one_of(pattern: re.Pattern[str], words: frozenset[str]) -> bool
     only until it begins with a word (then it is anchored) or can no longer become one (then
     the pattern is not). Zero-width items (``\\b``, look-arounds) add nothing; anything that
     cannot be spelled out (``.``, ``\\w``, a negated class, a back reference) makes the answer
-    False, as does a word with white space in it (blanking a mask can join words with spaces).
+    False.
     """
-    if pattern.flags & (re.IGNORECASE | re.LOCALE) or any(
-        not w or any(c.isspace() for c in w) for w in words
-    ):
+    if pattern.flags & (re.IGNORECASE | re.LOCALE) or not all(words):
         return False
     try:
         parser = importlib.import_module("re._parser")

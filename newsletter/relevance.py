@@ -177,6 +177,7 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     todo = (1 << len(masks)) - 1
     # Where required words of anchored masks occur: (their masks as bits, start).
     anchors: list[tuple[int, int]] = []
+    blanked = False
     if words is not None:
         todo = 0
         word_bits = lex._mask_word_bits
@@ -191,8 +192,10 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
         lowest = todo & -todo
         todo ^= lowest
         label, scanner = masks[lowest.bit_length() - 1]
-        if scanner.anchored:
-            # Overlapping words come in the order of their ends: sort the starts.
+        if scanner.anchored and not blanked:
+            # Where the words were found is where they are as long as nothing was blanked
+            # (a blank could join two words into one of them). Overlapping words come in the
+            # order of their ends: sort the starts.
             found = scanner.match_at(full, sorted({s for bits, s in anchors if bits & lowest}))
         else:
             found = scanner.finditer(full)
@@ -212,7 +215,9 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
             blank = "".join("\n" if c == "\n" else " " for c in full[start:end])
             pieces.append(full[last:start] + blank)
             last = end
-        full = "".join(pieces) + full[last:]
+        if pieces:
+            full = "".join(pieces) + full[last:]
+            blanked = True
     return full
 
 

@@ -677,3 +677,24 @@ def test_lexicon_survives_pickling_for_worker_processes(lex: Lexicon) -> None:
     copy = pickle.loads(pickle.dumps(lex))
     title, body = "视频号直播带货新规", "主播在直播间卖出三万单。"
     assert judge(title, body, copy) == judge(title, body, lex)
+
+
+def test_a_mask_tried_at_its_words_still_sees_what_an_earlier_mask_joined(tmp_path: Path) -> None:
+    # The second mask begins with its words, so it is tried where the entry had them; once
+    # the first mask has blanked the hyphen, "go live" stands where no word was found.
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(
+        "threshold: 1\n"
+        "groups: {beat: {terms: {launch: 1}}}\n"
+        "masks:\n"
+        "  - {label: hyphen, requires: ['-'], pattern: '(?<=go)-(?=live)'}\n"
+        "  - {label: launch date, requires: [go live, launch], pattern: 'go live|launch'}\n",
+        encoding="utf-8",
+    )
+    verdict = judge("The launch", "The app will go-live in May.", load_lexicon(lexicon))
+    masked = [r for r in verdict.reasons if "masked launch date" in r]
+    assert masked == [
+        "title masked launch date: 'launch'",
+        "body masked launch date: 'go live'",
+    ], verdict.reasons
+    assert not verdict.relevant

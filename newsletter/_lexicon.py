@@ -209,12 +209,8 @@ class Lexicon:
     _mask_res: tuple[tuple[str, StartScanner], ...] = field(init=False, repr=False)
     _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
-    _mask_word_bits: tuple[int, ...] = field(init=False, repr=False)
-    """Per word of ``_mask_words`` (by its index), the masks it lets run (bit i:
-    ``_mask_res[i]``)."""
-    _mask_anchor_bits: tuple[int, ...] = field(init=False, repr=False)
-    """Per word the same, only the masks whose every match begins with one of their words
-    (``StartScanner.anchored``): those are tried where the words are, not searched for."""
+    _mask_word_bits: dict[str, int] = field(init=False, repr=False)
+    """Per word of ``_mask_words``, the masks it lets run (bit i: ``_mask_res[i]``)."""
     _near_rules: tuple[NearRule, ...] = field(init=False, repr=False)
     _all_rules: tuple[AllRule, ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
@@ -281,13 +277,11 @@ class Lexicon:
                 required, implementation=ahocorasick_rs.Implementation.DFA
             )
         object.__setattr__(self, "_mask_words", mask_words)
-        word_bits = tuple(
-            sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
+        word_bits = {
+            word: sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
             for word in required
-        )
-        anchored = sum(1 << i for i, (_l, scanner) in enumerate(scanners) if scanner.anchored)
+        }
         object.__setattr__(self, "_mask_word_bits", word_bits)
-        object.__setattr__(self, "_mask_anchor_bits", tuple(b & anchored for b in word_bits))
         # Flat tuples: judge() runs these loops for every entry.
         factor = self.title_factor
         near = tuple(

@@ -30,7 +30,7 @@ _MAX_START_CHARS = 512
 class StartScanner:
     """``finditer`` for one compiled pattern, tried only at its possible first characters."""
 
-    __slots__ = ("_find", "anchored", "pattern", "starts")
+    __slots__ = ("_find", "anchored", "anchors", "pattern", "starts")
 
     def __init__(self, pattern: re.Pattern[str], anchors: Iterable[str] = ()) -> None:
         self.pattern = pattern
@@ -38,8 +38,12 @@ class StartScanner:
         self._find = None if self.starts is None else _finder(self.starts, pattern)
         words = frozenset(anchors)
         self.anchored = bool(words) and _starts_with_one_of(pattern, words)
-        """Every match begins with one of ``anchors``: :meth:`match_at` may take the place
-        of a search, given where those words occur."""
+        """Every match begins with one of :attr:`anchors`: :meth:`match_at` may take the
+        place of a search, given where those words occur."""
+        # None that begins with another of them: where "sells" begins, "sell" does.
+        self.anchors = tuple(
+            sorted(w for w in words if not any(o != w and w.startswith(o) for o in words))
+        )
 
     def finditer(self, text: str) -> list[re.Match[str]]:
         """The matches ``pattern.finditer(text)`` yields, as a list."""

@@ -175,17 +175,13 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     words = lex._mask_words
     # The masks to run, as bits (bit i: masks[i]): those whose required words occur.
     todo = (1 << len(masks)) - 1
-    # Where required words of anchored masks occur: (their masks as bits, start).
-    anchors: list[tuple[int, int]] = []
     blanked = False
     if words is not None:
         todo = 0
         word_bits = lex._mask_word_bits
-        anchor_bits = lex._mask_anchor_bits
-        for index, start, _end in words.find_matches_as_indexes(full, overlapping=True):
-            todo |= word_bits[index]
-            if anchor_bits[index]:
-                anchors.append((anchor_bits[index], start))
+        # As strings: the library returns them faster than indexes.
+        for word in words.find_matches_as_strings(full, overlapping=True):
+            todo |= word_bits[word]
         if not todo:
             return full
     while todo:
@@ -193,10 +189,10 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
         todo ^= lowest
         label, scanner = masks[lowest.bit_length() - 1]
         if scanner.anchored and not blanked:
-            # Where the words were found is where they are as long as nothing was blanked
-            # (a blank could join two words into one of them). Overlapping words come in the
-            # order of their ends: sort the starts.
-            found = scanner.match_at(full, sorted({s for bits, s in anchors if bits & lowest}))
+            # Only where its words are (found with str.find, faster than asking the
+            # automaton for positions); a blank could join two words into one of them, so
+            # once something is blanked the rest are searched.
+            found = scanner.match_at(full, _starts(full, scanner.anchors))
         else:
             found = scanner.finditer(full)
         if not found:
@@ -219,6 +215,19 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
             full = "".join(pieces) + full[last:]
             blanked = True
     return full
+
+
+def _starts(text: str, words: tuple[str, ...]) -> list[int]:
+    """Where any of ``words`` begins in ``text``, ascending, overlapping ones too."""
+    starts: list[int] = []
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            starts.append(at)
+            at = text.find(word, at + 1)
+    if len(words) > 1:
+        starts = sorted(set(starts))
+    return starts
 
 
 def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:

@@ -3015,6 +3015,42 @@ REASONED = [
         "live+sell",
         id="hans8_an_official_selling_aid_products_in_a_live_room_still_counts",
     ),
+    # round hans11: a company's results naming a creator platform as its online sales line
+    pytest.param(
+        "辣条厂商半年报：线上营收大增 快手成第一大平台",
+        "公司称将继续加大内容投放。",
+        True,
+        "creator-platform+online-sales",
+        id="hans11_online_revenue_beside_a_creator_platform_is_selling_there",
+    ),
+    pytest.param(
+        "茶饮品牌财报",
+        "报告期内抖音等线上渠道收入同比增长六成，线下门店收入持平。",
+        True,
+        "creator-platform+online-sales",
+        id="hans11_douyin_among_online_channels_of_a_brand_is_selling_there",
+    ),
+    pytest.param(
+        "某市推广“不见面审批”",
+        "政务服务中心在抖音开设账号，推广线上业务办理，群众少跑腿。",
+        False,
+        "score",
+        id="hans11_online_services_of_an_office_on_douyin_are_no_selling",
+    ),
+    pytest.param(
+        "短视频平台广告回暖",
+        "抖音线上广告收入同比增长，快手线上营销服务收入亦创新高。",
+        False,
+        "score",
+        id="hans11_a_platforms_own_ad_revenue_is_no_brand_selling",
+    ),
+    pytest.param(
+        "实体书店转型调查",
+        "部分书店线上销售占比提高，另有门店在小红书发布书单笔记吸引读者到店。",
+        False,
+        "score",
+        id="hans11_online_sales_clauses_away_from_a_platform_do_not_pair",
+    ),
 ]
 
 

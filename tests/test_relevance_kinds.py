@@ -3051,6 +3051,35 @@ REASONED = [
         "score",
         id="hans11_online_sales_clauses_away_from_a_platform_do_not_pair",
     ),
+    # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
+    pytest.param(
+        "水果店靠私域直播起量",
+        "店主每晚在私域直播里介绍当季水果，社群下单量翻了三倍。",
+        True,
+        "live_commerce '私域直播'",
+        id="hans11_a_shops_private_domain_stream_with_orders_is_selling",
+    ),
+    pytest.param(
+        "培训机构试水私域直播",
+        "机构用私域直播上公开课，再引导家长添加顾问的企业微信。",
+        False,
+        "alone (no sell_goods words in the entry)",
+        id="hans11_a_course_providers_private_domain_stream_is_no_selling",
+    ),
+    pytest.param(
+        "银行开展私域直播",
+        "某银行通过企业微信为客户开讲养老金融知识，观看人数过万。",
+        False,
+        "score",
+        id="hans11_a_banks_private_domain_talk_is_no_selling",
+    ),
+    pytest.param(
+        "私域直播虚假宣传被罚",
+        "一家公司在私域直播中宣称保健品能治病，被市场监管部门罚款。",
+        True,
+        "live+false-ad",
+        id="hans11_private_domain_stream_still_counts_as_a_stream_for_false_ads",
+    ),
 ]
 
 

@@ -3056,14 +3056,14 @@ REASONED = [
         "水果店靠私域直播起量",
         "店主每晚在私域直播里介绍当季水果，社群下单量翻了三倍。",
         True,
-        "live_commerce '私域直播'",
+        "live+sell '私域直播",
         id="hans11_a_shops_private_domain_stream_with_orders_is_selling",
     ),
     pytest.param(
         "培训机构试水私域直播",
         "机构用私域直播上公开课，再引导家长添加顾问的企业微信。",
         False,
-        "alone (no sell_goods words in the entry)",
+        "score",
         id="hans11_a_course_providers_private_domain_stream_is_no_selling",
     ),
     pytest.param(
@@ -3079,6 +3079,15 @@ REASONED = [
         True,
         "live+false-ad",
         id="hans11_private_domain_stream_still_counts_as_a_stream_for_false_ads",
+    ),
+    # round hans11: 私域直播 named as one tactic in a list, the case itself sold offline
+    pytest.param(
+        "区市场监管局查处保健品虚假宣传案",
+        "不法经营者常用私域直播、健康讲座、亲情营销等手段。本案当事人在门店组织老人听课，"
+        "播放夸大功效的宣传片推销蜂胶，被罚款。",
+        False,
+        "live_commerce '私域直播' +1",
+        id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
     ),
 ]
 

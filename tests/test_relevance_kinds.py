@@ -3015,6 +3015,80 @@ REASONED = [
         "live+sell",
         id="hans8_an_official_selling_aid_products_in_a_live_room_still_counts",
     ),
+    # round hans11: a company's results naming a creator platform as its online sales line
+    pytest.param(
+        "辣条厂商半年报：线上营收大增 快手成第一大平台",
+        "公司称将继续加大内容投放。",
+        True,
+        "creator-platform+online-sales",
+        id="hans11_online_revenue_beside_a_creator_platform_is_selling_there",
+    ),
+    pytest.param(
+        "茶饮品牌财报",
+        "报告期内抖音等线上渠道收入同比增长六成，线下门店收入持平。",
+        True,
+        "creator-platform+online-sales",
+        id="hans11_douyin_among_online_channels_of_a_brand_is_selling_there",
+    ),
+    pytest.param(
+        "某市推广“不见面审批”",
+        "政务服务中心在抖音开设账号，推广线上业务办理，群众少跑腿。",
+        False,
+        "score",
+        id="hans11_online_services_of_an_office_on_douyin_are_no_selling",
+    ),
+    pytest.param(
+        "短视频平台广告回暖",
+        "抖音线上广告收入同比增长，快手线上营销服务收入亦创新高。",
+        False,
+        "score",
+        id="hans11_a_platforms_own_ad_revenue_is_no_brand_selling",
+    ),
+    pytest.param(
+        "实体书店转型调查",
+        "部分书店线上销售占比提高，另有门店在小红书发布书单笔记吸引读者到店。",
+        False,
+        "score",
+        id="hans11_online_sales_clauses_away_from_a_platform_do_not_pair",
+    ),
+    # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
+    pytest.param(
+        "水果店靠私域直播起量",
+        "店主每晚在私域直播里介绍当季水果，社群下单量翻了三倍。",
+        True,
+        "live+sell '私域直播",
+        id="hans11_a_shops_private_domain_stream_with_orders_is_selling",
+    ),
+    pytest.param(
+        "培训机构试水私域直播",
+        "机构用私域直播上公开课，再引导家长添加顾问的企业微信。",
+        False,
+        "score",
+        id="hans11_a_course_providers_private_domain_stream_is_no_selling",
+    ),
+    pytest.param(
+        "银行开展私域直播",
+        "某银行通过企业微信为客户开讲养老金融知识，观看人数过万。",
+        False,
+        "score",
+        id="hans11_a_banks_private_domain_talk_is_no_selling",
+    ),
+    pytest.param(
+        "私域直播虚假宣传被罚",
+        "一家公司在私域直播中宣称保健品能治病，被市场监管部门罚款。",
+        True,
+        "live+false-ad",
+        id="hans11_private_domain_stream_still_counts_as_a_stream_for_false_ads",
+    ),
+    # round hans11: 私域直播 named as one tactic in a list, the case itself sold offline
+    pytest.param(
+        "区市场监管局查处保健品虚假宣传案",
+        "不法经营者常用私域直播、健康讲座、亲情营销等手段。本案当事人在门店组织老人听课，"
+        "播放夸大功效的宣传片推销蜂胶，被罚款。",
+        False,
+        "live_commerce '私域直播' +1",
+        id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
+    ),
 ]
 
 

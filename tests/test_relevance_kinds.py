@@ -3051,6 +3051,21 @@ REASONED = [
         "score",
         id="hans11_online_sales_clauses_away_from_a_platform_do_not_pair",
     ),
+    # review of round hans11: the platform farther off is one channel of a list or a service line
+    pytest.param(
+        "乳企年报：线上渠道包括天猫、京东和抖音",
+        "线下商超仍贡献八成营收。",
+        False,
+        "score",
+        id="hans11_review_a_platform_in_a_list_of_online_channels_is_no_selling_there",
+    ),
+    pytest.param(
+        "抖音生活服务线上销售额增长",
+        "餐饮团购券和酒店预订是主要品类。",
+        False,
+        "score",
+        id="hans11_review_a_platforms_local_services_line_is_no_brand_selling",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

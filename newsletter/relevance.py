@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -64,6 +65,32 @@ def _round3(value: float) -> float:
     most three decimals, so it is its own rounding (and ``* 8`` is exact in binary).
     """
     return value if (value * 8).is_integer() else round(value, 3)
+
+
+# Reasons print few distinct values (weights are halves and quarters): formatting a float
+# costs more than looking its text up. Zero is never stored (0.0 and -0.0 are one key).
+_SIGNED: dict[float, str] = {}
+_ONE_DECIMAL: dict[float, str] = {}
+
+
+def _signed(value: float) -> str:
+    """``f"{value:+g}"``, from a table."""
+    text = _SIGNED.get(value)
+    if text is None:
+        text = f"{value:+g}"
+        if value and len(_SIGNED) < 4096:  # bounded whatever the lexicon's weights
+            _SIGNED[value] = text
+    return text
+
+
+def _one_decimal(value: float) -> str:
+    """``f"{value:.1f}"``, from a table."""
+    text = _ONE_DECIMAL.get(value)
+    if text is None:
+        text = f"{value:.1f}"
+        if value and len(_ONE_DECIMAL) < 4096:
+            _ONE_DECIMAL[value] = text
+    return text
 
 
 def _short(snippet: str, limit: int = 30) -> str:
@@ -249,8 +276,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     # Per group the best hit: (value, where, what, what is a bare term). Max for positive,
     # min for negative; the reason text is built at the end, only for the hits that stay.
     best: dict[str, tuple[float, str, str, bool]] = {}
-    title_cues: dict[str, list[_Span]] = {}
-    body_cues: dict[str, list[_Span]] = {}
+    title_cues: defaultdict[str, list[_Span]] = defaultdict(list)
+    body_cues: defaultdict[str, list[_Span]] = defaultdict(list)
     # Which cue classes occur in each, as bits (TermInfo.cue_bits).
     title_bits = body_bits = 0
     # Hits of terms that need context, judged once every cue of the entry is known.
@@ -270,11 +297,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 cues = body_cues
                 body_bits |= info.cue_bits
             for cue in info.cues:
-                spans = cues.get(cue)
-                if spans is None:
-                    cues[cue] = [span]
-                else:
-                    spans.append(span)
+                cues[cue].append(span)
         group = info.group
         weight = info.weight
         if weight and group is not None:
@@ -324,7 +347,8 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     positives: list[tuple[float, str]] = []
     negatives: list[tuple[float, str]] = []
     for group, (value, where, what, bare) in best.items():
-        reason = f"{where} {group} '{what}' {value:+g}" if bare else f"{where} {what} {value:+g}"
+        shown = _signed(value)
+        reason = f"{where} {group} '{what}' {shown}" if bare else f"{where} {what} {shown}"
         if value < 0:
             cancel = None
             weighed_by, unless_factor = unless.get(group, ((), 1.0))
@@ -343,7 +367,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 if value == 0:
                     negatives.append((0.0, f"{reason} ignored: {cancel} scored"))
                     continue
-                reason = f"{reason} weighed {value:+g}: {cancel} also scored"
+                reason = f"{reason} weighed {_signed(value)}: {cancel} also scored"
             negatives.append((value, reason))
         else:
             more = len(support.get(group, ())) - 1
@@ -353,11 +377,11 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
                 bonus = min(more * lex.corroboration, lex.corroboration_cap)
                 value = _round3(value + bonus)
                 hits = "hit" if more == 1 else "hits"
-                reason = f"{reason} {bonus:+g} ({more} more {hits} for {group})"
+                reason = f"{reason} {_signed(bonus)} ({more} more {hits} for {group})"
             if passing:
                 value = _round3(value * _PASSING_FACTOR)
                 reason = (
-                    f"{reason} weighed {value:+g}: mentioned once, {passing[0]} characters "
+                    f"{reason} weighed {_signed(value)}: mentioned once, {passing[0]} characters "
                     f"into a {passing[1]}-character text (in passing)"
                 )
             positives.append((value, reason))
@@ -372,7 +396,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
-    reasons.append(f"score {score:.1f} {op} {lex._threshold_text}")
+    reasons.append(f"score {_one_decimal(score)} {op} {lex._threshold_text}")
     return Verdict(relevant, score, tuple(reasons))
 
 

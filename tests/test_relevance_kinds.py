@@ -3066,6 +3066,35 @@ REASONED = [
         "score",
         id="hans11_review_a_platforms_local_services_line_is_no_brand_selling",
     ),
+    # lead's probes: misleading prices in a live room are the seller's false claims
+    pytest.param(
+        "平台整治直播间虚假折扣",
+        "一批商家被扣除保证金，其主播虚标原价诱导下单。",
+        True,
+        "live+false-ad",
+        id="lead_fake_discounts_in_a_live_room_are_live_selling",
+    ),
+    pytest.param(
+        "Platform fines merchants over fake discounts in live rooms",
+        "Regulators said hosts had quoted inflated original prices.",
+        True,
+        "livestream+false-ad near (en)",
+        id="lead_fake_discounts_in_live_rooms_are_live_selling_en",
+    ),
+    pytest.param(
+        "连锁超市虚标原价被罚",
+        "该超市先涨后降，被罚款二十万元；通报会进行了网络直播。",
+        False,
+        "score",
+        id="lead_a_supermarkets_price_fraud_announced_in_a_stream_is_no_live_selling",
+    ),
+    pytest.param(
+        "Airline fined over fake discounts on fares",
+        "The carrier will livestream its shareholder meeting next week.",
+        False,
+        "score",
+        id="lead_an_airlines_fake_discounts_and_a_streamed_meeting_are_no_live_selling",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

@@ -1547,6 +1547,52 @@ CASES = [
         False,
         id="stickers_put_up_in_a_store_a_clause_later_are_no_live_selling",
     ),
+    # round en11: shoppable brand video without a stream or a creator
+    pytest.param(
+        "An ad-tech firm adds a shoppable video format for publishers",
+        "Readers of a news site can click items in a brand's recorded clip and check out.",
+        False,
+        id="en11_a_brands_recorded_shoppable_video_is_not_creator_selling",
+    ),
+    pytest.param(
+        "Retailer's hosts pair livestreams with shoppable video",
+        "Shoppers watching the chain's livestreams can add the featured pans to their carts.",
+        True,
+        id="en11_shoppable_video_beside_a_livestream_still_counts",
+    ),
+    pytest.param(
+        "YouTubers turn to shoppable videos",
+        "Creators on YouTube earn a commission on products bought from their shoppable videos.",
+        True,
+        id="en11_creators_shoppable_videos_still_count",
+    ),
+    # round en11: the audience of a recorded video is not a stream's
+    pytest.param(
+        "Ad formats that turn video viewers into buyers",
+        "A vendor says its clickable player turns engaged video viewers into buyers.",
+        False,
+        id="en11_video_viewers_are_not_a_live_audience",
+    ),
+    pytest.param(
+        "Shopping streams convert viewers into buyers",
+        "The jeweller's live stream viewers bought 900 rings in an hour.",
+        True,
+        id="en11_live_stream_viewers_buying_still_counts",
+    ),
+    # round en11: a creator app's own shopping festival
+    pytest.param(
+        "Kuaishou's summer shopping festival lifts merchants' takings",
+        "The event ran for two weeks and brought in 12 billion yuan.",
+        True,
+        id="en11_a_creator_apps_shopping_festival_is_its_commerce",
+    ),
+    pytest.param(
+        "JD.com's shopping festival opens",
+        "JD.com's shopping festival opened on Monday. Separately, Douyin fined a travel"
+        " blogger over a fake hotel review.",
+        False,
+        id="en11_another_platforms_festival_beside_douyin_in_another_sentence_is_not",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

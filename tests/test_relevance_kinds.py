@@ -1593,6 +1593,46 @@ CASES = [
         False,
         id="en11_another_platforms_festival_beside_douyin_in_another_sentence_is_not",
     ),
+    # round en11: a live broadcast is the stream itself
+    pytest.param(
+        "Weekend live broadcasts keep a village cooperative busy",
+        "Its members sold 3,000 jars of honey to viewers during a live broadcast on Kuaishou.",
+        True,
+        id="en11_goods_sold_in_a_live_broadcast_count",
+    ),
+    pytest.param(
+        "A provincial station's live broadcast of the lantern festival",
+        "The live broadcast drew 20 million viewers and showed dancers from six counties.",
+        False,
+        id="en11_a_live_broadcast_with_nothing_sold_is_not",
+    ),
+    # round en11: the right to stream or broadcast an event is not goods sold
+    pytest.param(
+        "Streaming platform wins league package",
+        "The platform bought the live streaming rights to the basketball league for three seasons.",
+        False,
+        id="en11_live_streaming_rights_bought_are_not_a_sale_in_a_stream",
+    ),
+    pytest.param(
+        "A broadcaster sells its live broadcast rights",
+        "The network sold the live broadcast rights to the marathon to a video site.",
+        False,
+        id="en11_live_broadcast_rights_sold_are_not_a_sale_in_a_stream",
+    ),
+    # round en11: an earnings call's live stream reports sales made elsewhere
+    pytest.param(
+        "Automaker's quarterly call",
+        "On the live stream of its quarterly results call, the automaker said it sold"
+        " 400,000 vehicles.",
+        False,
+        id="en11_sales_told_on_an_earnings_calls_live_stream_are_not_live_selling",
+    ),
+    pytest.param(
+        "A boutique's weekly livestream",
+        "The boutique's livestream of its new arrivals sold 300 dresses in an hour.",
+        True,
+        id="en11_a_shops_livestream_of_its_goods_still_sells",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

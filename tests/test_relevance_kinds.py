@@ -1633,6 +1633,25 @@ CASES = [
         True,
         id="en11_a_shops_livestream_of_its_goods_still_sells",
     ),
+    # round en11: classes streamed to members or students
+    pytest.param(
+        "Rowing-machine maker adds group sessions",
+        "Owners stream live classes twice a day and can buy a heart-rate strap in the app.",
+        False,
+        id="en11_members_streaming_fitness_classes_are_not_live_selling",
+    ),
+    pytest.param(
+        "Night school goes online",
+        "The college streams lectures to adult learners, who bought tablets at a discount.",
+        False,
+        id="en11_a_college_streaming_lectures_is_not_live_selling",
+    ),
+    pytest.param(
+        "A pilates coach sells in her live sessions",
+        "In her weekly livestream the coach sold 150 resistance bands to viewers.",
+        True,
+        id="en11_a_coach_selling_in_her_livestream_still_counts",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

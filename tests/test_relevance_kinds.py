@@ -1652,6 +1652,27 @@ CASES = [
         True,
         id="en11_a_coach_selling_in_her_livestream_still_counts",
     ),
+    # round en11: car dealers going live sell cars
+    pytest.param(
+        "Car dealerships take their showrooms online",
+        "Hundreds of car dealerships now host livestreams on Kuaishou to show new models.",
+        True,
+        id="en11_car_dealerships_hosting_livestreams_sell_cars",
+    ),
+    pytest.param(
+        "Auto dealers lobby against direct sales",
+        "The auto dealers' group says carmakers' direct sales hurt local jobs and plans a"
+        " campaign in the spring.",
+        False,
+        id="en11_auto_dealers_lobbying_are_no_live_sellers",
+    ),
+    # round en11: tickets sold, the verbs' -s forms
+    pytest.param(
+        "Megachurch sells tickets for its livestreamed Easter concert",
+        "The service will be streamed free; the concert afterwards is ticketed.",
+        False,
+        id="en11_a_church_that_sells_tickets_for_a_stream_sells_no_goods",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1673,6 +1673,19 @@ CASES = [
         False,
         id="en11_a_church_that_sells_tickets_for_a_stream_sells_no_goods",
     ),
+    # round en11: ads bought or sold with a count or a medium before them
+    pytest.param(
+        "A shopping app's big-game blitz",
+        "The app bought five Super Bowl ads and told viewers to download it before the kickoff.",
+        False,
+        id="en11_super_bowl_ads_bought_are_no_goods_sold_to_viewers",
+    ),
+    pytest.param(
+        "Vegetable growers try a livestream",
+        "The growers sold 800 bundles of spinach to viewers during the livestream.",
+        True,
+        id="en11_bundles_of_produce_sold_in_a_livestream_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1686,6 +1686,20 @@ CASES = [
         True,
         id="en11_bundles_of_produce_sold_in_a_livestream_still_count",
     ),
+    # round en11: a creator app named as owner of its local-services line
+    pytest.param(
+        "Kuaishou's local life unit posts record sales",
+        "Kuaishou's local life business sold more restaurant and spa packages than a year"
+        " earlier, the company said.",
+        False,
+        id="en11_a_creator_apps_local_life_sales_are_not_creator_selling",
+    ),
+    pytest.param(
+        "Hotel vouchers fly in Douyin life services streams",
+        "Hosts in Douyin's life services livestreams sold 80,000 hotel vouchers over the holiday.",
+        True,
+        id="en11_vouchers_sold_in_a_local_services_livestream_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1700,6 +1700,32 @@ CASES = [
         True,
         id="en11_vouchers_sold_in_a_local_services_livestream_still_count",
     ),
+    # round en11: "WeChat channels" as ways to reach people, not the Channels product
+    pytest.param(
+        "Hotel group adds WeChat channels such as a service account",
+        "The group is adding WeChat channels such as a service account and a booking mini"
+        " program.",
+        False,
+        id="en11_wechat_channels_such_as_official_accounts_are_not_channels",
+    ),
+    pytest.param(
+        "Open-source project support",
+        "Maintainers answer users through the mailing list, Slack and WeChat channels.",
+        False,
+        id="en11_wechat_channels_listed_with_slack_are_not_channels",
+    ),
+    pytest.param(
+        "Cosmetics firm's growth in China",
+        "Sales through digital channels including WeChat rose by a fifth.",
+        False,
+        id="en11_digital_channels_including_wechat_are_not_channels",
+    ),
+    pytest.param(
+        "Retailers turn their WeChat Channels accounts into live shops",
+        "Chains now sell to followers in weekly livestreams.",
+        True,
+        id="en11_their_wechat_channels_accounts_still_count",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

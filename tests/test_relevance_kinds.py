@@ -1726,6 +1726,28 @@ CASES = [
         True,
         id="en11_their_wechat_channels_accounts_still_count",
     ),
+    # round en11: a creator app named as a social commerce platform
+    pytest.param(
+        "Sellers fear a crackdown on TikTok",
+        "Traders say TikTok, now the country's second-largest social commerce platform, brings"
+        " them most of their orders.",
+        True,
+        id="en11_a_creator_app_named_as_a_social_commerce_platform_counts",
+    ),
+    pytest.param(
+        "Where teens shop online",
+        "Social commerce keeps growing on Facebook, while TikTok is still mostly a place for"
+        " dance clips.",
+        False,
+        id="en11_social_commerce_set_against_a_creator_app_is_not_its_selling",
+    ),
+    # round en11: the live-selling calque with the verb first
+    pytest.param(
+        "Township heads broadcast live goods to clear a bumper harvest",
+        "Three township heads spent the weekend in front of phones in the orchards.",
+        True,
+        id="en11_officials_who_broadcast_live_goods_are_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

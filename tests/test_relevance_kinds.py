@@ -1547,6 +1547,207 @@ CASES = [
         False,
         id="stickers_put_up_in_a_store_a_clause_later_are_no_live_selling",
     ),
+    # round en11: shoppable brand video without a stream or a creator
+    pytest.param(
+        "An ad-tech firm adds a shoppable video format for publishers",
+        "Readers of a news site can click items in a brand's recorded clip and check out.",
+        False,
+        id="en11_a_brands_recorded_shoppable_video_is_not_creator_selling",
+    ),
+    pytest.param(
+        "Retailer's hosts pair livestreams with shoppable video",
+        "Shoppers watching the chain's livestreams can add the featured pans to their carts.",
+        True,
+        id="en11_shoppable_video_beside_a_livestream_still_counts",
+    ),
+    pytest.param(
+        "YouTubers turn to shoppable videos",
+        "Creators on YouTube earn a commission on products bought from their shoppable videos.",
+        True,
+        id="en11_creators_shoppable_videos_still_count",
+    ),
+    # round en11: the audience of a recorded video is not a stream's
+    pytest.param(
+        "Ad formats that turn video viewers into buyers",
+        "A vendor says its clickable player turns engaged video viewers into buyers.",
+        False,
+        id="en11_video_viewers_are_not_a_live_audience",
+    ),
+    pytest.param(
+        "Shopping streams convert viewers into buyers",
+        "The jeweller's live stream viewers bought 900 rings in an hour.",
+        True,
+        id="en11_live_stream_viewers_buying_still_counts",
+    ),
+    # round en11: a creator app's own shopping festival
+    pytest.param(
+        "Kuaishou's summer shopping festival lifts merchants' takings",
+        "The event ran for two weeks and brought in 12 billion yuan.",
+        True,
+        id="en11_a_creator_apps_shopping_festival_is_its_commerce",
+    ),
+    pytest.param(
+        "JD.com's shopping festival opens",
+        "JD.com's shopping festival opened on Monday. Separately, Douyin fined a travel"
+        " blogger over a fake hotel review.",
+        False,
+        id="en11_another_platforms_festival_beside_douyin_in_another_sentence_is_not",
+    ),
+    # round en11: a live broadcast is the stream itself
+    pytest.param(
+        "Weekend live broadcasts keep a village cooperative busy",
+        "Its members sold 3,000 jars of honey to viewers during a live broadcast on Kuaishou.",
+        True,
+        id="en11_goods_sold_in_a_live_broadcast_count",
+    ),
+    pytest.param(
+        "A provincial station's live broadcast of the lantern festival",
+        "The live broadcast drew 20 million viewers and showed dancers from six counties.",
+        False,
+        id="en11_a_live_broadcast_with_nothing_sold_is_not",
+    ),
+    # round en11: the right to stream or broadcast an event is not goods sold
+    pytest.param(
+        "Streaming platform wins league package",
+        "The platform bought the live streaming rights to the basketball league for three seasons.",
+        False,
+        id="en11_live_streaming_rights_bought_are_not_a_sale_in_a_stream",
+    ),
+    pytest.param(
+        "A broadcaster sells its live broadcast rights",
+        "The network sold the live broadcast rights to the marathon to a video site.",
+        False,
+        id="en11_live_broadcast_rights_sold_are_not_a_sale_in_a_stream",
+    ),
+    # round en11: an earnings call's live stream reports sales made elsewhere
+    pytest.param(
+        "Automaker's quarterly call",
+        "On the live stream of its quarterly results call, the automaker said it sold"
+        " 400,000 vehicles.",
+        False,
+        id="en11_sales_told_on_an_earnings_calls_live_stream_are_not_live_selling",
+    ),
+    pytest.param(
+        "A boutique's weekly livestream",
+        "The boutique's livestream of its new arrivals sold 300 dresses in an hour.",
+        True,
+        id="en11_a_shops_livestream_of_its_goods_still_sells",
+    ),
+    # round en11: classes streamed to members or students
+    pytest.param(
+        "Rowing-machine maker adds group sessions",
+        "Owners stream live classes twice a day and can buy a heart-rate strap in the app.",
+        False,
+        id="en11_members_streaming_fitness_classes_are_not_live_selling",
+    ),
+    pytest.param(
+        "Night school goes online",
+        "The college streams lectures to adult learners, who bought tablets at a discount.",
+        False,
+        id="en11_a_college_streaming_lectures_is_not_live_selling",
+    ),
+    pytest.param(
+        "A pilates coach sells in her live sessions",
+        "In her weekly livestream the coach sold 150 resistance bands to viewers.",
+        True,
+        id="en11_a_coach_selling_in_her_livestream_still_counts",
+    ),
+    # round en11: car dealers going live sell cars
+    pytest.param(
+        "Car dealerships take their showrooms online",
+        "Hundreds of car dealerships now host livestreams on Kuaishou to show new models.",
+        True,
+        id="en11_car_dealerships_hosting_livestreams_sell_cars",
+    ),
+    pytest.param(
+        "Auto dealers lobby against direct sales",
+        "The auto dealers' group says carmakers' direct sales hurt local jobs and plans a"
+        " campaign in the spring.",
+        False,
+        id="en11_auto_dealers_lobbying_are_no_live_sellers",
+    ),
+    # round en11: tickets sold, the verbs' -s forms
+    pytest.param(
+        "Megachurch sells tickets for its livestreamed Easter concert",
+        "The service will be streamed free; the concert afterwards is ticketed.",
+        False,
+        id="en11_a_church_that_sells_tickets_for_a_stream_sells_no_goods",
+    ),
+    # round en11: ads bought or sold with a count or a medium before them
+    pytest.param(
+        "A shopping app's big-game blitz",
+        "The app bought five Super Bowl ads and told viewers to download it before the kickoff.",
+        False,
+        id="en11_super_bowl_ads_bought_are_no_goods_sold_to_viewers",
+    ),
+    pytest.param(
+        "Vegetable growers try a livestream",
+        "The growers sold 800 bundles of spinach to viewers during the livestream.",
+        True,
+        id="en11_bundles_of_produce_sold_in_a_livestream_still_count",
+    ),
+    # round en11: a creator app named as owner of its local-services line
+    pytest.param(
+        "Kuaishou's local life unit posts record sales",
+        "Kuaishou's local life business sold more restaurant and spa packages than a year"
+        " earlier, the company said.",
+        False,
+        id="en11_a_creator_apps_local_life_sales_are_not_creator_selling",
+    ),
+    pytest.param(
+        "Hotel vouchers fly in Douyin life services streams",
+        "Hosts in Douyin's life services livestreams sold 80,000 hotel vouchers over the holiday.",
+        True,
+        id="en11_vouchers_sold_in_a_local_services_livestream_still_count",
+    ),
+    # round en11: "WeChat channels" as ways to reach people, not the Channels product
+    pytest.param(
+        "Hotel group adds WeChat channels such as a service account",
+        "The group is adding WeChat channels such as a service account and a booking mini"
+        " program.",
+        False,
+        id="en11_wechat_channels_such_as_official_accounts_are_not_channels",
+    ),
+    pytest.param(
+        "Open-source project support",
+        "Maintainers answer users through the mailing list, Slack and WeChat channels.",
+        False,
+        id="en11_wechat_channels_listed_with_slack_are_not_channels",
+    ),
+    pytest.param(
+        "Cosmetics firm's growth in China",
+        "Sales through digital channels including WeChat rose by a fifth.",
+        False,
+        id="en11_digital_channels_including_wechat_are_not_channels",
+    ),
+    pytest.param(
+        "Retailers turn their WeChat Channels accounts into live shops",
+        "Chains now sell to followers in weekly livestreams.",
+        True,
+        id="en11_their_wechat_channels_accounts_still_count",
+    ),
+    # round en11: a creator app named as a social commerce platform
+    pytest.param(
+        "Sellers fear a crackdown on TikTok",
+        "Traders say TikTok, now the country's second-largest social commerce platform, brings"
+        " them most of their orders.",
+        True,
+        id="en11_a_creator_app_named_as_a_social_commerce_platform_counts",
+    ),
+    pytest.param(
+        "Where teens shop online",
+        "Social commerce keeps growing on Facebook, while TikTok is still mostly a place for"
+        " dance clips.",
+        False,
+        id="en11_social_commerce_set_against_a_creator_app_is_not_its_selling",
+    ),
+    # round en11: the live-selling calque with the verb first
+    pytest.param(
+        "Township heads broadcast live goods to clear a bumper harvest",
+        "Three township heads spent the weekend in front of phones in the orchards.",
+        True,
+        id="en11_officials_who_broadcast_live_goods_are_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -3296,6 +3296,21 @@ REASONED = [
         "score",
         id="lead_an_airlines_fake_discounts_and_a_streamed_meeting_are_no_live_selling",
     ),
+    # review of round en11: airtime bought during a live broadcast is ads, not goods
+    pytest.param(
+        "Gala live broadcast draws record audience",
+        "Advertisers bought airtime at record prices during the live broadcast.",
+        False,
+        "masked ads or subscriptions sold",
+        id="en11_review_airtime_bought_during_a_live_broadcast_is_ads",
+    ),
+    pytest.param(
+        "Farmers sell oranges in live broadcasts",
+        "Villagers held live broadcasts on Kuaishou and sold 20 tonnes of oranges in a week.",
+        True,
+        "live+sell",
+        id="en11_review_oranges_sold_in_live_broadcasts_still_count",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

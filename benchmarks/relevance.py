@@ -5,6 +5,11 @@ Usage (from the repository root)::
     python benchmarks/relevance.py                 # dev + real-reporting tune + report
     python benchmarks/relevance.py FILE.jsonl ...  # any labeled JSONL files
 
+    # one round's entries, judged by the lexicon as it was when the round began
+    git show COMMIT:newsletter/data/lexicon.yaml > /tmp/lexicon.yaml
+    python benchmarks/relevance.py tests/data/realnews_tune.jsonl --ids 2900-2999 \
+        --lexicon /tmp/lexicon.yaml
+
 For each set it prints precision / recall / F1, hard-case accuracy, the same per script
 (zh-Hans, zh-Hant, en), and the figures of a plain keyword baseline for comparison;
 misclassified entries with the label's ``why`` and our reasons are listed for every set
@@ -154,6 +159,23 @@ def cpu_rates(
     return [len(inputs) / b if b > 0 else float("inf") for b in best]
 
 
+def id_range(text: str) -> tuple[int, int]:
+    """``LO-HI`` (or one number) as an inclusive range of entry id numbers."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an id range LO-HI: {text!r}") from None
+    if bounds[0] > bounds[1]:
+        raise argparse.ArgumentTypeError(f"empty id range: {text!r}")
+    return bounds
+
+
+def id_number(row: dict[str, Any]) -> int:
+    """The number at the end of an entry's id (``real-t-0042`` -> 42)."""
+    return int(str(row["id"]).rsplit("-", 1)[-1])
+
+
 def report_set(
     name: str, rows: list[dict[str, Any]], lexicon: Lexicon, show_errors: bool, reasons: int
 ) -> tuple[Scores, dict[str, Scores]]:
@@ -195,9 +217,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, metavar="N", default=0, help="cProfile judge() on dev, top N"
     )
+    parser.add_argument(
+        "--lexicon",
+        type=Path,
+        help="judge with this lexicon file instead of the packaged one (e.g. from git show)",
+    )
+    parser.add_argument(
+        "--ids",
+        type=id_range,
+        action="append",
+        default=[],
+        metavar="LO-HI",
+        help="only the entries whose id number is in LO-HI (repeatable): one round's batches",
+    )
     args = parser.parse_args(argv)
 
-    lexicon = load_lexicon()
+    if args.lexicon is not None and not args.lexicon.exists():
+        parser.error(f"lexicon file not found: {args.lexicon}")
+    try:
+        lexicon = load_lexicon(args.lexicon)
+    except ValueError as exc:
+        parser.error(str(exc))
     files: list[Path] = args.files or [args.dev, TUNE, REPORT]
     for path in files:
         if not path.exists():
@@ -206,11 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         show = args.errors_report or path.name != REPORT.name
         rows = load_rows(path)
+        if args.ids:
+            rows = [r for r in rows if any(lo <= id_number(r) <= hi for lo, hi in args.ids)]
+            if not rows:
+                print(f"\n== {path}: no entry with an id in the ranges given")
+                continue
         results[path.name] = report_set(str(path), rows, lexicon, show, args.reasons)
         if path.name == REPORT.name:
             # The first batch's error kinds were written into the README and fixed since;
             # the second batch had never been run through the filter before it was measured.
-            unseen = [r for r in rows if int(str(r["id"]).rsplit("-", 1)[-1]) >= UNSEEN_FROM]
+            unseen = [r for r in rows if id_number(r) >= UNSEEN_FROM]
             if unseen:
                 name = f"{path} (ids {UNSEEN_FROM}+, never tuned on)"
                 report_set(name, unseen, lexicon, args.errors_report, args.reasons)

@@ -9,6 +9,11 @@ character-class scan, and it matches exactly where ``pattern`` does, so the sear
 C until a real match (a loop in Python over every candidate character cost more than the
 matches). The matches are exactly those of ``pattern.finditer()``.
 
+A search still reads the whole text, and an English mask beginning "sell|sold|buy …" ran on
+most English entries. When every match begins with one of the mask's required words (also read
+from the parsed pattern), :meth:`StartScanner.match_at` tries the pattern only where those
+words are, with the same matches.
+
 Hand-written because no library exposes a regular expression's first-character set; it
 reads CPython's own parser (``re._parser``) and falls back to a plain scan whenever the set
 cannot be known (a pattern that can match empty, case-insensitive flags, ``.``, ``\\w``).

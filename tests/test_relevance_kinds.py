@@ -3311,6 +3311,21 @@ REASONED = [
         "live+sell",
         id="en11_review_oranges_sold_in_live_broadcasts_still_count",
     ),
+    # lead's probes: a stream as where someone spoke, in English
+    pytest.param(
+        "A florist says goodbye",
+        "She went live on Facebook to thank regulars after the shop sold its last bouquets.",
+        False,
+        "masked a stream as where a statement was made (en)",
+        id="lead_went_live_to_thank_customers_is_no_selling_stream",
+    ),
+    pytest.param(
+        "A florist goes live with her bouquets",
+        "She went live on Facebook to show the bouquets and sold 80 of them to viewers.",
+        True,
+        "live+sell",
+        id="lead_went_live_to_show_goods_and_sold_them_still_sells",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

@@ -209,8 +209,12 @@ class Lexicon:
     _mask_res: tuple[tuple[str, StartScanner], ...] = field(init=False, repr=False)
     _mask_words: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     """Every mask's `requires` words, found in one pass; ``None`` when a mask has none."""
-    _mask_word_bits: dict[str, int] = field(init=False, repr=False)
-    """Per word of ``_mask_words``, the masks it lets run (bit i: ``_mask_res[i]``)."""
+    _mask_word_bits: tuple[int, ...] = field(init=False, repr=False)
+    """Per word of ``_mask_words`` (by its index), the masks it lets run (bit i:
+    ``_mask_res[i]``)."""
+    _mask_anchor_words: tuple[frozenset[int] | None, ...] = field(init=False, repr=False)
+    """Per mask, the indexes of its words when it is anchored (``StartScanner.anchored``:
+    every match begins with one of them, so it is tried where they are), else ``None``."""
     _near_rules: tuple[NearRule, ...] = field(init=False, repr=False)
     _all_rules: tuple[AllRule, ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
@@ -277,11 +281,18 @@ class Lexicon:
                 required, implementation=ahocorasick_rs.Implementation.DFA
             )
         object.__setattr__(self, "_mask_words", mask_words)
-        word_bits = {
-            word: sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
+        word_bits = tuple(
+            sum(1 << i for i, (_l, _p, req) in enumerate(merged) if word in req)
             for word in required
-        }
+        )
         object.__setattr__(self, "_mask_word_bits", word_bits)
+        anchor_words = tuple(
+            frozenset(j for j, word in enumerate(required) if word in req)
+            if scanner.anchored and mask_words is not None
+            else None
+            for (_l, _p, req), (_lb, scanner) in zip(merged, scanners, strict=True)
+        )
+        object.__setattr__(self, "_mask_anchor_words", anchor_words)
         # Flat tuples: judge() runs these loops for every entry.
         factor = self.title_factor
         near = tuple(

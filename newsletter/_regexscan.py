@@ -35,7 +35,7 @@ _MAX_START_CHARS = 512
 class StartScanner:
     """``finditer`` for one compiled pattern, tried only at its possible first characters."""
 
-    __slots__ = ("_find", "anchored", "anchors", "pattern", "starts")
+    __slots__ = ("_find", "anchored", "pattern", "starts")
 
     def __init__(self, pattern: re.Pattern[str], anchors: Iterable[str] = ()) -> None:
         self.pattern = pattern
@@ -43,12 +43,8 @@ class StartScanner:
         self._find = None if self.starts is None else _finder(self.starts, pattern)
         words = frozenset(anchors)
         self.anchored = bool(words) and _starts_with_one_of(pattern, words)
-        """Every match begins with one of :attr:`anchors`: :meth:`match_at` may take the
-        place of a search, given where those words occur."""
-        # None that begins with another of them: where "sells" begins, "sell" does.
-        self.anchors = tuple(
-            sorted(w for w in words if not any(o != w and w.startswith(o) for o in words))
-        )
+        """Every match begins with one of ``anchors``: :meth:`match_at` may take the place
+        of a search, given where those words occur."""
 
     def finditer(self, text: str) -> list[re.Match[str]]:
         """The matches ``pattern.finditer(text)`` yields, as a list."""
@@ -72,7 +68,7 @@ class StartScanner:
 
     def match_at(self, text: str, starts: Iterable[int]) -> list[re.Match[str]]:
         """What :meth:`finditer` finds, tried only at ``starts`` (ascending), for an
-        :attr:`anchored` pattern: every position where one of its anchors occurs must be
+        :attr:`anchored` pattern: every position where one of its anchors begins must be
         among them. A search reads the whole text; an anchor is rarer than a first character
         (a mask of "sell … subscriptions" read every English entry to its end)."""
         found: list[re.Match[str]] = []

@@ -203,23 +203,27 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     # The masks to run, as bits (bit i: masks[i]): those whose required words occur.
     todo = (1 << len(masks)) - 1
     blanked = False
+    # Every required word found, overlapping ones too: (its index, start, end).
+    occurrences: list[tuple[int, int, int]] = []
     if words is not None:
         todo = 0
         word_bits = lex._mask_word_bits
-        # As strings: the library returns them faster than indexes.
-        for word in words.find_matches_as_strings(full, overlapping=True):
-            todo |= word_bits[word]
+        occurrences = words.find_matches_as_indexes(full, overlapping=True)
+        for index, _start, _end in occurrences:
+            todo |= word_bits[index]
         if not todo:
             return full
+    anchor_words = lex._mask_anchor_words
     while todo:
         lowest = todo & -todo
         todo ^= lowest
-        label, scanner = masks[lowest.bit_length() - 1]
-        if scanner.anchored and not blanked:
-            # Only where its words are (found with str.find, faster than asking the
-            # automaton for positions); a blank could join two words into one of them, so
-            # once something is blanked the rest are searched.
-            found = scanner.match_at(full, _starts(full, scanner.anchors))
+        i = lowest.bit_length() - 1
+        label, scanner = masks[i]
+        anchors = anchor_words[i]
+        if anchors is not None and not blanked:
+            # Tried only where its words begin. Where they were found is where they are as
+            # long as nothing was blanked (a blank could join two words into one of them).
+            found = scanner.match_at(full, sorted({s for w, s, _e in occurrences if w in anchors}))
         else:
             found = scanner.finditer(full)
         if not found:
@@ -242,19 +246,6 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
             full = "".join(pieces) + full[last:]
             blanked = True
     return full
-
-
-def _starts(text: str, words: tuple[str, ...]) -> list[int]:
-    """Where any of ``words`` begins in ``text``, ascending, overlapping ones too."""
-    starts: list[int] = []
-    for word in words:
-        at = text.find(word)
-        while at >= 0:
-            starts.append(at)
-            at = text.find(word, at + 1)
-    if len(words) > 1:
-        starts = sorted(set(starts))
-    return starts
 
 
 def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:

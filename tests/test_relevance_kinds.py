@@ -3104,6 +3104,49 @@ REASONED = [
         "live_commerce '私域直播' +1",
         id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
     ),
+    # round hans12: the creator platforms' seller ad systems (巨量千川, 千川 compounds, 磁力金牛)
+    pytest.param(
+        "千川投手成电商公司最抢手岗位",
+        "一家服饰公司开出月薪三万元招人，要求懂得调出价、会看投产比。",
+        True,
+        "live_platforms '千川投手'",
+        id="hans12_a_qianchuan_ad_buyer_is_live_commerce_trade",
+    ),
+    pytest.param(
+        "快手商家加码投放",
+        "多位商家称今年在磁力金牛上的预算翻倍，希望带动店铺成交。",
+        True,
+        "live_platforms '磁力金牛'",
+        id="hans12_kuaishou_seller_ads_are_live_commerce_trade",
+    ),
+    pytest.param(
+        "一家美妆品牌的双十一复盘",
+        "团队把八成预算花在巨量千川上，整体投产比约为2.3，比去年低了一截。",
+        True,
+        "live_platforms '巨量千川'",
+        id="hans12_douyin_seller_ads_in_the_body_count",
+    ),
+    pytest.param(
+        "千川木门签约新经销商",
+        "千川木门今年在央视投放广告，全年经销商签约额破亿元。",
+        False,
+        "score 0.0",
+        id="hans12_qianchuan_as_a_brand_name_is_no_ad_system",
+    ),
+    pytest.param(
+        "短剧平台加大买量",
+        "某短剧平台在巨量引擎日均投流消耗超过千万元，主要用于拉新。",
+        False,
+        "score",
+        id="hans12_bytedance_ads_bought_by_a_drama_app_are_not_qianchuan",
+    ),
+    pytest.param(
+        "营销预算怎么分",
+        "品牌在搜索竞价、信息流、千川、DSP之间分配预算，各自核算获客成本。",
+        False,
+        "score",
+        id="hans12_qianchuan_alone_in_a_list_of_ad_channels_is_weak",
+    ),
 ]
 
 

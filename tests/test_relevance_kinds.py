@@ -3147,6 +3147,35 @@ REASONED = [
         "score",
         id="hans12_qianchuan_alone_in_a_list_of_ad_channels_is_weak",
     ),
+    # round hans12: 巨量千川 as a kind of tool or one of the general ad platforms
+    pytest.param(
+        "小红书上线新投放工具",
+        "这套系统是巨量千川式的竞价平台，帮助品牌把种草笔记推给更多人。",
+        False,
+        "masked 千川 as a kind of tool",
+        id="hans12_a_qianchuan_style_platform_is_a_yardstick",
+    ),
+    pytest.param(
+        "游戏公司怎么买量",
+        "发行团队在巨量引擎、广点通、巨量千川之间分配预算，按下载成本考核。",
+        False,
+        "masked 千川 as one of the general ad platforms",
+        id="hans12_qianchuan_listed_with_general_ad_platforms_is_masked",
+    ),
+    pytest.param(
+        "服饰商家双平台投放",
+        "商家同时在巨量千川、磁力金牛上买流量，直播间成交额翻倍。",
+        True,
+        "live_platforms",
+        id="hans12_qianchuan_listed_with_kuaishou_seller_ads_still_counts",
+    ),
+    pytest.param(
+        "快手也有自己的千川",
+        "磁力金牛和千川一样，按直播间成交来出价。",
+        True,
+        "live_platforms '磁力金牛'",
+        id="hans12_the_other_seller_ad_system_still_counts_beside_the_yardstick",
+    ),
 ]
 
 

@@ -3364,6 +3364,78 @@ REASONED = [
         "live_commerce '私域直播' +1",
         id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
     ),
+    # round hans12: the creator platforms' seller ad systems (巨量千川, 千川 compounds, 磁力金牛)
+    pytest.param(
+        "千川投手成电商公司最抢手岗位",
+        "一家服饰公司开出月薪三万元招人，要求懂得调出价、会看投产比。",
+        True,
+        "live_platforms '千川投手'",
+        id="hans12_a_qianchuan_ad_buyer_is_live_commerce_trade",
+    ),
+    pytest.param(
+        "快手商家加码投放",
+        "多位商家称今年在磁力金牛上的预算翻倍，希望带动店铺成交。",
+        True,
+        "live_platforms '磁力金牛'",
+        id="hans12_kuaishou_seller_ads_are_live_commerce_trade",
+    ),
+    pytest.param(
+        "一家美妆品牌的双十一复盘",
+        "团队把八成预算花在巨量千川上，整体投产比约为2.3，比去年低了一截。",
+        True,
+        "live_platforms '巨量千川'",
+        id="hans12_douyin_seller_ads_in_the_body_count",
+    ),
+    pytest.param(
+        "千川木门签约新经销商",
+        "千川木门今年在央视投放广告，全年经销商签约额破亿元。",
+        False,
+        "score 0.0",
+        id="hans12_qianchuan_as_a_brand_name_is_no_ad_system",
+    ),
+    pytest.param(
+        "短剧平台加大买量",
+        "某短剧平台在巨量引擎日均投流消耗超过千万元，主要用于拉新。",
+        False,
+        "score",
+        id="hans12_bytedance_ads_bought_by_a_drama_app_are_not_qianchuan",
+    ),
+    pytest.param(
+        "营销预算怎么分",
+        "品牌在搜索竞价、信息流、千川、DSP之间分配预算，各自核算获客成本。",
+        False,
+        "score",
+        id="hans12_qianchuan_alone_in_a_list_of_ad_channels_is_weak",
+    ),
+    # round hans12: 巨量千川 as a kind of tool or one of the general ad platforms
+    pytest.param(
+        "小红书上线新投放工具",
+        "这套系统是巨量千川式的竞价平台，帮助品牌把种草笔记推给更多人。",
+        False,
+        "masked 千川 as a kind of tool",
+        id="hans12_a_qianchuan_style_platform_is_a_yardstick",
+    ),
+    pytest.param(
+        "游戏公司怎么买量",
+        "发行团队在巨量引擎、广点通、巨量千川之间分配预算，按下载成本考核。",
+        False,
+        "masked 千川 as one of the general ad platforms",
+        id="hans12_qianchuan_listed_with_general_ad_platforms_is_masked",
+    ),
+    pytest.param(
+        "服饰商家双平台投放",
+        "商家同时在巨量千川、磁力金牛上买流量，直播间成交额翻倍。",
+        True,
+        "live_platforms",
+        id="hans12_qianchuan_listed_with_kuaishou_seller_ads_still_counts",
+    ),
+    pytest.param(
+        "快手也有自己的千川",
+        "磁力金牛和千川一样，按直播间成交来出价。",
+        True,
+        "live_platforms '磁力金牛'",
+        id="hans12_the_other_seller_ad_system_still_counts_beside_the_yardstick",
+    ),
 ]
 
 

@@ -1547,6 +1547,19 @@ CASES = [
         False,
         id="stickers_put_up_in_a_store_a_clause_later_are_no_live_selling",
     ),
+    # round en12: NTWRK, a drop-and-stream shopping app, by name beside a buying or selling word
+    pytest.param(
+        "Collectibles app NTWRK lines up a holiday slate",
+        "Viewers can buy each signed figurine while the host unboxes it in the episode.",
+        True,
+        id="en12_ntwrk_beside_buying_is_shoppable_video",
+    ),
+    pytest.param(
+        "NTWRK hires a new chief technology officer",
+        "The Los Angeles company said the engineer led data teams at two streaming apps.",
+        False,
+        id="en12_ntwrk_named_without_selling_words_is_weak",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

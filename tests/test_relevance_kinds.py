@@ -1560,6 +1560,26 @@ CASES = [
         False,
         id="en12_ntwrk_named_without_selling_words_is_weak",
     ),
+    # round en12: US live-selling marketplaces and tools by name (Popshop Live, TalkShopLive,
+    # ShopShops, CommentSold); "posh shows" stays theatre
+    pytest.param(
+        "Vintage dealers move their weekend sales to TalkShopLive",
+        "Each dealer keeps a 10% cut off the platform's fee for the first month.",
+        True,
+        id="en12_talkshoplive_by_name_is_a_live_selling_marketplace",
+    ),
+    pytest.param(
+        "A boutique in Ohio ships 400 orders a night with CommentSold",
+        "",
+        True,
+        id="en12_commentsold_by_name_is_live_selling_software",
+    ),
+    pytest.param(
+        "Theatre season preview: the posh shows worth the price",
+        "Seats for the two revivals sold within hours of going on sale.",
+        False,
+        id="en12_posh_shows_in_theatre_are_no_live_selling",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

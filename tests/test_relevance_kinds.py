@@ -1580,6 +1580,27 @@ CASES = [
         False,
         id="en12_posh_shows_in_theatre_are_no_live_selling",
     ),
+    # round en12: Instagram paired with a messenger names chat channels that resellers forward
+    # catalogues through, not a creator's videos; Instagram Live or creators' tags still sell
+    pytest.param(
+        "Students earn pocket money as resellers",
+        "They forward a marketplace's catalogues to friends over WhatsApp and Instagram and keep a "
+        "commission on every order.",
+        False,
+        id="en12_resellers_forwarding_catalogues_over_instagram_and_whatsapp_are_no_creators",
+    ),
+    pytest.param(
+        "A florist takes orders on Instagram Live and WhatsApp",
+        "She sells bouquets while streaming on Saturday mornings.",
+        True,
+        id="en12_selling_on_instagram_live_beside_a_messenger_still_sells",
+    ),
+    pytest.param(
+        "Beauty creators on Instagram earn more from commissions",
+        "Tagged products in their Reels brought a commission on each sale.",
+        True,
+        id="en12_instagram_creators_paid_commission_still_sell",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

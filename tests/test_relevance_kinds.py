@@ -1601,6 +1601,27 @@ CASES = [
         True,
         id="en12_instagram_creators_paid_commission_still_sell",
     ),
+    # round en12: hearts and Stars bought in a live stream are a platform's tipping tokens,
+    # like badges; goods bought in a seller's stream (heart pendants, chocolate hearts) still sell
+    pytest.param(
+        "A new way to back your favourite streamer",
+        "During a broadcast on Instagram Live, fans can buy hearts that sit beside their "
+        "comments; the creator keeps the money.",
+        False,
+        id="en12_hearts_bought_in_a_live_are_tips",
+    ),
+    pytest.param(
+        "Facebook pays creators for Stars",
+        "Viewers of live videos purchase Stars and send them to the streamer.",
+        False,
+        id="en12_facebook_stars_bought_in_live_videos_are_tips",
+    ),
+    pytest.param(
+        "A jeweller's Friday streams",
+        "On Facebook Live, shoppers buy heart pendants and silver rings as she shows them.",
+        True,
+        id="en12_heart_pendants_bought_in_a_sellers_stream_still_sell",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

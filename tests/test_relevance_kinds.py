@@ -1748,6 +1748,81 @@ CASES = [
         True,
         id="en11_officials_who_broadcast_live_goods_are_live_selling",
     ),
+    # round en12: NTWRK, a drop-and-stream shopping app, by name beside a buying or selling word
+    pytest.param(
+        "Collectibles app NTWRK lines up a holiday slate",
+        "Viewers can buy each signed figurine while the host unboxes it in the episode.",
+        True,
+        id="en12_ntwrk_beside_buying_is_shoppable_video",
+    ),
+    pytest.param(
+        "NTWRK hires a new chief technology officer",
+        "The Los Angeles company said the engineer led data teams at two streaming apps.",
+        False,
+        id="en12_ntwrk_named_without_selling_words_is_weak",
+    ),
+    # round en12: US live-selling marketplaces and tools by name (Popshop Live, TalkShopLive,
+    # ShopShops, CommentSold); "posh shows" stays theatre
+    pytest.param(
+        "Vintage dealers move their weekend sales to TalkShopLive",
+        "Each dealer keeps a 10% cut off the platform's fee for the first month.",
+        True,
+        id="en12_talkshoplive_by_name_is_a_live_selling_marketplace",
+    ),
+    pytest.param(
+        "A boutique in Ohio ships 400 orders a night with CommentSold",
+        "",
+        True,
+        id="en12_commentsold_by_name_is_live_selling_software",
+    ),
+    pytest.param(
+        "Theatre season preview: the posh shows worth the price",
+        "Seats for the two revivals sold within hours of going on sale.",
+        False,
+        id="en12_posh_shows_in_theatre_are_no_live_selling",
+    ),
+    # round en12: Instagram paired with a messenger names chat channels that resellers forward
+    # catalogues through, not a creator's videos; Instagram Live or creators' tags still sell
+    pytest.param(
+        "Students earn pocket money as resellers",
+        "They forward a marketplace's catalogues to friends over WhatsApp and Instagram and keep a "
+        "commission on every order.",
+        False,
+        id="en12_resellers_forwarding_catalogues_over_instagram_and_whatsapp_are_no_creators",
+    ),
+    pytest.param(
+        "A florist takes orders on Instagram Live and WhatsApp",
+        "She sells bouquets while streaming on Saturday mornings.",
+        True,
+        id="en12_selling_on_instagram_live_beside_a_messenger_still_sells",
+    ),
+    pytest.param(
+        "Beauty creators on Instagram earn more from commissions",
+        "Tagged products in their Reels brought a commission on each sale.",
+        True,
+        id="en12_instagram_creators_paid_commission_still_sell",
+    ),
+    # round en12: hearts and Stars bought in a live stream are a platform's tipping tokens,
+    # like badges; goods bought in a seller's stream (heart pendants, chocolate hearts) still sell
+    pytest.param(
+        "A new way to back your favourite streamer",
+        "During a broadcast on Instagram Live, fans can buy hearts that sit beside their "
+        "comments; the creator keeps the money.",
+        False,
+        id="en12_hearts_bought_in_a_live_are_tips",
+    ),
+    pytest.param(
+        "Facebook pays creators for Stars",
+        "Viewers of live videos purchase Stars and send them to the streamer.",
+        False,
+        id="en12_facebook_stars_bought_in_live_videos_are_tips",
+    ),
+    pytest.param(
+        "A jeweller's Friday streams",
+        "On Facebook Live, shoppers buy heart pendants and silver rings as she shows them.",
+        True,
+        id="en12_heart_pendants_bought_in_a_sellers_stream_still_sell",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

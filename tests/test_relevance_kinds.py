@@ -3401,6 +3401,21 @@ REASONED = [
         "live+sell",
         id="lead_went_live_to_show_goods_and_sold_them_still_sells",
     ),
+    # review of round en12: Korea's and Indonesia's live-commerce services by name
+    pytest.param(
+        "Naver Shopping Live passes a trillion won",
+        "Brands hosting shows there drew more repeat buyers than on regular pages.",
+        True,
+        "naver shopping live",
+        id="en12_review_naver_shopping_live_by_name_is_live_commerce",
+    ),
+    pytest.param(
+        "Naver's commerce revenue rises",
+        "Its membership programme and delivery service drove the growth.",
+        False,
+        "score",
+        id="en12_review_naver_commerce_without_its_live_service_is_not",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

@@ -3349,6 +3349,36 @@ REASONED = [
         "live_commerce '私域直播' +1",
         id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
     ),
+    # round chan12: a press event carried by a mini program's live stream is its broadcast
+    pytest.param(
+        "区政府新闻发布会将通过政务小程序直播",
+        "市民在微信里搜索即可预约，观看发布会全程。",
+        False,
+        "masked a press event streamed in a mini program",
+        id="chan12_press_conference_streamed_in_a_mini_program",
+    ),
+    pytest.param(
+        "一起借款纠纷庭审通过法院小程序直播",
+        "区法院首次用小程序直播庭审，网友可以在线旁听，判决择期宣告。",
+        False,
+        "masked a press event streamed in a mini program",
+        id="chan12_court_hearing_streamed_in_a_mini_program",
+    ),
+    # round chan12: counter-examples — the stream follows the event, or the tool is presented there
+    pytest.param(
+        "新品发布会结束后，门店开启小程序直播",
+        "主播在小程序直播间试穿新款，观众点击商品链接即可下单。",
+        True,
+        "wechat_commerce '小程序直播'",
+        id="chan12_mini_program_stream_after_a_launch_still_sells",
+    ),
+    pytest.param(
+        "开发者大会公布新能力",
+        "在开发者发布会上，微信团队介绍小程序直播的新功能，商家可在直播中挂商品。",
+        True,
+        "wechat_commerce '小程序直播'",
+        id="chan12_mini_program_live_tool_presented_at_a_launch",
+    ),
 ]
 
 

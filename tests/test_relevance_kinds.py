@@ -3379,6 +3379,22 @@ REASONED = [
         "wechat_commerce '小程序直播'",
         id="chan12_mini_program_live_tool_presented_at_a_launch",
     ),
+    # round chan12: 视频号 among the ad inventories advertisers want (Tencent results): Channels ads
+    pytest.param(
+        "腾讯季报：营销服务收入增长19%",
+        "集团称，增长主要来自广告主对视频号、小程序及搜一搜广告库存的强劲需求。",
+        True,
+        "body channels '视频号'",
+        id="chan12_channels_named_among_ad_inventories_in_results",
+    ),
+    # round chan12: counter-example — an outlet's own accounts and their ad income: a product list
+    pytest.param(
+        "报社新媒体收入下滑",
+        "受行业影响，报社公众号、视频号广告收入同比下降三成，纸媒订阅也在减少。",
+        False,
+        "masked 视频号 in a list of WeChat products",
+        id="chan12_outlets_accounts_ad_income_stays_a_product_list",
+    ),
 ]
 
 

@@ -3395,6 +3395,39 @@ REASONED = [
         "masked 视频号 in a list of WeChat products",
         id="chan12_outlets_accounts_ad_income_stays_a_product_list",
     ),
+    # round chan12: the trade in a columnist's byline names the writer, not the story
+    pytest.param(
+        "直播电商讲师王五专栏：聊聊职场沟通",
+        "王五是一名直播电商讲师，本期专栏聊的是同事之间如何沟通和管理时间。",
+        False,
+        "masked a columnist's trade in the byline",
+        id="chan12_live_commerce_trade_in_a_columnists_byline",
+    ),
+    # round chan12: counter-example — a column about live selling keeps its own words
+    pytest.param(
+        "电商直播专家赵六专栏：直播间退货率为何居高不下",
+        "主播夸大宣传，消费者收货后大量退货，商家直播带货的成本随之上升。",
+        True,
+        "live_commerce",
+        id="chan12_column_on_live_selling_keeps_its_words",
+    ),
+    # round chan12: orders counted per stream, the sale word beyond live+sell's window
+    pytest.param(
+        "Village seller's boom",
+        "She went from about eighty orders a day through a small shop on a messaging app "
+        "to 30,000 per Kuaishou livestream.",
+        True,
+        "sell+per-stream (en)",
+        id="chan12_orders_counted_per_livestream",
+    ),
+    # round chan12: counter-example — tickets counted per stream are no goods
+    pytest.param(
+        "Online festival series",
+        "Each livestream of the festival sold 20,000 tickets at ten dollars.",
+        False,
+        "tickets sold, not goods",
+        id="chan12_tickets_sold_per_livestream_stay_tickets",
+    ),
 ]
 
 

@@ -3526,6 +3526,85 @@ REASONED = [
         "live_platforms '磁力金牛'",
         id="hans12_the_other_seller_ad_system_still_counts_beside_the_yardstick",
     ),
+    # round chan12: a press event carried by a mini program's live stream is its broadcast
+    pytest.param(
+        "区政府新闻发布会将通过政务小程序直播",
+        "市民在微信里搜索即可预约，观看发布会全程。",
+        False,
+        "masked a press event streamed in a mini program",
+        id="chan12_press_conference_streamed_in_a_mini_program",
+    ),
+    pytest.param(
+        "一起借款纠纷庭审通过法院小程序直播",
+        "区法院首次用小程序直播庭审，网友可以在线旁听，判决择期宣告。",
+        False,
+        "masked a press event streamed in a mini program",
+        id="chan12_court_hearing_streamed_in_a_mini_program",
+    ),
+    # round chan12: counter-examples — the stream follows the event, or the tool is presented there
+    pytest.param(
+        "新品发布会结束后，门店开启小程序直播",
+        "主播在小程序直播间试穿新款，观众点击商品链接即可下单。",
+        True,
+        "wechat_commerce '小程序直播'",
+        id="chan12_mini_program_stream_after_a_launch_still_sells",
+    ),
+    pytest.param(
+        "开发者大会公布新能力",
+        "在开发者发布会上，微信团队介绍小程序直播的新功能，商家可在直播中挂商品。",
+        True,
+        "wechat_commerce '小程序直播'",
+        id="chan12_mini_program_live_tool_presented_at_a_launch",
+    ),
+    # round chan12: 视频号 among the ad inventories advertisers want (Tencent results): Channels ads
+    pytest.param(
+        "腾讯季报：营销服务收入增长19%",
+        "集团称，增长主要来自广告主对视频号、小程序及搜一搜广告库存的强劲需求。",
+        True,
+        "body channels '视频号'",
+        id="chan12_channels_named_among_ad_inventories_in_results",
+    ),
+    # round chan12: counter-example — an outlet's own accounts and their ad income: a product list
+    pytest.param(
+        "报社新媒体收入下滑",
+        "受行业影响，报社公众号、视频号广告收入同比下降三成，纸媒订阅也在减少。",
+        False,
+        "masked 视频号 in a list of WeChat products",
+        id="chan12_outlets_accounts_ad_income_stays_a_product_list",
+    ),
+    # round chan12: the trade in a columnist's byline names the writer, not the story
+    pytest.param(
+        "直播电商讲师王五专栏：聊聊职场沟通",
+        "王五是一名直播电商讲师，本期专栏聊的是同事之间如何沟通和管理时间。",
+        False,
+        "masked a columnist's trade in the byline",
+        id="chan12_live_commerce_trade_in_a_columnists_byline",
+    ),
+    # round chan12: counter-example — a column about live selling keeps its own words
+    pytest.param(
+        "电商直播专家赵六专栏：直播间退货率为何居高不下",
+        "主播夸大宣传，消费者收货后大量退货，商家直播带货的成本随之上升。",
+        True,
+        "live_commerce",
+        id="chan12_column_on_live_selling_keeps_its_words",
+    ),
+    # round chan12: orders counted per stream, the sale word beyond live+sell's window
+    pytest.param(
+        "Village seller's boom",
+        "She went from about eighty orders a day through a small shop on a messaging app "
+        "to 30,000 per Kuaishou livestream.",
+        True,
+        "sell+per-stream (en)",
+        id="chan12_orders_counted_per_livestream",
+    ),
+    # round chan12: counter-example — tickets counted per stream are no goods
+    pytest.param(
+        "Online festival series",
+        "Each livestream of the festival sold 20,000 tickets at ten dollars.",
+        False,
+        "tickets sold, not goods",
+        id="chan12_tickets_sold_per_livestream_stay_tickets",
+    ),
 ]
 
 

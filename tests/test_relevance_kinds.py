@@ -3416,6 +3416,21 @@ REASONED = [
         "score",
         id="en12_review_naver_commerce_without_its_live_service_is_not",
     ),
+    # review of round chan12: a press event streamed in a mini program, told in English
+    pytest.param(
+        "Premier's press conference streamed in a government mini program",
+        "Three million people watched inside WeChat, the council said.",
+        False,
+        "masked a press event streamed in a mini program (en)",
+        id="chan12_review_a_press_conference_streamed_in_a_mini_program_en",
+    ),
+    pytest.param(
+        "Boutique's mini program livestreams sell out",
+        "Its sales were streamed in its mini program each night; viewers ordered 2,000 scarves.",
+        True,
+        "live+mini-program (en)",
+        id="chan12_review_a_shops_sales_streamed_in_its_mini_program_still_count",
+    ),
     # round hans11: 私域直播, a seller's own stream to its followers, sells where goods are sold
     pytest.param(
         "水果店靠私域直播起量",

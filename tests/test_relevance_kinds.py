@@ -3349,6 +3349,64 @@ REASONED = [
         "live_commerce '私域直播' +1",
         id="hans11_private_domain_stream_listed_as_a_tactic_is_weak_alone",
     ),
+    # round reg12: jade gambling (赌石) right beside a live room is the stream's sale of stones
+    pytest.param(
+        "直播间赌石一夜亏掉八万",
+        "她在直播间跟着主播参与赌石，收到的原石全是普通石头。",
+        True,
+        "live-room+赌石",
+        id="reg12_jade_gambling_in_a_live_room_is_selling",
+    ),
+    pytest.param(
+        "直播間賭石騙局 警方逮捕主播",
+        "主播找人假扮緬甸貨主，觀眾付款後收到的都是劣質石頭。",
+        True,
+        "live-room+赌石",
+        id="reg12_jade_gambling_in_a_live_room_traditional_script",
+    ),
+    pytest.param(
+        "电视剧《赌石》今晚开播",
+        "剧组在发布会直播中介绍演员阵容。",
+        False,
+        "score",
+        id="reg12_a_drama_named_jade_gambling_premiering_is_no_stream_sale",
+    ),
+    pytest.param(
+        "瑞丽玉城赌石摊位冷清",
+        "游客少了，摊主说今年赌石生意不如往年。",
+        False,
+        "score",
+        id="reg12_jade_gambling_at_market_stalls_is_no_stream",
+    ),
+    pytest.param(
+        "手游上线赌石玩法",
+        "不少游戏主播在游戏直播里试玩赌石小游戏。",
+        False,
+        "games_streaming",
+        id="reg12_a_jade_gambling_mini_game_in_a_game_stream_sells_nothing",
+    ),
+    # round reg12: a top-up purchase (充值购买) buys a platform's coins or membership, not goods
+    pytest.param(
+        "网红荐股直播间被查",
+        "主播在直播间诱导观众充值购买平台金币，再拉进付费群推荐股票。",
+        False,
+        "score 0.0",
+        id="reg12_coins_topped_up_in_a_stock_tipping_stream_are_no_goods",
+    ),
+    pytest.param(
+        "直播间会员价抢购",
+        "主播提示观众充值购买会员后，可在直播间以会员价抢购家电。",
+        True,
+        "live+sell",
+        id="reg12_goods_snapped_up_after_a_top_up_still_sell",
+    ),
+    pytest.param(
+        "女主播在直播间卖金币纪念币",
+        "主播在直播间销售金币和纪念币，一晚成交两千单。",
+        True,
+        "live+sell",
+        id="reg12_gold_coins_sold_in_a_live_room_are_goods",
+    ),
 ]
 
 

@@ -3407,6 +3407,35 @@ REASONED = [
         "live+sell",
         id="reg12_gold_coins_sold_in_a_live_room_are_goods",
     ),
+    # round reg12: a creator app's shop told as its "shopping service"
+    pytest.param(
+        "Indonesia lets TikTok reopen its shopping service",
+        "The trade ministry said the app may resume selling once it partners with a local firm.",
+        True,
+        "creator-platform+commerce (en)",
+        id="reg12_a_creator_apps_shopping_service_is_its_shop",
+    ),
+    pytest.param(
+        "Kuaishou's shopping service signs up a million farm sellers",
+        "Growers list fruit and rice in the app.",
+        True,
+        "creator-platform+commerce (en)",
+        id="reg12_kuaishous_shopping_service_is_its_shop",
+    ),
+    pytest.param(
+        "Amazon launches grocery shopping service in Mumbai",
+        "The same-day service covers 200 neighbourhoods.",
+        False,
+        "score",
+        id="reg12_a_retailers_shopping_service_is_no_creator_shop",
+    ),
+    pytest.param(
+        "Department store expands its personal shopping service",
+        "Stylists pick outfits for members who book a visit.",
+        False,
+        "score",
+        id="reg12_a_stores_personal_shopping_service_sells_in_no_stream",
+    ),
 ]
 
 

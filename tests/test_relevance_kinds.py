@@ -3436,6 +3436,35 @@ REASONED = [
         "score",
         id="reg12_a_stores_personal_shopping_service_sells_in_no_stream",
     ),
+    # round reg12: the live seller's job translated ("webcast salesman", "livestream salespeople")
+    pytest.param(
+        "Webcast salesmen will need vocational certificates",
+        "A new national standard sets five skill levels for the job.",
+        True,
+        "live_commerce 'webcast salesmen'",
+        id="reg12_webcast_salesmen_are_live_sellers",
+    ),
+    pytest.param(
+        "Regulator warns livestream salespeople over health claims",
+        "Ordinary foods may not be said to cure disease.",
+        True,
+        "live_commerce 'livestream salespeople'",
+        id="reg12_livestream_salespeople_are_live_sellers",
+    ),
+    pytest.param(
+        "Company holds investor webcast; sales rose 10%",
+        "The chief executive spoke on the webcast about sales growth.",
+        False,
+        "score",
+        id="reg12_an_investor_webcast_beside_sales_is_no_seller",
+    ),
+    pytest.param(
+        "Webcast: sales leaders discuss AI tools",
+        "Join our webcast with sales leaders from three software firms.",
+        False,
+        "score",
+        id="reg12_a_sales_webinar_is_no_live_selling",
+    ),
 ]
 
 

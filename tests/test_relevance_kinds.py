@@ -3465,6 +3465,28 @@ REASONED = [
         "score",
         id="reg12_a_sales_webinar_is_no_live_selling",
     ),
+    # round reg12: "live streaming sales" without the hyphen, as Chinese legal English writes it
+    pytest.param(
+        "Regulator issues rules on live streaming sales",
+        "Hosts must show business licences and may not fake discounts.",
+        True,
+        "live_commerce 'live streaming sales'",
+        id="reg12_live_streaming_sales_unhyphenated_is_live_selling",
+    ),
+    pytest.param(
+        "Live streaming boosts sales of ring lights",
+        "More creators bought lighting kits for their channels.",
+        False,
+        "score",
+        id="reg12_streaming_that_lifts_gear_sales_is_no_live_selling",
+    ),
+    pytest.param(
+        "Live streaming: sales of smart TVs rose",
+        "Households watched more live streaming; sales of smart TVs rose.",
+        False,
+        "score",
+        id="reg12_streaming_and_tv_sales_in_one_line_are_no_live_selling",
+    ),
 ]
 
 

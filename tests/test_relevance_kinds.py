@@ -3487,6 +3487,42 @@ REASONED = [
         "score",
         id="reg12_streaming_and_tv_sales_in_one_line_are_no_live_selling",
     ),
+    # round reg12: 直播营销's parties in the English of China's rules (calques)
+    pytest.param(
+        "Livestreaming room operators must show business licences",
+        "Operators and the marketers who appear with them face new duties.",
+        True,
+        "live_commerce 'livestreaming room operators'",
+        id="reg12_livestreaming_room_operators_are_live_sellers",
+    ),
+    pytest.param(
+        "Platform blacklists live salesmen over fake claims",
+        "Twenty accounts were banned for a year.",
+        True,
+        "live_commerce 'live salesmen'",
+        id="reg12_live_salesmen_are_live_sellers",
+    ),
+    pytest.param(
+        "A guide to livestream marketing for B2B brands",
+        "Use LinkedIn Live webinars to generate leads.",
+        False,
+        "score",
+        id="reg12_livestream_marketing_as_webinars_is_no_selling",
+    ),
+    pytest.param(
+        "Live marketing agency wins event award",
+        "The experiential agency staged pop-up events for a drinks brand.",
+        False,
+        "score",
+        id="reg12_live_marketing_as_event_marketing_is_no_selling",
+    ),
+    pytest.param(
+        "The club's live room operator quits",
+        "The venue's sound engineer is leaving after ten years.",
+        False,
+        "score",
+        id="reg12_a_venues_live_room_is_no_live_selling",
+    ),
 ]
 
 

@@ -1823,6 +1823,19 @@ CASES = [
         True,
         id="en12_heart_pendants_bought_in_a_sellers_stream_still_sell",
     ),
+    # round en13: Taobao's rural live channel by name (Taobao Village Live)
+    pytest.param(
+        "Hunan grower becomes a draw on Taobao Village Live",
+        "The tea farmer has 200,000 fans and ships the evening's orders the next morning.",
+        True,
+        id="en13_taobao_village_live_by_name_is_a_selling_channel",
+    ),
+    pytest.param(
+        "Report counts more Taobao villages",
+        "Most families live in villages where one in ten households runs a Taobao shop.",
+        False,
+        id="en13_taobao_villages_where_people_live_stay_out",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1836,6 +1836,25 @@ CASES = [
         False,
         id="en13_taobao_villages_where_people_live_stay_out",
     ),
+    # round en13: "WeChat Video" (China Daily's name for 视频号) listed beside Douyin or Kuaishou
+    pytest.param(
+        "Pear grower's team questioned over sales claims",
+        "The team ran livestreams on Kuaishou and WeChat Video and sold pears to viewers.",
+        True,
+        id="en13_wechat_video_beside_kuaishou_with_live_selling_counts",
+    ),
+    pytest.param(
+        "Man detained for flood rumours",
+        "He posted false claims about the dam on Douyin and WeChat Video, police said.",
+        False,
+        id="en13_wechat_video_as_where_a_rumour_was_posted_stays_out",
+    ),
+    pytest.param(
+        "Grandparents stay in touch",
+        "They hold a WeChat video call every Sunday and watch Douyin clips together.",
+        False,
+        id="en13_a_wechat_video_call_is_no_channels",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1855,6 +1855,21 @@ CASES = [
         False,
         id="en13_a_wechat_video_call_is_no_channels",
     ),
+    # round en13: live commerce as the example of "new business models" in a roundup
+    pytest.param(
+        "Towns upgrade rural markets",
+        "Counties tried new business models such as live commerce to raise incomes, "
+        "and 400 delivery outlets opened.",
+        False,
+        id="en13_live_commerce_as_an_example_of_new_models_stays_out",
+    ),
+    pytest.param(
+        "Province backs new retail models",
+        "It supports new business models such as live commerce, with 2,000 hosts "
+        "trained to sell mushrooms online.",
+        True,
+        id="en13_new_models_such_as_live_commerce_with_hosts_selling_counts",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1870,6 +1870,19 @@ CASES = [
         True,
         id="en13_new_models_such_as_live_commerce_with_hosts_selling_counts",
     ),
+    # round en13: the live seller named by the job ("livestreaming salesperson", 直播销售员)
+    pytest.param(
+        "Jobs list grows",
+        "Drone pilot, grid worker and livestreaming salesperson are now recognized occupations.",
+        True,
+        id="en13_livestreaming_salesperson_as_a_job_title_counts",
+    ),
+    pytest.param(
+        "Dealer hires for showroom",
+        "The dealership hired 20 salespeople and will livestream the showroom's opening night.",
+        False,
+        id="en13_salespeople_beside_a_launch_livestream_stay_out",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

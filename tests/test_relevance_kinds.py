@@ -1883,6 +1883,19 @@ CASES = [
         False,
         id="en13_salespeople_beside_a_launch_livestream_stay_out",
     ),
+    # round en13: "network anchors" as online hosts (网络主播) beside orders or streams
+    pytest.param(
+        "Wholesale market adapts",
+        "A toy seller now takes a third of her orders through network anchors.",
+        True,
+        id="en13_network_anchors_beside_orders_are_online_hosts",
+    ),
+    pytest.param(
+        "Retired newsman lists home",
+        "A former network anchor sold his beach house in Malibu last week.",
+        False,
+        id="en13_a_tv_network_anchor_selling_a_house_stays_out",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -1823,6 +1823,79 @@ CASES = [
         True,
         id="en12_heart_pendants_bought_in_a_sellers_stream_still_sell",
     ),
+    # round en13: Taobao's rural live channel by name (Taobao Village Live)
+    pytest.param(
+        "Hunan grower becomes a draw on Taobao Village Live",
+        "The tea farmer has 200,000 fans and ships the evening's orders the next morning.",
+        True,
+        id="en13_taobao_village_live_by_name_is_a_selling_channel",
+    ),
+    pytest.param(
+        "Report counts more Taobao villages",
+        "Most families live in villages where one in ten households runs a Taobao shop.",
+        False,
+        id="en13_taobao_villages_where_people_live_stay_out",
+    ),
+    # round en13: "WeChat Video" (China Daily's name for 视频号) listed beside Douyin or Kuaishou
+    pytest.param(
+        "Pear grower's team questioned over sales claims",
+        "The team ran livestreams on Kuaishou and WeChat Video and sold pears to viewers.",
+        True,
+        id="en13_wechat_video_beside_kuaishou_with_live_selling_counts",
+    ),
+    pytest.param(
+        "Man detained for flood rumours",
+        "He posted false claims about the dam on Douyin and WeChat Video, police said.",
+        False,
+        id="en13_wechat_video_as_where_a_rumour_was_posted_stays_out",
+    ),
+    pytest.param(
+        "Grandparents stay in touch",
+        "They hold a WeChat video call every Sunday and watch Douyin clips together.",
+        False,
+        id="en13_a_wechat_video_call_is_no_channels",
+    ),
+    # round en13: live commerce as the example of "new business models" in a roundup
+    pytest.param(
+        "Towns upgrade rural markets",
+        "Counties tried new business models such as live commerce to raise incomes, "
+        "and 400 delivery outlets opened.",
+        False,
+        id="en13_live_commerce_as_an_example_of_new_models_stays_out",
+    ),
+    pytest.param(
+        "Province backs new retail models",
+        "It supports new business models such as live commerce, with 2,000 hosts "
+        "trained to sell mushrooms online.",
+        True,
+        id="en13_new_models_such_as_live_commerce_with_hosts_selling_counts",
+    ),
+    # round en13: the live seller named by the job ("livestreaming salesperson", 直播销售员)
+    pytest.param(
+        "Jobs list grows",
+        "Drone pilot, grid worker and livestreaming salesperson are now recognized occupations.",
+        True,
+        id="en13_livestreaming_salesperson_as_a_job_title_counts",
+    ),
+    pytest.param(
+        "Dealer hires for showroom",
+        "The dealership hired 20 salespeople and will livestream the showroom's opening night.",
+        False,
+        id="en13_salespeople_beside_a_launch_livestream_stay_out",
+    ),
+    # round en13: "network anchors" as online hosts (网络主播) beside orders or streams
+    pytest.param(
+        "Wholesale market adapts",
+        "A toy seller now takes a third of her orders through network anchors.",
+        True,
+        id="en13_network_anchors_beside_orders_are_online_hosts",
+    ),
+    pytest.param(
+        "Retired newsman lists home",
+        "A former network anchor sold his beach house in Malibu last week.",
+        False,
+        id="en13_a_tv_network_anchor_selling_a_house_stays_out",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -3620,6 +3620,38 @@ REASONED = [
         "tickets sold, not goods",
         id="chan12_tickets_sold_per_livestream_stay_tickets",
     ),
+    # round en14: sales run in a platform's live video, named as such
+    pytest.param(
+        "Market stallholders move online",
+        "With the market shut, the potter began holding live Instagram video sales on weekends.",
+        True,
+        "live_commerce",
+        id="en14_live_instagram_video_sales_are_live_selling",
+    ),
+    pytest.param(
+        "A seller's routine",
+        "Her Facebook Live sales run from the garage three evenings a week.",
+        True,
+        "live_commerce",
+        id="en14_facebook_live_sales_are_live_selling",
+    ),
+    # round en14: counter-example — home video sales and a live video premiere are no live sale
+    pytest.param(
+        "Box office and beyond",
+        "Home video sales of the film topped $20 million, and a live Facebook video premiere "
+        "drew fans.",
+        False,
+        "score",
+        id="en14_home_video_sales_beside_a_live_premiere_stay_out",
+    ),
+    # round en14: counter-example — a live video of a town hall about tax sales
+    pytest.param(
+        "Council meeting online",
+        "The mayor answered questions in a live Facebook video about the county's tax sales.",
+        False,
+        "score",
+        id="en14_town_hall_live_video_about_tax_sales_stays_out",
+    ),
 ]
 
 

@@ -3652,6 +3652,24 @@ REASONED = [
         "score",
         id="en14_town_hall_live_video_about_tax_sales_stays_out",
     ),
+    # round en14: "eBay Live" by name counts only beside a stream (it also named eBay's seller
+    # convention and its old auction-house bidding service)
+    pytest.param(
+        "Card breakers move to eBay Live",
+        "Hobby shops now open packs on eBay Live while viewers bid on each team's spot.",
+        True,
+        "ebay live",
+        id="en14_ebay_live_beside_a_stream_still_sells",
+    ),
+    # round en14: counter-example — the name without a stream
+    pytest.param(
+        "Auction houses return to eBay",
+        "The marketplace is bringing back eBay Live Auctions so collectors can bid online "
+        "on lots from partner auction houses.",
+        False,
+        "alone (no live_en/host_en/stream_sale_en words",
+        id="en14_ebay_live_auctions_without_a_stream_stay_out",
+    ),
 ]
 
 

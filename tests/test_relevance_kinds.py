@@ -3670,6 +3670,30 @@ REASONED = [
         "alone (no live_en/host_en/stream_sale_en words",
         id="en14_ebay_live_auctions_without_a_stream_stay_out",
     ),
+    # round en14: one sale run live on a platform, the platform before or after "live sale"
+    pytest.param(
+        "Sunday in the garage",
+        "Every week she hosts a live sale on Instagram of her vintage dishes and glassware.",
+        True,
+        "live sale on instagram",
+        id="en14_live_sale_on_instagram_is_live_selling",
+    ),
+    pytest.param(
+        "Holiday plans",
+        "The quilter is getting ready for her first Facebook live sale before Christmas.",
+        True,
+        "facebook live sale",
+        id="en14_facebook_live_sale_is_live_selling",
+    ),
+    # round en14: counter-example — a sale and a live stream named apart stay out
+    pytest.param(
+        "Estate auction",
+        "The estate sale starts Saturday; the auctioneer will also go live on Facebook to "
+        "answer questions about parking.",
+        False,
+        "score",
+        id="en14_estate_sale_beside_a_facebook_live_qa_stays_out",
+    ),
 ]
 
 

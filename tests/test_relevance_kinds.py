@@ -3867,6 +3867,80 @@ REASONED = [
         "score",
         id="reg12_a_venues_live_room_is_no_live_selling",
     ),
+    # round en14: sales run in a platform's live video, named as such
+    pytest.param(
+        "Market stallholders move online",
+        "With the market shut, the potter began holding live Instagram video sales on weekends.",
+        True,
+        "live_commerce",
+        id="en14_live_instagram_video_sales_are_live_selling",
+    ),
+    pytest.param(
+        "A seller's routine",
+        "Her Facebook Live sales run from the garage three evenings a week.",
+        True,
+        "live_commerce",
+        id="en14_facebook_live_sales_are_live_selling",
+    ),
+    # round en14: counter-example — home video sales and a live video premiere are no live sale
+    pytest.param(
+        "Box office and beyond",
+        "Home video sales of the film topped $20 million, and a live Facebook video premiere "
+        "drew fans.",
+        False,
+        "score",
+        id="en14_home_video_sales_beside_a_live_premiere_stay_out",
+    ),
+    # round en14: counter-example — a live video of a town hall about tax sales
+    pytest.param(
+        "Council meeting online",
+        "The mayor answered questions in a live Facebook video about the county's tax sales.",
+        False,
+        "score",
+        id="en14_town_hall_live_video_about_tax_sales_stays_out",
+    ),
+    # round en14: "eBay Live" by name counts only beside a stream (it also named eBay's seller
+    # convention and its old auction-house bidding service)
+    pytest.param(
+        "Card breakers move to eBay Live",
+        "Hobby shops now open packs on eBay Live while viewers bid on each team's spot.",
+        True,
+        "ebay live",
+        id="en14_ebay_live_beside_a_stream_still_sells",
+    ),
+    # round en14: counter-example — the name without a stream
+    pytest.param(
+        "Auction houses return to eBay",
+        "The marketplace is bringing back eBay Live Auctions so collectors can bid online "
+        "on lots from partner auction houses.",
+        False,
+        "alone (no live_en/host_en/stream_sale_en words",
+        id="en14_ebay_live_auctions_without_a_stream_stay_out",
+    ),
+    # round en14: one sale run live on a platform, the platform before or after "live sale"
+    pytest.param(
+        "Sunday in the garage",
+        "Every week she hosts a live sale on Instagram of her vintage dishes and glassware.",
+        True,
+        "live sale on instagram",
+        id="en14_live_sale_on_instagram_is_live_selling",
+    ),
+    pytest.param(
+        "Holiday plans",
+        "The quilter is getting ready for her first Facebook live sale before Christmas.",
+        True,
+        "facebook live sale",
+        id="en14_facebook_live_sale_is_live_selling",
+    ),
+    # round en14: counter-example — a sale and a live stream named apart stay out
+    pytest.param(
+        "Estate auction",
+        "The estate sale starts Saturday; the auctioneer will also go live on Facebook to "
+        "answer questions about parking.",
+        False,
+        "score",
+        id="en14_estate_sale_beside_a_facebook_live_qa_stays_out",
+    ),
 ]
 
 

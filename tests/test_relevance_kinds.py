@@ -1896,6 +1896,32 @@ CASES = [
         False,
         id="en13_a_tv_network_anchor_selling_a_house_stays_out",
     ),
+    # round en15: property auctions streamed for remote bidders, told as "auctions go live"
+    pytest.param(
+        "Townhouse auctions go live online",
+        "The agency now streams its property auctions so overseas buyers can bid by phone.",
+        False,
+        id="en15_property_auctions_going_live_online_stay_out",
+    ),
+    pytest.param(
+        "Live-streamed auctions lift clearance",
+        "More vendors let buyers watch property auctions online this spring.",
+        False,
+        id="en15_live_streamed_property_auctions_stay_out",
+    ),
+    # round en15: counter-example — live auctions of goods by sellers stay in
+    pytest.param(
+        "Card shops go live",
+        "Card shops run live auctions on Whatnot every night, selling packs to bidders.",
+        True,
+        id="en15_whatnot_live_auctions_of_goods_stay_in",
+    ),
+    pytest.param(
+        "Estate agents try live shopping",
+        "An agency sold furniture in a TikTok live shopping stream before its house auction.",
+        True,
+        id="en15_live_shopping_beside_a_house_auction_stays_in",
+    ),
 ]
 
 # Cases whose verdict must also name the rule that decided it.

@@ -212,9 +212,6 @@ class Lexicon:
     _mask_word_bits: tuple[int, ...] = field(init=False, repr=False)
     """Per word of ``_mask_words`` (by its index), the masks it lets run (bit i:
     ``_mask_res[i]``)."""
-    _mask_anchor_words: tuple[frozenset[int] | None, ...] = field(init=False, repr=False)
-    """Per mask, the indexes of its words when it is anchored (``StartScanner.anchored``:
-    every match begins with one of them, so it is tried where they are), else ``None``."""
     _near_rules: tuple[NearRule, ...] = field(init=False, repr=False)
     _all_rules: tuple[AllRule, ...] = field(init=False, repr=False)
     _unless: dict[str, tuple[tuple[str, ...], float]] = field(init=False, repr=False)
@@ -286,13 +283,6 @@ class Lexicon:
             for word in required
         )
         object.__setattr__(self, "_mask_word_bits", word_bits)
-        anchor_words = tuple(
-            frozenset(j for j, word in enumerate(required) if word in req)
-            if scanner.anchored and mask_words is not None
-            else None
-            for (_l, _p, req), (_lb, scanner) in zip(merged, scanners, strict=True)
-        )
-        object.__setattr__(self, "_mask_anchor_words", anchor_words)
         # Flat tuples: judge() runs these loops for every entry.
         factor = self.title_factor
         near = tuple(

@@ -205,25 +205,24 @@ def _apply_masks(lex: Lexicon, full: str, split: int, reasons: list[str]) -> str
     blanked = False
     # Every required word found, overlapping ones too: (its index, start, end).
     occurrences: list[tuple[int, int, int]] = []
+    word_bits = lex._mask_word_bits
     if words is not None:
         todo = 0
-        word_bits = lex._mask_word_bits
         occurrences = words.find_matches_as_indexes(full, overlapping=True)
         for index, _start, _end in occurrences:
             todo |= word_bits[index]
         if not todo:
             return full
-    anchor_words = lex._mask_anchor_words
     while todo:
         lowest = todo & -todo
         todo ^= lowest
-        i = lowest.bit_length() - 1
-        label, scanner = masks[i]
-        anchors = anchor_words[i]
-        if anchors is not None and not blanked:
-            # Tried only where its words begin. Where they were found is where they are as
-            # long as nothing was blanked (a blank could join two words into one of them).
-            found = scanner.match_at(full, sorted({s for w, s, _e in occurrences if w in anchors}))
+        label, scanner = masks[lowest.bit_length() - 1]
+        if scanner.anchored and words is not None and not blanked:
+            # Tried only where its words begin (the words whose bits name this mask). Where
+            # they were found is where they are as long as nothing was blanked (a blank could
+            # join two words into one of them).
+            starts = {s for w, s, _e in occurrences if word_bits[w] & lowest}
+            found = scanner.match_at(full, sorted(starts))
         else:
             found = scanner.finditer(full)
         if not found:

@@ -698,3 +698,20 @@ def test_a_mask_tried_at_its_words_still_sees_what_an_earlier_mask_joined(tmp_pa
         "body masked launch date: 'go live'",
     ], verdict.reasons
     assert not verdict.relevant
+
+
+def test_an_anchored_mask_still_runs_when_another_mask_requires_nothing(tmp_path: Path) -> None:
+    # A mask without `requires` makes every mask run with no word positions at hand: the
+    # anchored one must then be searched for, not tried at positions nobody looked up.
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(
+        "threshold: 1\n"
+        "groups: {beat: {terms: {launch: 1}}}\n"
+        "masks:\n"
+        "  - {label: anything, pattern: 'zzz'}\n"
+        "  - {label: launch date, requires: [launch], pattern: 'launch'}\n",
+        encoding="utf-8",
+    )
+    verdict = judge("The launch", "", load_lexicon(lexicon))
+    assert "title masked launch date: 'launch'" in verdict.reasons
+    assert not verdict.relevant

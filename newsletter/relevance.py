@@ -73,24 +73,18 @@ _SIGNED: dict[float, str] = {}
 _ONE_DECIMAL: dict[float, str] = {}
 
 
+def _formatted(table: dict[float, str], spec: str, value: float) -> str:
+    """``format(value, spec)``, from ``table``."""
+    text = table.get(value)
+    if text is None:
+        text = format(value, spec)
+        if value and len(table) < 4096:  # bounded whatever the lexicon's weights
+            table[value] = text
+    return text
+
+
 def _signed(value: float) -> str:
-    """``f"{value:+g}"``, from a table."""
-    text = _SIGNED.get(value)
-    if text is None:
-        text = f"{value:+g}"
-        if value and len(_SIGNED) < 4096:  # bounded whatever the lexicon's weights
-            _SIGNED[value] = text
-    return text
-
-
-def _one_decimal(value: float) -> str:
-    """``f"{value:.1f}"``, from a table."""
-    text = _ONE_DECIMAL.get(value)
-    if text is None:
-        text = f"{value:.1f}"
-        if value and len(_ONE_DECIMAL) < 4096:
-            _ONE_DECIMAL[value] = text
-    return text
+    return _formatted(_SIGNED, "+g", value)
 
 
 def _short(snippet: str, limit: int = 30) -> str:
@@ -386,7 +380,7 @@ def judge(title: str, text: str, lexicon: Lexicon | None = None) -> Verdict:
     reasons.extend([r for _v, r in negatives])
     relevant = score >= lex.threshold
     op = ">=" if relevant else "<"
-    reasons.append(f"score {_one_decimal(score)} {op} {lex._threshold_text}")
+    reasons.append(f"score {_formatted(_ONE_DECIMAL, '.1f', score)} {op} {lex._threshold_text}")
     return Verdict(relevant, score, tuple(reasons))
 
 
